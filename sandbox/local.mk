@@ -1,0 +1,1 @@
+# sandbox/local.mk — coderunner-sandbox and its tests.
