@@ -1,1 +1,14 @@
 # sandbox/local.mk — coderunner-sandbox and its tests.
+bin_PROGRAMS += coderunner-sandbox
+
+# Everything but main() goes into a library the unit tests link against.
+noinst_LIBRARIES += sandbox/libsandbox.a
+sandbox_libsandbox_a_SOURCES = \
+	sandbox/sandbox.h sandbox/options.c sandbox/die.c sandbox/report.c \
+	sandbox/cgroup.c sandbox/init.c sandbox/mounts.c sandbox/loopback.c \
+	sandbox/workdir.c sandbox/privileges.c sandbox/seccomp.c
+sandbox_libsandbox_a_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS) $(CAPNG_CFLAGS) $(SECCOMP_CFLAGS)
+
+coderunner_sandbox_SOURCES = sandbox/main.c
+coderunner_sandbox_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
+coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS) -lm

@@ -1,0 +1,191 @@
+/* init.c — PID 1 of the run's PID namespace.
+ *
+ * init builds the run's world (hostname, loopback, mounts), forks the
+ * command, and from then on only waits: it reaps every process that ends,
+ * orphans included (a PID namespace's init inherits them all), until the
+ * command itself ends or the wall timeout passes. Then it kills whatever is
+ * left with SIGKILL — kill(-1) from init reaches every process of the
+ * namespace and nothing outside it — so no daemonised grandchild outlives
+ * the run, copies ./output back to the caller, and tells the supervisor how
+ * the command ended.
+ *
+ * init keeps its privileges (it must read whatever the script left in
+ * ./output) but no process of the script can signal or trace it: they run as
+ * another user, without capabilities, under seccomp.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void set_oom_score_adj(const char *value);
+
+/* Every fd above 2 is closed at exec except those the caller asked to keep. */
+static void prepare_fds(const struct sandbox_options *o)
+{
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		die_errno("close_range");
+	for (int i = 0; i < o->n_keep_fds; i++)
+		if (fcntl(o->keep_fds[i], F_SETFD, 0) < 0)
+			die_errno("--keep-fd %d", o->keep_fds[i]);
+}
+
+/* The clean environment of SPEC §5, then --setenv additions. */
+static char **build_environment(const struct sandbox_options *o)
+{
+	static const char *const base[] = {
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=/tmp",
+		"TMPDIR=/tmp",
+		"LANG=C.UTF-8",
+		"PYTHONUNBUFFERED=1",
+		"PYTHONDONTWRITEBYTECODE=1",
+		"MPLBACKEND=Agg",
+		"MPLCONFIGDIR=/tmp/matplotlib",
+	};
+	static char *env[sizeof base / sizeof *base + SANDBOX_MAX_ENV + 1];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+		env[n++] = (char *)base[i];
+	for (int i = 0; i < o->n_setenv; i++)
+		env[n++] = (char *)o->setenv[i];
+	env[n] = NULL;
+	return env;
+}
+
+static _Noreturn void exec_command(const struct sandbox_options *o, const sigset_t *saved_mask)
+{
+	if (sigprocmask(SIG_SETMASK, saved_mask, NULL) < 0)
+		die_errno("restore the signal mask");
+	prepare_fds(o);
+	/* Under memory pressure the script is the first thing to go. */
+	set_oom_score_adj("1000");
+	privileges_set_rlimits(o, o->cgroup_parent != NULL);
+	privileges_drop(o);
+	seccomp_install();
+	umask(022);
+	char **env = build_environment(o);
+	execvpe(o->argv[0], o->argv, env);
+	/* Like env(1): 127 when the command does not exist, 126 otherwise. */
+	int code = errno == ENOENT ? 127 : 126;
+	dprintf(2, "coderunner-sandbox: exec %s: %s\n", o->argv[0], strerror(errno));
+	_exit(code);
+}
+
+/* Lowering the score needs CAP_SYS_RESOURCE; without it init keeps the
+ * score it inherited (the service unit's OOMScoreAdjust=), so only a failure
+ * to raise it is fatal. */
+static void set_oom_score_adj(const char *value)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("open oom_score_adj");
+	if (write(fd, value, strlen(value)) != (ssize_t)strlen(value) &&
+	    !(*value == '-' && (errno == EACCES || errno == EPERM)))
+		die_errno("set oom_score_adj %s", value);
+	close(fd);
+}
+
+static void set_identity(void)
+{
+	if (sethostname("sandbox", strlen("sandbox")) < 0)
+		die_errno("sethostname");
+	if (setdomainname("sandbox", strlen("sandbox")) < 0)
+		die_errno("setdomainname");
+}
+
+/* Waits for the command, reaping everything else on the way; returns true when
+ * it ended before the deadline, with its status. */
+static bool wait_for_command(pid_t command, int64_t deadline_us, const sigset_t *chld,
+			     int *status)
+{
+	for (;;) {
+		int st;
+		pid_t pid;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			if (pid == command) {
+				*status = st;
+				return true;
+			}
+		if (pid < 0 && errno != EINTR)
+			die_errno("waitpid");
+		int64_t left = deadline_us - now_us();
+		if (left <= 0)
+			return false;
+		struct timespec ts = { left / 1000000, (left % 1000000) * 1000 };
+		if (sigtimedwait(chld, NULL, &ts) < 0 && errno != EAGAIN && errno != EINTR)
+			die_errno("sigtimedwait");
+	}
+}
+
+static void kill_everything_else(void)
+{
+	if (kill(-1, SIGKILL) < 0 && errno != ESRCH)
+		die_errno("kill the run's processes");
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+}
+
+void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd)
+{
+	die_set_pipe(result_fd);
+	/* If the supervisor dies, take the whole namespace down with us. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		die_errno("prctl PDEATHSIG");
+	/* The memory limit may kill the whole run at once (memory.oom.group);
+	 * init is exempt so that it can still reap, copy out and report. */
+	set_oom_score_adj("-1000");
+
+	set_identity();
+	loopback_up();
+	mounts_build_root(o, workdir_fd);
+
+	/* SIGCHLD stays blocked and is taken with sigtimedwait: no handler, no
+	 * race between a child's end and the wait. */
+	sigset_t chld, saved;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &chld, &saved) < 0)
+		die_errno("block SIGCHLD");
+
+	struct init_result r = { 0 };
+	int64_t start = now_us();
+	pid_t command = fork();
+	if (command < 0)
+		die_errno("fork the command");
+	if (command == 0)
+		exec_command(o, &saved);
+
+	r.timed_out = !wait_for_command(command, start + (int64_t)o->timeout_ms * 1000,
+					&chld, &r.wait_status);
+	r.duration_us = now_us() - start;
+	if (r.timed_out)
+		r.wait_status = SIGKILL;	/* as waitpid would report the kill */
+	kill_everything_else();
+
+	if (workdir_fd >= 0)
+		workdir_copy_out("/work/output", workdir_fd);
+	if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
+		die_errno("report to the supervisor");
+	_exit(0);
+}

@@ -1,0 +1,254 @@
+/* main.c — coderunner-sandbox: build one sandbox, run one command, report.
+ *
+ * This file is the supervisor, and reads as the list of stages:
+ *   1. options and the report fd (options.c, die.c)
+ *   2. the run's cgroup, when a delegated cgroup v2 is given (cgroup.c)
+ *   3. clone init into new mount, PID, network, IPC, UTS and cgroup
+ *      namespaces, straight into that cgroup (here)
+ *   4. init: loopback, root file system, pivot_root, then the command with
+ *      rlimits, an unprivileged uid, no capabilities, no_new_privs and
+ *      seccomp (init.c, loopback.c, mounts.c, privileges.c, seccomp.c)
+ *   5. wait for init, collect how the command ended, remove the cgroup and
+ *      write the report (here, report.c)
+ * The supervisor never runs untrusted code and needs no more than it has:
+ * it stays outside every namespace it creates.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+#define NAMESPACE_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | \
+			 CLONE_NEWUTS | CLONE_NEWCGROUP)
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x1000
+#endif
+#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
+
+/* Grace after the timeout for init to kill, reap and copy out. */
+#define BACKSTOP_MS 30000
+
+/* struct clone_args of <linux/sched.h>, whose macros clash with <sched.h>. */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+	uint64_t stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void check_report_fd(int fd)
+{
+	/* The report fd belongs to the caller and must not leak into the run. */
+	if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		die_errno("--report-fd %d", fd);
+}
+
+static int open_workdir(const char *path)
+{
+	if (!path)
+		return -1;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("--workdir %s", path);
+	return fd;
+}
+
+/* Signals that end the supervisor early are taken synchronously on an fd, so
+ * the run is always torn down and the cgroup removed. */
+static int block_signals(sigset_t *saved)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, saved) < 0)
+		die_errno("sigprocmask");
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		die_errno("signalfd");
+	/* If the caller dies, stop the run rather than let it go on unseen. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		die_errno("prctl PDEATHSIG");
+	return fd;
+}
+
+static pid_t clone_init(const struct run_cgroup *cg, int *pidfd)
+{
+	struct clone3_args args = {
+		.flags = NAMESPACE_FLAGS | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	if (cg->dir_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP_FLAG;
+		args.cgroup = (uint64_t)cg->dir_fd;
+	}
+	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	if (pid < 0)
+		die_errno("clone3 into new namespaces");
+	return pid;
+}
+
+/* Waits for init; kills it when the caller signals or the backstop passes.
+ * Returns NULL, or why the run was cut short. */
+static const char *wait_for_init(pid_t pid, int pidfd, int sigfd, uint64_t deadline,
+				 int *status, struct rusage *ru)
+{
+	const char *why = NULL;
+	for (;;) {
+		struct pollfd fds[2] = { { pidfd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		uint64_t now = now_ms();
+		int wait = now >= deadline ? 0 : (int)(deadline - now);
+		int n = poll(fds, 2, wait);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die_errno("poll");
+		if (fds[0].revents)
+			break;
+		if (fds[1].revents) {
+			struct signalfd_siginfo si;
+			if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				static char msg[64];
+				snprintf(msg, sizeof msg, "interrupted by signal %u", si.ssi_signo);
+				why = msg;
+			}
+		} else if (n == 0) {
+			why = "the sandbox did not finish after the timeout";
+		}
+		if (why && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 &&
+		    errno != ESRCH)
+			die_errno("kill init");
+		if (why)
+			deadline = UINT64_MAX;
+	}
+	while (wait4(pid, status, 0, ru) < 0)
+		if (errno != EINTR)
+			die_errno("wait4");
+	return why;
+}
+
+/* init sends one result; a fault in init or in the command's set-up sends an
+ * error instead (either may come first). */
+static void read_result(int fd, struct init_result *out, bool *have)
+{
+	struct init_result r;
+	*have = false;
+	while (read(fd, &r, sizeof r) == (ssize_t)sizeof r) {
+		r.error[sizeof r.error - 1] = '\0';
+		if (!*have || !out->error[0]) {
+			*out = r;
+			*have = true;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct sandbox_options o;
+	char err[256];
+	if (options_parse(&o, argc, argv, err, sizeof err) < 0) {
+		bool help = !strcmp(err, "help");
+		if (!help)
+			fprintf(stderr, "coderunner-sandbox: %s\n", err);
+		options_usage(help ? stdout : stderr);
+		return help ? 0 : SANDBOX_EXIT_FAULT;
+	}
+	die_init(o.report_fd, &o);
+	check_report_fd(o.report_fd);
+	int workdir_fd = open_workdir(o.workdir);
+
+	struct run_cgroup cg = { .dir_fd = -1 };
+	if (o.cgroup_parent)
+		cgroup_create(&cg, &o);
+
+	int result[2];
+	if (pipe2(result, O_CLOEXEC) < 0)
+		die_errno("pipe");
+	sigset_t saved;
+	int sigfd = block_signals(&saved);
+
+	uint64_t start = now_ms();
+	int pidfd = -1;
+	pid_t pid = clone_init(&cg, &pidfd);
+	if (pid == 0) {
+		close(result[0]);
+		close(sigfd);
+		if (sigprocmask(SIG_SETMASK, &saved, NULL) < 0)
+			die_errno("sigprocmask");
+		init_main(&o, result[1], workdir_fd);
+	}
+	close(result[1]);
+
+	int status = 0;
+	struct rusage ru;
+	const char *cut_short = wait_for_init(pid, pidfd, sigfd,
+					      start + o.timeout_ms + BACKSTOP_MS, &status, &ru);
+	struct init_result r = { 0 };
+	bool have_result;
+	read_result(result[0], &r, &have_result);
+
+	struct run_report rep = {
+		.options = &o,
+		.cgroup = o.cgroup_parent != NULL,
+		.cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+			  (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000,
+		.memory_peak_kb = (uint64_t)ru.ru_maxrss,
+		.duration_ms = have_result ? (uint64_t)r.duration_us / 1000 : now_ms() - start,
+		.timed_out = have_result && r.timed_out,
+	};
+	if (o.cgroup_parent) {
+		rep.oom_killed = cgroup_oom_killed(&cg);
+		rep.memory_peak_kb = cgroup_memory_peak_kb(&cg);
+		cgroup_kill(&cg);
+		cgroup_remove(&cg);
+	}
+	if (cut_short)
+		rep.error = cut_short;
+	else if (have_result && r.error[0])
+		rep.error = r.error;
+	else if (!have_result && rep.oom_killed)
+		rep.error = NULL;	/* init itself fell to the OOM killer */
+	else if (!have_result)
+		rep.error = "the sandbox's init ended without a result";
+
+	int exit_status;
+	if (rep.error) {
+		rep.exit_code = -1;
+		exit_status = SANDBOX_EXIT_FAULT;
+		fprintf(stderr, "coderunner-sandbox: %s\n", rep.error);
+	} else {
+		rep.exit_code = report_exit_code(have_result ? r.wait_status : status,
+						 rep.timed_out, rep.oom_killed, &rep.signal);
+		exit_status = rep.exit_code & 0xff;
+	}
+	if (o.report_fd >= 0) {
+		char *json = report_encode(&rep);
+		if (!json || dprintf(o.report_fd, "%s\n", json) < 0) {
+			free(json);
+			fprintf(stderr, "coderunner-sandbox: cannot write the report\n");
+			return SANDBOX_EXIT_FAULT;
+		}
+		free(json);
+	}
+	return exit_status;
+}

@@ -1,0 +1,182 @@
+/* options.c — the command line of coderunner-sandbox.
+ *
+ * Parsing is kept free of side effects (no exit, no printing) so that the unit
+ * tests can feed it every malformed line; main() decides what to do with an
+ * error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox/sandbox.h"
+
+enum {
+	OPT_WORKDIR = 256, OPT_TIMEOUT, OPT_MEMORY, OPT_PIDS, OPT_FSIZE, OPT_NOFILE,
+	OPT_TMP_SIZE, OPT_WORK_SIZE, OPT_USER, OPT_CGROUP, OPT_REPORT_FD,
+	OPT_SETENV, OPT_KEEP_FD, OPT_HELP,
+};
+
+static const struct option long_options[] = {
+	{ "workdir", required_argument, NULL, OPT_WORKDIR },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "pids", required_argument, NULL, OPT_PIDS },
+	{ "fsize", required_argument, NULL, OPT_FSIZE },
+	{ "nofile", required_argument, NULL, OPT_NOFILE },
+	{ "tmp-size", required_argument, NULL, OPT_TMP_SIZE },
+	{ "work-size", required_argument, NULL, OPT_WORK_SIZE },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "report-fd", required_argument, NULL, OPT_REPORT_FD },
+	{ "setenv", required_argument, NULL, OPT_SETENV },
+	{ "keep-fd", required_argument, NULL, OPT_KEEP_FD },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+void options_usage(FILE *out)
+{
+	fputs("usage: coderunner-sandbox [OPTION]... -- COMMAND [ARG]...\n"
+	      "  --workdir DIR        copied in as /work (the cwd); /work/output copied back\n"
+	      "  --timeout SEC        wall-clock limit (default 30)\n"
+	      "  --memory MB          memory limit (default 1536)\n"
+	      "  --pids N             processes and threads (default 64)\n"
+	      "  --fsize MB           largest file written (default 16)\n"
+	      "  --nofile N           open files (default 256)\n"
+	      "  --tmp-size MB        size of /tmp (default 64)\n"
+	      "  --work-size MB       size of /work (default 64)\n"
+	      "  --user USER|UID      run the command as this user (default nobody)\n"
+	      "  --cgroup DIR         delegated cgroup v2 dir to create the run's cgroup in\n"
+	      "  --report-fd FD       write the JSON report on FD\n"
+	      "  --setenv NAME=VALUE  add to the clean environment (repeatable)\n"
+	      "  --keep-fd FD         leave FD open in the command (repeatable)\n", out);
+}
+
+/* A whole decimal number in [min, max]; nothing else, no trailing text. */
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_fd(const char *s, int *out)
+{
+	uint64_t v;
+	if (parse_u64(s, 0, INT_MAX, &v))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Seconds, decimals allowed, at most a day: kept in milliseconds. */
+static int parse_seconds(const char *s, uint64_t *ms)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v <= 0 || v > 86400)
+		return -1;
+	*ms = (uint64_t)llround(v * 1000);
+	if (*ms == 0)
+		*ms = 1;
+	return 0;
+}
+
+static int resolve_user(struct sandbox_options *o)
+{
+	uint64_t id;
+	struct passwd *pw = getpwnam(o->user);
+	if (pw) {
+		o->uid = pw->pw_uid;
+		o->gid = pw->pw_gid;
+	} else if (parse_u64(o->user, 1, 0xfffffffe, &id) == 0) {
+		/* a bare uid without a passwd entry: its own number as group */
+		o->uid = (uid_t)id;
+		o->gid = (gid_t)id;
+	} else {
+		return -1;
+	}
+	/* The command must never run as root, whatever the caller asked. */
+	return o->uid == 0 || o->gid == 0 ? -1 : 0;
+}
+
+int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, size_t errlen)
+{
+	*o = (struct sandbox_options){
+		.timeout_ms = 30000, .memory_mb = 1536, .pids = 64, .fsize_mb = 16,
+		.nofile = 256, .tmp_size_mb = 64, .work_size_mb = 64,
+		.user = "nobody", .report_fd = -1,
+	};
+	int c, bad = 0;
+	const char *what = NULL, *arg = NULL;
+
+	optind = 0;	/* reset getopt, so that tests may call us repeatedly */
+	opterr = 0;
+	while (!bad && (c = getopt_long(argc, argv, "+", long_options, NULL)) != -1) {
+		what = argv[optind - 1];
+		arg = optarg;
+		switch (c) {
+		case OPT_WORKDIR:	o->workdir = optarg; bad = !*optarg; break;
+		case OPT_TIMEOUT:	bad = parse_seconds(optarg, &o->timeout_ms); break;
+		case OPT_MEMORY:	bad = parse_u64(optarg, 16, 1 << 20, &o->memory_mb); break;
+		case OPT_PIDS:		bad = parse_u64(optarg, 1, 1 << 20, &o->pids); break;
+		case OPT_FSIZE:		bad = parse_u64(optarg, 1, 1 << 20, &o->fsize_mb); break;
+		case OPT_NOFILE:	bad = parse_u64(optarg, 8, 1 << 20, &o->nofile); break;
+		case OPT_TMP_SIZE:	bad = parse_u64(optarg, 1, 1 << 20, &o->tmp_size_mb); break;
+		case OPT_WORK_SIZE:	bad = parse_u64(optarg, 1, 1 << 20, &o->work_size_mb); break;
+		case OPT_USER:		o->user = optarg; break;
+		case OPT_CGROUP:	o->cgroup_parent = optarg; bad = *optarg != '/'; break;
+		case OPT_REPORT_FD:	bad = parse_fd(optarg, &o->report_fd) || o->report_fd < 3; break;
+		case OPT_SETENV:
+			bad = o->n_setenv == SANDBOX_MAX_ENV || !strchr(optarg, '=') || *optarg == '=';
+			if (!bad)
+				o->setenv[o->n_setenv++] = optarg;
+			break;
+		case OPT_KEEP_FD:
+			bad = o->n_keep_fds == SANDBOX_MAX_FDS ||
+			      parse_fd(optarg, &o->keep_fds[o->n_keep_fds]) ||
+			      o->keep_fds[o->n_keep_fds] < 3;
+			if (!bad)
+				o->n_keep_fds++;
+			break;
+		case OPT_HELP:
+			snprintf(err, errlen, "help");
+			return -1;
+		default:
+			snprintf(err, errlen, "unknown option %s", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (bad) {
+		snprintf(err, errlen, "bad value for %s: \"%s\"", what, arg ? arg : "");
+		return -1;
+	}
+	if (optind >= argc) {
+		snprintf(err, errlen, "no command given (expected: [OPTION]... -- COMMAND [ARG]...)");
+		return -1;
+	}
+	if (resolve_user(o)) {
+		snprintf(err, errlen, "--user %s: no such user, or root", o->user);
+		return -1;
+	}
+	for (int i = 0; i < o->n_keep_fds; i++)
+		if (o->keep_fds[i] == o->report_fd) {
+			snprintf(err, errlen, "--keep-fd %d is the report fd", o->report_fd);
+			return -1;
+		}
+	o->argv = argv + optind;
+	return 0;
+}

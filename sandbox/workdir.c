@@ -1,0 +1,118 @@
+/* workdir.c — the run's work directory: copied in, and its output copied out.
+ *
+ * The caller stages a host directory; the run works on a copy of it in a
+ * size-capped tmpfs, so a script can fill neither the host's disk nor the
+ * caller's directory. When the run is over — every process of it dead, so
+ * nothing can race the walk — init copies /work/output back into the host
+ * directory's output/. Only directories and regular files are copied, each
+ * opened with O_NOFOLLOW and checked with fstat: a symbolic link to a host
+ * file, a FIFO that would block, or a device is skipped, never followed or
+ * read. Depth is bounded; the tmpfs's size and inode caps bound the rest.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+#define MAX_DEPTH 32
+
+static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (in < 0)
+		return;	/* vanished, unreadable, or a link: not ours to copy */
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(in);
+		return;
+	}
+	int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			 (st.st_mode & 0111) ? 0755 : 0644);
+	if (out < 0)
+		die_errno("create %s", name);
+	if (uid != (uid_t)-1 && fchown(out, uid, gid) < 0)
+		die_errno("chown %s", name);
+	off_t off = 0;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(out, in, &off, (size_t)(st.st_size - off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die_errno("copy %s", name);
+		if (n == 0)
+			break;	/* the file shrank: keep what there was */
+	}
+	close(in);
+	close(out);
+}
+
+/* Copies the entries of src_dir into dst_dir; uid (unless -1) owns the copies. */
+static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth)
+{
+	int fd = dup(src_dir);
+	if (fd < 0)
+		die_errno("dup");
+	DIR *d = fdopendir(fd);
+	if (!d)
+		die_errno("fdopendir");
+	struct dirent *e;
+	while ((errno = 0, e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(src_dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			copy_file(src_dir, dst_dir, e->d_name, uid, gid);
+		} else if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+			int sub_src = openat(src_dir, e->d_name,
+					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub_src < 0)
+				continue;
+			if (mkdirat(dst_dir, e->d_name, 0755) < 0 && errno != EEXIST)
+				die_errno("mkdir %s", e->d_name);
+			int sub_dst = openat(dst_dir, e->d_name,
+					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub_dst < 0)
+				die_errno("open %s", e->d_name);
+			if (uid != (uid_t)-1 && fchown(sub_dst, uid, gid) < 0)
+				die_errno("chown %s", e->d_name);
+			copy_tree(sub_src, sub_dst, uid, gid, depth + 1);
+			close(sub_src);
+			close(sub_dst);
+		}
+	}
+	if (errno)
+		die_errno("readdir");
+	closedir(d);
+}
+
+void workdir_copy_in(int workdir_fd, const char *work, uid_t uid, gid_t gid)
+{
+	int dst = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dst < 0)
+		die_errno("open %s", work);
+	copy_tree(workdir_fd, dst, uid, gid, 0);
+	close(dst);
+}
+
+void workdir_copy_out(const char *output, int workdir_fd)
+{
+	int src = open(output, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0)
+		return;	/* the script removed or replaced ./output: nothing to return */
+	if (mkdirat(workdir_fd, "output", 0755) < 0 && errno != EEXIST)
+		die_errno("mkdir output");
+	int dst = openat(workdir_fd, "output", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dst < 0)
+		die_errno("open output");
+	copy_tree(src, dst, (uid_t)-1, (gid_t)-1, 0);
+	close(src);
+	close(dst);
+}
