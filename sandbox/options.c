@@ -120,13 +120,12 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 		.nofile = 256, .tmp_size_mb = 64, .work_size_mb = 64,
 		.user = "nobody", .report_fd = -1,
 	};
-	int c, bad = 0;
-	const char *what = NULL, *arg = NULL;
+	int c, bad = 0, index = 0;
+	const char *arg = NULL;
 
 	optind = 0;	/* reset getopt, so that tests may call us repeatedly */
 	opterr = 0;
-	while (!bad && (c = getopt_long(argc, argv, "+", long_options, NULL)) != -1) {
-		what = argv[optind - 1];
+	while (!bad && (c = getopt_long(argc, argv, "+", long_options, &index)) != -1) {
 		arg = optarg;
 		switch (c) {
 		case OPT_WORKDIR:	o->workdir = optarg; bad = !*optarg; break;
@@ -161,7 +160,8 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 		}
 	}
 	if (bad) {
-		snprintf(err, errlen, "bad value for %s: \"%s\"", what, arg ? arg : "");
+		snprintf(err, errlen, "bad value for --%s: \"%s\"", long_options[index].name,
+			 arg ? arg : "");
 		return -1;
 	}
 	if (optind >= argc) {

@@ -1,0 +1,47 @@
+#!/bin/bash
+# cli.sh — coderunner-sandbox's own faults are told apart from the command's.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/sandbox/lib.sh"
+
+out=$("$SB" --timeout abc -- /bin/true 2>&1); rc=$?
+is "$rc" 125 "a bad option value exits 125"
+like "$out" "bad value for --timeout" "and names the option"
+out=$("$SB" --timeout 1 2>&1); rc=$?
+is "$rc" 125 "no command exits 125"
+out=$("$SB" --user root -- /bin/true 2>&1); rc=$?
+is "$rc" 125 "--user root is refused"
+out=$("$SB" --bogus -- /bin/true 2>&1); rc=$?
+like "$out" "unknown option --bogus" "an unknown option is named"
+"$SB" --help | grep -q -- --workdir
+ok $? "--help lists the options"
+
+rep=$("$SB" --workdir /nonexistent --report-fd 3 -- /bin/true 3>&1 2>/dev/null); rc=$?
+is "$rc" 125 "a missing work dir is the sandbox's fault (125)"
+like "$rep" '"exit_code":-1' "the report says exit_code -1"
+like "$rep" '"error":"--workdir /nonexistent: No such file' "and why"
+
+rep=$("$SB" --report-fd 3 -- /nonexistent/cmd 3>&1 2>/dev/null); rc=$?
+is "$rc" 127 "a command that does not exist exits 127, as in env(1)"
+rep=$("$SB" --report-fd 3 -- /bin/sh -c 'exit 0' 3>&1 2>/dev/null); rc=$?
+is "$rc" 0 "a command that succeeds exits 0"
+like "$rep" '"limits":\{"memory":"rlimit"' "the report names how memory is limited"
+
+# The report fd and other fds of the caller are not visible to the command.
+exec 7>"$tmp_root/leak"
+out=$("$SB" --report-fd 3 -- /bin/sh -c 'ls /proc/self/fd' 3>/dev/null 2>&1)
+is "$(echo $out)" "0 1 2 3" "the command sees only stdin, stdout, stderr (and ls's own fd)"
+out=$("$SB" --keep-fd 7 -- /bin/sh -c 'echo kept >&7' 2>&1)
+is "$(cat "$tmp_root/leak")" kept "--keep-fd passes an fd through"
+exec 7>&-
+
+# A signal to the sandbox tears the run down and is reported as a fault.
+"$SB" --report-fd 3 -- /bin/sleep 60 3>"$tmp_root/rep" 2>/dev/null &
+pid=$!
+sleep 0.5
+kill -TERM "$pid"; wait "$pid"; rc=$?
+is "$rc" 125 "SIGTERM to the sandbox ends the run as a fault"
+like "$(cat "$tmp_root/rep")" "interrupted by signal 15" "the report says it was interrupted"
+! pgrep -f '^/bin/sleep 60' >/dev/null
+ok $? "the command is gone"
+
+done_testing

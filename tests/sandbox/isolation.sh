@@ -1,0 +1,198 @@
+#!/bin/bash
+# isolation.sh — scripts that try to reach outside their sandbox: host files,
+# the network, host processes, privileges, kernel interfaces, the environment.
+# Each check fails if the sandbox lets the attempt through.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/sandbox/lib.sh"
+
+# --- host files -----------------------------------------------------------
+secret="host-secret-$$-$RANDOM"
+markers=(/tmp/coderunner-marker-$$ /root/coderunner-marker-$$ /etc/coderunner-marker-$$)
+for m in "${markers[@]}"; do echo "$secret" >"$m"; chmod 644 "$m"; done
+trap 'rm -rf "$tmp_root" "${markers[@]}"' EXIT
+
+sb <<EOF_PY
+import os
+for p in ["/tmp/coderunner-marker-$$", "/root/coderunner-marker-$$", "/etc/coderunner-marker-$$",
+          "/proc/1/root/etc/coderunner-marker-$$", "../../etc/coderunner-marker-$$"]:
+    try:
+        print(p, open(p).read())
+    except OSError as e:
+        print(p, "denied", e.errno)
+for d in ["/home", "/root", "/sys", "/run", "/var", "/boot", "/mnt", "/media", "/srv", "/opt"]:
+    print(d, "exists" if os.path.exists(d) else "absent")
+print(sorted(os.listdir("/")))
+print(sorted(os.listdir("/etc")))
+EOF_PY
+is "$RC" 0 "a script that looks for host files runs"
+unlike "$OUT" "$secret" "marker files planted in host /tmp, /root and /etc are not readable"
+unlike "$OUT" " exists" "no /home, /root, /sys, /run, /var, /boot, /mnt, /media, /srv, /opt"
+unlike "$OUT" "shadow|sudoers|ssh" "no credentials of the host in /etc"
+
+# --- writing outside the work dir and /tmp --------------------------------
+sb <<'EOF_PY'
+import os
+for p in ["/usr/coderunner-x", "/usr/lib/coderunner-x", "/etc/coderunner-x", "/coderunner-x",
+          "/dev/coderunner-x", "/proc/coderunner-x", "/bin/coderunner-x"]:
+    try:
+        open(p, "w").write("x")
+        print(p, "WRITTEN")
+    except OSError as e:
+        print(p, "denied", e.errno)
+try:
+    open("/proc/sys/kernel/hostname", "w").write("evil")
+    print("sysctl WRITTEN")
+except OSError as e:
+    print("sysctl denied", e.errno)
+open("/work/ok", "w").write("x"); open("/tmp/ok", "w").write("x"); print("work and tmp writable")
+EOF_PY
+unlike "$OUT" "WRITTEN" "nothing outside /work and /tmp can be written"
+like "$OUT" "/usr/coderunner-x denied 30" "writing under /usr fails with EROFS"
+like "$OUT" "work and tmp writable" "/work and /tmp are writable"
+[ ! -e /usr/coderunner-x ] && [ ! -e /etc/coderunner-x ] && [ ! -e /coderunner-x ]
+ok $? "no file appeared on the host"
+
+# --- network ---------------------------------------------------------------
+sb <<'EOF_PY'
+import socket, time, errno
+for addr in [("192.0.2.1", 80), ("10.0.0.1", 443), ("8.8.8.8", 53), ("::ffff:93.184.216.34", 80)]:
+    fam = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    t = time.monotonic()
+    try:
+        s.connect(addr); print(addr, "CONNECTED")
+    except OSError as e:
+        print(addr, "refused", errno.errorcode.get(e.errno), "in %.3f s" % (time.monotonic() - t))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    u.sendto(b"x", ("8.8.8.8", 53)); print("udp SENT")
+except OSError as e:
+    print("udp refused", errno.errorcode.get(e.errno))
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+c = socket.create_connection(srv.getsockname()); a, _ = srv.accept(); c.send(b"ping")
+print("loopback", a.recv(4).decode())
+print("interfaces", [n for _, n in socket.if_nameindex()])
+EOF_PY
+unlike "$OUT" "CONNECTED|SENT" "no connection or datagram leaves the sandbox"
+like "$OUT" "\('192.0.2.1', 80\) refused ENETUNREACH in 0\.0" "connect to another address fails at once (ENETUNREACH)"
+like "$OUT" "loopback ping" "loopback works inside"
+like "$OUT" "interfaces \['lo'\]" "only the loopback interface exists"
+
+# --- host processes ----------------------------------------------------------
+# A host process running as the very uid the sandbox uses: only the PID
+# namespace keeps the script from seeing and killing it.
+setpriv --reuid=65534 --regid=65534 --clear-groups sleep 600 &
+victim=$!
+sleep 0.2
+sb <<EOF_PY
+import os, signal
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+print("pids", sorted(pids, key=int))
+found = False
+for p in pids:
+    try:
+        if b"600" in open("/proc/%s/cmdline" % p, "rb").read():
+            found = True
+    except OSError:
+        pass
+print("host process visible" if found else "host process invisible")
+for pid in [$victim, 1]:
+    try:
+        os.kill(pid, signal.SIGKILL); print("kill", pid, "SENT")
+    except OSError as e:
+        print("kill", pid, "failed", e.errno)
+try:
+    os.kill(-1, signal.SIGKILL)
+except OSError as e:
+    print("kill -1 failed", e.errno)
+print("after kill -1")
+EOF_PY
+like "$OUT" "host process invisible" "a host process is not visible in /proc"
+like "$OUT" "pids \['1', '2'\]" "/proc shows only the sandbox's init and the script"
+kill -0 "$victim" 2>/dev/null
+ok $? "kill(-1) and kill(host pid) from the script leave a host process of the same uid alive"
+kill "$victim"; wait "$victim" 2>/dev/null
+
+# --- privileges ------------------------------------------------------------
+sb <<'EOF_PY'
+import os
+status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+for k in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Uid", "Gid", "Groups"]:
+    print(k, status.get(k, "").strip())
+EOF_PY
+for cap in CapPrm CapEff CapBnd CapAmb CapInh; do
+	like "$OUT" "$cap 0000000000000000" "$cap is empty"
+done
+like "$OUT" "NoNewPrivs 1" "no_new_privs is set"
+like "$OUT" "Seccomp 2" "a seccomp filter is in force"
+like "$OUT" "Uid 65534	65534	65534	65534" "the script runs as the unprivileged user"
+like "$OUT" "Groups $" "no supplementary groups"
+
+# --- kernel interfaces ---------------------------------------------------------
+sb <<'EOF_PY'
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    r = getattr(libc, name)(*args)
+    print(name, "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()])
+NR = {"ptrace": 101, "bpf": 321, "clone": 56, "clone3": 435, "setns": 308, "keyctl": 250,
+      "perf_event_open": 298, "userfaultfd": 323, "init_module": 175, "kexec_load": 246,
+      "umount2": 166, "pivot_root": 155, "io_uring_setup": 425, "open_by_handle_at": 304}
+def sys(name, *args):
+    r = libc.syscall(NR[name], *args)
+    print(name, "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()])
+call("mount", b"none", b"/tmp", b"tmpfs", 0, None)
+call("unshare", 0x10000000)           # CLONE_NEWUSER
+call("unshare", 0x00020000)           # CLONE_NEWNS
+call("unshare", 0x40000000)           # CLONE_NEWNET
+sys("clone", 0x10000000 | 17, 0, 0, 0, 0)   # CLONE_NEWUSER|SIGCHLD
+sys("ptrace", 0, 0, 0, 0)             # PTRACE_TRACEME
+sys("bpf", 0, 0, 0)
+sys("clone3", 0, 0)
+sys("setns", 0, 0)
+sys("keyctl", 0, 0, 0, 0)
+sys("perf_event_open", 0, 0, 0, 0, 0)
+sys("userfaultfd", 0)
+sys("init_module", 0, 0, 0)
+sys("kexec_load", 0, 0, 0, 0)
+sys("umount2", b"/proc", 0)
+sys("pivot_root", b".", b".")
+sys("io_uring_setup", 1, 0)
+sys("open_by_handle_at", 0, 0, 0)
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print("fork", os.waitpid(pid, 0)[1] >> 8)
+import threading; t = threading.Thread(target=lambda: None); t.start(); t.join(); print("thread ok")
+EOF_PY
+for call in "mount" "unshare" "clone" "ptrace" "bpf" "setns" "keyctl" "perf_event_open" \
+	    "userfaultfd" "init_module" "kexec_load" "umount2" "pivot_root" "io_uring_setup" \
+	    "open_by_handle_at"; do
+	unlike "$OUT" "^$call ok" "$call is refused"
+done
+is "$(printf '%s\n' "$OUT" | grep -c '^unshare EPERM')" 3 "unshare of user, mount and network namespaces fails with EPERM"
+like "$OUT" "mount EPERM" "mount fails with EPERM"
+like "$OUT" "clone EPERM" "clone with CLONE_NEWUSER fails with EPERM"
+like "$OUT" "ptrace EPERM" "ptrace fails with EPERM"
+like "$OUT" "bpf EPERM" "bpf fails with EPERM"
+like "$OUT" "clone3 ENOSYS" "clone3 is refused (ENOSYS, so libc falls back to clone)"
+like "$OUT" "fork 7" "plain fork still works"
+like "$OUT" "thread ok" "threads still work"
+
+# --- environment ---------------------------------------------------------------
+CODERUNNER_HOST_SECRET=$secret AWS_SECRET_ACCESS_KEY=$secret sb <<'EOF_PY'
+import os
+for k, v in sorted(os.environ.items()):
+    print("%s=%s" % (k, v))
+import socket; print("hostname", socket.gethostname())
+import pwd; print("user", pwd.getpwuid(os.getuid()).pw_name)
+EOF_PY
+unlike "$OUT" "$secret" "no host environment variable is visible"
+is "$(printf '%s\n' "$OUT" | grep -v '^hostname\|^user' | cut -d= -f1 | tr '\n' ' ')" \
+   "HOME LANG MPLBACKEND MPLCONFIGDIR PATH PYTHONDONTWRITEBYTECODE PYTHONUNBUFFERED TMPDIR " \
+   "the environment holds only the documented variables"
+like "$OUT" "LANG=C.UTF-8" "LANG is C.UTF-8"
+like "$OUT" "hostname sandbox" "the hostname is the sandbox's own"
+like "$OUT" "user sandbox" "the uid has a name"
+
+done_testing

@@ -1,0 +1,159 @@
+#!/bin/bash
+# limits.sh — scripts that try to exhaust the machine or outlive their run:
+# timeouts, fork bombs, full disks, memory hogs, daemons.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/sandbox/lib.sh"
+
+# A uid of this file's own: its process counts are not shared with other tests.
+SB_USER=61234
+no_sandbox_processes() {	# no process of the sandbox user is left on the host
+	! pgrep -u "$SB_USER" >/dev/null
+}
+
+# --- timeouts ----------------------------------------------------------------
+sb --timeout 1 <<'EOF_PY'
+import signal
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("spinning", flush=True)
+while True:
+    pass
+EOF_PY
+is "$RC" 124 "a busy loop that ignores SIGTERM ends at the timeout with 124"
+is "$(report timed_out)" true "the report says timed_out"
+is "$(report exit_code)" 124 "the report's exit_code is 124"
+like "$OUT" "spinning" "output written before the timeout is kept"
+d=$(report duration_ms)
+[ "$d" -ge 1000 ] && [ "$d" -lt 3000 ]
+ok $? "the run lasted about the timeout ($d ms)"
+
+sb --timeout 0.5 <<'EOF_PY'
+import time
+time.sleep(60)
+EOF_PY
+is "$RC" 124 "a sleeping script ends at a fractional timeout"
+
+# --- processes -----------------------------------------------------------------
+sb --timeout 20 --pids 32 <<'EOF_PY'
+import os, time
+n = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print("fork refused after", n, "children:", e.strerror)
+EOF_PY
+like "$OUT" "fork refused after [0-9]+ children" "a fork bomb is stopped at the process limit"
+n=$(printf '%s' "$OUT" | grep -o 'after [0-9]*' | grep -o '[0-9]*')
+[ -n "$n" ] && [ "$n" -le 32 ]
+ok $? "no more than --pids processes ($n)"
+is "$RC" 0 "the run ends when the script does, not at the timeout"
+no_sandbox_processes
+ok $? "none of the bomb's processes is left on the host"
+
+sb --timeout 3 --pids 16 <<'EOF_PY'
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+EOF_PY
+is "$RC" 124 "a relentless fork bomb is contained until the timeout"
+no_sandbox_processes
+ok $? "and every process of it is gone afterwards"
+
+sb --timeout 20 <<'EOF_PY'
+import os, sys
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", "987.654"])
+    os._exit(0)
+os.wait()
+print("parent exits, daemon left behind")
+EOF_PY
+like "$OUT" "daemon left behind" "a script can daemonise a grandchild"
+! pgrep -f 'sleep 987.654' >/dev/null
+ok $? "the daemonised grandchild is dead when the run ends"
+is "$RC" 0 "the run ends with the script's main process"
+
+# --- disk --------------------------------------------------------------------
+before=$(df --output=avail -k /tmp | tail -1)
+sb --tmp-size 8 --work-size 8 <<'EOF_PY'
+import errno
+for path in ["/tmp/fill", "/work/fill"]:
+    n = 0
+    try:
+        with open(path, "wb") as f:
+            while True:
+                f.write(b"\0" * 65536); f.flush(); n += 65536
+    except OSError as e:
+        print(path, errno.errorcode[e.errno], "after", n // 1048576, "MiB")
+n = 0
+try:
+    for i in range(100000):
+        open("/tmp/f%d" % i, "w").close(); n += 1
+except OSError as e:
+    print("inodes", errno.errorcode[e.errno], "after", n)
+EOF_PY
+like "$OUT" "/tmp/fill ENOSPC after [0-8] MiB" "filling /tmp stops with ENOSPC at --tmp-size"
+like "$OUT" "/work/fill ENOSPC after [0-8] MiB" "filling the work dir stops with ENOSPC at --work-size"
+like "$OUT" "inodes ENOSPC after" "creating files without end stops at the inode cap"
+after=$(df --output=avail -k /tmp | tail -1)
+[ $((before - after)) -lt 4096 ]
+ok $? "the host's disk is untouched (free before ${before}k, after ${after}k)"
+
+sb --fsize 2 <<'EOF_PY'
+import errno
+try:
+    with open("/tmp/big", "wb") as f:
+        f.write(b"\0" * (3 << 20))
+except OSError as e:
+    print("big file", errno.errorcode[e.errno])
+EOF_PY
+like "$OUT" "big file EFBIG" "a file larger than --fsize fails with EFBIG"
+
+# --- memory --------------------------------------------------------------------
+sb --memory 128 <<'EOF_PY'
+x = bytearray(512 << 20)
+print("allocated 512 MiB")
+EOF_PY
+unlike "$OUT" "allocated" "a memory hog is stopped at the limit"
+isnt_zero=$([ "$RC" -ne 0 ] && echo yes)
+is "$isnt_zero" yes "and its run fails (exit $RC)"
+if dir=$(cgroup_v2_dir); then
+	sb --memory 64 --cgroup "$dir" <<'EOF_PY'
+x = bytearray(512 << 20)
+for i in range(0, len(x), 4096):
+    x[i] = 1
+EOF_PY
+	is "$(report limits.memory)" cgroup2 "with a delegated cgroup the limit is cgroup v2"
+	is "$(report oom_killed)" true "the report says oom_killed"
+	is "$RC" 137 "an OOM kill exits 137"
+else
+	is "$(report limits.memory)" rlimit "without a delegated cgroup v2 the report says the limit is an rlimit"
+	like "$ERR" "MemoryError" "the rlimit surfaces as MemoryError"
+	skip "no delegated cgroup v2 here (tested in tests/system)" "OOM kill under cgroup v2 reported as oom_killed and 137"
+fi
+
+# --- exit statuses ------------------------------------------------------------------
+sb <<'EOF_PY'
+import sys; sys.exit(3)
+EOF_PY
+is "$RC" 3 "the command's exit code passes through"
+sb <<'EOF_PY'
+import os, signal; os.kill(os.getpid(), signal.SIGSEGV)
+EOF_PY
+is "$RC" 139 "death by signal N exits 128+N"
+is "$(report signal)" 11 "the report names the signal"
+SB_STDIN=<(printf 'from stdin\n') sb <<'EOF_PY'
+import sys; print(sys.stdin.read().upper())
+EOF_PY
+like "$OUT" "FROM STDIN" "standard input passes through"
+
+no_sandbox_processes
+ok $? "no process of the sandbox user is left after the whole file"
+done_testing
