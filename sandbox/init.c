@@ -85,6 +85,7 @@ static _Noreturn void exec_command(const struct sandbox_options *o, const sigset
 	seccomp_install();
 	umask(022);
 	char **env = build_environment(o);
+	privileges_limit_memory(o, o->cgroup_parent != NULL);
 	execvpe(o->argv[0], o->argv, env);
 	/* Like env(1): 127 when the command does not exist, 126 otherwise. */
 	int code = errno == ENOENT ? 127 : 126;
@@ -140,6 +141,11 @@ static bool wait_for_command(pid_t command, int64_t deadline_us, const sigset_t 
 
 static void kill_everything_else(void)
 {
+	/* Every process of the namespace is init's child or, once orphaned, is
+	 * adopted by init: no child left means nothing left, and the kill —
+	 * which walks every process on the host — can be skipped. */
+	if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+		return;
 	if (kill(-1, SIGKILL) < 0 && errno != ESRCH)
 		die_errno("kill the run's processes");
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)

@@ -28,12 +28,20 @@ void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup)
 	set_limit(RLIMIT_NOFILE, "NOFILE", (rlim_t)o->nofile);
 	/* CPU time is a backstop behind the wall timeout that init enforces. */
 	set_limit(RLIMIT_CPU, "CPU", (rlim_t)(o->timeout_ms / 1000 + 2));
-	if (!cgroup) {
-		/* Without a cgroup these are the only limits: RLIMIT_NPROC counts
-		 * the user's processes, RLIMIT_AS each process's address space. */
+	/* Without a cgroup RLIMIT_NPROC is the process limit: it counts the
+	 * user's processes. */
+	if (!cgroup)
 		set_limit(RLIMIT_NPROC, "NPROC", (rlim_t)o->pids);
+}
+
+/* Without a cgroup the memory limit is RLIMIT_AS, set at the very last moment
+ * before exec: once set, this process itself can map no more memory, and the
+ * set-up steps before it (libcap-ng, libseccomp, a sanitizer's allocator)
+ * still allocate. */
+void privileges_limit_memory(const struct sandbox_options *o, bool cgroup)
+{
+	if (!cgroup)
 		set_limit(RLIMIT_AS, "AS", (rlim_t)o->memory_mb << 20);
-	}
 }
 
 void privileges_drop(const struct sandbox_options *o)

@@ -101,6 +101,7 @@ void workdir_copy_out(const char *output, int workdir_fd);
 /* privileges.c */
 void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup);
 void privileges_drop(const struct sandbox_options *o);
+void privileges_limit_memory(const struct sandbox_options *o, bool cgroup);
 
 /* seccomp.c */
 void seccomp_install(void);
