@@ -54,6 +54,15 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* With 0, 1 or 2 closed, the next open would take its place and the command
+ * would write its output into, say, the report pipe. */
+static void ensure_standard_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			die_errno("open /dev/null as fd %d", fd);
+}
+
 static void check_report_fd(int fd)
 {
 	/* The report fd belongs to the caller and must not leak into the run. */
@@ -166,6 +175,7 @@ int main(int argc, char **argv)
 {
 	struct sandbox_options o;
 	char err[256];
+	ensure_standard_fds();
 	if (options_parse(&o, argc, argv, err, sizeof err) < 0) {
 		bool help = !strcmp(err, "help");
 		if (!help)

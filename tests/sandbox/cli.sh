@@ -34,6 +34,11 @@ out=$("$SB" --keep-fd 7 -- /bin/sh -c 'echo kept >&7' 2>&1)
 is "$(cat "$tmp_root/leak")" kept "--keep-fd passes an fd through"
 exec 7>&-
 
+# Closed standard fds are not taken over by the sandbox's own pipes.
+rep=$("$SB" --report-fd 3 -- /bin/sh -c 'echo out; echo err >&2' 3>&1 1>&- 2>&-); rc=$?
+is "$rc" 0 "a run with stdout and stderr closed works"
+like "$rep" '^\{"exit_code":0' "and its output does not end up in the report"
+
 # A signal to the sandbox tears the run down and is reported as a fault.
 "$SB" --report-fd 3 -- /bin/sleep 60 3>"$tmp_root/rep" 2>/dev/null &
 pid=$!
