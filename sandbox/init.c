@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -191,6 +192,20 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd)
 
 	if (workdir_fd >= 0)
 		workdir_copy_out("/work/output", workdir_fd);
+
+	/* Every process of the run has been reaped by now, so the children's
+	 * usage is the whole run's. */
+	struct rusage ru;
+	if (getrusage(RUSAGE_CHILDREN, &ru) < 0)
+		die_errno("getrusage");
+	r.cpu_us = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+		   ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	r.memory_peak_kb = ru.ru_maxrss;
+
+	/* The run is over: let go of its output pipes so that the caller sees
+	 * end-of-file now, not after the namespaces are torn down. */
+	for (int fd = 0; fd <= 2; fd++)
+		close(fd);
 	if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
 		die_errno("report to the supervisor");
 	_exit(0);

@@ -117,58 +117,153 @@ static pid_t clone_init(const struct run_cgroup *cg, int *pidfd)
 	return pid;
 }
 
-/* Waits for init; kills it when the caller signals or the backstop passes.
- * Returns NULL, or why the run was cut short. */
-static const char *wait_for_init(pid_t pid, int pidfd, int sigfd, uint64_t deadline,
-				 int *status, struct rusage *ru)
+/* The supervisor's view of a run under way. */
+struct supervisor {
+	pid_t pid;
+	int pidfd, sigfd, result_fd;
+	uint64_t deadline;		/* the backstop behind init's own timeout */
+	const char *cut_short;		/* why the supervisor had to kill init */
+	struct init_result result;
+	bool have_result;		/* a result or an error arrived */
+	bool final;			/* init's last word: nothing more will come */
+	bool exited;
+	int status;
+	struct rusage ru;
+};
+
+static void kill_init(struct supervisor *s, const char *why)
 {
-	const char *why = NULL;
-	for (;;) {
-		struct pollfd fds[2] = { { pidfd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+	if (!s->cut_short)
+		s->cut_short = why;
+	if (syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+		die_errno("kill init");
+	s->deadline = UINT64_MAX;
+}
+
+/* init sends one result; a fault in init, or in the command's set-up, sends
+ * an error first. An error wins over whatever follows it. */
+static void read_result(struct supervisor *s)
+{
+	struct init_result r;
+	ssize_t n = read(s->result_fd, &r, sizeof r);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n != (ssize_t)sizeof r) {
+		s->final = true;	/* end of file: init is gone */
+		return;
+	}
+	r.error[sizeof r.error - 1] = '\0';
+	if (!s->have_result || !s->result.error[0])
+		s->result = r;
+	s->have_result = true;
+	if (!r.error[0])
+		s->final = true;	/* init's result comes last */
+}
+
+static void take_signal(struct supervisor *s)
+{
+	static char msg[64];
+	struct signalfd_siginfo si;
+	if (read(s->sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+		return;
+	snprintf(msg, sizeof msg, "interrupted by signal %u", si.ssi_signo);
+	kill_init(s, msg);
+}
+
+/* Waits for init to say how the command ended (or to die, or to be killed
+ * when the caller signals or the backstop passes). With until_exit, waits
+ * further for init itself to be gone, and reaps it. */
+static void supervise(struct supervisor *s, bool until_exit)
+{
+	while (until_exit ? !s->exited : !s->final) {
+		struct pollfd fds[3] = {
+			{ s->pidfd, POLLIN, 0 }, { s->sigfd, POLLIN, 0 },
+			{ s->final ? -1 : s->result_fd, POLLIN, 0 },
+		};
 		uint64_t now = now_ms();
-		int wait = now >= deadline ? 0 : (int)(deadline - now);
-		int n = poll(fds, 2, wait);
+		int wait = s->deadline == UINT64_MAX ? -1 :
+			   now >= s->deadline ? 0 : (int)(s->deadline - now);
+		int n = poll(fds, 3, wait);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			die_errno("poll");
-		if (fds[0].revents)
-			break;
-		if (fds[1].revents) {
-			struct signalfd_siginfo si;
-			if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				static char msg[64];
-				snprintf(msg, sizeof msg, "interrupted by signal %u", si.ssi_signo);
-				why = msg;
-			}
-		} else if (n == 0) {
-			why = "the sandbox did not finish after the timeout";
+		if (n == 0)
+			kill_init(s, "the sandbox did not finish after the timeout");
+		if (fds[1].revents)
+			take_signal(s);
+		if (fds[2].revents)
+			read_result(s);
+		if (fds[0].revents) {
+			while (!s->final)	/* init is gone: its pipe holds all it said */
+				read_result(s);
+			while (wait4(s->pid, &s->status, 0, &s->ru) < 0)
+				if (errno != EINTR)
+					die_errno("wait4");
+			s->exited = true;
 		}
-		if (why && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 &&
-		    errno != ESRCH)
-			die_errno("kill init");
-		if (why)
-			deadline = UINT64_MAX;
 	}
-	while (wait4(pid, status, 0, ru) < 0)
-		if (errno != EINTR)
-			die_errno("wait4");
-	return why;
 }
 
-/* init sends one result; a fault in init or in the command's set-up sends an
- * error instead (either may come first). */
-static void read_result(int fd, struct init_result *out, bool *have)
+static int write_report(const struct sandbox_options *o, struct supervisor *s,
+			struct run_cgroup *cg, uint64_t start)
 {
-	struct init_result r;
-	*have = false;
-	while (read(fd, &r, sizeof r) == (ssize_t)sizeof r) {
-		r.error[sizeof r.error - 1] = '\0';
-		if (!*have || !out->error[0]) {
-			*out = r;
-			*have = true;
-		}
+	const struct init_result *r = &s->result;
+	bool usable = s->have_result && !r->error[0];
+	struct run_report rep = {
+		.options = o,
+		.cgroup = o->cgroup_parent != NULL,
+		.duration_ms = usable ? (uint64_t)r->duration_us / 1000 : now_ms() - start,
+		.timed_out = usable && r->timed_out,
+		.cpu_ms = usable ? (uint64_t)r->cpu_us / 1000 :
+			  (uint64_t)(s->ru.ru_utime.tv_sec + s->ru.ru_stime.tv_sec) * 1000 +
+			  (uint64_t)(s->ru.ru_utime.tv_usec + s->ru.ru_stime.tv_usec) / 1000,
+		.memory_peak_kb = usable ? (uint64_t)r->memory_peak_kb : (uint64_t)s->ru.ru_maxrss,
+	};
+	if (o->cgroup_parent) {
+		rep.oom_killed = cgroup_oom_killed(cg);
+		rep.memory_peak_kb = cgroup_memory_peak_kb(cg);
 	}
+	if (s->cut_short)
+		rep.error = s->cut_short;
+	else if (s->have_result && r->error[0])
+		rep.error = r->error;
+	else if (!usable && !rep.oom_killed)
+		rep.error = "the sandbox's init ended without a result";
+	/* else: init itself fell to the OOM killer, and the run with it */
+
+	int exit_status;
+	if (rep.error) {
+		rep.exit_code = -1;
+		exit_status = SANDBOX_EXIT_FAULT;
+		fprintf(stderr, "coderunner-sandbox: %s\n", rep.error);
+	} else {
+		rep.exit_code = report_exit_code(usable ? r->wait_status : s->status,
+						 rep.timed_out, rep.oom_killed, &rep.signal);
+		exit_status = rep.exit_code & 0xff;
+	}
+	if (o->report_fd >= 0) {
+		char *json = report_encode(&rep);
+		if (!json || dprintf(o->report_fd, "%s\n", json) < 0) {
+			fprintf(stderr, "coderunner-sandbox: cannot write the report\n");
+			exit_status = SANDBOX_EXIT_FAULT;
+		}
+		free(json);
+		close(o->report_fd);
+		die_init(-1, o);	/* its number may be reused from now on */
+	}
+	return exit_status;
+}
+
+/* The report is out: the caller may act on it at once. Letting go of the
+ * output pipes gives it end-of-file now rather than after the namespaces'
+ * teardown, which costs about a millisecond (RCU grace periods). */
+static void release_caller(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		return;	/* harmless: the caller just sees end-of-file a little later */
+	close(null);
 }
 
 int main(int argc, char **argv)
@@ -209,56 +304,17 @@ int main(int argc, char **argv)
 	}
 	close(result[1]);
 
-	int status = 0;
-	struct rusage ru;
-	const char *cut_short = wait_for_init(pid, pidfd, sigfd,
-					      start + o.timeout_ms + BACKSTOP_MS, &status, &ru);
-	struct init_result r = { 0 };
-	bool have_result;
-	read_result(result[0], &r, &have_result);
-
-	struct run_report rep = {
-		.options = &o,
-		.cgroup = o.cgroup_parent != NULL,
-		.cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-			  (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000,
-		.memory_peak_kb = (uint64_t)ru.ru_maxrss,
-		.duration_ms = have_result ? (uint64_t)r.duration_us / 1000 : now_ms() - start,
-		.timed_out = have_result && r.timed_out,
+	struct supervisor s = {
+		.pid = pid, .pidfd = pidfd, .sigfd = sigfd, .result_fd = result[0],
+		.deadline = start + o.timeout_ms + BACKSTOP_MS,
 	};
+	supervise(&s, false);
+	int exit_status = write_report(&o, &s, &cg, start);
+	release_caller();
+	supervise(&s, true);
 	if (o.cgroup_parent) {
-		rep.oom_killed = cgroup_oom_killed(&cg);
-		rep.memory_peak_kb = cgroup_memory_peak_kb(&cg);
 		cgroup_kill(&cg);
 		cgroup_remove(&cg);
-	}
-	if (cut_short)
-		rep.error = cut_short;
-	else if (have_result && r.error[0])
-		rep.error = r.error;
-	else if (!have_result && rep.oom_killed)
-		rep.error = NULL;	/* init itself fell to the OOM killer */
-	else if (!have_result)
-		rep.error = "the sandbox's init ended without a result";
-
-	int exit_status;
-	if (rep.error) {
-		rep.exit_code = -1;
-		exit_status = SANDBOX_EXIT_FAULT;
-		fprintf(stderr, "coderunner-sandbox: %s\n", rep.error);
-	} else {
-		rep.exit_code = report_exit_code(have_result ? r.wait_status : status,
-						 rep.timed_out, rep.oom_killed, &rep.signal);
-		exit_status = rep.exit_code & 0xff;
-	}
-	if (o.report_fd >= 0) {
-		char *json = report_encode(&rep);
-		if (!json || dprintf(o.report_fd, "%s\n", json) < 0) {
-			free(json);
-			fprintf(stderr, "coderunner-sandbox: cannot write the report\n");
-			return SANDBOX_EXIT_FAULT;
-		}
-		free(json);
 	}
 	return exit_status;
 }

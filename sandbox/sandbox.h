@@ -47,6 +47,8 @@ struct init_result {
 	int32_t wait_status;		/* waitpid() status of the command */
 	int32_t timed_out;
 	int64_t duration_us;		/* from the command's fork to its end */
+	int64_t cpu_us;			/* user + system time of every process of the run */
+	int64_t memory_peak_kb;		/* largest resident set among them */
 	char error[240];		/* non-empty: the sandbox failed before or around the run */
 };
 
