@@ -147,6 +147,8 @@ static void kill_everything_else(void)
 	 * which walks every process on the host — can be skipped. */
 	if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
 		return;
+	/* EPERM would leave processes alive that the wait below waits for;
+	 * privileges_check() makes sure init holds CAP_KILL. */
 	if (kill(-1, SIGKILL) < 0 && errno != ESRCH)
 		die_errno("kill the run's processes");
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)

@@ -280,6 +280,7 @@ int main(int argc, char **argv)
 	}
 	die_init(o.report_fd, &o);
 	check_report_fd(o.report_fd);
+	privileges_check();
 	int workdir_fd = open_workdir(o.workdir);
 
 	struct run_cgroup cg = { .dir_fd = -1 };

@@ -197,16 +197,14 @@ static void mount_scratch(const char *path, uint64_t size_mb, const char *owner)
 
 static void mount_tmp_and_work(const struct sandbox_options *o, int workdir_fd)
 {
-	char owner[64];
 	mount_scratch(NEWROOT "/tmp", o->tmp_size_mb, "mode=1777");
 	/* POSIX shared memory and semaphores (multiprocessing) live in /dev/shm;
 	 * sharing /tmp's tmpfs keeps them under the same size cap. */
 	if (mount(NEWROOT "/tmp", NEWROOT "/dev/shm", NULL, MS_BIND, NULL) < 0)
 		die_errno("bind /dev/shm");
-	snprintf(owner, sizeof owner, "mode=0755,uid=%u,gid=%u", (unsigned)o->uid, (unsigned)o->gid);
-	mount_scratch(NEWROOT "/work", o->work_size_mb, owner);
-	if (workdir_fd >= 0)
-		workdir_copy_in(workdir_fd, NEWROOT "/work", o->uid, o->gid);
+	/* /work is filled first, then given to the run's user (copy_in). */
+	mount_scratch(NEWROOT "/work", o->work_size_mb, "mode=0755");
+	workdir_copy_in(workdir_fd, NEWROOT "/work", o->uid, o->gid);
 }
 
 static void make_readonly(const char *path, unsigned long flags)

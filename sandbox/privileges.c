@@ -9,10 +9,38 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <grp.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include "sandbox/sandbox.h"
+
+/* What building a sandbox takes, checked up front so that an operator who
+ * runs the sandbox without them (a unit missing AmbientCapabilities=) reads
+ * which are missing rather than a failed mount. */
+static const struct { int cap; const char *name; } required[] = {
+	{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN" },		/* namespaces, mounts, pivot_root */
+	{ CAP_NET_ADMIN, "CAP_NET_ADMIN" },		/* bring up loopback */
+	{ CAP_SETUID, "CAP_SETUID" },			/* become the run's user */
+	{ CAP_SETGID, "CAP_SETGID" },
+	{ CAP_SETPCAP, "CAP_SETPCAP" },			/* empty the bounding set */
+	{ CAP_CHOWN, "CAP_CHOWN" },			/* give /work to the run's user */
+	{ CAP_KILL, "CAP_KILL" },			/* kill what the run leaves behind */
+	{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH" },	/* copy back output it made unreadable */
+};
+
+void privileges_check(void)
+{
+	char missing[256] = "";
+	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+		if (!capng_have_capability(CAPNG_EFFECTIVE, (unsigned)required[i].cap)) {
+			strncat(missing, " ", sizeof missing - strlen(missing) - 1);
+			strncat(missing, required[i].name, sizeof missing - strlen(missing) - 1);
+		}
+	if (*missing)
+		die("missing capabilities:%s (run as root, or grant them as ambient capabilities)",
+		    missing);
+}
 
 static void set_limit(int resource, const char *name, rlim_t value)
 {

@@ -101,6 +101,7 @@ void workdir_copy_in(int workdir_fd, const char *work, uid_t uid, gid_t gid);
 void workdir_copy_out(const char *output, int workdir_fd);
 
 /* privileges.c */
+void privileges_check(void);
 void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup);
 void privileges_drop(const struct sandbox_options *o);
 void privileges_limit_memory(const struct sandbox_options *o, bool cgroup);

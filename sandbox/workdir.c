@@ -81,9 +81,11 @@ static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth)
 					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub_dst < 0)
 				die_errno("open %s", e->d_name);
+			copy_tree(sub_src, sub_dst, uid, gid, depth + 1);
+			/* Given away only once filled: without CAP_DAC_OVERRIDE we
+			 * could not write into a directory that is no longer ours. */
 			if (uid != (uid_t)-1 && fchown(sub_dst, uid, gid) < 0)
 				die_errno("chown %s", e->d_name);
-			copy_tree(sub_src, sub_dst, uid, gid, depth + 1);
 			close(sub_src);
 			close(sub_dst);
 		}
@@ -98,7 +100,10 @@ void workdir_copy_in(int workdir_fd, const char *work, uid_t uid, gid_t gid)
 	int dst = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dst < 0)
 		die_errno("open %s", work);
-	copy_tree(workdir_fd, dst, uid, gid, 0);
+	if (workdir_fd >= 0)
+		copy_tree(workdir_fd, dst, uid, gid, 0);
+	if (fchown(dst, uid, gid) < 0)
+		die_errno("chown %s", work);
 	close(dst);
 }
 

@@ -39,6 +39,39 @@ rep=$("$SB" --report-fd 3 -- /bin/sh -c 'echo out; echo err >&2' 3>&1 1>&- 2>&-)
 is "$rc" 0 "a run with stdout and stderr closed works"
 like "$rep" '^\{"exit_code":0' "and its output does not end up in the report"
 
+# As a service runs it: an unprivileged user holding only the documented
+# capabilities as ambient ones, as coderunner.service grants them.
+caps=+sys_admin,+net_admin,+setuid,+setgid,+setpcap,+chown,+kill,+dac_read_search
+svc=61001
+stage=$(mktemp -d "$tmp_root/svc.XXXXXX")
+mkdir -p "$stage/input/sub" "$stage/output"
+echo data >"$stage/input/sub/f"
+cat >"$stage/main.py" <<'EOF_PY'
+import os
+print(open("input/sub/f").read().strip(), os.getuid())
+os.makedirs("output/d")
+open("output/d/x.txt", "w").write("secret")
+os.chmod("output/d/x.txt", 0)
+os.chmod("output/d", 0o700)
+if os.fork() == 0:
+    os.setsid()
+    os.execv("/bin/sleep", ["sleep", "76.5"])
+EOF_PY
+chown -R "$svc:$svc" "$stage"
+out=$(setpriv --reuid=$svc --regid=$svc --clear-groups --inh-caps=$caps --ambient-caps=$caps \
+	"$SB" --workdir "$stage" --report-fd 3 -- /usr/bin/python3 main.py 3>/dev/null 2>&1); rc=$?
+is "$rc" 0 "a service user with only the documented ambient capabilities runs a script"
+is "$out" "data 65534" "input arrives and the script runs as the sandbox user"
+is "$(cat "$stage/output/d/x.txt" 2>&1)" secret "output it made unreadable comes back"
+is "$(stat -c %u "$stage/output/d/x.txt")" $svc "owned by the service user"
+! pgrep -f 'sleep 76.5' >/dev/null
+ok $? "a process the run left behind is killed"
+out=$(setpriv --reuid=$svc --regid=$svc --clear-groups --inh-caps=+sys_admin --ambient-caps=+sys_admin \
+	"$SB" -- /bin/true 2>&1); rc=$?
+is "$rc" 125 "without them the sandbox refuses to start"
+like "$out" "missing capabilities: CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_CHOWN CAP_KILL CAP_DAC_READ_SEARCH" \
+	"and names every missing capability"
+
 # A signal to the sandbox tears the run down and is reported as a fault.
 "$SB" --report-fd 3 -- /bin/sleep 60 3>"$tmp_root/rep" 2>/dev/null &
 pid=$!
