@@ -1,0 +1,134 @@
+/* api_run.c — POST /api/run (SPEC §2): parse, wait for a slot, stage, run,
+ * collect, answer. The response is 200 whenever the script ran, whatever its
+ * exit status; 4xx/5xx only when it did not run.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fcgi/fcgi.h"
+
+#define MIB (1024u * 1024u)
+
+static void fail(struct request_ctx *ctx, const struct http_error *e, const struct buf *warnings)
+{
+	response_error(&ctx->rsp, e->status, e->message, warnings);
+	ctx->log.note = e->status >= 500 ? e->message : NULL;
+}
+
+/* A one-line reason appended to stderr for the kills the script did not ask for. */
+static void explain_kill(struct run_result *res, const struct run_request *r)
+{
+	char line[160];
+	if (res->timed_out)
+		snprintf(line, sizeof line, "coderunner: the script was killed after the %g s timeout\n", r->timeout_s);
+	else if (res->oom_killed)
+		snprintf(line, sizeof line, "coderunner: the script was killed for exceeding the %u MB memory limit\n",
+			 r->memory_mb);
+	else
+		return;
+	if (res->err.len && res->err.data[res->err.len - 1] != '\n')
+		buf_putc(&res->err, '\n');
+	buf_puts(&res->err, line);
+}
+
+static void encode_result(struct buf *b, struct run_result *res, const struct run_request *r,
+			  const struct buf *artifacts, const struct buf *omitted)
+{
+	char mem[32];
+	double mb = res->memory_peak_kb > 0 ? (double)res->memory_peak_kb / 1024.0 : 0.0;
+	snprintf(mem, sizeof mem, "%.1f", mb);
+	buf_reserve(b, res->out.len + res->err.len + artifacts->len + 512);
+	buf_printf(b, "{\"exit_code\": %d, \"stdout\": ", res->exit_code);
+	json_put_string(b, res->out.data, res->out.len);
+	buf_puts(b, ", \"stderr\": ");
+	json_put_string(b, res->err.data, res->err.len);
+	buf_puts(b, ", \"artifacts\": {");
+	buf_put(b, artifacts->data, artifacts->len);
+	buf_printf(b, "}, \"duration_ms\": %ld, \"memory_peak_mb\": %s, "
+		   "\"stdout_truncated\": %s, \"stderr_truncated\": %s",
+		   res->duration_ms > 0 ? res->duration_ms : 0, mem,
+		   res->out_truncated ? "true" : "false", res->err_truncated ? "true" : "false");
+	if (omitted->len) {
+		buf_puts(b, ", \"artifacts_omitted\": [");
+		buf_put(b, omitted->data, omitted->len);
+		buf_putc(b, ']');
+	}
+	if (r->warnings.len) {
+		buf_puts(b, ", \"warnings\": [");
+		buf_put(b, r->warnings.data, r->warnings.len);
+		buf_putc(b, ']');
+	}
+	buf_puts(b, "}\n");
+}
+
+void api_run(struct request_ctx *ctx)
+{
+	const struct config *c = &service.cfg;
+	struct http_error e = { 0, "" };
+	struct run_request r;
+	request_init(&r);
+
+	if (request_body(ctx, (size_t)c->max_body_mib * MIB, &e) < 0 ||
+	    request_parse(c, ctx->content_type, ctx->query, ctx->body, ctx->body_len, &r, &e) < 0) {
+		fail(ctx, &e, &r.warnings);
+		request_free(&r);
+		return;
+	}
+
+	int slot;
+	switch (slots_acquire(c->max_runs, c->queue_size, c->queue_timeout_s * 1000u, &slot)) {
+	case SLOT_TAKEN:
+		break;
+	case SLOT_STOPPING:
+		http_fail(&e, 503, "the service is shutting down; retry in a moment");
+		goto busy;
+	case SLOT_QUEUE_FULL:
+		http_fail(&e, 503, "every run slot and the queue are full; retry after %u s", c->retry_after_s);
+		goto busy;
+	case SLOT_TIMED_OUT:
+		http_fail(&e, 503, "no run slot became free within %u s; retry after %u s",
+			  c->queue_timeout_s, c->retry_after_s);
+	busy:
+		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers, "Retry-After: %u\r\n", c->retry_after_s);
+		fail(ctx, &e, &r.warnings);
+		ctx->log.note = "busy";
+		request_free(&r);
+		return;
+	}
+
+	char dir[4200] = "";
+	if (stage_create(c, &r, dir, sizeof dir, &e) < 0) {
+		slots_release(slot);
+		stage_remove(dir);
+		fail(ctx, &e, &r.warnings);
+		request_free(&r);
+		return;
+	}
+
+	struct run_result res;
+	run_sandbox(c, dir, &r, &res);
+	slots_release(slot);
+	ctx->log.run_ms = res.duration_ms;
+	ctx->log.memory_peak_kb = res.memory_peak_kb;
+
+	if (res.fault[0]) {
+		http_fail(&e, 500, "internal error: %s", res.fault);
+		fail(ctx, &e, &r.warnings);
+	} else {
+		struct buf artifacts = { 0 }, omitted = { 0 };
+		char out[4300];
+		snprintf(out, sizeof out, "%s/output", dir);
+		artifacts_collect(out, (size_t)c->max_artifacts_mib * MIB, &artifacts, &omitted);
+		explain_kill(&res, &r);
+		ctx->rsp.status = 200;
+		buf_reset(&ctx->rsp.body);
+		encode_result(&ctx->rsp.body, &res, &r, &artifacts, &omitted);
+		ctx->log.exit_code = res.exit_code;
+		buf_free(&artifacts);
+		buf_free(&omitted);
+	}
+	stage_remove(dir);
+	run_result_free(&res);
+	request_free(&r);
+}

@@ -1,0 +1,262 @@
+/* config.c — the operator's file: `key = value` lines, `#` comments.
+ *
+ * Every key has a default (the table below is the single source of keys,
+ * defaults and meanings: --help-config prints it and the README copies it).
+ * A bad value stops start-up with a message naming the file, line and key,
+ * so a typo never silently becomes a default.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+
+struct service service;
+
+enum kind { UINT, UINT_AUTO, STRING, CGROUP };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t offset, size;		/* size: STRING capacity */
+	unsigned min, max;
+	const char *def;
+	const char *meaning;
+};
+
+#define U(name, min, max, def, meaning) \
+	{ #name, UINT, offsetof(struct config, name), 0, min, max, def, meaning }
+#define UA(name, min, max, meaning) \
+	{ #name, UINT_AUTO, offsetof(struct config, name), 0, min, max, "auto", meaning }
+#define S(name, def, meaning) \
+	{ #name, STRING, offsetof(struct config, name), sizeof(((struct config *)0)->name), 0, 0, def, meaning }
+
+static const struct key keys[] = {
+	UA(max_runs, 1, MAX_RUN_SLOTS, "sandboxed runs at once; auto = 2 x CPUs"),
+	UA(queue_size, 0, MAX_QUEUE_SLOTS, "requests that may wait for a run slot; auto = 2 x max_runs"),
+	UA(workers, 1, MAX_WORKERS, "worker processes; auto = max_runs + queue_size + 2, so health checks never wait behind runs"),
+	U(queue_timeout_s, 0, 3600, "10", "longest wait for a run slot before 503"),
+	U(retry_after_s, 1, 3600, "5", "the Retry-After header of a 503"),
+	U(drain_timeout_s, 1, 3600, "330", "on SIGTERM, how long in-flight runs may take before they are killed"),
+	S(sandbox, BINDIR "/coderunner-sandbox", "the coderunner-sandbox binary"),
+	S(python, "/usr/bin/python3", "the interpreter run in the sandbox"),
+	S(work_root, "/run/coderunner/work", "where work directories are staged (created 0700 if missing)"),
+	S(user, "nobody", "the unprivileged user scripts run as"),
+	{ "cgroup", CGROUP, offsetof(struct config, cgroup), 0, 0, 0, "auto",
+	  "auto: use a delegated cgroup v2 subtree when there is one; off: always rlimits" },
+	U(timeout_default_s, 1, 86400, "30", "timeout_s when the request gives none"),
+	U(timeout_max_s, 1, 86400, "300", "larger timeout_s values are clamped to this"),
+	U(memory_default_mb, 64, 1048576, "1536", "memory_mb when the request gives none"),
+	U(memory_max_mb, 64, 1048576, "4096", "the largest memory_mb a request may ask for"),
+	U(pids, 1, 65536, "64", "processes and threads per run"),
+	U(fsize_mb, 1, 1048576, "16", "largest file a run may write"),
+	U(nofile, 16, 1048576, "256", "open files per run"),
+	U(tmp_size_mb, 1, 1048576, "64", "size of a run's /tmp"),
+	U(work_size_mb, 1, 1048576, "64", "size of a run's /work"),
+	U(max_script_kib, 1, 1048576, "256", "largest script (413 above)"),
+	U(max_entries, 0, 100000, "20", "most files + context entries (413 above)"),
+	U(max_entry_mib, 1, 4096, "5", "largest decoded files/context entry (413 above)"),
+	U(max_input_mib, 1, 4096, "10", "all decoded files/context together (413 above)"),
+	U(max_body_mib, 1, 4096, "16", "largest request body (413 above); keep nginx's client_max_body_size equal"),
+	U(max_artifacts_mib, 0, 4096, "10", "artifacts returned in all; the rest are named in artifacts_omitted"),
+	U(max_output_kib, 1, 1048576, "1024", "stdout and stderr captured, each; the rest is dropped"),
+	U(max_dependencies, 0, 1000, "15", "most entries in dependencies (413 above)"),
+	U(max_json_depth, 4, 1000, "64", "deepest nesting of a request's JSON (400 deeper)"),
+};
+
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int set_value(struct config *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	char *p = (char *)c + k->offset;
+	switch (k->kind) {
+	case STRING:
+		if (!*v) {
+			snprintf(err, errlen, "%s: must not be empty", k->name);
+			return -1;
+		}
+		if (strlen(v) >= k->size) {
+			snprintf(err, errlen, "%s: longer than %zu bytes", k->name, k->size - 1);
+			return -1;
+		}
+		strcpy(p, v);
+		return 0;
+	case CGROUP:
+		if (strcmp(v, "auto") == 0)
+			c->cgroup = CGROUP_AUTO;
+		else if (strcmp(v, "off") == 0)
+			c->cgroup = CGROUP_OFF;
+		else {
+			snprintf(err, errlen, "%s: \"%s\" is neither auto nor off", k->name, v);
+			return -1;
+		}
+		return 0;
+	case UINT_AUTO:
+		if (strcmp(v, "auto") == 0) {
+			*(unsigned *)p = 0;	/* resolved in config_resolve() */
+			return 0;
+		}
+		/* fall through */
+	case UINT: {
+		char *end;
+		errno = 0;
+		unsigned long n = strtoul(v, &end, 10);
+		if (!isdigit((unsigned char)*v) || *end || errno || n < k->min || n > k->max) {
+			snprintf(err, errlen, "%s: \"%s\" is not a whole number from %u to %u%s",
+				 k->name, v, k->min, k->max, k->kind == UINT_AUTO ? " or auto" : "");
+			return -1;
+		}
+		*(unsigned *)p = (unsigned)n;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static int config_resolve(struct config *c, char *err, size_t errlen)
+{
+	if (!c->max_runs)
+		c->max_runs = 2 * online_cpus() > MAX_RUN_SLOTS ? MAX_RUN_SLOTS : 2 * online_cpus();
+	if (c->queue_size == (unsigned)-1)
+		c->queue_size = 2 * c->max_runs;
+	if (!c->workers)
+		c->workers = c->max_runs + c->queue_size + 2;
+	if (c->timeout_default_s > c->timeout_max_s) {
+		snprintf(err, errlen, "timeout_default_s: %u is above timeout_max_s (%u)",
+			 c->timeout_default_s, c->timeout_max_s);
+		return -1;
+	}
+	if (c->memory_default_mb > c->memory_max_mb) {
+		snprintf(err, errlen, "memory_default_mb: %u is above memory_max_mb (%u)",
+			 c->memory_default_mb, c->memory_max_mb);
+		return -1;
+	}
+	if (c->workers <= c->max_runs + c->queue_size) {
+		snprintf(err, errlen, "workers: %u leaves no worker free for health checks; "
+			 "it must exceed max_runs + queue_size (%u)", c->workers,
+			 c->max_runs + c->queue_size);
+		return -1;
+	}
+	if (c->work_root[0] != '/' || c->sandbox[0] != '/' || c->python[0] != '/') {
+		snprintf(err, errlen, "%s: must be an absolute path",
+			 c->work_root[0] != '/' ? "work_root" : c->sandbox[0] != '/' ? "sandbox" : "python");
+		return -1;
+	}
+	return 0;
+}
+
+void config_defaults(struct config *c)
+{
+	char err[256];
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (set_value(c, &keys[i], keys[i].def, err, sizeof err))
+			die("built-in default: %s", err);
+	c->queue_size = (unsigned)-1;	/* "auto", told apart from an explicit 0 */
+	if (config_resolve(c, err, sizeof err))
+		die("built-in defaults: %s", err);
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_load(struct config *c, const char *path, bool must_exist, char *err, size_t errlen)
+{
+	char msg[512];
+	config_defaults(c);
+	c->max_runs = c->workers = 0;
+	c->queue_size = (unsigned)-1;
+
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT && !must_exist)
+			return config_resolve(c, err, errlen);
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[8192];
+	unsigned lineno = 0;
+	bool queue_set = false;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		char *s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%u: expected \"key = value\", got \"%.60s\"", path, lineno, s);
+			fclose(f);
+			return -1;
+		}
+		*eq = '\0';
+		char *name = trim(s), *value = trim(eq + 1);
+		const struct key *k = NULL;
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+			if (strcmp(keys[i].name, name) == 0)
+				k = &keys[i];
+		if (!k) {
+			snprintf(err, errlen, "%s:%u: unknown key \"%.60s\"", path, lineno, name);
+			fclose(f);
+			return -1;
+		}
+		if (set_value(c, k, value, msg, sizeof msg)) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			fclose(f);
+			return -1;
+		}
+		if (strcmp(name, "queue_size") == 0)
+			queue_set = strcmp(value, "auto") != 0;
+	}
+	bool failed = ferror(f);
+	fclose(f);
+	if (failed) {
+		snprintf(err, errlen, "%s: read error", path);
+		return -1;
+	}
+	if (!queue_set)
+		c->queue_size = (unsigned)-1;
+	if (config_resolve(c, msg, sizeof msg)) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		return -1;
+	}
+	return 0;
+}
+
+void config_print(const struct config *c, FILE *out)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const struct key *k = &keys[i];
+		const char *p = (const char *)c + k->offset;
+		switch (k->kind) {
+		case STRING: fprintf(out, "%s = %s\n", k->name, p); break;
+		case CGROUP: fprintf(out, "%s = %s\n", k->name, c->cgroup == CGROUP_OFF ? "off" : "auto"); break;
+		default: fprintf(out, "%s = %u\n", k->name, *(const unsigned *)p); break;
+		}
+	}
+}
+
+void config_describe(FILE *out)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		fprintf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def, keys[i].meaning);
+}

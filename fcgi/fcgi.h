@@ -1,0 +1,236 @@
+/* fcgi.h — what the parts of coderunner-fcgi share.
+ *
+ * The program is a master and a pool of worker processes (master.c). A worker
+ * (worker.c) takes one FastCGI request at a time off the listening socket that
+ * spawn-fcgi handed over on fd 0, routes it (router.c) to a handler such as
+ * POST /api/run (api_run.c), which parses the request (request.c), waits for
+ * a run slot (slots.c), stages a work directory (stage.c), runs
+ * coderunner-sandbox (run.c), collects ./output (artifacts.c) and answers
+ * (response.c). log.c writes one line per request; config.c reads the
+ * operator's file; cgroup.c finds a delegated cgroup v2 subtree.
+ */
+#ifndef CODERUNNER_FCGI_H
+#define CODERUNNER_FCGI_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef BINDIR
+#define BINDIR "/usr/bin"
+#endif
+#ifndef PACKAGE_VERSION_STRING
+#define PACKAGE_VERSION_STRING "0"
+#endif
+
+#define DEFAULT_CONFIG_PATH SYSCONFDIR "/coderunner/coderunner.conf"
+
+/* Upper bounds the shared page is sized for; config.c keeps keys below them. */
+#define MAX_RUN_SLOTS 256
+#define MAX_QUEUE_SLOTS 1024
+#define MAX_WORKERS (MAX_RUN_SLOTS + MAX_QUEUE_SLOTS + 16)
+
+/* ---- die.c: the one fatal exit path ---------------------------------- */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* ---- buf.c: a growable byte buffer ----------------------------------- */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+void buf_reserve(struct buf *b, size_t extra);
+void buf_put(struct buf *b, const void *p, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+
+/* ---- utf8.c ------------------------------------------------------------ */
+bool utf8_valid(const unsigned char *s, size_t n);
+/* Append s as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
+void json_put_string(struct buf *b, const void *s, size_t n);
+void json_put_cstring(struct buf *b, const char *s);
+void base64_encode(struct buf *b, const unsigned char *s, size_t n);
+/* Decode into out (at least n/4*3 bytes); returns the length or -1 if invalid. */
+ssize_t base64_decode(const char *s, size_t n, unsigned char *out);
+
+/* ---- config.c ---------------------------------------------------------- */
+enum cgroup_mode { CGROUP_AUTO, CGROUP_OFF };
+
+struct config {
+	unsigned workers, max_runs, queue_size;	/* resolved: never "auto" */
+	unsigned queue_timeout_s, retry_after_s, drain_timeout_s;
+	char sandbox[4096], python[4096], work_root[4096], user[64];
+	enum cgroup_mode cgroup;
+	unsigned timeout_default_s, timeout_max_s;
+	unsigned memory_default_mb, memory_max_mb;
+	unsigned pids, fsize_mb, nofile, tmp_size_mb, work_size_mb;
+	unsigned max_script_kib, max_entries, max_entry_mib, max_input_mib;
+	unsigned max_body_mib, max_artifacts_mib, max_output_kib;
+	unsigned max_dependencies, max_json_depth;
+};
+void config_defaults(struct config *c);
+/* 0, or -1 with a message naming the file, line and key in err. */
+int config_load(struct config *c, const char *path, bool must_exist, char *err, size_t errlen);
+void config_print(const struct config *c, FILE *out);
+void config_describe(FILE *out);	/* every key, its default and meaning */
+
+/* ---- log.c ------------------------------------------------------------- */
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct request_log {
+	const char *request_id, *method, *path;
+	int status;
+	int exit_code;		/* INT32_MIN: no run */
+	long duration_ms;	/* whole request */
+	long run_ms;		/* the sandbox's own figure, -1 when none */
+	long memory_peak_kb;	/* -1 when none */
+	size_t request_bytes, response_bytes;
+	const char *note;	/* a short reason for an error, or NULL */
+};
+void log_request(const struct request_log *l);
+
+/* ---- deps.c: which dependency names are already importable ------------ */
+int deps_load(const char *python, char *err, size_t errlen);
+bool deps_installed(const char *name);
+/* Parses a requirement such as "numpy>=1.2" into its normalised name; false if malformed. */
+bool deps_name(const char *req, char *name, size_t namelen);
+
+/* ---- slots.c: the shared page ----------------------------------------- */
+struct counters {
+	uint64_t requests, runs, rejected_busy, errors_4xx, errors_5xx;
+};
+int slots_init(void);			/* master, before the first fork */
+enum slot_wait { SLOT_TAKEN, SLOT_QUEUE_FULL, SLOT_TIMED_OUT, SLOT_STOPPING };
+/* Takes a run slot, waiting in the queue up to timeout_ms; *slot is its index. */
+enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int *slot);
+void slots_release(int slot);
+void slots_release_pid(pid_t pid);	/* master: what a dead worker held */
+unsigned slots_running(void);
+void slots_count(int status, bool ran);
+void slots_counters(struct counters *out);
+
+/* ---- cgroup.c ---------------------------------------------------------- */
+/* Master start-up: the delegated service cgroup dir, or "" for the rlimit fallback. */
+void cgroup_setup(enum cgroup_mode mode, char *dir, size_t dirlen);
+
+/* ---- the service state every worker inherits -------------------------- */
+struct service {
+	struct config cfg;
+	char cgroup_dir[4096];		/* "" when limits fall back to rlimits */
+	const char *config_path;
+};
+extern struct service service;
+
+/* ---- request.c --------------------------------------------------------- */
+struct http_error {
+	int status;
+	char message[512];
+};
+int http_fail(struct http_error *e, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct entry {
+	char *path;			/* relative to the work dir */
+	const unsigned char *data;
+	size_t len;
+	bool owned;			/* data was decoded into a buffer of its own */
+};
+
+struct run_request {
+	const char *script;		/* script mode: points into the body or JSON tree */
+	size_t script_len;
+	const char *entry_point;	/* the file to run, relative to the work dir */
+	struct entry *entries;		/* files, or context as input/NAME */
+	size_t n_entries;
+	double timeout_s;
+	unsigned memory_mb;
+	const char *stdin_data;
+	size_t stdin_len;
+	struct buf warnings;		/* a JSON array body, "" when none */
+	void *json;			/* the parsed tree the pointers above point into */
+};
+void request_init(struct run_request *r);
+void request_free(struct run_request *r);
+/* Content-Type decides the mode; 0, or -1 with e filled in. */
+int request_parse(const struct config *c, const char *content_type, const char *query,
+		  const char *body, size_t len, struct run_request *r, struct http_error *e);
+int request_parse_json(const struct config *c, const char *body, size_t len,
+		       struct run_request *r, struct http_error *e);
+int request_parse_raw(const struct config *c, const char *query, const char *body,
+		      size_t len, struct run_request *r, struct http_error *e);
+bool request_valid_context_name(const char *name, size_t len);
+bool request_valid_file_path(const char *path, size_t len);
+
+/* ---- stage.c ----------------------------------------------------------- */
+int stage_create(const struct config *c, const struct run_request *r, char *dir, size_t dirlen,
+		 struct http_error *e);
+void stage_remove(const char *dir);
+void stage_remove_leftovers(const char *work_root, pid_t pid);	/* pid 0: all */
+int remove_tree_at(int dirfd, const char *name);
+
+/* ---- run.c ------------------------------------------------------------- */
+struct run_result {
+	int exit_code, signal;
+	bool timed_out, oom_killed;
+	long duration_ms, memory_peak_kb;
+	struct buf out, err;
+	bool out_truncated, err_truncated;
+	char fault[512];		/* non-empty: the sandbox failed */
+};
+void run_init(void);			/* once per worker */
+void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
+		 struct run_result *res);
+void run_result_free(struct run_result *res);
+
+/* ---- artifacts.c ------------------------------------------------------- */
+/* Appends the "artifacts" object body into json and names files left out in omitted. */
+void artifacts_collect(const char *output_dir, size_t cap, struct buf *json, struct buf *omitted);
+
+/* ---- response.c -------------------------------------------------------- */
+struct http_response {
+	int status;
+	char extra_headers[256];	/* "Name: value\r\n"..., or "" */
+	struct buf body;
+};
+const char *http_reason(int status);
+/* {"error": ..., "exit_code": -1, "stdout": "", "stderr": ..., "artifacts": {}[, "warnings": [...]]} */
+void response_error(struct http_response *rsp, int status, const char *message, const struct buf *warnings);
+struct FCGX_Stream;
+/* Writes status, headers and body; returns the bytes written. */
+size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp);
+
+/* ---- router.c / handlers ---------------------------------------------- */
+struct request_ctx {
+	const char *method, *path, *query, *content_type, *request_id;
+	long long content_length;	/* -1 when not given */
+	struct FCGX_Stream *in;
+	char *body;			/* read by the handler that wants it */
+	size_t body_len;
+	struct http_response rsp;
+	struct request_log log;
+};
+/* Reads the body into ctx->body, at most max bytes; 0, or -1 with e set. */
+int request_body(struct request_ctx *ctx, size_t max, struct http_error *e);
+typedef void handler_fn(struct request_ctx *ctx);
+void route(struct request_ctx *ctx);
+handler_fn api_run;
+handler_fn api_health;
+
+/* ---- worker.c / master.c ---------------------------------------------- */
+_Noreturn void worker_main(int listen_fd);
+int master_main(int listen_fd);
+bool worker_stopping(void);
+
+#endif

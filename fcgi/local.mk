@@ -1,0 +1,38 @@
+# fcgi/local.mk — coderunner-fcgi, its unit tests and the HTTP tier.
+
+# The program is a library plus main.c, so unit tests link the same code.
+noinst_LIBRARIES += fcgi/libcoderunner-fcgi.a
+fcgi_libcoderunner_fcgi_a_SOURCES = \
+	fcgi/fcgi.h fcgi/die.c fcgi/buf.c fcgi/utf8.c fcgi/config.c fcgi/log.c \
+	fcgi/deps.c fcgi/slots.c fcgi/cgroup.c fcgi/request.c fcgi/stage.c \
+	fcgi/run.c fcgi/artifacts.c fcgi/response.c fcgi/router.c fcgi/api_run.c \
+	fcgi/worker.c fcgi/master.c
+fcgi_libcoderunner_fcgi_a_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS) $(CAPNG_CFLAGS)
+
+sbin_PROGRAMS += coderunner-fcgi
+coderunner_fcgi_SOURCES = fcgi/main.c
+coderunner_fcgi_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS) $(CAPNG_CFLAGS)
+coderunner_fcgi_LDADD = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm
+
+
+fcgi_test_ldadd = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm
+fcgi_unit_tests = tests/unit/fcgi_encoding_test tests/unit/fcgi_request_test tests/unit/fcgi_config_test
+check_PROGRAMS += $(fcgi_unit_tests)
+TESTS += $(fcgi_unit_tests)
+tests_unit_fcgi_encoding_test_SOURCES = tests/unit/fcgi_encoding_test.c
+tests_unit_fcgi_encoding_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
+tests_unit_fcgi_encoding_test_LDADD = $(fcgi_test_ldadd)
+tests_unit_fcgi_request_test_SOURCES = tests/unit/fcgi_request_test.c
+tests_unit_fcgi_request_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
+tests_unit_fcgi_request_test_LDADD = $(fcgi_test_ldadd)
+tests_unit_fcgi_config_test_SOURCES = tests/unit/fcgi_config_test.c
+tests_unit_fcgi_config_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
+tests_unit_fcgi_config_test_LDADD = $(fcgi_test_ldadd)
+
+# The HTTP tier: a real nginx and spawn-fcgi on 127.0.0.1, run as root.
+fcgi_http_tests = tests/http/api_run.sh tests/http/service.sh
+TESTS += $(fcgi_http_tests)
+EXTRA_DIST += tests/http/lib.sh $(fcgi_http_tests)
+
+
+# fcgi/coderunner.conf and nginx/coderunner.conf are installed by systemd/local.mk.

@@ -1,0 +1,138 @@
+/* main.c — coderunner-fcgi: options, configuration, start-up checks.
+ *
+ *   spawn-fcgi -n -s /run/coderunner/fcgi.sock -- coderunner-fcgi [--config FILE]
+ *   coderunner-fcgi --check-config [--config FILE]
+ *
+ * spawn-fcgi hands the listening socket over as fd 0; everything that can be
+ * done once (config, the list of importable packages, the cgroup decision,
+ * the shared page) is done here, before the workers are forked.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: spawn-fcgi -n -s SOCKET -- coderunner-fcgi [--config FILE]\n"
+		"       coderunner-fcgi --check-config [--config FILE]\n"
+		"\n"
+		"  --config FILE    the configuration file (default " DEFAULT_CONFIG_PATH ")\n"
+		"  --check-config   validate the configuration and the programs it names, then exit\n"
+		"  --print-config   print every key with the value in force, then exit\n"
+		"  --help-config    list every key, its default and meaning, then exit\n"
+		"  --version        print the version and exit\n");
+}
+
+/* What --check-config adds to parsing: the programs and user it names must exist. */
+static int check_programs(const struct config *c)
+{
+	int rc = 0;
+	const char *progs[] = { c->sandbox, c->python };
+	const char *keys[] = { "sandbox", "python" };
+	for (int i = 0; i < 2; i++)
+		if (access(progs[i], X_OK) < 0) {
+			fprintf(stderr, "coderunner-fcgi: %s: %s: %s\n", keys[i], progs[i], strerror(errno));
+			rc = 1;
+		}
+	char *end;
+	strtoul(c->user, &end, 10);
+	if (*end && !getpwnam(c->user)) {
+		fprintf(stderr, "coderunner-fcgi: user: no such user \"%s\"\n", c->user);
+		rc = 1;
+	}
+	return rc;
+}
+
+static void make_work_root(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+				die_errno("work_root: cannot create %s", tmp);
+			*p = '/';
+		}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		die_errno("work_root: cannot create %s", tmp);
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 256, OPT_PRINT, OPT_HELP_CONFIG, OPT_VERSION, OPT_HELP };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "print-config", no_argument, NULL, OPT_PRINT },
+		{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = DEFAULT_CONFIG_PATH;
+	bool explicit_config = false, check = false, print = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; explicit_config = true; break;
+		case OPT_CHECK: check = true; break;
+		case OPT_PRINT: print = true; break;
+		case OPT_HELP_CONFIG: config_describe(stdout); return 0;
+		case OPT_VERSION: printf("coderunner-fcgi %s\n", PACKAGE_VERSION_STRING); return 0;
+		case OPT_HELP: usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	char err[1024];
+	service.config_path = config_path;
+	/* The packaged file always exists; a developer may run without one. */
+	if (config_load(&service.cfg, config_path, explicit_config || check, err, sizeof err) < 0) {
+		fprintf(stderr, "coderunner-fcgi: %s\n", err);
+		return 1;
+	}
+	if (print) {
+		config_print(&service.cfg, stdout);
+		return 0;
+	}
+	if (check) {
+		int rc = check_programs(&service.cfg);
+		if (rc == 0)
+			printf("%s: ok\n", config_path);
+		return rc;
+	}
+
+	int listening = 0;
+	socklen_t len = sizeof listening;
+	if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+		die("fd 0 is not a listening socket: start me with "
+		    "spawn-fcgi -n -s SOCKET -- coderunner-fcgi");
+
+	make_work_root(service.cfg.work_root);
+	stage_remove_leftovers(service.cfg.work_root, 0);
+	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);
+	if (deps_load(service.cfg.python, err, sizeof err) < 0)
+		log_msg("%s; requests naming dependencies will be refused", err);
+	if (check_programs(&service.cfg))
+		log_msg("runs will fail until the programs above exist");
+	if (slots_init() < 0)
+		die_errno("cannot map the shared page");
+	log_msg("started: %u workers, %u run slots, queue %u, limits by %s",
+		service.cfg.workers, service.cfg.max_runs, service.cfg.queue_size,
+		service.cgroup_dir[0] ? "cgroup v2" : "rlimits");
+	return master_main(STDIN_FILENO);
+}

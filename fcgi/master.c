@@ -1,0 +1,183 @@
+/* master.c — keep the pool of workers, and stop or reload on a signal.
+ *
+ * The master never handles a request. It waits for signals with
+ * sigtimedwait() (no handlers, so no races with the loop):
+ *   SIGCHLD  reap; free what a dead worker held (run slot, queue place,
+ *            staged directories); respawn unless stopping;
+ *   SIGHUP   re-read the config; if it is valid, replace the workers one by
+ *            one (each finishes its request first) so they pick it up;
+ *   SIGTERM, SIGINT  stop: workers finish in-flight runs, bounded by
+ *            drain_timeout_s, after which they are killed.
+ * It is also a child subreaper, so a sandbox orphaned by a dying worker is
+ * reaped here rather than by init.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+
+struct worker {
+	pid_t pid;
+	bool retiring;		/* asked to stop after a reload */
+};
+
+static struct worker pool[MAX_WORKERS];
+static unsigned n_pool;
+static int listen_fd;
+static sigset_t handled;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void spawn(void)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_msg("cannot fork a worker: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0)
+		worker_main(listen_fd);
+	pool[n_pool++] = (struct worker){ .pid = pid };
+}
+
+static unsigned active(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_pool; i++)
+		n += !pool[i].retiring;
+	return n;
+}
+
+/* Reap every child that ended; true if one of them was a worker. */
+static void reap(bool stopping)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		unsigned i;
+		for (i = 0; i < n_pool && pool[i].pid != pid; i++)
+			;
+		if (i == n_pool)
+			continue;	/* an orphaned sandbox */
+		bool retiring = pool[i].retiring;
+		pool[i] = pool[--n_pool];
+		slots_release_pid(pid);
+		stage_remove_leftovers(service.cfg.work_root, pid);
+		if (WIFSIGNALED(status))
+			log_msg("worker %d killed by signal %d%s", (int)pid, WTERMSIG(status),
+				stopping ? "" : "; starting another");
+		else if (WEXITSTATUS(status) != 0)
+			log_msg("worker %d exited with status %d%s", (int)pid, WEXITSTATUS(status),
+				stopping ? "" : "; starting another");
+		(void)retiring;
+	}
+}
+
+static void signal_all(int sig)
+{
+	for (unsigned i = 0; i < n_pool; i++)
+		kill(pool[i].pid, sig);
+}
+
+static void reload(void)
+{
+	struct config next;
+	char err[1024];
+	if (config_load(&next, service.config_path, false, err, sizeof err) < 0) {
+		log_msg("SIGHUP: keeping the running configuration: %s", err);
+		return;
+	}
+	if (mkdir(next.work_root, 0700) < 0 && errno != EEXIST)
+		log_msg("SIGHUP: cannot create work_root %s: %s", next.work_root, strerror(errno));
+	if (deps_load(next.python, err, sizeof err) < 0)
+		log_msg("SIGHUP: %s; dependencies will be refused", err);
+	service.cfg = next;
+	for (unsigned i = 0; i < n_pool; i++) {
+		pool[i].retiring = true;
+		kill(pool[i].pid, SIGTERM);
+	}
+	log_msg("SIGHUP: configuration %s reloaded; replacing %u workers", service.config_path, n_pool);
+}
+
+int master_main(int fd)
+{
+	listen_fd = fd;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		die_errno("prctl PR_SET_CHILD_SUBREAPER");
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGCHLD);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigaddset(&handled, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &handled, NULL) < 0)
+		die_errno("sigprocmask");
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	sigaction(SIGPIPE, &ign, NULL);
+
+	bool stopping = false;
+	long long deadline = 0, last_spawn = 0;
+	unsigned recent_spawns = 0;
+	for (;;) {
+		/* Keep the pool full, but a worker that dies at once (a broken
+		 * config, a missing library) must not become a fork storm. */
+		while (!stopping && active() < service.cfg.workers && n_pool < MAX_WORKERS) {
+			long long now = now_ms();
+			if (now - last_spawn > 1000)
+				recent_spawns = 0;
+			if (recent_spawns >= 2 * service.cfg.workers + 10)
+				break;
+			recent_spawns++;
+			last_spawn = now;
+			spawn();
+		}
+		if (stopping && n_pool == 0)
+			break;
+		struct timespec wait = { 0, 200 * 1000 * 1000 };
+		siginfo_t si;
+		int sig = sigtimedwait(&handled, &si, &wait);
+		if (sig < 0 && errno != EAGAIN && errno != EINTR)
+			die_errno("sigtimedwait");
+		switch (sig) {
+		case SIGCHLD:
+			break;
+		case SIGHUP:
+			if (!stopping)
+				reload();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (!stopping) {
+				stopping = true;
+				deadline = now_ms() + (long long)service.cfg.drain_timeout_s * 1000;
+				log_msg("%s: finishing %u runs in flight, then exiting",
+					sig == SIGTERM ? "SIGTERM" : "SIGINT", slots_running());
+				signal_all(SIGTERM);
+			}
+			break;
+		}
+		reap(stopping);
+		if (stopping && deadline && now_ms() > deadline) {
+			log_msg("drain_timeout_s passed: killing %u workers", n_pool);
+			signal_all(SIGKILL);
+			deadline = 0;
+		}
+	}
+	/* Orphaned sandboxes, if any, are ours to reap too. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	log_msg("stopped");
+	return 0;
+}

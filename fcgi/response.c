@@ -1,0 +1,65 @@
+/* response.c — status line, headers and the JSON error shape.
+ *
+ * Every error a client can get from /api/run carries the four result fields
+ * as well as "error", so a client that reads only exit_code and stderr still
+ * learns why its script did not run (SPEC §2 "Errors").
+ */
+#include <fcgiapp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fcgi/fcgi.h"
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+void response_error(struct http_response *rsp, int status, const char *message, const struct buf *warnings)
+{
+	rsp->status = status;
+	buf_reset(&rsp->body);
+	buf_puts(&rsp->body, "{\"error\": ");
+	json_put_cstring(&rsp->body, message);
+	buf_puts(&rsp->body, ", \"exit_code\": -1, \"stdout\": \"\", \"stderr\": ");
+	json_put_cstring(&rsp->body, message);
+	buf_puts(&rsp->body, ", \"artifacts\": {}");
+	if (warnings && warnings->len) {
+		buf_puts(&rsp->body, ", \"warnings\": [");
+		buf_put(&rsp->body, warnings->data, warnings->len);
+		buf_putc(&rsp->body, ']');
+	}
+	buf_puts(&rsp->body, "}\n");
+}
+
+size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp)
+{
+	char head[1024];
+	int n = snprintf(head, sizeof head,
+			 "Status: %d %s\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n"
+			 "Cache-Control: no-store\r\n"
+			 "X-Request-Id: %s\r\n"
+			 "%s\r\n",
+			 rsp->status, http_reason(rsp->status), rsp->body.len, request_id, rsp->extra_headers);
+	if (n < 0 || (size_t)n >= sizeof head)
+		die("response header too long");
+	/* A client that went away makes these fail; nothing to do about it. */
+	FCGX_PutStr(head, n, out);
+	if (rsp->body.len)
+		FCGX_PutStr(rsp->body.data, (int)rsp->body.len, out);
+	return rsp->body.len;
+}

@@ -1,0 +1,157 @@
+/* slots.c — run slots, the wait queue and counters, in one shared page.
+ *
+ * Workers are processes, so what they must agree on lives in an anonymous
+ * MAP_SHARED mapping made by the master before the first fork. A slot or a
+ * queue place is owned by writing the owner's pid into it with a
+ * compare-and-swap: no lock is ever held, and when a worker dies holding one
+ * (kill -9 mid-request) the master frees what carries its pid. Waiters sleep
+ * on a futex over a sequence number that every release bumps.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+
+struct shared {
+	_Atomic pid_t run[MAX_RUN_SLOTS];
+	_Atomic pid_t queue[MAX_QUEUE_SLOTS];
+	_Atomic uint32_t released;	/* futex word: bumped on every release */
+	_Atomic uint64_t requests, runs, rejected_busy, errors_4xx, errors_5xx;
+};
+
+static struct shared *shm;
+
+int slots_init(void)
+{
+	void *p = mmap(NULL, sizeof *shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	shm = p;
+	return 0;
+}
+
+static bool take(_Atomic pid_t *arr, unsigned n, pid_t self, int *index)
+{
+	for (unsigned i = 0; i < n; i++) {
+		pid_t expect = 0;
+		if (atomic_load_explicit(&arr[i], memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_strong(&arr[i], &expect, self)) {
+			*index = (int)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void wake_all(void)
+{
+	atomic_fetch_add(&shm->released, 1);
+	syscall(SYS_futex, &shm->released, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int *slot)
+{
+	pid_t self = getpid();
+	if (max_runs > MAX_RUN_SLOTS)
+		max_runs = MAX_RUN_SLOTS;
+	if (queue_size > MAX_QUEUE_SLOTS)
+		queue_size = MAX_QUEUE_SLOTS;
+	if (take(shm->run, max_runs, self, slot))
+		return SLOT_TAKEN;
+
+	int place;
+	if (!take(shm->queue, queue_size, self, &place)) {
+		atomic_fetch_add(&shm->rejected_busy, 1);
+		return SLOT_QUEUE_FULL;
+	}
+	long long deadline = now_ms() + timeout_ms;
+	enum slot_wait result = SLOT_TIMED_OUT;
+	for (;;) {
+		uint32_t seq = atomic_load(&shm->released);
+		if (take(shm->run, max_runs, self, slot)) {
+			result = SLOT_TAKEN;
+			break;
+		}
+		if (worker_stopping()) {
+			result = SLOT_STOPPING;
+			break;
+		}
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
+		/* Sleeps only if no release happened since seq was read. */
+		if (syscall(SYS_futex, &shm->released, FUTEX_WAIT, seq, &ts, NULL, 0) < 0 &&
+		    errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
+			die_errno("futex wait");
+	}
+	atomic_store(&shm->queue[place], 0);
+	if (result != SLOT_TAKEN)
+		atomic_fetch_add(&shm->rejected_busy, 1);
+	return result;
+}
+
+void slots_release(int slot)
+{
+	if (slot < 0 || slot >= MAX_RUN_SLOTS)
+		return;
+	atomic_store(&shm->run[slot], 0);
+	wake_all();
+}
+
+void slots_release_pid(pid_t pid)
+{
+	bool any = false;
+	for (unsigned i = 0; i < MAX_RUN_SLOTS; i++) {
+		pid_t expect = pid;
+		any |= atomic_compare_exchange_strong(&shm->run[i], &expect, 0);
+	}
+	for (unsigned i = 0; i < MAX_QUEUE_SLOTS; i++) {
+		pid_t expect = pid;
+		atomic_compare_exchange_strong(&shm->queue[i], &expect, 0);
+	}
+	if (any)
+		wake_all();
+}
+
+unsigned slots_running(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < MAX_RUN_SLOTS; i++)
+		n += atomic_load_explicit(&shm->run[i], memory_order_relaxed) != 0;
+	return n;
+}
+
+void slots_count(int status, bool ran)
+{
+	atomic_fetch_add_explicit(&shm->requests, 1, memory_order_relaxed);
+	if (ran)
+		atomic_fetch_add_explicit(&shm->runs, 1, memory_order_relaxed);
+	if (status >= 400 && status < 500)
+		atomic_fetch_add_explicit(&shm->errors_4xx, 1, memory_order_relaxed);
+	else if (status >= 500)
+		atomic_fetch_add_explicit(&shm->errors_5xx, 1, memory_order_relaxed);
+}
+
+void slots_counters(struct counters *out)
+{
+	out->requests = atomic_load(&shm->requests);
+	out->runs = atomic_load(&shm->runs);
+	out->rejected_busy = atomic_load(&shm->rejected_busy);
+	out->errors_4xx = atomic_load(&shm->errors_4xx);
+	out->errors_5xx = atomic_load(&shm->errors_5xx);
+}

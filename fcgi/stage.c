@@ -1,0 +1,165 @@
+/* stage.c — the work directory a run starts from, and its removal.
+ *
+ * A run gets a fresh directory under work_root, made by mkdtemp (mode 0700,
+ * an unguessable name) and named after the worker's pid, so that when a
+ * worker dies mid-request the master can find and remove what it left.
+ * It holds the script (main.py) or the files, input/ with the context and an
+ * empty output/; coderunner-sandbox copies it into the run's /work and copies
+ * /work/output back. Everything is written with *at() calls relative to the
+ * directory's fd, O_NOFOLLOW and O_EXCL, so nothing in a request can make
+ * us write outside it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Make the parent directories of path (relative to dirfd), then the file. */
+static int write_file_at(int dirfd, const char *path, const unsigned char *data, size_t len,
+			 struct http_error *e)
+{
+	char tmp[1100];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *slash = strchr(tmp, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdirat(dirfd, tmp, 0755) < 0 && errno != EEXIST)
+			return http_fail(e, 500, "cannot create directory for \"%.100s\": %s", path, strerror(errno));
+		struct stat st;
+		if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			return http_fail(e, 400, "\"%.100s\" is both a file and a directory in files", tmp);
+		*slash = '/';
+	}
+	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return http_fail(e, 400, "\"%.100s\" is both a file and a directory in files", path);
+		return http_fail(e, 500, "cannot create \"%.100s\": %s", path, strerror(errno));
+	}
+	if (write_all(fd, data, len) < 0) {
+		int err = errno;
+		close(fd);
+		if (err == ENOSPC || err == EFBIG)
+			return http_fail(e, 413, "the files do not fit in the work directory");
+		return http_fail(e, 500, "cannot write \"%.100s\": %s", path, strerror(err));
+	}
+	if (close(fd) < 0)
+		return http_fail(e, 500, "cannot write \"%.100s\": %s", path, strerror(errno));
+	return 0;
+}
+
+int stage_create(const struct config *c, const struct run_request *r, char *dir, size_t dirlen,
+		 struct http_error *e)
+{
+	if ((size_t)snprintf(dir, dirlen, "%s/run.%d.XXXXXX", c->work_root, (int)getpid()) >= dirlen)
+		return http_fail(e, 500, "work_root is too long");
+	if (!mkdtemp(dir)) {
+		int err = errno;
+		dir[0] = '\0';
+		return http_fail(e, 500, "cannot create a work directory: %s", strerror(err));
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return http_fail(e, 500, "cannot open the work directory: %s", strerror(errno));
+	/* The sandbox copies the directory in as root; 0755 so that directory
+	 * listing inside the run (as the unprivileged user) works too. */
+	if (fchmod(dfd, 0755) < 0 || mkdirat(dfd, "input", 0755) < 0 || mkdirat(dfd, "output", 0755) < 0) {
+		http_fail(e, 500, "cannot prepare the work directory: %s", strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	int rc = 0;
+	if (r->script)
+		rc = write_file_at(dfd, r->entry_point, (const unsigned char *)r->script, r->script_len, e);
+	for (size_t i = 0; rc == 0 && i < r->n_entries; i++)
+		rc = write_file_at(dfd, r->entries[i].path, r->entries[i].data, r->entries[i].len, e);
+	close(dfd);
+	return rc;
+}
+
+/* Remove name (relative to dirfd) and all below it, never following a
+ * symbolic link: what the script left in output/ is hostile. */
+int remove_tree_at(int parent, const char *name)
+{
+	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
+		fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* A script may leave a directory without write permission; we own
+	 * it, so we may give ourselves back the right to empty it (we hold no
+	 * capability that would let us ignore its mode). */
+	if (fchmod(fd, 0700) < 0) {
+		close(fd);
+		return -1;
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	int rc = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (remove_tree_at(dirfd(d), de->d_name) < 0)
+			rc = -1;
+	}
+	closedir(d);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		rc = -1;
+	return rc;
+}
+
+void stage_remove(const char *dir)
+{
+	if (!dir || !*dir)
+		return;
+	if (remove_tree_at(AT_FDCWD, dir) < 0)
+		log_msg("cannot remove work directory %s: %s", dir, strerror(errno));
+}
+
+/* After a worker died (pid) or at start-up (pid 0): its run.PID.* dirs. */
+void stage_remove_leftovers(const char *work_root, pid_t pid)
+{
+	int fd = open(work_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	char prefix[32];
+	int plen = pid ? snprintf(prefix, sizeof prefix, "run.%d.", (int)pid) : snprintf(prefix, sizeof prefix, "run.");
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, prefix, (size_t)plen) == 0 &&
+		    remove_tree_at(dirfd(d), de->d_name) < 0)
+			log_msg("cannot remove %s/%s: %s", work_root, de->d_name, strerror(errno));
+	closedir(d);
+}

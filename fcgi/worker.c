@@ -1,0 +1,187 @@
+/* worker.c — one process, one request at a time, off the shared listening socket.
+ *
+ * The kernel hands each connection to one of the workers blocked in accept(),
+ * so the pool needs no dispatcher. A worker first gives up its effective
+ * capabilities: it parses hostile JSON, and only coderunner-sandbox (which
+ * regains what it needs at execve as the root service user, or from the
+ * ambient set) should ever use a privilege.
+ *
+ * Stopping: SIGTERM sets a flag; a worker idle in accept() exits at once, a
+ * busy one finishes its request first (the master bounds how long).
+ */
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+
+static volatile sig_atomic_t stopping, idle;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	if (idle)
+		_exit(0);
+}
+
+bool worker_stopping(void)
+{
+	return stopping;
+}
+
+static void drop_effective_caps(void)
+{
+	capng_get_caps_process();
+	/* Drop from the effective set only: permitted and ambient stay, so
+	 * the exec'd sandbox still gets what it needs. */
+	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (capng_have_capability(CAPNG_EFFECTIVE, cap) &&
+		    capng_update(CAPNG_DROP, CAPNG_EFFECTIVE, cap) < 0)
+			die("cannot drop capability %u", cap);
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+		die("cannot apply the empty effective capability set");
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* nginx's $request_id is 32 hex digits; anything else (or nothing, when run
+ * without nginx) gets an id of our own, so every log line can be followed
+ * and no client text reaches a header. */
+static const char *request_id(const char *given, char *own, size_t len)
+{
+	if (given && *given && strlen(given) <= 64 && strspn(given, "0123456789abcdefABCDEF-_") == strlen(given))
+		return given;
+	unsigned char r[16];
+	if (getrandom(r, sizeof r, GRND_NONBLOCK) != sizeof r)
+		memset(r, 0, sizeof r);
+	for (size_t i = 0; i < sizeof r && 2 * i + 2 < len; i++)
+		snprintf(own + 2 * i, 3, "%02x", r[i]);
+	return own;
+}
+
+int request_body(struct request_ctx *ctx, size_t max, struct http_error *e)
+{
+	if (ctx->body)
+		return 0;
+	if (ctx->content_length < 0)
+		ctx->content_length = 0;
+	if ((unsigned long long)ctx->content_length > max)
+		return http_fail(e, 413, "the request body is %lld bytes; the limit is %zu MiB",
+				 ctx->content_length, max / (1024 * 1024));
+	size_t n = (size_t)ctx->content_length;
+	ctx->body = xmalloc(n + 1);
+	size_t got = 0;
+	while (got < n) {
+		int chunk = n - got > (1 << 30) ? 1 << 30 : (int)(n - got);
+		int r = FCGX_GetStr(ctx->body + got, chunk, ctx->in);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	ctx->body[got] = '\0';
+	ctx->body_len = got;
+	if (got != n)
+		return http_fail(e, 400, "the request body ended after %zu of %zu bytes", got, n);
+	return 0;
+}
+
+static void handle(FCGX_Request *req)
+{
+	long long start = now_ms();
+	char own_id[40];
+	struct request_ctx ctx = { 0 };
+	ctx.method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+	ctx.path = FCGX_GetParam("DOCUMENT_URI", req->envp);
+	if (!ctx.path)
+		ctx.path = FCGX_GetParam("SCRIPT_NAME", req->envp);
+	ctx.query = FCGX_GetParam("QUERY_STRING", req->envp);
+	ctx.content_type = FCGX_GetParam("CONTENT_TYPE", req->envp);
+	ctx.request_id = request_id(FCGX_GetParam("REQUEST_ID", req->envp), own_id, sizeof own_id);
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
+	char *end;
+	ctx.content_length = cl && *cl ? strtoll(cl, &end, 10) : -1;
+	if (cl && *cl && (*end || ctx.content_length < 0))
+		ctx.content_length = -1;
+	ctx.in = req->in;
+	ctx.log = (struct request_log){
+		.request_id = ctx.request_id, .method = ctx.method, .path = ctx.path,
+		.exit_code = INT32_MIN, .run_ms = -1, .memory_peak_kb = -1,
+	};
+
+	route(&ctx);
+
+	ctx.log.status = ctx.rsp.status;
+	ctx.log.request_bytes = ctx.body_len;
+	ctx.log.response_bytes = response_send(req->out, ctx.request_id, &ctx.rsp);
+	ctx.log.duration_ms = (long)(now_ms() - start);
+	log_request(&ctx.log);
+	slots_count(ctx.rsp.status, ctx.log.run_ms >= 0);
+	free(ctx.body);
+	buf_free(&ctx.rsp.body);
+}
+
+void worker_main(int listen_fd)
+{
+	pid_t master = getppid();
+	/* A worker outliving its master would hold the socket forever. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		die_errno("prctl PR_SET_PDEATHSIG");
+	if (getppid() != master)
+		_exit(0);
+
+	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept() must return */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		die_errno("sigaction");
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	if (sigaction(SIGPIPE, &ign, NULL) < 0 || sigaction(SIGHUP, &ign, NULL) < 0)
+		die_errno("sigaction");
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	if (sigaction(SIGCHLD, &dfl, NULL) < 0)
+		die_errno("sigaction");
+	sigset_t none;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		die_errno("sigprocmask");
+
+	drop_effective_caps();
+	run_init();
+	if (FCGX_Init() != 0)
+		die("FCGX_Init failed");
+	FCGX_Request req;
+	if (FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		die("FCGX_InitRequest failed");
+
+	while (!stopping) {
+		idle = 1;
+		if (stopping)
+			break;
+		int rc = FCGX_Accept_r(&req);
+		idle = 0;
+		if (rc < 0) {
+			if (stopping)
+				break;
+			if (rc == -EINTR || rc == -ECONNABORTED || rc == -EPROTO)
+				continue;
+			die("accepting a FastCGI request failed (%d)", rc);
+		}
+		handle(&req);
+		FCGX_Finish_r(&req);
+	}
+	exit(0);
+}

@@ -1,0 +1,165 @@
+#!/bin/bash
+# POST /api/run through nginx + spawn-fcgi + coderunner-fcgi: SPEC §2, rule by rule.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/tap.sh"
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/http/lib.sh"
+http_start
+
+# ---- JSON mode, the contract's first example
+run_json '{"script": "print(2 + 2)"}'
+is "$status" 200 "JSON mode answers 200"
+is "$(jq_ 'j["exit_code"], j["stdout"], j["artifacts"]')" '[0, "4\n", {}]' "exit_code, stdout and artifacts"
+is "$(jq_ 'sorted(j)')" '["artifacts", "duration_ms", "exit_code", "memory_peak_mb", "stderr", "stderr_truncated", "stdout", "stdout_truncated"]' \
+	"the response has exactly the documented fields"
+like "$(jq_ 'j["duration_ms"], j["memory_peak_mb"]')" '^\[[0-9]+, [0-9.]+\]$' "duration_ms and memory_peak_mb are numbers"
+like "$headers" $'\n''[Cc]ontent-[Tt]ype: application/json' "the response is JSON"
+like "$headers" $'\n''X-Request-Id: [0-9a-f]{32}' "it carries nginx's request id"
+rid=$(printf '%s' "$headers" | sed -n 's/^X-Request-Id: //p')
+sleep 0.2
+like "$(grep "request_id=$rid" "$fcgi_log")" "path=/api/run status=200 exit_code=0 duration_ms=[0-9]+ run_ms=[0-9]+ memory_peak_mb=[0-9.]+ request_bytes=[0-9]+ response_bytes=[0-9]+" \
+	"one log line with id, endpoint, status, exit code, duration, memory and sizes"
+unlike "$(cat "$fcgi_log")" 'print\(2' "the log never holds the script"
+
+# ---- raw mode
+post /api/run 'print("raw")' -H 'Content-Type: text/plain'
+is "$status/$(jq_ 'j["stdout"]')" "200/raw" "raw mode with text/plain"
+post /api/run 'print("bare")' -H 'Content-Type:'
+is "$status/$(jq_ 'j["stdout"]')" "200/bare" "raw mode with no Content-Type at all"
+post '/api/run?timeout_s=1' 'import time; time.sleep(5)' -H 'Content-Type: text/plain'
+is "$status/$(jq_ 'j["exit_code"]')" "200/124" "raw mode honours ?timeout_s"
+for bad in 0 -1 abc '' 1e999; do
+	post "/api/run?timeout_s=$bad" 'print(1)' -H 'Content-Type: text/plain'
+	is "$status" 400 "raw mode with timeout_s=$bad is a 400"
+done
+post /api/run $'print("\xff")' -H 'Content-Type: text/plain'
+is "$status" 400 "raw mode with invalid UTF-8 is a 400"
+post /api/run 'print(1)' -H 'Content-Type: application/xml'
+is "$status" 415 "another Content-Type is a 415"
+is "$(jq_ 'j["exit_code"], j["stdout"], j["artifacts"], j["stderr"] == j["error"]')" '[-1, "", {}, true]' \
+	"errors carry exit_code -1, empty stdout, the message in stderr, no artifacts"
+
+# ---- exit codes
+run_json '{"script": "import sys; sys.exit(3)"}'
+is "$status/$(jq_ 'j["exit_code"]')" "200/3" "a script's exit status is its exit_code, still 200"
+run_json '{"script": "raise ValueError(\"boom\")"}'
+is "$(jq_ 'j["exit_code"]')" 1 "an exception exits 1"
+like "$(jq_ 'j["stderr"]')" 'ValueError: boom' "and its traceback is in stderr"
+run_json '{"script": "import time\nwhile True: time.sleep(0.05)", "timeout_s": 1}'
+is "$(jq_ 'j["exit_code"]')" 124 "a timeout is 124"
+like "$(jq_ 'j["stderr"]')" 'killed after the 1 s timeout' "with a reason in stderr"
+run_json '{"script": "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"}'
+is "$(jq_ 'j["exit_code"]')" 139 "death by signal N is 128+N"
+run_json '{"script": "print(1)", "timeout_s": 1000}'
+is "$status/$(jq_ 'j["exit_code"]')" "200/0" "timeout_s above 300 is clamped, not refused"
+like "$(jq_ 'j["warnings"][0]')" 'clamped' "and the clamp is reported in warnings"
+
+# ---- warnings
+run_json '{"script": "print(1)", "timeout": 5}'
+is "$(jq_ 'j["warnings"]')" '["unknown field \"timeout\" ignored; did you mean \"timeout_s\"?"]' \
+	"an unknown field is named in warnings with a suggestion"
+
+# ---- stdin (extension)
+run_json '{"script": "import sys; print(sys.stdin.read().upper())", "stdin": "hello"}'
+is "$(jq_ 'j["stdout"]')" "HELLO" "stdin is fed to the script"
+
+# ---- context and input
+run_json '{"script": "print(open(\"input/data.csv\").read()); print(open(\"input/b.bin\",\"rb\").read())", "context": {"data.csv": "a,b\n1,2", "b.bin": {"content": "AAEC/w==", "encoding": "base64"}}}'
+is "$(jq_ 'j["stdout"]')" $'a,b\n1,2\nb\'\\x00\\x01\\x02\\xff\'' "context text and base64 land in ./input/"
+run_json '{"script": "1", "context": {"../x": "y"}}'
+is "$status" 400 "a context name with / is a 400"
+run_json '{"script": "1", "context": {".hidden": "y"}}'
+is "$status" 400 "a dot-leading context name is a 400"
+run_json '{"script": "1", "context": {"a": {"content": "%%%", "encoding": "base64"}}}'
+is "$status" 400 "bad base64 is a 400"
+like "$(jq_ 'j["error"]')" 'base64' "and the error says so"
+
+# ---- files mode
+run_json '{"files": {"main.py": "from pkg.util import f\nimport helper\nprint(f(), helper.X)", "pkg/__init__.py": "", "pkg/util.py": "def f(): return 42", "helper.py": "X = 7"}, "entry_point": "main.py"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/42 7" "files mode runs entry_point with packages and sibling imports"
+run_json '{"files": {"app/run.py": "import os; print(os.path.exists(\"app/run.py\"))"}, "entry_point": "app/run.py"}'
+is "$(jq_ 'j["stdout"]')" "True" "an entry_point in a subdirectory, cwd at the root"
+run_json '{"files": {"main.py": "1"}, "entry_point": "main.py", "context": {"a": "b"}}'
+is "$status" 400 "files with context is a 400"
+run_json '{"files": {"../evil.py": "1"}, "entry_point": "../evil.py"}'
+is "$status" 400 "a .. file path is a 400"
+
+# ---- artifacts
+run_json '{"script": "import os\nos.makedirs(\"output/sub/deeper\")\nopen(\"output/r.txt\",\"w\").write(\"hi\")\nopen(\"output/sub/deeper/b.bin\",\"wb\").write(bytes(range(256)))\nopen(\"output/nul.txt\",\"wb\").write(b\"a\\x00b\")"}'
+is "$(jq_ 'j["artifacts"]["r.txt"]')" "hi" "a text artifact is a string"
+is "$(jq_ 'j["artifacts"]["sub/deeper/b.bin"]["encoding"], len(__import__("base64").b64decode(j["artifacts"]["sub/deeper/b.bin"]["content"]))')" '["base64", 256]' \
+	"a binary artifact in a nested directory is base64 under its relative path"
+is "$(jq_ 'j["artifacts"]["nul.txt"]["encoding"]')" "base64" "a file with NUL is base64"
+run_json '{"script": "import os\nos.symlink(\"/etc/passwd\", \"output/passwd\")\nos.mkfifo(\"output/fifo\")\nopen(\"output/ok.txt\",\"w\").write(\"ok\")"}'
+is "$(jq_ 'sorted(j["artifacts"])')" '["ok.txt"]' "a symlink to a host file and a FIFO are never followed or read"
+run_json '{"script": "import os\nfor i in range(3): open(f\"output/f{i}.bin\",\"wb\").write(os.urandom(4*1024*1024))"}'
+is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[["f0.bin", "f1.bin"], ["f2.bin"]]' \
+	"artifacts beyond 10 MiB are left out and named in artifacts_omitted"
+
+# ---- output capture
+run_json '{"script": "import sys\nsys.stdout.write(\"o\" * (1024*1024))\nsys.stderr.write(\"e\" * (1024*1024))\nprint(\"done\", file=sys.stderr)"}'
+is "$status/$(jq_ 'j["exit_code"], len(j["stdout"]), j["stdout_truncated"], j["stderr_truncated"]')" '200/[0, 1048576, false, true]' \
+	"1 MiB to both streams does not deadlock; the limit is exact"
+run_json '{"script": "import sys\nfor i in range(200): sys.stdout.write(\"x\" * 65536); sys.stderr.write(\"y\" * 65536)"}'
+is "$(jq_ 'j["exit_code"], len(j["stdout"]), len(j["stderr"]), j["stdout_truncated"], j["stderr_truncated"]')" '[0, 1048576, 1048576, true, true]' \
+	"an output flood is read to the end and capped at 1 MiB each"
+run_json '{"script": "import sys; sys.stdout.buffer.write(b\"ok \\xff\\xfe end\")"}'
+is "$(jq_ 'j["stdout"]')" "ok �� end" "invalid UTF-8 in stdout becomes U+FFFD"
+
+# ---- dependencies
+run_json '{"script": "import numpy; print(numpy.__name__)", "dependencies": ["numpy", "scikit-learn", "PyYAML", "python-dateutil", "beautifulsoup4", "pillow"]}'
+is "$status/$(jq_ 'j["stdout"]')" "200/numpy" "installed dependencies are accepted"
+run_json '{"script": "1", "dependencies": ["surely-not-a-package"]}'
+is "$status" 400 "a package that is not installed is a 400"
+like "$(jq_ 'j["error"]')" '^package surely-not-a-package is not available' "saying so"
+run_json '{"script": "1", "dependencies": ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p"]}'
+is "$status" 413 "16 dependencies are a 413"
+
+# ---- limits, both sides
+s256=$($PY -c 'import json; print(json.dumps({"script": "#" * (256*1024 - 1) + "\n"}))')
+run_json "$s256"
+is "$status" 200 "a 256 KiB script runs"
+s256=$($PY -c 'import json; print(json.dumps({"script": "#" * (256*1024) + "\n"}))')
+run_json "$s256"
+is "$status" 413 "a script one byte over 256 KiB is a 413"
+ctx=$($PY -c 'import json; print(json.dumps({"script": "import os; print(len(os.listdir(\"input\")))", "context": {f"f{i}": "x" for i in range(20)}}))')
+run_json "$ctx"
+is "$status/$(jq_ 'j["stdout"]')" "200/20" "20 context entries are fine"
+ctx=$($PY -c 'import json; print(json.dumps({"script": "1", "context": {f"f{i}": "x" for i in range(21)}}))')
+run_json "$ctx"
+is "$status" 413 "21 are a 413"
+$PY -c 'import json,base64; print(json.dumps({"script": "import os; print(os.path.getsize(\"input/a\"))", "context": {"a": {"content": base64.b64encode(b"x"*(5*1024*1024)).decode(), "encoding": "base64"}}}))' >"$http_tmp/big.json"
+status=$(curl -s -o "$http_tmp/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$http_tmp/big.json" "$base/api/run")
+is "$status/$(jq_ 'j["stdout"]')" "200/5242880" "a 5 MiB context entry arrives whole"
+$PY -c 'import json,base64; print(json.dumps({"script": "1", "context": {"a": {"content": base64.b64encode(b"x"*(5*1024*1024+1)).decode(), "encoding": "base64"}}}))' >"$http_tmp/big.json"
+status=$(curl -s -o "$http_tmp/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$http_tmp/big.json" "$base/api/run")
+is "$status" 413 "one byte over 5 MiB is a 413"
+head -c $((16 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$http_tmp/huge"
+status=$(curl -s -o "$http_tmp/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$http_tmp/huge" "$base/api/run")
+is "$status/$(jq_ 'j["exit_code"]')" "413/-1" "a body over 16 MiB is a JSON 413"
+
+# ---- malformed requests
+run_json '{"script": '
+is "$status" 400 "truncated JSON is a 400"
+run_json '["print(1)"]'
+is "$status" 400 "a JSON array is a 400"
+run_json '{"script": 42}'
+is "$status" 400 "a script of the wrong type is a 400"
+run_json '{"script": "1", "timeout_s": "10"}'
+is "$status" 400 "a timeout_s of the wrong type is a 400"
+run_json '{"script": "1", "memory_mb": 32}'
+is "$status" 400 "memory_mb below 64 is a 400"
+deep=$($PY -c 'print("{\"script\": \"1\", \"x\": " + "[" * 100000 + "]" * 100000 + "}")')
+run_json "$deep"
+is "$status" 400 "JSON nested 100000 deep is a 400"
+like "$(jq_ 'j["error"]')" 'nested deeper' "and says why"
+
+# ---- routing
+post /nope '' -X GET
+is "$status/$(jq_ 'j["exit_code"]')" "404/-1" "an unknown path is a JSON 404"
+post /api/run '' -X GET
+is "$status" 405 "GET /api/run is a 405"
+like "$headers" $'\n''Allow: POST' "with an Allow header"
+post /health '' -X GET
+is "$status/$(jq_ 'j["status"]')" "200/healthy" "GET /health answers"
+
+http_stop
+done_testing

@@ -1,0 +1,123 @@
+# tests/http/lib.sh — start a real nginx and spawn-fcgi + coderunner-fcgi on
+# 127.0.0.1 for one HTTP test file, and stop them (and check they left
+# nothing behind) at the end. Source it after tests/tap.sh.
+#
+#   http_start [KEY=VALUE...]   config keys for coderunner.conf
+#   post PATH BODY [CURL-ARGS...]   -> $status, $body, $headers
+#   jq_ EXPR                    evaluate a Python expression on $body (as j)
+#   http_stop                   stop everything, check for leaks
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+PY=/usr/bin/python3
+
+http_tmp=$(mktemp -d /tmp/coderunner-http.XXXXXX)
+chmod 0755 "$http_tmp"
+fcgi_bin=$top_builddir/coderunner-fcgi
+sandbox_bin=$top_builddir/coderunner-sandbox
+
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+http_start() {
+	port=$(free_port)
+	sock=$http_tmp/fcgi.sock
+	work_root=$http_tmp/work
+	fcgi_log=$http_tmp/fcgi.log
+	conf=$http_tmp/coderunner.conf
+	{
+		echo "sandbox = $sandbox_bin"
+		echo "work_root = $work_root"
+		echo "python = /usr/bin/python3"
+		for kv in "$@"; do echo "$kv"; done
+	} >"$conf"
+	# The shipped snippet, with only the socket path changed.
+	sed "s|unix:/run/coderunner/fcgi.sock|unix:$sock|" "$top_srcdir/nginx/coderunner.conf" >"$http_tmp/coderunner-snippet.conf"
+	mkdir -p "$http_tmp/nginx"
+	# The snippet includes fastcgi_params relative to the configuration dir.
+	ln -sf /etc/nginx/fastcgi_params "$http_tmp/fastcgi_params"
+	cat >"$http_tmp/nginx.conf" <<NGINX
+user root root;
+worker_processes 2;
+daemon off;
+pid $http_tmp/nginx.pid;
+error_log $http_tmp/nginx-error.log warn;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $http_tmp/nginx/body;
+	fastcgi_temp_path $http_tmp/nginx/fastcgi;
+	proxy_temp_path $http_tmp/nginx/proxy;
+	uwsgi_temp_path $http_tmp/nginx/uwsgi;
+	scgi_temp_path $http_tmp/nginx/scgi;
+	server {
+		listen 127.0.0.1:$port;
+		include $http_tmp/coderunner-snippet.conf;
+	}
+}
+NGINX
+	spawn-fcgi -n -s "$sock" -M 0600 -- "$fcgi_bin" --config "$conf" 2>"$fcgi_log" &
+	fcgi_pid=$!
+	nginx -c "$http_tmp/nginx.conf" -e "$http_tmp/nginx-error.log" &
+	nginx_pid=$!
+	base=http://127.0.0.1:$port
+	for _ in $(seq 100); do
+		if [ -S "$sock" ] && curl -s -o /dev/null "$base/health" 2>/dev/null; then
+			# Wait for the whole pool, so fd and process counts are stable.
+			local want n
+			want=$("$fcgi_bin" --config "$conf" --print-config | sed -n 's/^workers = //p')
+			n=$(pgrep -P "$fcgi_pid" -c 2>/dev/null || echo 0)
+			[ "$n" -ge "$want" ] && return 0
+		fi
+		sleep 0.1
+	done
+	echo "Bail out! nginx or coderunner-fcgi did not start"
+	cat "$fcgi_log" "$http_tmp/nginx-error.log" | sed 's/^/# /'
+	exit 1
+}
+
+# post PATH BODY [CURL-ARGS...]: sets status, body, headers
+post() {
+	local path=$1 data=$2; shift 2
+	printf '%s' "$data" >"$http_tmp/req"
+	status=$(curl -s -o "$http_tmp/resp" -D "$http_tmp/resp-headers" -w '%{http_code}' \
+		--data-binary "@$http_tmp/req" "$@" "$base$path")
+	body=$(cat "$http_tmp/resp")
+	headers=$(tr -d '\r' <"$http_tmp/resp-headers")
+}
+
+# run_json JSON: POST it to /api/run as application/json
+run_json() {
+	post /api/run "$1" -H 'Content-Type: application/json' "${@:2}"
+}
+
+# jq_ EXPR: a Python expression over the response body bound to j
+jq_() {
+	$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if isinstance(v,str) else json.dumps(v))' \
+		"$http_tmp/resp" "$1" 2>&1
+}
+
+fcgi_workers() { pgrep -P "$fcgi_pid" | sort -n; }
+
+http_stop() {
+	if [ -n "${nginx_pid:-}" ]; then
+		kill "$nginx_pid" 2>/dev/null
+		wait "$nginx_pid" 2>/dev/null
+	fi
+	if [ -n "${fcgi_pid:-}" ] && kill -0 "$fcgi_pid" 2>/dev/null; then
+		kill -TERM "$fcgi_pid"
+		wait "$fcgi_pid" 2>/dev/null
+	fi
+	nginx_pid= fcgi_pid=
+}
+
+cleanup() {
+	http_stop
+	if [ -n "${KEEP_HTTP_TMP:-}" ]; then
+		echo "# kept $http_tmp"
+	else
+		rm -rf "$http_tmp"
+	fi
+}
+trap cleanup EXIT

@@ -1,0 +1,128 @@
+#!/bin/bash
+# The service around POST /api/run: isolation of parallel runs, the run-slot
+# queue and its 503s, a worker killed mid-request, SIGHUP reload, SIGTERM
+# drain, privileges, and that nothing leaks (directories, processes, fds).
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/tap.sh"
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/http/lib.sh"
+
+fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+sandboxes() { pgrep -f "^$sandbox_bin " | wc -l; }
+
+# ---- 8 parallel runs, each in its own sandbox
+http_start max_runs=4 queue_size=8
+w=$(fcgi_workers | head -1)
+is "$(sed -n 's/^CapEff:\t//p' "/proc/$w/status")" 0000000000000000 "a worker's effective capability set is empty"
+master_fds=$(fd_count "$fcgi_pid")
+worker_fds=$(fd_count "$w")
+
+for i in 1 2 3 4 5 6 7 8; do
+	cat >"$http_tmp/par$i.json" <<JSON
+{"script": "import os, time\nopen('output/mine.txt', 'w').write('$i')\nopen('/tmp/mine', 'w').write('$i')\ntime.sleep(0.5)\nprint(sorted(os.listdir('output')), sorted(os.listdir('/tmp')), sorted(os.listdir('input')), open('/tmp/mine').read(), open('output/mine.txt').read())", "context": {"from$i": "x"}}
+JSON
+	curl -s -o "$http_tmp/par$i.out" -H 'Content-Type: application/json' --data-binary "@$http_tmp/par$i.json" "$base/api/run" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+seen=0
+for i in 1 2 3 4 5 6 7 8; do
+	got=$($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["stdout"].strip(), j["artifacts"])' "$http_tmp/par$i.out")
+	[ "$got" = "['mine.txt'] ['mine'] ['from$i'] $i $i {'mine.txt': '$i'}" ] && seen=$((seen + 1)) || diag "run $i: $got"
+done
+is "$seen" 8 "8 parallel runs each see only their own files, input and /tmp"
+http_stop
+is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left behind"
+
+# ---- the queue: 1 slot, 1 waiting place, 1 s wait
+http_start max_runs=1 queue_size=1 queue_timeout_s=1 retry_after_s=7
+cat >"$http_tmp/slow.json" <<'JSON'
+{"script": "import time; time.sleep(3); print('slow done')"}
+JSON
+curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' --data-binary "@$http_tmp/slow.json" "$base/api/run" &
+slow=$!
+for _ in $(seq 50); do [ "$(sandboxes)" -ge 1 ] && break; sleep 0.1; done
+curl -s -o "$http_tmp/queued.out" -D "$http_tmp/queued.h" -w '%{http_code} %{time_total}' -H 'Content-Type: application/json' \
+	--data-binary '{"script": "print(1)"}' "$base/api/run" >"$http_tmp/queued.status" &
+queued=$!
+sleep 0.3
+t0=$(date +%s%N)
+run_json '{"script": "print(1)"}'
+t1=$(date +%s%N)
+is "$status" 503 "with the slot and the queue full, a run gets 503"
+like "$headers" $'\n''Retry-After: 7' "with Retry-After"
+ok $(( (t1 - t0) / 1000000 < 500 ? 0 : 1 )) "at once ($(( (t1 - t0) / 1000000 )) ms)"
+like "$(jq_ 'j["error"]')" 'queue are full' "saying why"
+t0=$(date +%s%N)
+post /health '' -X GET
+t1=$(date +%s%N)
+is "$status" 200 "GET /health still answers while every run slot is busy"
+ok $(( (t1 - t0) / 1000000 < 500 ? 0 : 1 )) "without waiting behind the runs"
+wait $queued
+read -r qstatus qtime <"$http_tmp/queued.status"
+is "$qstatus" 503 "a run that waited queue_timeout_s for a slot gets 503"
+like "$qtime" '^(0\.9|1\.|2\.)' "after about 1 s ($qtime s)"
+wait $slow
+is "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["stdout"])' "$http_tmp/slow.out")" "slow done" "the running script finished normally"
+run_json '{"script": "print(1)"}'
+is "$status" 200 "and the slot is free again"
+
+# ---- kill -9 of the worker that runs a request
+curl -s -o "$http_tmp/victim.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+	--data-binary '{"script": "import time; time.sleep(5)"}' "$base/api/run" >"$http_tmp/victim.status" &
+victim=$!
+for _ in $(seq 50); do [ "$(sandboxes)" -ge 1 ] && break; sleep 0.1; done
+sb=$(pgrep -f "^$sandbox_bin " | head -1)
+worker=$(ps -o ppid= -p "$sb" | tr -d ' ')
+kill -9 "$worker"
+wait $victim
+like "$(cat "$http_tmp/victim.status")" '^50[0-9]$' "the request of a worker killed with -9 fails ($(cat "$http_tmp/victim.status"))"
+sleep 0.5
+is "$(sandboxes)" 0 "its sandbox died with it"
+run_json '{"script": "print(\"after\")"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/after" "the next request succeeds"
+ok $(kill -0 "$worker" 2>/dev/null; [ $? -ne 0 ]; echo $?) "the killed worker is gone"
+want=$("$fcgi_bin" --config "$conf" --print-config | sed -n 's/^workers = //p')
+for _ in $(seq 30); do [ "$(fcgi_workers | wc -l)" -ge "$want" ] && break; sleep 0.1; done
+is "$(fcgi_workers | wc -l)" "$want" "the master started a new worker"
+is "$(ls -A "$work_root" | wc -l)" 0 "the dead worker's work directory was removed"
+like "$(cat "$fcgi_log")" "worker $worker killed by signal 9" "and logged it"
+
+# ---- leaks after all this
+is "$(fd_count "$fcgi_pid")" "$master_fds" "the master holds as many fds as at the start"
+leaky=0
+for w in $(fcgi_workers); do
+	[ "$(fd_count "$w")" -le "$worker_fds" ] || { leaky=$((leaky + 1)); diag "worker $w: $(ls -l /proc/$w/fd)"; }
+done
+is "$leaky" 0 "no worker holds more fds than a fresh one ($worker_fds)"
+
+# ---- SIGHUP reloads the configuration
+echo "timeout_default_s = 1" >>"$conf"
+kill -HUP "$fcgi_pid"
+sleep 1
+run_json '{"script": "import time; time.sleep(3)"}'
+is "$(jq_ 'j["exit_code"]')" 124 "after SIGHUP the new timeout_default_s is in force"
+like "$(cat "$fcgi_log")" 'SIGHUP: configuration .* reloaded' "and the reload is logged"
+echo "bogus_key = 1" >>"$conf"
+kill -HUP "$fcgi_pid"
+sleep 0.5
+like "$(cat "$fcgi_log")" 'keeping the running configuration.*bogus_key' "a broken file on SIGHUP is refused, naming the key"
+post /health '' -X GET
+is "$status" 200 "and the service keeps running"
+
+# ---- SIGTERM lets a run in flight finish, then exits
+curl -s -o "$http_tmp/drain.out" -H 'Content-Type: application/json' \
+	--data-binary '{"script": "import time; time.sleep(0.8); print(\"finished\")", "timeout_s": 5}' "$base/api/run" &
+drain=$!
+for _ in $(seq 50); do [ "$(sandboxes)" -ge 1 ] && break; sleep 0.1; done
+kill -TERM "$fcgi_pid"
+t0=$(date +%s)
+wait $drain
+is "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["stdout"])' "$http_tmp/drain.out")" "finished" "SIGTERM lets the run in flight finish"
+for _ in $(seq 50); do kill -0 "$fcgi_pid" 2>/dev/null || break; sleep 0.1; done
+ok $(kill -0 "$fcgi_pid" 2>/dev/null; [ $? -ne 0 ]; echo $?) "then the master exits"
+wait "$fcgi_pid"
+is "$?" 0 "with status 0"
+fcgi_pid=
+is "$(sandboxes)" 0 "no sandbox process is left"
+is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left"
+http_stop
+done_testing

@@ -1,0 +1,63 @@
+/* fcgi_config_test.c — the configuration file: defaults, values, errors naming the key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+#include "tests/tap.h"
+
+static char path[] = "/tmp/coderunner-config-test.XXXXXX";
+static char err[1024];
+static struct config cfg;
+
+static int load(const char *text)
+{
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	err[0] = '\0';
+	return config_load(&cfg, path, true, err, sizeof err);
+}
+
+int main(void)
+{
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return 1;
+	close(fd);
+
+	config_defaults(&cfg);
+	ok(cfg.max_runs >= 2 && cfg.queue_size == 2 * cfg.max_runs, "max_runs and queue_size default from the CPU count");
+	is_int(cfg.workers, cfg.max_runs + cfg.queue_size + 2, "workers leave two free for health checks");
+	is_int(cfg.timeout_default_s, 30, "timeout_default_s defaults to 30");
+	is_int(cfg.timeout_max_s, 300, "timeout_max_s defaults to 300");
+	is_int(cfg.max_script_kib, 256, "max_script_kib defaults to 256");
+	is_str(cfg.user, "nobody", "user defaults to nobody");
+
+	is_int(load("# a comment\n\n  max_runs = 3  \nqueue_size = 0\nuser = coderunner-run\ncgroup = off\n"), 0, "a valid file loads");
+	ok(cfg.max_runs == 3 && cfg.queue_size == 0 && cfg.workers == 5, "explicit values, and workers follow them");
+	is_str(cfg.user, "coderunner-run", "a string value");
+	ok(cfg.cgroup == CGROUP_OFF, "cgroup = off");
+	is_int(load("max_runs = auto\n"), 0, "auto is a value");
+
+	is_int(load("max_runz = 3\n"), -1, "an unknown key is an error");
+	ok(strstr(err, "unknown key \"max_runz\"") && strstr(err, ":1:"), "naming the key and the line");
+	is_int(load("max_runs = lots\n"), -1, "a non-number is an error");
+	ok(strstr(err, "max_runs") != NULL, "naming the key");
+	is_int(load("timeout_max_s = 0\n"), -1, "a value below its range is an error");
+	is_int(load("max_runs = 99999\n"), -1, "a value above its range is an error");
+	is_int(load("max_runs = -1\n"), -1, "a negative value is an error");
+	is_int(load("max_runs 3\n"), -1, "a line without = is an error");
+	is_int(load("cgroup = maybe\n"), -1, "a bad cgroup mode is an error");
+	is_int(load("work_root = relative/dir\n"), -1, "a relative path is an error");
+	ok(strstr(err, "work_root") != NULL, "naming the key");
+	is_int(load("timeout_default_s = 400\n"), -1, "a default above its maximum is an error");
+	ok(strstr(err, "timeout_default_s") != NULL, "naming the key");
+	is_int(load("max_runs = 2\nqueue_size = 2\nworkers = 4\n"), -1, "too few workers for health checks is an error");
+	is_int(load("python =\n"), -1, "an empty string is an error");
+	is_int(config_load(&cfg, "/nonexistent/coderunner.conf", true, err, sizeof err), -1, "a missing file is an error when named");
+	is_int(config_load(&cfg, "/nonexistent/coderunner.conf", false, err, sizeof err), 0, "but not when it is the default path");
+	unlink(path);
+	return done_testing();
+}

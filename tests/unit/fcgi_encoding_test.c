@@ -1,0 +1,75 @@
+/* fcgi_encoding_test.c — UTF-8 validation, the JSON string encoder and base64. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcgi/fcgi.h"
+#include "tests/tap.h"
+
+static const char *enc(const char *s, size_t n)
+{
+	static struct buf b;
+	buf_reset(&b);
+	json_put_string(&b, s, n);
+	return b.data;
+}
+
+static const char *b64(const char *s, size_t n)
+{
+	static struct buf b;
+	buf_reset(&b);
+	base64_encode(&b, (const unsigned char *)s, n);
+	return b.data ? b.data : "";
+}
+
+static ssize_t unb64(const char *s, char *out)
+{
+	return base64_decode(s, strlen(s), (unsigned char *)out);
+}
+
+int main(void)
+{
+	ok(utf8_valid((const unsigned char *)"plain", 5), "ASCII is valid UTF-8");
+	ok(utf8_valid((const unsigned char *)"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12), "2, 3 and 4 byte sequences are valid");
+	ok(!utf8_valid((const unsigned char *)"\xc0\xaf", 2), "an overlong '/' is invalid");
+	ok(!utf8_valid((const unsigned char *)"\xed\xa0\x80", 3), "a UTF-16 surrogate is invalid");
+	ok(!utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4), "above U+10FFFF is invalid");
+	ok(!utf8_valid((const unsigned char *)"\xe2\x82", 2), "a truncated sequence is invalid");
+	ok(!utf8_valid((const unsigned char *)"\xff", 1), "0xFF is invalid");
+
+	is_str(enc("a\"b\\c\n\t\r", 8), "\"a\\\"b\\\\c\\n\\t\\r\"", "quotes, backslashes and controls are escaped");
+	is_str(enc("\x01\x1f", 2), "\"\\u0001\\u001f\"", "other control characters become \\u00XX");
+	is_str(enc("a\0b", 3), "\"a\\u0000b\"", "NUL is escaped, not a terminator");
+	is_str(enc("\xff" "ok", 3), "\"\xef\xbf\xbdok\"", "an invalid byte becomes U+FFFD");
+	is_str(enc("\xe2\x82" "x", 3), "\"\xef\xbf\xbdx\"", "a truncated sequence becomes one U+FFFD");
+	is_str(enc("\xc0\xaf", 2), "\"\xef\xbf\xbd\xef\xbf\xbd\"", "each byte of an overlong form becomes U+FFFD");
+	is_str(enc("\xe2\x82\xac", 3), "\"\xe2\x82\xac\"", "valid UTF-8 passes through");
+	is_str(enc("", 0), "\"\"", "the empty string");
+
+	is_str(b64("", 0), "", "base64 of nothing");
+	is_str(b64("f", 1), "Zg==", "base64 pads one byte");
+	is_str(b64("fo", 2), "Zm8=", "base64 pads two bytes");
+	is_str(b64("foo", 3), "Zm9v", "base64 of three bytes");
+	is_str(b64("\x00\xff\xfe", 3), "AP/+", "base64 of binary bytes");
+
+	char out[64];
+	ssize_t n = unb64("Zm9vYmFy", out);
+	ok(n == 6 && memcmp(out, "foobar", 6) == 0, "base64 decodes");
+	n = unb64("Zm9v\nYmE=", out);
+	ok(n == 5 && memcmp(out, "fooba", 5) == 0, "base64 with a line break and padding decodes");
+	is_int(unb64("Zm9", out), -1, "base64 missing its padding is refused");
+	is_int(unb64("Zm9v!", out), -1, "a character outside the alphabet is refused");
+	is_int(unb64("Zg==Zg==", out), -1, "data after padding is refused");
+	is_int(unb64("Zh==", out), -1, "non-zero bits in the padding are refused");
+	is_int(unb64("", out), 0, "empty base64 is empty");
+
+	/* Round trip over every byte value. */
+	char all[256], back[256];
+	for (int i = 0; i < 256; i++)
+		all[i] = (char)i;
+	struct buf b = { 0 };
+	base64_encode(&b, (unsigned char *)all, 256);
+	n = base64_decode(b.data, b.len, (unsigned char *)back);
+	ok(n == 256 && memcmp(all, back, 256) == 0, "base64 round-trips every byte value");
+	buf_free(&b);
+	return done_testing();
+}
