@@ -117,7 +117,8 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth)
 		}
 		names[n++] = xstrdup(de->d_name);
 	}
-	qsort(names, n, sizeof *names, cmp);
+	if (n)
+		qsort(names, n, sizeof *names, cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct buf path = { 0 };
 		if (*prefix) {

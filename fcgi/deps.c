@@ -129,7 +129,8 @@ int deps_load(const char *python, char *err, size_t errlen)
 		names[n_names++] = xstrdup(norm);
 	}
 	buf_free(&out);
-	qsort(names, n_names, sizeof *names, cmp);
+	if (n_names)
+		qsort(names, n_names, sizeof *names, cmp);
 	return 0;
 }
 

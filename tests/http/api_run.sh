@@ -162,4 +162,5 @@ post /health '' -X GET
 is "$status/$(jq_ 'j["status"]')" "200/healthy" "GET /health answers"
 
 http_stop
+log_clean
 done_testing

@@ -55,9 +55,10 @@ http {
 		listen 127.0.0.1:$port;
 		include $http_tmp/coderunner-snippet.conf;
 	}
+	${nginx_extra:-}
 }
 NGINX
-	spawn-fcgi -n -s "$sock" -M 0600 -- "$fcgi_bin" --config "$conf" 2>"$fcgi_log" &
+	spawn-fcgi -n -s "$sock" -M 0600 -- "$fcgi_bin" --config "$conf" 2>>"$fcgi_log" &
 	fcgi_pid=$!
 	nginx -c "$http_tmp/nginx.conf" -e "$http_tmp/nginx-error.log" &
 	nginx_pid=$!
@@ -121,3 +122,10 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+
+# log_clean: no sanitizer report and no worker that died on its own
+log_clean() {
+	local bad
+	bad=$(grep -E 'runtime error|Sanitizer|exited with status|ERROR:' "$fcgi_log" | head -5)
+	is "$bad" "" "the service log has no sanitizer report and no crashed worker"
+}

@@ -125,4 +125,5 @@ fcgi_pid=
 is "$(sandboxes)" 0 "no sandbox process is left"
 is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left"
 http_stop
+log_clean
 done_testing
