@@ -1,6 +1,6 @@
-/* api_run.c — POST /api/run (SPEC §2): parse, wait for a slot, stage, run,
- * collect, answer. The response is 200 whenever the script ran, whatever its
- * exit status; 4xx/5xx only when it did not run.
+/* api_run.c — POST /api/run (SPEC §2): parse, run (script.c: slot, stage,
+ * sandbox), collect ./output, answer. The response is 200 whenever the
+ * script ran, whatever its exit status; 4xx/5xx only when it did not run.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +13,8 @@
 static void fail(struct request_ctx *ctx, const struct http_error *e, const struct buf *warnings)
 {
 	response_error(&ctx->rsp, e->status, e->message, warnings);
-	ctx->log.note = e->status >= 500 ? e->message : NULL;
+	if (e->status >= 500)
+		log_note(&ctx->log, e->message);
 }
 
 /* A one-line reason appended to stderr for the kills the script did not ask for. */
@@ -76,41 +77,14 @@ void api_run(struct request_ctx *ctx)
 		return;
 	}
 
-	int slot;
-	switch (slots_acquire(c->max_runs, c->queue_size, c->queue_timeout_s * 1000u, &slot)) {
-	case SLOT_TAKEN:
-		break;
-	case SLOT_STOPPING:
-		http_fail(&e, 503, "the service is shutting down; retry in a moment");
-		goto busy;
-	case SLOT_QUEUE_FULL:
-		http_fail(&e, 503, "every run slot and the queue are full; retry after %u s", c->retry_after_s);
-		goto busy;
-	case SLOT_TIMED_OUT:
-		http_fail(&e, 503, "no run slot became free within %u s; retry after %u s",
-			  c->queue_timeout_s, c->retry_after_s);
-	busy:
-		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers, "Retry-After: %u\r\n", c->retry_after_s);
-		fail(ctx, &e, &r.warnings);
-		ctx->log.note = "busy";
-		request_free(&r);
-		return;
-	}
-
 	char dir[4200] = "";
-	if (stage_create(c, &r, dir, sizeof dir, &e) < 0) {
-		slots_release(slot);
+	struct run_result res;
+	if (run_script(ctx, &r, &res, dir, sizeof dir, &e) < 0) {
+		response_error(&ctx->rsp, e.status, e.message, &r.warnings);
 		stage_remove(dir);
-		fail(ctx, &e, &r.warnings);
 		request_free(&r);
 		return;
 	}
-
-	struct run_result res;
-	run_sandbox(c, dir, &r, &res);
-	slots_release(slot);
-	ctx->log.run_ms = res.duration_ms;
-	ctx->log.memory_peak_kb = res.memory_peak_kb;
 
 	if (res.fault[0]) {
 		http_fail(&e, 500, "internal error: %s", res.fault);
@@ -124,7 +98,6 @@ void api_run(struct request_ctx *ctx)
 		ctx->rsp.status = 200;
 		buf_reset(&ctx->rsp.body);
 		encode_result(&ctx->rsp.body, &res, &r, &artifacts, &omitted);
-		ctx->log.exit_code = res.exit_code;
 		buf_free(&artifacts);
 		buf_free(&omitted);
 	}

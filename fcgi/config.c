@@ -66,6 +66,10 @@ static const struct key keys[] = {
 	U(max_output_kib, 1, 1048576, "1024", "stdout and stderr captured, each; the rest is dropped"),
 	U(max_dependencies, 0, 1000, "15", "most entries in dependencies (413 above)"),
 	U(max_json_depth, 4, 1000, "64", "deepest nesting of a request's JSON (400 deeper)"),
+	U(execute_timeout_s, 1, 86400, "30", "POST /execute: the timeout of each run (408 when it passes)"),
+	U(execute_memory_mb, 64, 1048576, "300", "POST /execute: the memory limit of each run"),
+	U(execute_max_script_kib, 1, 1048576, "50", "POST /execute: largest script (413 above)"),
+	U(health_interval_s, 0, 3600, "5", "GET /health: how long the answer of one sandbox self-check is reused"),
 };
 
 static unsigned online_cpus(void)

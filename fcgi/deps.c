@@ -4,7 +4,10 @@
  * interpreter can already import it. Asking Python per request would cost a
  * start-up each time, so the master asks once (at start and on SIGHUP) for
  * every top-level module and installed distribution name, and workers inherit
- * the sorted list. Names compare in PEP 503 normal form (lower case, runs of
+ * the sorted list (GET / shows the seeds' libraries from it too). The
+ * interpreter is asked inside a sandbox, as a script would run, so the list
+ * is what a script can really import, not what the service's own view of
+ * the file system holds. Names compare in PEP 503 normal form (lower case, runs of
  * "-", "_", "." as one "-"), so "scikit-learn", "Scikit_Learn" and "sklearn"
  * all match what Debian's python3-sklearn installs.
  */
@@ -65,7 +68,7 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int deps_load(const char *python, char *err, size_t errlen)
+int deps_load(const struct config *c, const char *cgroup_dir, char *err, size_t errlen)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -76,15 +79,44 @@ int deps_load(const char *python, char *err, size_t errlen)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	char *argv[] = { (char *)python, "-I", "-c", (char *)list_script, NULL };
+	/* The master blocks the signals it waits for; the sandbox must not
+	 * inherit that. */
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	char pids[16];
+	snprintf(pids, sizeof pids, "%u", c->pids);
+	char *argv[20];
+	int a = 0;
+	argv[a++] = (char *)c->sandbox;
+	argv[a++] = "--timeout"; argv[a++] = "60";
+	argv[a++] = "--memory"; argv[a++] = "1024";
+	argv[a++] = "--pids"; argv[a++] = pids;
+	argv[a++] = "--user"; argv[a++] = (char *)c->user;
+	if (cgroup_dir && *cgroup_dir) {
+		argv[a++] = "--cgroup";
+		argv[a++] = (char *)cgroup_dir;
+	}
+	argv[a++] = "--";
+	argv[a++] = (char *)c->python;
+	argv[a++] = "-I";
+	argv[a++] = "-c";
+	argv[a++] = (char *)list_script;
+	argv[a] = NULL;
 	char *envp[] = { "PATH=/usr/bin:/bin", "LANG=C.UTF-8", NULL };
 	pid_t pid;
-	int rc = posix_spawn(&pid, python, &fa, NULL, argv, envp);
+	int rc = posix_spawn(&pid, c->sandbox, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	close(fds[1]);
 	if (rc) {
 		close(fds[0]);
-		snprintf(err, errlen, "cannot run %s: %s", python, strerror(rc));
+		snprintf(err, errlen, "cannot run %s: %s", c->sandbox, strerror(rc));
 		return -1;
 	}
 	struct buf out = { 0 };
@@ -103,7 +135,7 @@ int deps_load(const char *python, char *err, size_t errlen)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !out.len) {
 		buf_free(&out);
-		snprintf(err, errlen, "%s could not list its installed packages", python);
+		snprintf(err, errlen, "%s in a sandbox could not list its installed packages", c->python);
 		return -1;
 	}
 
@@ -158,6 +190,8 @@ bool deps_name(const char *req, char *name, size_t namelen)
 
 bool deps_installed(const char *name)
 {
-	const char *key = name;
+	char norm[256];
+	normalise(name, strlen(name), norm, sizeof norm);
+	const char *key = norm;
 	return n_names && bsearch(&key, names, n_names, sizeof *names, cmp) != NULL;
 }

@@ -6,8 +6,12 @@
  * POST /api/run (api_run.c), which parses the request (request.c), waits for
  * a run slot (slots.c), stages a work directory (stage.c), runs
  * coderunner-sandbox (run.c), collects ./output (artifacts.c) and answers
- * (response.c). log.c writes one line per request; config.c reads the
- * operator's file; cgroup.c finds a delegated cgroup v2 subtree.
+ * (response.c). The other dialects share that path through run_script()
+ * (script.c): POST /run (pyrunner.c), POST /execute (execute.c), each with a
+ * small Python runner (fcgi/runners/, built into the program). GET / and
+ * /health are info.c, GET /metrics and its shared counters metrics.c.
+ * log.c writes one line per request; config.c reads the operator's file;
+ * cgroup.c finds a delegated cgroup v2 subtree.
  */
 #ifndef CODERUNNER_FCGI_H
 #define CODERUNNER_FCGI_H
@@ -35,6 +39,7 @@
 #define MAX_RUN_SLOTS 256
 #define MAX_QUEUE_SLOTS 1024
 #define MAX_WORKERS (MAX_RUN_SLOTS + MAX_QUEUE_SLOTS + 16)
+#define MAX_ENDPOINTS 16		/* router.c's paths + "other" */
 
 /* ---- die.c: the one fatal exit path ---------------------------------- */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -79,6 +84,8 @@ struct config {
 	unsigned max_script_kib, max_entries, max_entry_mib, max_input_mib;
 	unsigned max_body_mib, max_artifacts_mib, max_output_kib;
 	unsigned max_dependencies, max_json_depth;
+	unsigned execute_timeout_s, execute_memory_mb, execute_max_script_kib;
+	unsigned health_interval_s;
 };
 void config_defaults(struct config *c);
 /* 0, or -1 with a message naming the file, line and key in err. */
@@ -97,20 +104,20 @@ struct request_log {
 	long run_ms;		/* the sandbox's own figure, -1 when none */
 	long memory_peak_kb;	/* -1 when none */
 	size_t request_bytes, response_bytes;
-	const char *note;	/* a short reason for an error, or NULL */
+	char note[160];		/* a short reason for an error, or "" */
 };
 void log_request(const struct request_log *l);
+/* Sets l->note (a copy: the reason may live in a handler's frame); NULL clears it. */
+void log_note(struct request_log *l, const char *note);
 
 /* ---- deps.c: which dependency names are already importable ------------ */
-int deps_load(const char *python, char *err, size_t errlen);
-bool deps_installed(const char *name);
+/* Asks a sandboxed interpreter, as c and cgroup_dir would run a script. */
+int deps_load(const struct config *c, const char *cgroup_dir, char *err, size_t errlen);
+bool deps_installed(const char *name);	/* name in any spelling: "PIL", "scikit_learn" */
 /* Parses a requirement such as "numpy>=1.2" into its normalised name; false if malformed. */
 bool deps_name(const char *req, char *name, size_t namelen);
 
-/* ---- slots.c: the shared page ----------------------------------------- */
-struct counters {
-	uint64_t requests, runs, rejected_busy, errors_4xx, errors_5xx;
-};
+/* ---- slots.c: the shared page of run slots ---------------------------- */
 int slots_init(void);			/* master, before the first fork */
 enum slot_wait { SLOT_TAKEN, SLOT_QUEUE_FULL, SLOT_TIMED_OUT, SLOT_STOPPING };
 /* Takes a run slot, waiting in the queue up to timeout_ms; *slot is its index. */
@@ -118,8 +125,16 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 void slots_release(int slot);
 void slots_release_pid(pid_t pid);	/* master: what a dead worker held */
 unsigned slots_running(void);
-void slots_count(int status, bool ran);
-void slots_counters(struct counters *out);
+unsigned slots_waiting(void);
+
+/* ---- metrics.c: counters in a shared page the master owns -------------- */
+enum run_outcome { RUN_OK, RUN_ERROR, RUN_TIMEOUT, RUN_OOM, RUN_INTERNAL, N_RUN_OUTCOMES };
+int metrics_init(void);			/* master, before the first fork */
+void metrics_request(int endpoint, int status);	/* endpoint: route_endpoint() */
+void metrics_run(enum run_outcome outcome, long duration_ms);
+void metrics_queue_wait(long waited_ms);
+void metrics_rejected(void);
+void metrics_worker_restart(void);
 
 /* ---- cgroup.c ---------------------------------------------------------- */
 /* Master start-up: the delegated service cgroup dir, or "" for the rlimit fallback. */
@@ -160,6 +175,9 @@ struct run_request {
 	size_t stdin_len;
 	struct buf warnings;		/* a JSON array body, "" when none */
 	void *json;			/* the parsed tree the pointers above point into */
+	const char *runner;		/* NULL: run entry_point itself; else Python source
+					 * run as `python3 -s -c RUNNER entry_point`, which
+					 * answers on fd 4 (run_result.channel) */
 };
 void request_init(struct run_request *r);
 void request_free(struct run_request *r);
@@ -170,6 +188,11 @@ int request_parse_json(const struct config *c, const char *body, size_t len,
 		       struct run_request *r, struct http_error *e);
 int request_parse_raw(const struct config *c, const char *query, const char *body,
 		      size_t len, struct run_request *r, struct http_error *e);
+/* The body as a JSON object (json-c, strict, UTF-8, depth-bounded, nothing
+ * after it); NULL with e filled in (400, naming example) otherwise. The
+ * caller puts it. */
+struct json_object *request_json_object(const struct config *c, const char *body, size_t len,
+					const char *example, struct http_error *e);
 bool request_valid_context_name(const char *name, size_t len);
 bool request_valid_file_path(const char *path, size_t len);
 
@@ -187,12 +210,34 @@ struct run_result {
 	long duration_ms, memory_peak_kb;
 	struct buf out, err;
 	bool out_truncated, err_truncated;
+	struct buf channel;		/* what a runner wrote on fd 4 */
+	bool channel_truncated;
+	long wall_ms;			/* from spawn to exit, set-up and teardown included */
 	char fault[512];		/* non-empty: the sandbox failed */
 };
 void run_init(void);			/* once per worker */
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
 		 struct run_result *res);
 void run_result_free(struct run_result *res);
+enum run_outcome run_outcome(const struct run_result *res);
+
+/* ---- script.c: one script from request to result ------------------------ */
+/* Waits for a run slot, stages r into dir, runs it and frees the slot; the
+ * caller reads dir (./output) and removes it with stage_remove(). 0 with res
+ * filled in (res->fault set when the sandbox itself failed), or -1 with e
+ * set when the script did not run: 503 (ctx gets Retry-After) or 500. */
+struct request_ctx;
+int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
+	       char *dir, size_t dirlen, struct http_error *e);
+
+/* ---- runners.c, generated from fcgi/runners/ at build time -------------- */
+extern const char runner_execute[];	/* POST /execute: calls main() */
+extern const char runner_script[];	/* POST /run: names the exception and line */
+
+/* ---- json_check.c ------------------------------------------------------- */
+/* True if s[0..n) is exactly one JSON value by RFC 8259 (valid UTF-8, no
+ * NaN or Infinity, no raw control characters), nested at most max_depth. */
+bool json_check(const char *s, size_t n, unsigned max_depth);
 
 /* ---- artifacts.c ------------------------------------------------------- */
 /* Appends the "artifacts" object body into json and names files left out in omitted. */
@@ -201,6 +246,7 @@ void artifacts_collect(const char *output_dir, size_t cap, struct buf *json, str
 /* ---- response.c -------------------------------------------------------- */
 struct http_response {
 	int status;
+	const char *content_type;	/* NULL: application/json */
 	char extra_headers[256];	/* "Name: value\r\n"..., or "" */
 	struct buf body;
 };
@@ -218,6 +264,7 @@ struct request_ctx {
 	struct FCGX_Stream *in;
 	char *body;			/* read by the handler that wants it */
 	size_t body_len;
+	int endpoint;			/* route_endpoint(path), for metrics */
 	struct http_response rsp;
 	struct request_log log;
 };
@@ -225,8 +272,18 @@ struct request_ctx {
 int request_body(struct request_ctx *ctx, size_t max, struct http_error *e);
 typedef void handler_fn(struct request_ctx *ctx);
 void route(struct request_ctx *ctx);
-handler_fn api_run;
-handler_fn api_health;
+/* The routed paths, numbered 0..n-1, and n for any other: metrics' labels. */
+int route_endpoint(const char *path);
+const char *route_endpoint_name(int endpoint);	/* "other" for n; NULL past it */
+handler_fn api_run;		/* api_run.c */
+handler_fn api_pyrunner;	/* pyrunner.c */
+handler_fn api_execute;		/* execute.c */
+handler_fn api_info, api_health;	/* info.c */
+handler_fn api_metrics;		/* metrics.c */
+
+/* ---- info.c: the sandbox self-check behind /health --------------------- */
+int health_init(void);			/* master, before the first fork */
+void health_release_pid(pid_t pid);	/* master: a worker died mid-check */
 
 /* ---- worker.c / master.c ---------------------------------------------- */
 _Noreturn void worker_main(int listen_fd);

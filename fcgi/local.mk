@@ -6,8 +6,20 @@ fcgi_libcoderunner_fcgi_a_SOURCES = \
 	fcgi/fcgi.h fcgi/die.c fcgi/buf.c fcgi/utf8.c fcgi/config.c fcgi/log.c \
 	fcgi/deps.c fcgi/slots.c fcgi/cgroup.c fcgi/request.c fcgi/stage.c \
 	fcgi/run.c fcgi/artifacts.c fcgi/response.c fcgi/router.c fcgi/api_run.c \
-	fcgi/worker.c fcgi/master.c
+	fcgi/worker.c fcgi/master.c fcgi/script.c fcgi/pyrunner.c fcgi/execute.c \
+	fcgi/info.c fcgi/metrics.c fcgi/json_check.c
+nodist_fcgi_libcoderunner_fcgi_a_SOURCES = fcgi/runners.c
 fcgi_libcoderunner_fcgi_a_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS) $(CAPNG_CFLAGS)
+
+# The Python runners of POST /run and /execute, built into the program as C
+# strings (passed to python3 -c), so nothing is installed that a run or an
+# operator could swap. Generated in the build directory.
+fcgi_runners = $(srcdir)/fcgi/runners/execute.py $(srcdir)/fcgi/runners/script.py
+fcgi/runners.c: $(srcdir)/fcgi/runners/embed.sh $(fcgi_runners)
+	@$(MKDIR_P) fcgi
+	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/runners/embed.sh $(fcgi_runners) >$@.tmp && mv $@.tmp $@
+CLEANFILES += fcgi/runners.c fcgi/runners.c.tmp
+EXTRA_DIST += fcgi/runners/embed.sh fcgi/runners/execute.py fcgi/runners/script.py
 
 sbin_PROGRAMS += coderunner-fcgi
 coderunner_fcgi_SOURCES = fcgi/main.c
@@ -16,7 +28,8 @@ coderunner_fcgi_LDADD = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $
 
 
 fcgi_test_ldadd = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm
-fcgi_unit_tests = tests/unit/fcgi_encoding_test tests/unit/fcgi_request_test tests/unit/fcgi_config_test
+fcgi_unit_tests = tests/unit/fcgi_encoding_test tests/unit/fcgi_request_test tests/unit/fcgi_config_test \
+	tests/unit/fcgi_json_test
 check_PROGRAMS += $(fcgi_unit_tests)
 TESTS += $(fcgi_unit_tests)
 tests_unit_fcgi_encoding_test_SOURCES = tests/unit/fcgi_encoding_test.c
@@ -28,9 +41,13 @@ tests_unit_fcgi_request_test_LDADD = $(fcgi_test_ldadd)
 tests_unit_fcgi_config_test_SOURCES = tests/unit/fcgi_config_test.c
 tests_unit_fcgi_config_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
 tests_unit_fcgi_config_test_LDADD = $(fcgi_test_ldadd)
+tests_unit_fcgi_json_test_SOURCES = tests/unit/fcgi_json_test.c
+tests_unit_fcgi_json_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
+tests_unit_fcgi_json_test_LDADD = $(fcgi_test_ldadd)
 
 # The HTTP tier: a real nginx and spawn-fcgi on 127.0.0.1, run as root.
-fcgi_http_tests = tests/http/api_run.sh tests/http/service.sh
+fcgi_http_tests = tests/http/api_run.sh tests/http/service.sh tests/http/pyrunner.sh \
+	tests/http/execute.sh tests/http/info.sh
 TESTS += $(fcgi_http_tests)
 EXTRA_DIST += tests/http/lib.sh $(fcgi_http_tests)
 

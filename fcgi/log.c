@@ -41,6 +41,11 @@ static void put_token(struct buf *b, const char *s)
 	}
 }
 
+void log_note(struct request_log *l, const char *note)
+{
+	snprintf(l->note, sizeof l->note, "%s", note ? note : "");
+}
+
 void log_request(const struct request_log *l)
 {
 	char tmp[64];
@@ -64,7 +69,7 @@ void log_request(const struct request_log *l)
 		buf_printf(&b, " memory_peak_mb=%s", tmp);
 	}
 	buf_printf(&b, " request_bytes=%zu response_bytes=%zu", l->request_bytes, l->response_bytes);
-	if (l->note) {
+	if (l->note[0]) {
 		buf_puts(&b, " note=");
 		/* The note is ours, never the client's text: keep it readable. */
 		json_put_cstring(&b, l->note);

@@ -125,12 +125,12 @@ int main(int argc, char **argv)
 	make_work_root(service.cfg.work_root);
 	stage_remove_leftovers(service.cfg.work_root, 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);
-	if (deps_load(service.cfg.python, err, sizeof err) < 0)
+	if (deps_load(&service.cfg, service.cgroup_dir, err, sizeof err) < 0)
 		log_msg("%s; requests naming dependencies will be refused", err);
 	if (check_programs(&service.cfg))
 		log_msg("runs will fail until the programs above exist");
-	if (slots_init() < 0)
-		die_errno("cannot map the shared page");
+	if (slots_init() < 0 || metrics_init() < 0 || health_init() < 0)
+		die_errno("cannot map the shared pages");
 	log_msg("started: %u workers, %u run slots, queue %u, limits by %s",
 		service.cfg.workers, service.cfg.max_runs, service.cfg.queue_size,
 		service.cgroup_dir[0] ? "cgroup v2" : "rlimits");

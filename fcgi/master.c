@@ -3,7 +3,8 @@
  * The master never handles a request. It waits for signals with
  * sigtimedwait() (no handlers, so no races with the loop):
  *   SIGCHLD  reap; free what a dead worker held (run slot, queue place,
- *            staged directories); respawn unless stopping;
+ *            staged directories, a health check in progress); count and
+ *            respawn it unless stopping or it was retiring;
  *   SIGHUP   re-read the config; if it is valid, replace the workers one by
  *            one (each finishes its request first) so they pick it up;
  *   SIGTERM, SIGINT  stop: workers finish in-flight runs, bounded by
@@ -75,14 +76,16 @@ static void reap(bool stopping)
 		bool retiring = pool[i].retiring;
 		pool[i] = pool[--n_pool];
 		slots_release_pid(pid);
+		health_release_pid(pid);
 		stage_remove_leftovers(service.cfg.work_root, pid);
+		if (!retiring && !stopping)
+			metrics_worker_restart();
 		if (WIFSIGNALED(status))
 			log_msg("worker %d killed by signal %d%s", (int)pid, WTERMSIG(status),
 				stopping ? "" : "; starting another");
 		else if (WEXITSTATUS(status) != 0)
 			log_msg("worker %d exited with status %d%s", (int)pid, WEXITSTATUS(status),
 				stopping ? "" : "; starting another");
-		(void)retiring;
 	}
 }
 
@@ -102,7 +105,7 @@ static void reload(void)
 	}
 	if (mkdir(next.work_root, 0700) < 0 && errno != EEXIST)
 		log_msg("SIGHUP: cannot create work_root %s: %s", next.work_root, strerror(errno));
-	if (deps_load(next.python, err, sizeof err) < 0)
+	if (deps_load(&next, service.cgroup_dir, err, sizeof err) < 0)
 		log_msg("SIGHUP: %s; dependencies will be refused", err);
 	service.cfg = next;
 	for (unsigned i = 0; i < n_pool; i++) {

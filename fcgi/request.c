@@ -348,15 +348,17 @@ static void defaults(const struct config *c, struct run_request *r)
 	r->entry_point = "main.py";
 }
 
-int request_parse_json(const struct config *c, const char *body, size_t len,
-		       struct run_request *r, struct http_error *e)
+json_object *request_json_object(const struct config *c, const char *body, size_t len,
+				 const char *example, struct http_error *e)
 {
-	defaults(c, r);
-	if (len == 0)
-		return http_fail(e, 400, "the body is empty; send a JSON object such as {\"script\": \"print(1)\"}");
-	if (memchr(body, '\0', len))
-		return http_fail(e, 400, "the body is not valid JSON: it contains a NUL byte");
-
+	if (len == 0) {
+		http_fail(e, 400, "the body is empty; send a JSON object such as %s", example);
+		return NULL;
+	}
+	if (memchr(body, '\0', len)) {
+		http_fail(e, 400, "the body is not valid JSON: it contains a NUL byte");
+		return NULL;
+	}
 	json_tokener *tok = json_tokener_new_ex((int)c->max_json_depth);
 	if (!tok)
 		die("out of memory creating a JSON parser");
@@ -368,20 +370,38 @@ int request_parse_json(const struct config *c, const char *body, size_t len,
 	if (!root || jerr != json_tokener_success) {
 		json_object_put(root);
 		if (jerr == json_tokener_error_depth)
-			return http_fail(e, 400, "the JSON is nested deeper than %u levels", c->max_json_depth);
-		if (jerr == json_tokener_continue)
-			return http_fail(e, 400, "the body is not valid JSON: it ends too early");
-		return http_fail(e, 400, "the body is not valid JSON: %s at byte %zu",
-				 json_tokener_error_desc(jerr), consumed);
+			http_fail(e, 400, "the JSON is nested deeper than %u levels", c->max_json_depth);
+		else if (jerr == json_tokener_continue)
+			http_fail(e, 400, "the body is not valid JSON: it ends too early");
+		else
+			http_fail(e, 400, "the body is not valid JSON: %s at byte %zu",
+				  json_tokener_error_desc(jerr), consumed);
+		return NULL;
 	}
+	for (size_t i = consumed; i < len; i++)
+		if (!isspace((unsigned char)body[i])) {
+			json_object_put(root);
+			http_fail(e, 400, "the body is not valid JSON: unexpected data after the object at byte %zu", i);
+			return NULL;
+		}
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		http_fail(e, 400, "the body must be a JSON object such as %s", example);
+		return NULL;
+	}
+	return root;
+}
+
+int request_parse_json(const struct config *c, const char *body, size_t len,
+		       struct run_request *r, struct http_error *e)
+{
+	defaults(c, r);
+	json_object *root = request_json_object(c, body, len, "{\"script\": \"print(1)\"}", e);
+	if (!root)
+		return -1;
 	r->json = root;
 	body_now = body;
 	body_now_len = len;
-	for (size_t i = consumed; i < len; i++)
-		if (!isspace((unsigned char)body[i]))
-			return http_fail(e, 400, "the body is not valid JSON: unexpected data after the object at byte %zu", i);
-	if (!json_object_is_type(root, json_type_object))
-		return http_fail(e, 400, "the body must be a JSON object such as {\"script\": \"print(1)\"}");
 
 	json_object *script = NULL, *files = NULL, *entry = NULL, *context = NULL;
 	json_object *timeout = NULL, *deps = NULL, *memory = NULL, *in = NULL;

@@ -49,12 +49,14 @@ size_t response_send(struct FCGX_Stream *out, const char *request_id, const stru
 	char head[1024];
 	int n = snprintf(head, sizeof head,
 			 "Status: %d %s\r\n"
-			 "Content-Type: application/json\r\n"
+			 "Content-Type: %s\r\n"
 			 "Content-Length: %zu\r\n"
 			 "Cache-Control: no-store\r\n"
 			 "X-Request-Id: %s\r\n"
 			 "%s\r\n",
-			 rsp->status, http_reason(rsp->status), rsp->body.len, request_id, rsp->extra_headers);
+			 rsp->status, http_reason(rsp->status),
+			 rsp->content_type ? rsp->content_type : "application/json",
+			 rsp->body.len, request_id, rsp->extra_headers);
 	if (n < 0 || (size_t)n >= sizeof head)
 		die("response header too long");
 	/* A client that went away makes these fail; nothing to do about it. */

@@ -2,7 +2,11 @@
  *
  * The sandbox's stdout and stderr are the script's; its report (how the run
  * ended) comes on a pipe of its own at fd 3, so nothing the script prints can
- * forge it. One poll loop drains all three pipes at once: a script that fills
+ * forge it. A run under a runner (POST /run, /execute) gets one more pipe at
+ * fd 4, left open through the sandbox with --keep-fd, on which the runner
+ * answers (main()'s result, the exception that ended the script): again
+ * nothing the script prints can pass for it. One poll loop drains every pipe
+ * at once: a script that fills
  * stderr while we wait on stdout must never deadlock. Each stream is kept up
  * to max_output_kib and the rest is read and dropped (so the script is never
  * blocked on a full pipe), with *_truncated set. A pidfd in the same poll
@@ -49,6 +53,18 @@ void run_result_free(struct run_result *res)
 {
 	buf_free(&res->out);
 	buf_free(&res->err);
+	buf_free(&res->channel);
+}
+
+enum run_outcome run_outcome(const struct run_result *res)
+{
+	if (res->fault[0])
+		return RUN_INTERNAL;
+	if (res->timed_out)
+		return RUN_TIMEOUT;
+	if (res->oom_killed)
+		return RUN_OOM;
+	return res->exit_code == 0 ? RUN_OK : RUN_ERROR;
 }
 
 static long long now_ms(void)
@@ -147,8 +163,11 @@ static void parse_report(const char *text, struct run_result *res)
 	json_object_put(o);
 }
 
-/* Everything the child does between vfork() and execve(). */
-static _Noreturn void child(int in, int out, int err, int report, char **argv, const sigset_t *mask)
+/* Everything the child does between vfork() and execve(). The report and
+ * channel ends are >= 5 (see move_above()), so setting fds 0-4 in order never
+ * overwrites a source still to be used. */
+static _Noreturn void child(int in, int out, int err, int report, int channel, char **argv,
+			    const sigset_t *mask)
 {
 	/* Die with the worker: a worker killed mid-request must not leave a
 	 * sandbox writing into a directory the master is about to remove. */
@@ -157,17 +176,12 @@ static _Noreturn void child(int in, int out, int err, int report, char **argv, c
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL);
-	/* The pipes were made after fds 0-2 existed, so they are all >= 3 and
-	 * only fd 3 can be both a source and a target: it is set last. */
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || dup2(report, 3) < 0)
 		_exit(127);
-	if (report == 3) {
-		if (fcntl(3, F_SETFD, 0) < 0)
-			_exit(127);
-	} else if (dup2(report, 3) < 0)
+	if (channel >= 0 && dup2(channel, 4) < 0)
 		_exit(127);
 	/* libfcgi's connection fd is not O_CLOEXEC: close everything else. */
-	syscall(SYS_close_range, 4U, ~0U, 0U);
+	syscall(SYS_close_range, channel >= 0 ? 5U : 4U, ~0U, 0U);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	execve(argv[0], argv, environ);
 	_exit(127);
@@ -175,7 +189,8 @@ static _Noreturn void child(int in, int out, int err, int report, char **argv, c
 
 /* Kept out of line so that nothing of run_sandbox()'s frame lives in
  * registers the vfork child could clobber. */
-static __attribute__((noinline)) pid_t spawn(int in, int out, int err, int report, char **argv, int *spawn_errno)
+static __attribute__((noinline)) pid_t spawn(int in, int out, int err, int report, int channel,
+					     char **argv, int *spawn_errno)
 {
 	/* No signal handler may run in the child while it shares our memory. */
 	sigset_t all, old;
@@ -183,10 +198,24 @@ static __attribute__((noinline)) pid_t spawn(int in, int out, int err, int repor
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid_t pid = vfork();
 	if (pid == 0)
-		child(in, out, err, report, argv, &old);
+		child(in, out, err, report, channel, argv, &old);
 	*spawn_errno = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return pid;
+}
+
+/* Moves *fd to a number >= 5, where the child's dup2() onto 0-4 cannot
+ * clobber it; -1 on failure. */
+static int move_above(int *fd)
+{
+	if (*fd >= 5)
+		return 0;
+	int moved = fcntl(*fd, F_DUPFD_CLOEXEC, 5);
+	if (moved < 0)
+		return -1;
+	close(*fd);
+	*fd = moved;
+	return 0;
 }
 
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
@@ -218,12 +247,22 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 		argv[a++] = service.cgroup_dir;
 	}
 	argv[a++] = "--report-fd"; argv[a++] = "3";
+	if (r->runner) {
+		argv[a++] = "--keep-fd";
+		argv[a++] = "4";
+	}
 	argv[a++] = "--";
 	argv[a++] = (char *)c->python;
 	/* No -I: it would drop the script's own directory from sys.path, and
-	 * files mode needs `import utils` to work. The sandbox's environment is
-	 * already clean; -s keeps a user site-packages out all the same. */
+	 * files mode needs `import utils` to work; it would also ignore
+	 * PYTHONUNBUFFERED, and a script killed at its timeout would lose what
+	 * it printed. The sandbox's environment is already clean; -s keeps a
+	 * user site-packages out all the same. */
 	argv[a++] = "-s";
+	if (r->runner) {
+		argv[a++] = "-c";
+		argv[a++] = (char *)r->runner;
+	}
 	argv[a++] = entry;
 	argv[a] = NULL;
 
@@ -231,49 +270,61 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	res->exit_code = -1;
 	res->duration_ms = -1;
 	res->memory_peak_kb = -1;
+	res->wall_ms = -1;
 
-	int in = stdin_fd(r), po[2] = { -1, -1 }, pe[2] = { -1, -1 }, pr[2] = { -1, -1 };
-	if (in < 0 || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(pr, O_CLOEXEC) < 0) {
+	enum { OUT, ERR, REPORT, CHANNEL, N_STREAMS };
+	int n_streams = r->runner ? N_STREAMS : CHANNEL;
+	int in = stdin_fd(r), p[N_STREAMS][2];
+	for (int i = 0; i < N_STREAMS; i++)
+		p[i][0] = p[i][1] = -1;
+	bool ready = in >= 0;
+	for (int i = 0; ready && i < n_streams; i++)
+		ready = pipe2(p[i], O_CLOEXEC) == 0;
+	ready = ready && move_above(&p[REPORT][1]) == 0 && (!r->runner || move_above(&p[CHANNEL][1]) == 0);
+	if (!ready) {
 		snprintf(res->fault, sizeof res->fault, "cannot set up the run: %s", strerror(errno));
-		int fds[] = { in, po[0], po[1], pe[0], pe[1], pr[0], pr[1] };
-		for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+		if (in >= 0)
+			close(in);
+		for (int i = 0; i < N_STREAMS; i++)
+			for (int k = 0; k < 2; k++)
+				if (p[i][k] >= 0)
+					close(p[i][k]);
 		return;
 	}
 
 	int spawn_errno = 0;
-	pid_t pid = spawn(in, po[1], pe[1], pr[1], argv, &spawn_errno);
+	long long started = now_ms();
+	pid_t pid = spawn(in, p[OUT][1], p[ERR][1], p[REPORT][1], p[CHANNEL][1], argv, &spawn_errno);
 	close(in);
-	close(po[1]);
-	close(pe[1]);
-	close(pr[1]);
+	for (int i = 0; i < n_streams; i++)
+		close(p[i][1]);
 	if (pid < 0) {
 		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox: %s", strerror(spawn_errno));
-		close(po[0]);
-		close(pe[0]);
-		close(pr[0]);
+		for (int i = 0; i < n_streams; i++)
+			close(p[i][0]);
 		return;
 	}
 
 	struct buf report = { 0 };
-	struct stream streams[3] = {
-		{ po[0], &res->out, (size_t)c->max_output_kib * 1024, &res->out_truncated },
-		{ pe[0], &res->err, (size_t)c->max_output_kib * 1024, &res->err_truncated },
-		{ pr[0], &report, REPORT_MAX, NULL },
+	size_t output_cap = (size_t)c->max_output_kib * 1024;
+	struct stream streams[N_STREAMS] = {
+		[OUT] = { p[OUT][0], &res->out, output_cap, &res->out_truncated },
+		[ERR] = { p[ERR][0], &res->err, output_cap, &res->err_truncated },
+		[REPORT] = { p[REPORT][0], &report, REPORT_MAX, NULL },
+		[CHANNEL] = { p[CHANNEL][0], &res->channel, output_cap, &res->channel_truncated },
 	};
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < n_streams; i++)
 		if (fcntl(streams[i].fd, F_SETFL, O_NONBLOCK) < 0)
 			die_errno("fcntl O_NONBLOCK");
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	long long deadline = now_ms() + (long long)(r->timeout_s * 1000) + BACKSTOP_GRACE_MS;
-	bool open_[3] = { true, true, true }, exited = false, killed = false;
+	bool open_[N_STREAMS] = { true, true, true, true }, exited = false, killed = false;
 	int status = 0;
 
 	while (!exited) {
-		struct pollfd pfd[4];
-		int map[4], n = 0;
-		for (int i = 0; i < 3; i++)
+		struct pollfd pfd[N_STREAMS + 1];
+		int map[N_STREAMS + 1], n = 0;
+		for (int i = 0; i < n_streams; i++)
 			if (open_[i]) {
 				pfd[n] = (struct pollfd){ .fd = streams[i].fd, .events = POLLIN };
 				map[n++] = i;
@@ -307,11 +358,14 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 			else if (!drain(&streams[map[k]]))
 				open_[map[k]] = false;
 		}
-		if (pidfd < 0 && !open_[0] && !open_[1] && !open_[2])
+		bool any_open = false;
+		for (int i = 0; i < n_streams; i++)
+			any_open |= open_[i];
+		if (pidfd < 0 && !any_open)
 			break;
 	}
 	/* The child ended: what it wrote is already in the pipes. */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < n_streams; i++) {
 		if (open_[i])
 			drain(&streams[i]);
 		close(streams[i].fd);
@@ -324,12 +378,17 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 			break;
 		}
 	}
+	res->wall_ms = (long)(now_ms() - started);
 
 	if (!res->fault[0]) {
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !report.len)
 			snprintf(res->fault, sizeof res->fault, "cannot run %.400s", c->sandbox);
+		else if (!report.len && WIFSIGNALED(status))
+			snprintf(res->fault, sizeof res->fault, "the sandbox was killed by signal %d and wrote no report",
+				 WTERMSIG(status));
 		else if (!report.len)
-			snprintf(res->fault, sizeof res->fault, "the sandbox ended (status %d) without a report", status);
+			snprintf(res->fault, sizeof res->fault, "the sandbox ended with status %d and no report",
+				 WEXITSTATUS(status));
 		else
 			parse_report(report.data, res);
 	}

@@ -1,4 +1,4 @@
-/* slots.c — run slots, the wait queue and counters, in one shared page.
+/* slots.c — run slots and the wait queue, in one shared page.
  *
  * Workers are processes, so what they must agree on lives in an anonymous
  * MAP_SHARED mapping made by the master before the first fork. A slot or a
@@ -23,7 +23,6 @@ struct shared {
 	_Atomic pid_t run[MAX_RUN_SLOTS];
 	_Atomic pid_t queue[MAX_QUEUE_SLOTS];
 	_Atomic uint32_t released;	/* futex word: bumped on every release */
-	_Atomic uint64_t requests, runs, rejected_busy, errors_4xx, errors_5xx;
 };
 
 static struct shared *shm;
@@ -75,10 +74,10 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 
 	int place;
 	if (!take(shm->queue, queue_size, self, &place)) {
-		atomic_fetch_add(&shm->rejected_busy, 1);
+		metrics_rejected();
 		return SLOT_QUEUE_FULL;
 	}
-	long long deadline = now_ms() + timeout_ms;
+	long long start = now_ms(), deadline = start + timeout_ms;
 	enum slot_wait result = SLOT_TIMED_OUT;
 	for (;;) {
 		uint32_t seq = atomic_load(&shm->released);
@@ -100,8 +99,9 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 			die_errno("futex wait");
 	}
 	atomic_store(&shm->queue[place], 0);
+	metrics_queue_wait((long)(now_ms() - start));
 	if (result != SLOT_TAKEN)
-		atomic_fetch_add(&shm->rejected_busy, 1);
+		metrics_rejected();
 	return result;
 }
 
@@ -136,22 +136,10 @@ unsigned slots_running(void)
 	return n;
 }
 
-void slots_count(int status, bool ran)
+unsigned slots_waiting(void)
 {
-	atomic_fetch_add_explicit(&shm->requests, 1, memory_order_relaxed);
-	if (ran)
-		atomic_fetch_add_explicit(&shm->runs, 1, memory_order_relaxed);
-	if (status >= 400 && status < 500)
-		atomic_fetch_add_explicit(&shm->errors_4xx, 1, memory_order_relaxed);
-	else if (status >= 500)
-		atomic_fetch_add_explicit(&shm->errors_5xx, 1, memory_order_relaxed);
-}
-
-void slots_counters(struct counters *out)
-{
-	out->requests = atomic_load(&shm->requests);
-	out->runs = atomic_load(&shm->runs);
-	out->rejected_busy = atomic_load(&shm->rejected_busy);
-	out->errors_4xx = atomic_load(&shm->errors_4xx);
-	out->errors_5xx = atomic_load(&shm->errors_5xx);
+	unsigned n = 0;
+	for (unsigned i = 0; i < MAX_QUEUE_SLOTS; i++)
+		n += atomic_load_explicit(&shm->queue[i], memory_order_relaxed) != 0;
+	return n;
 }

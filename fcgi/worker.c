@@ -130,7 +130,7 @@ static void handle(FCGX_Request *req)
 	ctx.log.response_bytes = response_send(req->out, ctx.request_id, &ctx.rsp);
 	ctx.log.duration_ms = (long)(now_ms() - start);
 	log_request(&ctx.log);
-	slots_count(ctx.rsp.status, ctx.log.run_ms >= 0);
+	metrics_request(ctx.endpoint, ctx.rsp.status);
 	free(ctx.body);
 	buf_free(&ctx.rsp.body);
 }

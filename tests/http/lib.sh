@@ -4,7 +4,9 @@
 #
 #   http_start [KEY=VALUE...]   config keys for coderunner.conf
 #   post PATH BODY [CURL-ARGS...]   -> $status, $body, $headers
+#   get PATH [CURL-ARGS...]     the same for a GET
 #   jq_ EXPR                    evaluate a Python expression on $body (as j)
+#   json_with KEY SOURCE [JSON] a JSON object: {KEY: SOURCE} plus JSON's fields
 #   http_stop                   stop everything, check for leaks
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -88,6 +90,14 @@ post() {
 	headers=$(tr -d '\r' <"$http_tmp/resp-headers")
 }
 
+# get PATH [CURL-ARGS...]: sets status, body, headers
+get() {
+	local path=$1; shift
+	status=$(curl -s -o "$http_tmp/resp" -D "$http_tmp/resp-headers" -w '%{http_code}' "$@" "$base$path")
+	body=$(cat "$http_tmp/resp")
+	headers=$(tr -d '\r' <"$http_tmp/resp-headers")
+}
+
 # run_json JSON: POST it to /api/run as application/json
 run_json() {
 	post /api/run "$1" -H 'Content-Type: application/json' "${@:2}"
@@ -97,6 +107,12 @@ run_json() {
 jq_() {
 	$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if isinstance(v,str) else json.dumps(v))' \
 		"$http_tmp/resp" "$1" 2>&1
+}
+
+# json_with KEY SOURCE [JSON-OBJECT]: Python source as a JSON request body
+json_with() {
+	$PY -c 'import json,sys; d={sys.argv[1]: sys.argv[2]}; d.update(json.loads(sys.argv[3])); print(json.dumps(d))' \
+		"$1" "$2" "${3:-{\}}"
 }
 
 fcgi_workers() { pgrep -P "$fcgi_pid" | sort -n; }

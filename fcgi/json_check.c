@@ -1,0 +1,163 @@
+/* json_check.c — is this text exactly one JSON value (RFC 8259)?
+ *
+ * POST /execute answers with the JSON text main()'s return value became
+ * inside the sandbox, copied as it is so that big integers and floats keep
+ * every digit (json-c would clamp 10**30 to 2**64-1). The text comes from the
+ * run, so the script could have written anything there; it is copied into a
+ * response only if it passes this check. json-c's own parser is too lenient
+ * for that (it takes NaN, Infinity and raw control characters), hence this
+ * small recursive-descent checker, bounded in depth.
+ */
+#include <string.h>
+
+#include "fcgi/fcgi.h"
+
+struct cursor {
+	const unsigned char *p, *end;
+	unsigned depth_left;
+};
+
+static void skip_space(struct cursor *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+		c->p++;
+}
+
+static bool take(struct cursor *c, char ch)
+{
+	if (c->p < c->end && *c->p == (unsigned char)ch) {
+		c->p++;
+		return true;
+	}
+	return false;
+}
+
+static bool literal(struct cursor *c, const char *word)
+{
+	size_t n = strlen(word);
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
+		return false;
+	c->p += n;
+	return true;
+}
+
+static bool digits(struct cursor *c)
+{
+	const unsigned char *start = c->p;
+	while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+		c->p++;
+	return c->p > start;
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static bool number(struct cursor *c)
+{
+	take(c, '-');
+	if (take(c, '0')) {
+		if (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+			return false;	/* no leading zeros */
+	} else if (!digits(c))
+		return false;
+	if (take(c, '.') && !digits(c))
+		return false;
+	if (take(c, 'e') || take(c, 'E')) {
+		if (!take(c, '+'))
+			take(c, '-');
+		if (!digits(c))
+			return false;
+	}
+	return true;
+}
+
+static bool is_hex(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* The input was checked to be UTF-8 as a whole, so bytes >= 0x80 are parts
+ * of valid characters; only controls, quotes and escapes matter here. */
+static bool string(struct cursor *c)
+{
+	if (!take(c, '"'))
+		return false;
+	while (c->p < c->end) {
+		unsigned char ch = *c->p++;
+		if (ch == '"')
+			return true;
+		if (ch < 0x20)
+			return false;
+		if (ch != '\\')
+			continue;
+		if (c->p >= c->end)
+			return false;
+		ch = *c->p++;
+		if (ch == 'u') {
+			if (c->end - c->p < 4)
+				return false;
+			for (int i = 0; i < 4; i++)
+				if (!is_hex(*c->p++))
+					return false;
+		} else if (!strchr("\"\\/bfnrt", ch) || ch == '\0')
+			return false;
+	}
+	return false;
+}
+
+static bool value(struct cursor *c);
+
+/* An object (open '{', close '}', members "key": value) or an array. */
+static bool container(struct cursor *c, char open, char close, bool keys)
+{
+	if (!take(c, open))
+		return false;
+	if (c->depth_left == 0)
+		return false;
+	c->depth_left--;
+	skip_space(c);
+	if (!take(c, close)) {
+		do {
+			skip_space(c);
+			if (keys) {
+				if (!string(c))
+					return false;
+				skip_space(c);
+				if (!take(c, ':'))
+					return false;
+			}
+			if (!value(c))
+				return false;
+		} while (take(c, ','));
+		if (!take(c, close))
+			return false;
+	}
+	c->depth_left++;
+	return true;
+}
+
+/* A value with the white space around it. */
+static bool value(struct cursor *c)
+{
+	skip_space(c);
+	if (c->p >= c->end)
+		return false;
+	bool good;
+	switch (*c->p) {
+	case '{': good = container(c, '{', '}', true); break;
+	case '[': good = container(c, '[', ']', false); break;
+	case '"': good = string(c); break;
+	case 't': good = literal(c, "true"); break;
+	case 'f': good = literal(c, "false"); break;
+	case 'n': good = literal(c, "null"); break;
+	default: good = number(c); break;
+	}
+	skip_space(c);
+	return good;
+}
+
+bool json_check(const char *s, size_t n, unsigned max_depth)
+{
+	if (!utf8_valid((const unsigned char *)s, n))
+		return false;
+	struct cursor c = { (const unsigned char *)s, (const unsigned char *)s + n, max_depth };
+	return value(&c) && c.p == c.end;
+}

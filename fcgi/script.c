@@ -1,0 +1,51 @@
+/* script.c — one script from a parsed request to its result: wait for a run
+ * slot, stage the work directory, run the sandbox, free the slot.
+ *
+ * Every dialect (POST /api/run, /run, /execute) runs through here, so a run
+ * slot, the queue, the 503s and the run metrics mean the same for all of
+ * them. What the result becomes is the dialect's business.
+ */
+#include <stdio.h>
+
+#include "fcgi/fcgi.h"
+
+int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
+	       char *dir, size_t dirlen, struct http_error *e)
+{
+	const struct config *c = &service.cfg;
+	dir[0] = '\0';
+	int slot;
+	switch (slots_acquire(c->max_runs, c->queue_size, c->queue_timeout_s * 1000u, &slot)) {
+	case SLOT_TAKEN:
+		break;
+	case SLOT_STOPPING:
+		http_fail(e, 503, "the service is shutting down; retry in a moment");
+		goto busy;
+	case SLOT_QUEUE_FULL:
+		http_fail(e, 503, "every run slot and the queue are full; retry after %u s", c->retry_after_s);
+		goto busy;
+	case SLOT_TIMED_OUT:
+		http_fail(e, 503, "no run slot became free within %u s; retry after %u s",
+			  c->queue_timeout_s, c->retry_after_s);
+	busy:
+		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers, "Retry-After: %u\r\n", c->retry_after_s);
+		log_note(&ctx->log, "busy");
+		return -1;
+	}
+
+	if (stage_create(c, r, dir, dirlen, e) < 0) {
+		slots_release(slot);
+		log_note(&ctx->log, e->status >= 500 ? e->message : NULL);
+		return -1;
+	}
+	run_sandbox(c, dir, r, res);
+	slots_release(slot);
+	metrics_run(run_outcome(res), res->wall_ms);
+	ctx->log.run_ms = res->duration_ms;
+	ctx->log.memory_peak_kb = res->memory_peak_kb;
+	if (res->fault[0])
+		log_note(&ctx->log, res->fault);
+	else
+		ctx->log.exit_code = res->exit_code;
+	return 0;
+}
