@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -54,6 +55,16 @@ void *xrealloc(void *p, size_t n)
 	if (!q)
 		die("out of memory allocating %zu bytes", n);
 	return q;
+}
+
+/* A zeroed mapping shared by the master and every worker it forks after it:
+ * where the run slots, the counters and the health answer live. */
+void *xshared(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die_errno("cannot map %zu bytes of shared memory", n);
+	return p;
 }
 
 char *xstrdup(const char *s)

@@ -45,6 +45,7 @@
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *xmalloc(size_t n);
+void *xshared(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
@@ -118,7 +119,7 @@ bool deps_installed(const char *name);	/* name in any spelling: "PIL", "scikit_l
 bool deps_name(const char *req, char *name, size_t namelen);
 
 /* ---- slots.c: the shared page of run slots ---------------------------- */
-int slots_init(void);			/* master, before the first fork */
+void slots_init(void);			/* master, before the first fork */
 enum slot_wait { SLOT_TAKEN, SLOT_QUEUE_FULL, SLOT_TIMED_OUT, SLOT_STOPPING };
 /* Takes a run slot, waiting in the queue up to timeout_ms; *slot is its index. */
 enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int *slot);
@@ -129,7 +130,7 @@ unsigned slots_waiting(void);
 
 /* ---- metrics.c: counters in a shared page the master owns -------------- */
 enum run_outcome { RUN_OK, RUN_ERROR, RUN_TIMEOUT, RUN_OOM, RUN_INTERNAL, N_RUN_OUTCOMES };
-int metrics_init(void);			/* master, before the first fork */
+void metrics_init(void);			/* master, before the first fork */
 void metrics_request(int endpoint, int status);	/* endpoint: route_endpoint() */
 void metrics_run(enum run_outcome outcome, long duration_ms);
 void metrics_queue_wait(long waited_ms);
@@ -282,7 +283,7 @@ handler_fn api_info, api_health;	/* info.c */
 handler_fn api_metrics;		/* metrics.c */
 
 /* ---- info.c: the sandbox self-check behind /health --------------------- */
-int health_init(void);			/* master, before the first fork */
+void health_init(void);			/* master, before the first fork */
 void health_release_pid(pid_t pid);	/* master: a worker died mid-check */
 
 /* ---- worker.c / master.c ---------------------------------------------- */

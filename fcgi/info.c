@@ -12,7 +12,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,13 +36,9 @@ struct health {
 
 static struct health *h;
 
-int health_init(void)
+void health_init(void)
 {
-	void *p = mmap(NULL, sizeof *h, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	h = p;
-	return 0;
+	h = xshared(sizeof *h);
 }
 
 void health_release_pid(pid_t pid)

@@ -129,8 +129,9 @@ int main(int argc, char **argv)
 		log_msg("%s; requests naming dependencies will be refused", err);
 	if (check_programs(&service.cfg))
 		log_msg("runs will fail until the programs above exist");
-	if (slots_init() < 0 || metrics_init() < 0 || health_init() < 0)
-		die_errno("cannot map the shared pages");
+	slots_init();
+	metrics_init();
+	health_init();
 	log_msg("started: %u workers, %u run slots, queue %u, limits by %s",
 		service.cfg.workers, service.cfg.max_runs, service.cfg.queue_size,
 		service.cgroup_dir[0] ? "cgroup v2" : "rlimits");

@@ -10,7 +10,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "fcgi/fcgi.h"
 
@@ -35,13 +34,9 @@ struct metrics {
 
 static struct metrics *m;
 
-int metrics_init(void)
+void metrics_init(void)
 {
-	void *p = mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	m = p;
-	return 0;
+	m = xshared(sizeof *m);
 }
 
 static void add(_Atomic uint64_t *counter, uint64_t n)

@@ -12,7 +12,6 @@
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,13 +26,9 @@ struct shared {
 
 static struct shared *shm;
 
-int slots_init(void)
+void slots_init(void)
 {
-	void *p = mmap(NULL, sizeof *shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	shm = p;
-	return 0;
+	shm = xshared(sizeof *shm);
 }
 
 static bool take(_Atomic pid_t *arr, unsigned n, pid_t self, int *index)
