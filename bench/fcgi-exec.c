@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	for (int i = 0; i < workers; i++)
 		if (fork() == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);	/* libfcgi catches SIGTERM */
 			serve(argv + 3);
 			_exit(0);
 		}
