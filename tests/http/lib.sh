@@ -60,12 +60,14 @@ http {
 	${nginx_extra:-}
 }
 NGINX
-	spawn-fcgi -n -s "$sock" -M 0600 -- "$fcgi_bin" --config "$conf" 2>>"$fcgi_log" &
+	# fcgi_wrapper: a command to run the service under, such as valgrind.
+	spawn-fcgi -n -s "$sock" -M 0600 -- ${fcgi_wrapper[@]+"${fcgi_wrapper[@]}"} \
+		"$fcgi_bin" --config "$conf" 2>>"$fcgi_log" &
 	fcgi_pid=$!
 	nginx -c "$http_tmp/nginx.conf" -e "$http_tmp/nginx-error.log" &
 	nginx_pid=$!
 	base=http://127.0.0.1:$port
-	for _ in $(seq 100); do
+	for _ in $(seq "${start_tries:-100}"); do
 		if [ -S "$sock" ] && curl -s -o /dev/null "$base/health" 2>/dev/null; then
 			# Wait for the whole pool, so fd and process counts are stable.
 			local want n
