@@ -1,4 +1,4 @@
-/* api_run.c — POST /api/run (SPEC §2): parse, run (script.c: slot, stage,
+/* api_run.c — POST /api/run: parse, run (script.c: slot, stage,
  * sandbox), collect ./output, answer. The response is 200 whenever the
  * script ran, whatever its exit status; 4xx/5xx only when it did not run.
  */

@@ -4,7 +4,7 @@
  * interpreter can already import it. Asking Python per request would cost a
  * start-up each time, so the master asks once (at start and on SIGHUP) for
  * every top-level module and installed distribution name, and workers inherit
- * the sorted list (GET / shows the seeds' libraries from it too). The
+ * the sorted list (GET / shows the supported libraries from it too). The
  * interpreter is asked inside a sandbox, as a script would run, so the list
  * is what a script can really import, not what the service's own view of
  * the file system holds. Names compare in PEP 503 normal form (lower case, runs of

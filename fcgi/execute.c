@@ -1,4 +1,4 @@
-/* execute.c — POST /execute, the main() runners' dialect (SPEC §4).
+/* execute.c — POST /execute, the main() runners' dialect.
  *
  * {"script": str}: the script runs in the sandbox under the main() runner
  * (runners/execute.py), which imports it as a module, calls main() and sends

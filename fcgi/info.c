@@ -20,7 +20,7 @@
 #define HEALTH_TIMEOUT_S 10
 #define HEALTH_MEMORY_MB 256
 
-/* The seeds' library list, by the name a script imports. */
+/* The supported library list, by the name a script imports. */
 static const char *const libraries[] = {
 	"numpy", "pandas", "scipy", "sklearn", "matplotlib", "seaborn", "sympy", "requests",
 	"httpx", "bs4", "yaml", "toml", "dateutil", "tqdm", "PIL",

@@ -1,4 +1,4 @@
-/* pyrunner.c — POST /run, PyRunner's dialect (SPEC §3).
+/* pyrunner.c — POST /run, PyRunner's dialect.
  *
  * {"code": str, "timeout": int 1..300 = 30, "memory_limit": int MB 64..2048 =
  * 512}. A request that breaks a rule is a 422 whose "detail" lists every

@@ -2,7 +2,7 @@
  *
  * Every error a client can get from /api/run carries the four result fields
  * as well as "error", so a client that reads only exit_code and stderr still
- * learns why its script did not run (SPEC §2 "Errors").
+ * learns why its script did not run (the errors of POST /api/run).
  */
 #include <fcgiapp.h>
 #include <stdio.h>

@@ -51,7 +51,8 @@ static void prepare_fds(const struct sandbox_options *o)
 			die_errno("--keep-fd %d", o->keep_fds[i]);
 }
 
-/* The clean environment of SPEC §5, then --setenv additions. */
+/* The clean environment every run gets (README: "What a command sees"),
+ * then --setenv additions. */
 static char **build_environment(const struct sandbox_options *o)
 {
 	static const char *const base[] = {

@@ -54,7 +54,7 @@ struct init_result {
 
 /* What the supervisor reports; report.c turns it into JSON. */
 struct run_report {
-	int exit_code;			/* SPEC: status, 124 timeout, 137 oom, 128+N, -1 fault */
+	int exit_code;			/* status, 124 timeout, 137 oom, 128+N, -1 fault */
 	int signal;
 	bool timed_out;
 	bool oom_killed;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# POST /api/run through nginx + spawn-fcgi + coderunner-fcgi: SPEC §2, rule by rule.
+# POST /api/run through nginx + spawn-fcgi + coderunner-fcgi, rule by rule.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/tap.sh"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/http/lib.sh"
 http_start

@@ -1,5 +1,5 @@
 #!/bin/bash
-# POST /execute, the main() runners' dialect, through nginx: SPEC §4.
+# POST /execute, the main() runners' dialect, through nginx.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/tap.sh"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/http/lib.sh"
 http_start execute_timeout_s=2
@@ -7,10 +7,10 @@ http_start execute_timeout_s=2
 execute() { post /execute "$(json_with script "$1")" -H 'Content-Type: application/json'; }
 result() { jq_ 'j.get("result", j)'; }
 
-# ---- the seeds' examples
+# ---- the original runners' examples
 post /execute '{"script": "def main():\n    return {\"message\": \"Hello from Cloud Run!\", \"value\": 42}"}' \
 	-H 'Content-Type: application/json'
-is "$status" 200 "the seeds' basic example answers 200"
+is "$status" 200 "the original basic example answers 200"
 is "$body" '{"result": {"message": "Hello from Cloud Run!", "value": 42}, "stdout": ""}' "with result and stdout"
 like "$headers" $'\n''[Cc]ontent-[Tt]ype: application/json' "as JSON"
 execute $'def main():\n    print("Starting calculation...")\n    result = sum(range(100))\n    print(f"Sum of 0-99: {result}")\n    print("Calculation complete!")\n    return {"sum": result, "count": 100}'
@@ -60,7 +60,7 @@ like "$status/$(jq_ 'j["error"]')" "^400/main\\(\\) must be callable without arg
 execute $'print("at import")\nif __name__ == "__main__":\n    print("as __main__")\ndef main():\n    return __name__'
 is "$(jq_ 'j["result"], j["stdout"]')" '["main", "at import\n"]' "the script is imported as the module main: its __main__ block does not run"
 
-# ---- the 400s of SPEC §4, each with a precise message
+# ---- the 400s, each with a precise message
 execute $'def main():\n    return 1\n  oops'
 like "$status/$(jq_ 'j["error"]')" '^400/IndentationError: unindent does not match any outer indentation level \(line 3\)$' "a syntax error names its line"
 execute $'def main():\n    print("working")\n    raise ValueError("boom")'
@@ -105,7 +105,7 @@ is "$status" 405 "GET /execute is a 405"
 t0=$(date +%s%N)
 execute $'import time\ndef main():\n    print("started")\n    time.sleep(30)'
 t1=$(date +%s%N)
-is "$status/$(jq_ 'j["error"]')" "408/Script execution timed out (2 s limit)" "past execute_timeout_s: 408 with the seeds' message"
+is "$status/$(jq_ 'j["error"]')" "408/Script execution timed out (2 s limit)" "past execute_timeout_s: 408 with the original message"
 is "$(jq_ 'j["stdout"]')" "started" "with what it printed before"
 ok $(( (t1 - t0) / 1000000 < 6000 ? 0 : 1 )) "after about 2 s ($(( (t1 - t0) / 1000000 )) ms)"
 execute $'def main():\n    x = [0] * 100_000_000\n    return len(x)'

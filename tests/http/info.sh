@@ -42,9 +42,9 @@ is "$(jq_ 'j["capabilities"]["sandbox"]["seccomp"], j["capabilities"]["sandbox"]
 limits=rlimit; grep -q 'limits by cgroup v2' "$fcgi_log" && limits=cgroup2
 is "$(jq_ 'j["capabilities"]["sandbox"]["memory_limit"]')" "$limits" "memory limits by $limits, as the service said at start-up"
 listed=$(jq_ 'j["capabilities"]["libraries"]')
-seeds='["numpy", "pandas", "scipy", "sklearn", "matplotlib", "seaborn", "sympy", "requests", "httpx", "bs4", "yaml", "toml", "dateutil", "tqdm", "PIL"]'
-run_json "$(json_with script "import importlib.util, json; print(json.dumps([m for m in $seeds if importlib.util.find_spec(m)]))")"
-is "$listed" "$(jq_ 'j["stdout"].strip()')" "libraries are exactly the seeds' libraries a script can import in the sandbox"
+supported='["numpy", "pandas", "scipy", "sklearn", "matplotlib", "seaborn", "sympy", "requests", "httpx", "bs4", "yaml", "toml", "dateutil", "tqdm", "PIL"]'
+run_json "$(json_with script "import importlib.util, json; print(json.dumps([m for m in $supported if importlib.util.find_spec(m)]))")"
+is "$listed" "$(jq_ 'j["stdout"].strip()')" "libraries are exactly the supported libraries a script can import in the sandbox"
 like "$listed" '"numpy"' "numpy among them"
 
 # ---- GET /health and /api/health

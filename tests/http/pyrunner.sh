@@ -1,5 +1,5 @@
 #!/bin/bash
-# POST /run, PyRunner's dialect, through nginx: SPEC §3 rule by rule.
+# POST /run, PyRunner's dialect, through nginx, rule by rule.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/tap.sh"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/http/lib.sh"
 http_start
@@ -7,9 +7,9 @@ http_start
 run() { post /run "$1" -H 'Content-Type: application/json'; }
 run_code() { run "$(json_with code "$1" "${2:-{\}}")"; }
 
-# ---- the seed's own example
+# ---- PyRunner's own example
 run '{"code": "print(\"Hello, PyRunner!\")"}'
-is "$status" 200 "the seed's example answers 200"
+is "$status" 200 "PyRunner's example answers 200"
 is "$(jq_ 'j["status"], j["stdout"], j["stderr"], j["error"]')" '["success", "Hello, PyRunner!\n", "", null]' \
 	"status success, its stdout, empty stderr, error null"
 is "$(jq_ 'sorted(j)')" '["error", "execution_time", "memory_used", "status", "stderr", "stdout"]' \

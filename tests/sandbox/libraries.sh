@@ -1,5 +1,5 @@
 #!/bin/bash
-# libraries.sh — the seeds' scientific stack works inside the read-only root.
+# libraries.sh — the supported scientific stack works inside the read-only root.
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/sandbox/lib.sh"
 
@@ -32,7 +32,7 @@ for name in ["scipy", "sklearn", "sympy", "requests", "httpx", "bs4", "yaml", "t
     except Exception as e:
         print(name, "FAILED", e)
 EOF_PY
-unlike "$OUT" FAILED "every library of the seeds' list imports"
+unlike "$OUT" FAILED "every library of the supported list imports"
 
 sb <<'EOF_PY'
 import multiprocessing as mp

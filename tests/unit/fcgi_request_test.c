@@ -1,4 +1,4 @@
-/* fcgi_request_test.c — POST /api/run request validation (SPEC §2), without HTTP. */
+/* fcgi_request_test.c — POST /api/run request validation, without HTTP. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
