@@ -266,6 +266,20 @@ static void release_caller(void)
 	close(null);
 }
 
+/* The run's cgroup goes whichever way the supervisor exits: through die()
+ * (exit, so atexit handlers run) as well as at the end of main(). init and
+ * the command never get here: they leave by exec or _exit. */
+static struct run_cgroup *cgroup_to_remove;
+
+static void remove_cgroup(void)
+{
+	if (!cgroup_to_remove)
+		return;
+	cgroup_kill(cgroup_to_remove);
+	cgroup_remove(cgroup_to_remove);
+	cgroup_to_remove = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct sandbox_options o;
@@ -284,8 +298,12 @@ int main(int argc, char **argv)
 	int workdir_fd = open_workdir(o.workdir);
 
 	struct run_cgroup cg = { .dir_fd = -1 };
-	if (o.cgroup_parent)
+	if (o.cgroup_parent) {
+		cgroup_to_remove = &cg;
+		if (atexit(remove_cgroup) != 0)
+			die("atexit");
 		cgroup_create(&cg, &o);
+	}
 
 	int result[2];
 	if (pipe2(result, O_CLOEXEC) < 0)
@@ -313,9 +331,6 @@ int main(int argc, char **argv)
 	int exit_status = write_report(&o, &s, &cg, start);
 	release_caller();
 	supervise(&s, true);
-	if (o.cgroup_parent) {
-		cgroup_kill(&cg);
-		cgroup_remove(&cg);
-	}
+	remove_cgroup();
 	return exit_status;
 }

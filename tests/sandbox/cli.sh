@@ -26,6 +26,15 @@ rep=$("$SB" --report-fd 3 -- /bin/sh -c 'exit 0' 3>&1 2>/dev/null); rc=$?
 is "$rc" 0 "a command that succeeds exits 0"
 like "$rep" '"limits":\{"memory":"rlimit"' "the report names how memory is limited"
 
+# A cgroup made for a run is removed even when setting it up fails. A plain
+# directory stands in for a cgroup parent: the run's directory is made, then
+# writing memory.max into it fails.
+fake=$(mktemp -d "$tmp_root/cgroup.XXXXXX")
+out=$("$SB" --cgroup "$fake" -- /bin/true 2>&1); rc=$?
+is "$rc" 125 "a cgroup that cannot be set up is the sandbox's fault"
+like "$out" "memory.max" "and the message names the file"
+is "$(ls -A "$fake")" "" "the run's cgroup directory is removed on the way out"
+
 # The report fd and other fds of the caller are not visible to the command.
 exec 7>"$tmp_root/leak"
 out=$("$SB" --report-fd 3 -- /bin/sh -c 'ls /proc/self/fd' 3>/dev/null 2>&1)
