@@ -9,7 +9,6 @@ fcgi_libcoderunner_fcgi_a_SOURCES = \
 	fcgi/worker.c fcgi/master.c fcgi/script.c fcgi/pyrunner.c fcgi/execute.c \
 	fcgi/info.c fcgi/metrics.c fcgi/json_check.c
 nodist_fcgi_libcoderunner_fcgi_a_SOURCES = fcgi/runners.c
-fcgi_libcoderunner_fcgi_a_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS) $(CAPNG_CFLAGS)
 
 # The Python runners of POST /run and /execute, built into the program as C
 # strings (passed to python3 -c), so nothing is installed that a run or an
@@ -22,28 +21,20 @@ CLEANFILES += fcgi/runners.c fcgi/runners.c.tmp
 EXTRA_DIST += fcgi/runners/embed.sh fcgi/runners/execute.py fcgi/runners/script.py
 
 sbin_PROGRAMS += coderunner-fcgi
+fcgi_ldadd = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm
 coderunner_fcgi_SOURCES = fcgi/main.c
-coderunner_fcgi_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS) $(CAPNG_CFLAGS)
-coderunner_fcgi_LDADD = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm
+coderunner_fcgi_LDADD = $(fcgi_ldadd)
 
 
-fcgi_test_ldadd = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm
 fcgi_unit_tests = tests/unit/fcgi_encoding_test tests/unit/fcgi_request_test tests/unit/fcgi_config_test \
 	tests/unit/fcgi_json_test
 check_PROGRAMS += $(fcgi_unit_tests)
 TESTS += $(fcgi_unit_tests)
-tests_unit_fcgi_encoding_test_SOURCES = tests/unit/fcgi_encoding_test.c
-tests_unit_fcgi_encoding_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
-tests_unit_fcgi_encoding_test_LDADD = $(fcgi_test_ldadd)
-tests_unit_fcgi_request_test_SOURCES = tests/unit/fcgi_request_test.c
-tests_unit_fcgi_request_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
-tests_unit_fcgi_request_test_LDADD = $(fcgi_test_ldadd)
-tests_unit_fcgi_config_test_SOURCES = tests/unit/fcgi_config_test.c
-tests_unit_fcgi_config_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
-tests_unit_fcgi_config_test_LDADD = $(fcgi_test_ldadd)
-tests_unit_fcgi_json_test_SOURCES = tests/unit/fcgi_json_test.c
-tests_unit_fcgi_json_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
-tests_unit_fcgi_json_test_LDADD = $(fcgi_test_ldadd)
+# Each test is tests/unit/NAME.c (automake's default source) linked with the library.
+tests_unit_fcgi_encoding_test_LDADD = $(fcgi_ldadd)
+tests_unit_fcgi_request_test_LDADD = $(fcgi_ldadd)
+tests_unit_fcgi_config_test_LDADD = $(fcgi_ldadd)
+tests_unit_fcgi_json_test_LDADD = $(fcgi_ldadd)
 
 # The HTTP tier: a real nginx and spawn-fcgi on 127.0.0.1, run as root.
 fcgi_http_tests = tests/http/api_run.sh tests/http/service.sh tests/http/pyrunner.sh \

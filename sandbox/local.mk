@@ -7,10 +7,8 @@ sandbox_libsandbox_a_SOURCES = \
 	sandbox/sandbox.h sandbox/options.c sandbox/die.c sandbox/report.c \
 	sandbox/cgroup.c sandbox/init.c sandbox/mounts.c sandbox/loopback.c \
 	sandbox/workdir.c sandbox/privileges.c sandbox/seccomp.c
-sandbox_libsandbox_a_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS) $(CAPNG_CFLAGS) $(SECCOMP_CFLAGS)
 
 coderunner_sandbox_SOURCES = sandbox/main.c
-coderunner_sandbox_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
 coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS) -lm
 
 sandbox_tests = tests/sandbox/cli.sh tests/sandbox/isolation.sh tests/sandbox/limits.sh \
@@ -19,7 +17,5 @@ TESTS += $(sandbox_tests)
 EXTRA_DIST += tests/sandbox/lib.sh $(sandbox_tests)
 
 check_PROGRAMS += tests/unit/sandbox_options_test
-tests_unit_sandbox_options_test_SOURCES = tests/unit/sandbox_options_test.c
-tests_unit_sandbox_options_test_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
 tests_unit_sandbox_options_test_LDADD = $(coderunner_sandbox_LDADD)
 TESTS += tests/unit/sandbox_options_test
