@@ -39,6 +39,7 @@ static const struct key keys[] = {
 	UA(max_runs, 1, MAX_RUN_SLOTS, "sandboxed runs at once; auto = 2 x CPUs"),
 	UA(queue_size, 0, MAX_QUEUE_SLOTS, "requests that may wait for a run slot; auto = 2 x max_runs"),
 	UA(workers, 1, MAX_WORKERS, "worker processes; auto = max_runs + queue_size + 2, so health checks never wait behind runs"),
+	UA(prestarted, 1, MAX_PRESTARTED, "sandboxes kept built with an interpreter started, waiting for a run; auto = CPUs"),
 	U(queue_timeout_s, 0, 3600, "10", "longest wait for a run slot before 503"),
 	U(retry_after_s, 1, 3600, "5", "the Retry-After header of a 503"),
 	U(drain_timeout_s, 1, 3600, "330", "on SIGTERM, how long in-flight runs may take before they are killed"),
@@ -133,6 +134,11 @@ static int config_resolve(struct config *c, char *err, size_t errlen)
 		c->queue_size = 2 * c->max_runs;
 	if (!c->workers)
 		c->workers = c->max_runs + c->queue_size + 2;
+	/* One per CPU hides the interpreter's start behind the runs at low
+	 * load; more only wait longer, and a waiting interpreter comes back
+	 * with cold caches. */
+	if (!c->prestarted)
+		c->prestarted = online_cpus() > MAX_PRESTARTED ? MAX_PRESTARTED : online_cpus();
 	if (c->timeout_default_s > c->timeout_max_s) {
 		snprintf(err, errlen, "timeout_default_s: %u is above timeout_max_s (%u)",
 			 c->timeout_default_s, c->timeout_max_s);
@@ -183,7 +189,7 @@ int config_load(struct config *c, const char *path, bool must_exist, char *err, 
 {
 	char msg[512];
 	config_defaults(c);
-	c->max_runs = c->workers = 0;
+	c->max_runs = c->workers = c->prestarted = 0;
 	c->queue_size = (unsigned)-1;
 
 	FILE *f = fopen(path, "re");

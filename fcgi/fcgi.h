@@ -4,8 +4,9 @@
  * (worker.c) takes one FastCGI request at a time off the listening socket that
  * spawn-fcgi handed over on fd 0, routes it (router.c) to a handler such as
  * POST /api/run (api_run.c), which parses the request (request.c), waits for
- * a run slot (slots.c), stages a work directory (stage.c), runs
- * coderunner-sandbox (run.c), collects ./output (artifacts.c) and answers
+ * a run slot (slots.c), stages a work directory (stage.c), hands it to one
+ * of the pre-started sandboxes the master keeps (run.c, pool.c), collects
+ * ./output (artifacts.c) and answers
  * (response.c). The other dialects share that path through run_script()
  * (script.c): POST /run (pyrunner.c), POST /execute (execute.c), each with a
  * small Python runner (fcgi/runners/, built into the program). GET / and
@@ -39,6 +40,7 @@
 #define MAX_RUN_SLOTS 256
 #define MAX_QUEUE_SLOTS 1024
 #define MAX_WORKERS (MAX_RUN_SLOTS + MAX_QUEUE_SLOTS + 16)
+#define MAX_PRESTARTED (MAX_RUN_SLOTS + 16)
 #define MAX_ENDPOINTS 16		/* router.c's paths + "other" */
 
 /* ---- die.c: the one fatal exit path ---------------------------------- */
@@ -75,7 +77,7 @@ ssize_t base64_decode(const char *s, size_t n, unsigned char *out);
 enum cgroup_mode { CGROUP_AUTO, CGROUP_OFF };
 
 struct config {
-	unsigned workers, max_runs, queue_size;	/* resolved: never "auto" */
+	unsigned workers, max_runs, queue_size, prestarted;	/* resolved: never "auto" */
 	unsigned queue_timeout_s, retry_after_s, drain_timeout_s;
 	char sandbox[4096], python[4096], work_root[4096], user[64];
 	enum cgroup_mode cgroup;
@@ -137,6 +139,17 @@ void metrics_queue_wait(long waited_ms);
 void metrics_rejected(void);
 void metrics_worker_restart(void);
 
+/* ---- pool.c: the pre-started sandboxes, kept by the master ------------- */
+void pool_start(const struct config *c);	/* the socket, then pool_fill() */
+void pool_fill(const struct config *c);		/* start what is missing */
+int pool_notify_fd(void);			/* readable: runs claimed sandboxes */
+void pool_read_claims(void);
+bool pool_reaped(pid_t pid, int status);	/* true if pid was one of them */
+void pool_reload(const struct config *c);	/* a new socket; the old ones retire */
+unsigned pool_stop(void);			/* how many are still to end */
+unsigned pool_members(void);
+void pool_close_in_worker(void);
+
 /* ---- cgroup.c ---------------------------------------------------------- */
 /* Master start-up: the delegated service cgroup dir, or "" for the rlimit fallback. */
 void cgroup_setup(enum cgroup_mode mode, char *dir, size_t dirlen);
@@ -145,6 +158,7 @@ void cgroup_setup(enum cgroup_mode mode, char *dir, size_t dirlen);
 struct service {
 	struct config cfg;
 	char cgroup_dir[4096];		/* "" when limits fall back to rlimits */
+	char pool_path[108];		/* the pre-started sandboxes' socket */
 	const char *config_path;
 };
 extern struct service service;
@@ -216,7 +230,6 @@ struct run_result {
 	long wall_ms;			/* from spawn to exit, set-up and teardown included */
 	char fault[512];		/* non-empty: the sandbox failed */
 };
-void run_init(void);			/* once per worker */
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
 		 struct run_result *res);
 void run_result_free(struct run_result *res);
@@ -234,6 +247,7 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 /* ---- runners.c, generated from fcgi/runners/ at build time -------------- */
 extern const char runner_execute[];	/* POST /execute: calls main() */
 extern const char runner_script[];	/* POST /run: names the exception and line */
+extern const char runner_prestart[];	/* every run: the pre-started interpreter */
 
 /* ---- json_check.c ------------------------------------------------------- */
 /* True if s[0..n) is exactly one JSON value by RFC 8259 (valid UTF-8, no
@@ -283,6 +297,8 @@ handler_fn api_info, api_health;	/* info.c */
 handler_fn api_metrics;		/* metrics.c */
 
 /* ---- info.c: the sandbox self-check behind /health --------------------- */
+#define HEALTH_TIMEOUT_S 10
+#define HEALTH_MEMORY_MB 256
 void health_init(void);			/* master, before the first fork */
 void health_release_pid(pid_t pid);	/* master: a worker died mid-check */
 

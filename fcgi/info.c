@@ -17,8 +17,6 @@
 
 #include "fcgi/fcgi.h"
 
-#define HEALTH_TIMEOUT_S 10
-#define HEALTH_MEMORY_MB 256
 
 /* The supported library list, by the name a script imports. */
 static const char *const libraries[] = {

@@ -7,18 +7,21 @@ fcgi_libcoderunner_fcgi_a_SOURCES = \
 	fcgi/deps.c fcgi/slots.c fcgi/cgroup.c fcgi/request.c fcgi/stage.c \
 	fcgi/run.c fcgi/artifacts.c fcgi/response.c fcgi/router.c fcgi/api_run.c \
 	fcgi/worker.c fcgi/master.c fcgi/script.c fcgi/pyrunner.c fcgi/execute.c \
-	fcgi/info.c fcgi/metrics.c fcgi/json_check.c
+	fcgi/info.c fcgi/metrics.c fcgi/json_check.c fcgi/pool.c
 nodist_fcgi_libcoderunner_fcgi_a_SOURCES = fcgi/runners.c
 
-# The Python runners of POST /run and /execute, built into the program as C
+# The pre-started interpreter every run goes through, and the runners of
+# POST /run and /execute, built into the program as C
 # strings (passed to python3 -c), so nothing is installed that a run or an
 # operator could swap. Generated in the build directory.
-fcgi_runners = $(srcdir)/fcgi/runners/execute.py $(srcdir)/fcgi/runners/script.py
+fcgi_runners = $(srcdir)/fcgi/runners/execute.py $(srcdir)/fcgi/runners/script.py \
+	$(srcdir)/fcgi/runners/prestart.py
 fcgi/runners.c: $(srcdir)/fcgi/runners/embed.sh $(fcgi_runners)
 	@$(MKDIR_P) fcgi
 	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/runners/embed.sh $(fcgi_runners) >$@.tmp && mv $@.tmp $@
 CLEANFILES += fcgi/runners.c fcgi/runners.c.tmp
-EXTRA_DIST += fcgi/runners/embed.sh fcgi/runners/execute.py fcgi/runners/script.py
+EXTRA_DIST += fcgi/runners/embed.sh fcgi/runners/execute.py fcgi/runners/script.py \
+	fcgi/runners/prestart.py
 
 sbin_PROGRAMS += coderunner-fcgi
 fcgi_ldadd = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm

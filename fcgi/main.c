@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 	make_work_root(service.cfg.work_root);
 	stage_remove_leftovers(service.cfg.work_root, 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);
+	pool_start(&service.cfg);
 	if (deps_load(&service.cfg, service.cgroup_dir, err, sizeof err) < 0)
 		log_msg("%s; requests naming dependencies will be refused", err);
 	if (check_programs(&service.cfg))
@@ -132,8 +133,8 @@ int main(int argc, char **argv)
 	slots_init();
 	metrics_init();
 	health_init();
-	log_msg("started: %u workers, %u run slots, queue %u, limits by %s",
-		service.cfg.workers, service.cfg.max_runs, service.cfg.queue_size,
+	log_msg("started: %u workers, %u run slots, queue %u, %u sandboxes pre-started, limits by %s",
+		service.cfg.workers, service.cfg.max_runs, service.cfg.queue_size, service.cfg.prestarted,
 		service.cgroup_dir[0] ? "cgroup v2" : "rlimits");
 	return master_main(STDIN_FILENO);
 }

@@ -1,15 +1,17 @@
 /* master.c — keep the pool of workers, and stop or reload on a signal.
  *
- * The master never handles a request. It waits for signals with
- * sigtimedwait() (no handlers, so no races with the loop):
+ * The master never handles a request. It waits for signals on a signalfd
+ * (no handlers, so no races with the loop) and for the pre-started sandboxes'
+ * word that a run took one, which then is replaced at once (pool.c):
  *   SIGCHLD  reap; free what a dead worker held (run slot, queue place,
  *            staged directories, a health check in progress); count and
  *            respawn it unless stopping or it was retiring;
  *   SIGHUP   re-read the config; if it is valid, replace the workers one by
  *            one (each finishes its request first) so they pick it up;
  *   SIGTERM, SIGINT  stop: workers finish in-flight runs, bounded by
- *            drain_timeout_s, after which they are killed.
- * It is also a child subreaper, so a sandbox orphaned by a dying worker is
+ *            drain_timeout_s, after which they are killed; then the idle
+ *            pre-started sandboxes go.
+ * It is also a child subreaper, so whatever a dying child leaves behind is
  * reaped here rather than by init.
  */
 #include <errno.h>
@@ -17,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,7 +36,7 @@ struct worker {
 
 static struct worker pool[MAX_WORKERS];
 static unsigned n_pool;
-static int listen_fd;
+static int listen_fd, sigfd = -1;
 static sigset_t handled;
 
 static long long now_ms(void)
@@ -49,8 +53,10 @@ static void spawn(void)
 		log_msg("cannot fork a worker: %s", strerror(errno));
 		return;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		close(sigfd);
 		worker_main(listen_fd);
+	}
 	pool[n_pool++] = (struct worker){ .pid = pid };
 }
 
@@ -68,11 +74,13 @@ static void reap(bool stopping)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pool_reaped(pid, status))
+			continue;
 		unsigned i;
 		for (i = 0; i < n_pool && pool[i].pid != pid; i++)
 			;
 		if (i == n_pool)
-			continue;	/* an orphaned sandbox */
+			continue;	/* an orphan we adopted */
 		bool retiring = pool[i].retiring;
 		pool[i] = pool[--n_pool];
 		slots_release_pid(pid);
@@ -108,6 +116,7 @@ static void reload(void)
 	if (deps_load(&next, service.cgroup_dir, err, sizeof err) < 0)
 		log_msg("SIGHUP: %s; dependencies will be refused", err);
 	service.cfg = next;
+	pool_reload(&service.cfg);
 	for (unsigned i = 0; i < n_pool; i++) {
 		pool[i].retiring = true;
 		kill(pool[i].pid, SIGTERM);
@@ -127,6 +136,9 @@ int master_main(int fd)
 	sigaddset(&handled, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &handled, NULL) < 0)
 		die_errno("sigprocmask");
+	sigfd = signalfd(-1, &handled, SFD_CLOEXEC);
+	if (sigfd < 0)
+		die_errno("signalfd");
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	sigaction(SIGPIPE, &ign, NULL);
 
@@ -146,13 +158,20 @@ int master_main(int fd)
 			last_spawn = now;
 			spawn();
 		}
-		if (stopping && n_pool == 0)
+		if (!stopping)
+			pool_fill(&service.cfg);
+		/* The workers are gone, and with them every client of a sandbox. */
+		if (stopping && n_pool == 0 && pool_stop() == 0)
 			break;
-		struct timespec wait = { 0, 200 * 1000 * 1000 };
-		siginfo_t si;
-		int sig = sigtimedwait(&handled, &si, &wait);
-		if (sig < 0 && errno != EAGAIN && errno != EINTR)
-			die_errno("sigtimedwait");
+		struct pollfd fds[2] = { { sigfd, POLLIN, 0 }, { pool_notify_fd(), POLLIN, 0 } };
+		if (poll(fds, 2, 200) < 0 && errno != EINTR)
+			die_errno("poll");
+		if (fds[1].revents)
+			pool_read_claims();
+		struct signalfd_siginfo si;
+		int sig = 0;
+		if (fds[0].revents && read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+			sig = (int)si.ssi_signo;
 		switch (sig) {
 		case SIGCHLD:
 			break;

@@ -1,53 +1,42 @@
-/* run.c — run coderunner-sandbox on a staged directory and collect the result.
+/* run.c — run a staged directory in a pre-started sandbox and collect the result.
  *
- * The sandbox's stdout and stderr are the script's; its report (how the run
- * ended) comes on a pipe of its own at fd 3, so nothing the script prints can
- * forge it. A run under a runner (POST /run, /execute) gets one more pipe at
- * fd 4, left open through the sandbox with --keep-fd, on which the runner
- * answers (main()'s result, the exception that ended the script): again
- * nothing the script prints can pass for it. One poll loop drains every pipe
- * at once: a script that fills
- * stderr while we wait on stdout must never deadlock. Each stream is kept up
- * to max_output_kib and the rest is read and dropped (so the script is never
- * blocked on a full pipe), with *_truncated set. A pidfd in the same poll
- * tells us when the sandbox ended even if something still holds a pipe open.
+ * The sandboxes wait, built, on the pool's socket (pool.c); a run connects,
+ * sends its request with the work dir's fd (sandbox/prestart.h) and gets
+ * back the read ends of the script's stdout and stderr, and of fd 4, on
+ * which a runner (POST /run, /execute) answers (main()'s result, the
+ * exception that ended the script): nothing the script prints can pass for
+ * it. How the run ended (the report) comes last on the connection itself,
+ * so nothing the script prints can forge that either, and end-of-file there
+ * means the sandbox is done. Hanging up ends the run.
  *
- * The child is started with vfork(): the worker's pages are not copied, which
- * keeps the cost of a run close to that of the interpreter itself. Between
- * vfork and exec it only calls async-signal-safe syscalls.
+ * One poll loop drains every pipe at once: a script that fills stderr while
+ * we wait on stdout must never deadlock. Each stream is kept up to
+ * max_output_kib and the rest is read and dropped (so the script is never
+ * blocked on a full pipe), with *_truncated set.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
+#include "sandbox/prestart.h"
 
 #define REPORT_MAX (64 * 1024)
 /* The sandbox enforces the timeout itself; this is our own backstop for a
- * sandbox that hangs, long enough to include its set-up and copy-back. */
+ * sandbox that hangs, long enough to include its copy-back. */
 #define BACKSTOP_GRACE_MS 30000
-
-extern char **environ;
-
-static int devnull = -1;
-
-void run_init(void)
-{
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0)
-		die_errno("open /dev/null");
-}
+/* How long a run may wait for a pre-started sandbox to take it: one is
+ * normally waiting, or being built after the last run. */
+#define CLAIM_TIMEOUT_S 30
 
 void run_result_free(struct run_result *res)
 {
@@ -72,35 +61,6 @@ static long long now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The script's stdin: a sealed memfd holding the request's "stdin", so the
- * script can read it at its own pace while we wait on its output. */
-static int stdin_fd(const struct run_request *r)
-{
-	if (!r->stdin_len)
-		return fcntl(devnull, F_DUPFD_CLOEXEC, 3);
-	int fd = memfd_create("stdin", MFD_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	const char *p = r->stdin_data;
-	size_t n = r->stdin_len;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			close(fd);
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 struct stream {
@@ -163,232 +123,193 @@ static void parse_report(const char *text, struct run_result *res)
 	json_object_put(o);
 }
 
-/* Everything the child does between vfork() and execve(). The report and
- * channel ends are >= 5 (see move_above()), so setting fds 0-4 in order never
- * overwrites a source still to be used. */
-static _Noreturn void child(int in, int out, int err, int report, int channel, char **argv,
-			    const sigset_t *mask)
+/* What prestart.py is told: the RLIMIT_AS to set (0 under a cgroup, which
+ * the sandbox sets itself), whether fd 4 stays open, and the rest of the
+ * python3 -s command line. */
+static void build_args(const struct run_request *r, struct buf *args)
 {
-	/* Die with the worker: a worker killed mid-request must not leave a
-	 * sandbox writing into a directory the master is about to remove. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || dup2(report, 3) < 0)
-		_exit(127);
-	if (channel >= 0 && dup2(channel, 4) < 0)
-		_exit(127);
-	/* libfcgi's connection fd is not O_CLOEXEC: close everything else. */
-	syscall(SYS_close_range, channel >= 0 ? 5U : 4U, ~0U, 0U);
-	sigprocmask(SIG_SETMASK, mask, NULL);
-	execve(argv[0], argv, environ);
-	_exit(127);
+	buf_printf(args, "%u", service.cgroup_dir[0] ? 0 : r->memory_mb);
+	buf_put(args, "\0", 1);
+	buf_puts(args, r->runner ? "1" : "0");
+	buf_put(args, "\0", 1);
+	if (r->runner) {
+		buf_puts(args, "-c");
+		buf_put(args, "\0", 1);
+		buf_puts(args, r->runner);
+		buf_put(args, "\0", 1);
+	}
+	buf_puts(args, r->entry_point);
 }
 
-/* Kept out of line so that nothing of run_sandbox()'s frame lives in
- * registers the vfork child could clobber. */
-static __attribute__((noinline)) pid_t spawn(int in, int out, int err, int report, int channel,
-					     char **argv, int *spawn_errno)
+static int send_all(int fd, const void *p, size_t n)
 {
-	/* No signal handler may run in the child while it shares our memory. */
-	sigset_t all, old;
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid_t pid = vfork();
-	if (pid == 0)
-		child(in, out, err, report, channel, argv, &old);
-	*spawn_errno = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return pid;
-}
-
-/* Moves *fd to a number >= 5, where the child's dup2() onto 0-4 cannot
- * clobber it; -1 on failure. */
-static int move_above(int *fd)
-{
-	if (*fd >= 5)
-		return 0;
-	int moved = fcntl(*fd, F_DUPFD_CLOEXEC, 5);
-	if (moved < 0)
-		return -1;
-	close(*fd);
-	*fd = moved;
+	const char *c = p;
+	while (n) {
+		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
 	return 0;
+}
+
+/* Connects to the pool and hands over the run; returns the connection with
+ * fds[] set to the script's stdout, stderr and fd 4 (or -1 each when the
+ * sandbox failed before the run, and says why in the report), or -1 with
+ * res->fault set. */
+static int claim(const char *dir, const struct run_request *r, int fds[3], struct run_result *res)
+{
+	fds[0] = fds[1] = fds[2] = -1;
+	struct buf args = { 0 };
+	build_args(r, &args);
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	snprintf(addr.sun_path, sizeof addr.sun_path, "%s", service.pool_path);
+	struct timeval tv = { CLAIM_TIMEOUT_S, 0 };
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	const char *step = "open the work directory";
+	if (dfd < 0 || sock < 0)
+		goto fail;
+	step = "connect to the pre-started sandboxes";
+	if (setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
+	    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+	    connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0)
+		goto fail;
+
+	struct prestart_request req = {
+		.magic = PRESTART_MAGIC,
+		.timeout_ms = (uint32_t)(r->timeout_s * 1000 + 0.5),
+		.memory_mb = r->memory_mb,
+		.stdin_len = (uint32_t)r->stdin_len,
+		.args_len = (uint32_t)args.len,
+	};
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof control);
+	struct iovec iov = { &req, sizeof req };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = CMSG_SPACE(sizeof(int)),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &dfd, sizeof dfd);
+	/* A sandbox whose set-up failed may hang up without reading all this;
+	 * its reply then still says why. */
+	int send_errno = 0;
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
+	    send_all(sock, r->stdin_data, r->stdin_len) < 0 || send_all(sock, args.data, args.len) < 0)
+		send_errno = errno ? errno : EPROTO;
+
+	/* The reply: one byte, with the output's read ends when the run starts. */
+	char byte;
+	iov = (struct iovec){ &byte, 1 };
+	msg = (struct msghdr){
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
+	};
+	ssize_t n;
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	step = send_errno ? "hand the run to a sandbox" : "hear from the sandbox";
+	if (n <= 0) {
+		errno = send_errno ? send_errno : n == 0 ? ECONNRESET : errno;
+		goto fail;
+	}
+	c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(3 * sizeof(int)))
+		memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
+	close(dfd);
+	buf_free(&args);
+	return sock;
+
+fail:
+	snprintf(res->fault, sizeof res->fault, "cannot %s: %s", step,
+		 errno == EAGAIN ? "none took the run in time (see the service log)" : strerror(errno));
+	if (dfd >= 0)
+		close(dfd);
+	if (sock >= 0)
+		close(sock);
+	buf_free(&args);
+	return -1;
 }
 
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
 		 struct run_result *res)
 {
-	char timeout[32], memory[16], pids[16], fsize[16], nofile[16], tmp[16], work[16], entry[1100];
-	snprintf(timeout, sizeof timeout, "%.3f", r->timeout_s);
-	snprintf(memory, sizeof memory, "%u", r->memory_mb);
-	snprintf(pids, sizeof pids, "%u", c->pids);
-	snprintf(fsize, sizeof fsize, "%u", c->fsize_mb);
-	snprintf(nofile, sizeof nofile, "%u", c->nofile);
-	snprintf(tmp, sizeof tmp, "%u", c->tmp_size_mb);
-	snprintf(work, sizeof work, "%u", c->work_size_mb);
-	snprintf(entry, sizeof entry, "%s", r->entry_point);
-	char *argv[40];
-	int a = 0;
-	argv[a++] = (char *)c->sandbox;
-	argv[a++] = "--workdir"; argv[a++] = (char *)dir;
-	argv[a++] = "--timeout"; argv[a++] = timeout;
-	argv[a++] = "--memory"; argv[a++] = memory;
-	argv[a++] = "--pids"; argv[a++] = pids;
-	argv[a++] = "--fsize"; argv[a++] = fsize;
-	argv[a++] = "--nofile"; argv[a++] = nofile;
-	argv[a++] = "--tmp-size"; argv[a++] = tmp;
-	argv[a++] = "--work-size"; argv[a++] = work;
-	argv[a++] = "--user"; argv[a++] = (char *)c->user;
-	if (service.cgroup_dir[0]) {
-		argv[a++] = "--cgroup";
-		argv[a++] = service.cgroup_dir;
-	}
-	argv[a++] = "--report-fd"; argv[a++] = "3";
-	if (r->runner) {
-		argv[a++] = "--keep-fd";
-		argv[a++] = "4";
-	}
-	argv[a++] = "--";
-	argv[a++] = (char *)c->python;
-	/* No -I: it would drop the script's own directory from sys.path, and
-	 * files mode needs `import utils` to work; it would also ignore
-	 * PYTHONUNBUFFERED, and a script killed at its timeout would lose what
-	 * it printed. The sandbox's environment is already clean; -s keeps a
-	 * user site-packages out all the same. */
-	argv[a++] = "-s";
-	if (r->runner) {
-		argv[a++] = "-c";
-		argv[a++] = (char *)r->runner;
-	}
-	argv[a++] = entry;
-	argv[a] = NULL;
-
 	memset(res, 0, sizeof *res);
 	res->exit_code = -1;
 	res->duration_ms = -1;
 	res->memory_peak_kb = -1;
 	res->wall_ms = -1;
 
-	enum { OUT, ERR, REPORT, CHANNEL, N_STREAMS };
-	int n_streams = r->runner ? N_STREAMS : CHANNEL;
-	int in = stdin_fd(r), p[N_STREAMS][2];
-	for (int i = 0; i < N_STREAMS; i++)
-		p[i][0] = p[i][1] = -1;
-	bool ready = in >= 0;
-	for (int i = 0; ready && i < n_streams; i++)
-		ready = pipe2(p[i], O_CLOEXEC) == 0;
-	ready = ready && move_above(&p[REPORT][1]) == 0 && (!r->runner || move_above(&p[CHANNEL][1]) == 0);
-	if (!ready) {
-		snprintf(res->fault, sizeof res->fault, "cannot set up the run: %s", strerror(errno));
-		if (in >= 0)
-			close(in);
-		for (int i = 0; i < N_STREAMS; i++)
-			for (int k = 0; k < 2; k++)
-				if (p[i][k] >= 0)
-					close(p[i][k]);
-		return;
-	}
-
-	int spawn_errno = 0;
 	long long started = now_ms();
-	pid_t pid = spawn(in, p[OUT][1], p[ERR][1], p[REPORT][1], p[CHANNEL][1], argv, &spawn_errno);
-	close(in);
-	for (int i = 0; i < n_streams; i++)
-		close(p[i][1]);
-	if (pid < 0) {
-		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox: %s", strerror(spawn_errno));
-		for (int i = 0; i < n_streams; i++)
-			close(p[i][0]);
+	enum { OUT, ERR, CHANNEL, REPORT, N_STREAMS };
+	int fds[3];
+	int sock = claim(dir, r, fds, res);
+	if (sock < 0)
 		return;
-	}
 
 	struct buf report = { 0 };
 	size_t output_cap = (size_t)c->max_output_kib * 1024;
 	struct stream streams[N_STREAMS] = {
-		[OUT] = { p[OUT][0], &res->out, output_cap, &res->out_truncated },
-		[ERR] = { p[ERR][0], &res->err, output_cap, &res->err_truncated },
-		[REPORT] = { p[REPORT][0], &report, REPORT_MAX, NULL },
-		[CHANNEL] = { p[CHANNEL][0], &res->channel, output_cap, &res->channel_truncated },
+		[OUT] = { fds[0], &res->out, output_cap, &res->out_truncated },
+		[ERR] = { fds[1], &res->err, output_cap, &res->err_truncated },
+		[CHANNEL] = { fds[2], &res->channel, output_cap, &res->channel_truncated },
+		[REPORT] = { sock, &report, REPORT_MAX, NULL },
 	};
-	for (int i = 0; i < n_streams; i++)
-		if (fcntl(streams[i].fd, F_SETFL, O_NONBLOCK) < 0)
+	bool open_[N_STREAMS];
+	for (int i = 0; i < N_STREAMS; i++) {
+		open_[i] = streams[i].fd >= 0;
+		if (open_[i] && fcntl(streams[i].fd, F_SETFL, O_NONBLOCK) < 0)
 			die_errno("fcntl O_NONBLOCK");
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	}
 	long long deadline = now_ms() + (long long)(r->timeout_s * 1000) + BACKSTOP_GRACE_MS;
-	bool open_[N_STREAMS] = { true, true, true, true }, exited = false, killed = false;
-	int status = 0;
 
-	while (!exited) {
-		struct pollfd pfd[N_STREAMS + 1];
-		int map[N_STREAMS + 1], n = 0;
-		for (int i = 0; i < n_streams; i++)
+	/* The report's end-of-file means the sandbox is done; the pipes'
+	 * end-of-file came before it (init closes them first), or will not
+	 * come at all if the sandbox failed: then what they hold is read. */
+	while (open_[REPORT]) {
+		struct pollfd pfd[N_STREAMS];
+		int map[N_STREAMS], n = 0;
+		for (int i = 0; i < N_STREAMS; i++)
 			if (open_[i]) {
 				pfd[n] = (struct pollfd){ .fd = streams[i].fd, .events = POLLIN };
 				map[n++] = i;
 			}
-		if (pidfd >= 0) {
-			pfd[n] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-			map[n++] = -1;
-		}
 		long long left = deadline - now_ms();
-		if (left <= 0 && !killed) {
-			kill(pid, SIGKILL);
-			killed = true;
+		if (left <= 0) {
 			snprintf(res->fault, sizeof res->fault, "the sandbox did not finish %d s after the timeout",
 				 BACKSTOP_GRACE_MS / 1000);
-			left = 5000;
-			deadline = now_ms() + left;
-		} else if (left <= 0)
-			break;		/* killed and still not gone: give up waiting */
-		if (pidfd < 0 && n == 0)
-			break;		/* every pipe closed: waitpid() below */
-		int rc = poll(pfd, (nfds_t)n, pidfd < 0 && left > 1000 ? 1000 : (int)left);
+			break;	/* hanging up below tells the sandbox to kill the run */
+		}
+		int rc = poll(pfd, (nfds_t)n, (int)left);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
 			die_errno("poll");
-		for (int k = 0; k < n; k++) {
-			if (!pfd[k].revents)
-				continue;
-			if (map[k] < 0)
-				exited = true;
-			else if (!drain(&streams[map[k]]))
+		for (int k = 0; k < n; k++)
+			if (pfd[k].revents && !drain(&streams[map[k]]))
 				open_[map[k]] = false;
-		}
-		bool any_open = false;
-		for (int i = 0; i < n_streams; i++)
-			any_open |= open_[i];
-		if (pidfd < 0 && !any_open)
-			break;
 	}
-	/* The child ended: what it wrote is already in the pipes. */
-	for (int i = 0; i < n_streams; i++) {
-		if (open_[i])
+	for (int i = 0; i < N_STREAMS; i++) {
+		if (streams[i].fd < 0)
+			continue;
+		if (open_[i] && i != REPORT)
 			drain(&streams[i]);
 		close(streams[i].fd);
 	}
-	if (pidfd >= 0)
-		close(pidfd);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			status = 0;
-			break;
-		}
-	}
 	res->wall_ms = (long)(now_ms() - started);
-
 	if (!res->fault[0]) {
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !report.len)
-			snprintf(res->fault, sizeof res->fault, "cannot run %.400s", c->sandbox);
-		else if (!report.len && WIFSIGNALED(status))
-			snprintf(res->fault, sizeof res->fault, "the sandbox was killed by signal %d and wrote no report",
-				 WTERMSIG(status));
-		else if (!report.len)
-			snprintf(res->fault, sizeof res->fault, "the sandbox ended with status %d and no report",
-				 WEXITSTATUS(status));
+		if (!report.len)
+			snprintf(res->fault, sizeof res->fault, "the sandbox ended without a report");
 		else
 			parse_report(report.data, res);
 	}

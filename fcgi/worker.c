@@ -159,8 +159,8 @@ void worker_main(int listen_fd)
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		die_errno("sigprocmask");
 
+	pool_close_in_worker();
 	drop_effective_caps();
-	run_init();
 	if (FCGX_Init() != 0)
 		die("FCGX_Init failed");
 	FCGX_Request req;

@@ -53,6 +53,16 @@ static ssize_t read_file(const struct run_cgroup *cg, const char *name, char *bu
 	return n;
 }
 
+/* Pre-started: set at the start to --memory, lowered to the run's own limit
+ * when it is claimed (a limit below what is in use would reclaim or kill, but
+ * a waiting interpreter holds far less than the smallest limit allowed). */
+void cgroup_set_memory(const struct run_cgroup *cg, uint64_t memory_mb)
+{
+	char value[32];
+	snprintf(value, sizeof value, "%" PRIu64, memory_mb << 20);
+	write_file(cg, "memory.max", value, false);
+}
+
 void cgroup_create(struct run_cgroup *cg, const struct sandbox_options *o)
 {
 	char value[32];
@@ -62,8 +72,7 @@ void cgroup_create(struct run_cgroup *cg, const struct sandbox_options *o)
 		die("--cgroup path too long");
 	if (mkdir(cg->path, 0755) < 0)
 		die_errno("create cgroup %s", cg->path);
-	snprintf(value, sizeof value, "%" PRIu64, o->memory_mb << 20);
-	write_file(cg, "memory.max", value, false);
+	cgroup_set_memory(cg, o->memory_mb);
 	write_file(cg, "memory.swap.max", "0", true);
 	write_file(cg, "memory.oom.group", "1", true);
 	snprintf(value, sizeof value, "%" PRIu64, o->pids);

@@ -4,19 +4,26 @@
  * "error". In the supervisor the report goes to --report-fd (and stderr); in
  * init, the message travels to the supervisor on the result pipe, which then
  * reports it; in the command's process before exec it goes the same way,
- * since that process still shares init's pipe.
+ * since that process still shares init's pipe. A pre-started sandbox reports
+ * to its client; a fault before any client came waits for one, so that the
+ * next run to claim this sandbox learns why it cannot start (and a broken
+ * set-up costs one sandbox per request, not a restart loop).
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
 
 static int report_fd = -1;
 static int pipe_fd = -1;
+static int listen_fd = -1;
+static bool reply_owed;
 static const struct sandbox_options *options;
 
 void die_init(int fd, const struct sandbox_options *o)
@@ -30,6 +37,40 @@ void die_set_pipe(int fd)
 	pipe_fd = fd;
 }
 
+void die_set_listener(int fd)
+{
+	listen_fd = fd;
+}
+
+void die_set_client(int fd)
+{
+	report_fd = fd;
+	reply_owed = true;
+}
+
+void die_client_replied(void)
+{
+	reply_owed = false;
+}
+
+/* The first client of a sandbox that failed first: taken the way any client
+ * is, so that the stop signals still stop us. */
+static void find_client(int fd)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sigfd < 0 || sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return;
+	int client = prestart_accept(fd, sigfd);
+	close(sigfd);
+	if (client >= 0)
+		die_set_client(client);
+}
+
 static _Noreturn void die_message(const char *msg)
 {
 	if (pipe_fd >= 0) {
@@ -41,11 +82,19 @@ static _Noreturn void die_message(const char *msg)
 		_exit(SANDBOX_EXIT_FAULT);
 	}
 	fprintf(stderr, "coderunner-sandbox: %s\n", msg);
+	if (report_fd < 0 && listen_fd >= 0) {
+		int fd = listen_fd;
+		listen_fd = -1;	/* a fault while waiting must not wait again */
+		find_client(fd);
+	}
 	if (report_fd >= 0) {
+		if (reply_owed)	/* the reply byte, without fds: there is no run */
+			report_write(report_fd, "E", 1);
 		struct run_report r = { .exit_code = -1, .options = options, .error = msg };
 		char *json = report_encode(&r);
 		if (json) {
-			dprintf(report_fd, "%s\n", json);
+			report_write(report_fd, json, strlen(json));
+			report_write(report_fd, "\n", 1);
 			free(json);
 		}
 	}

@@ -1,7 +1,8 @@
 /* init.c — PID 1 of the run's PID namespace.
  *
- * init builds the run's world (hostname, loopback, mounts), forks the
- * command, and from then on only waits: it reaps every process that ends,
+ * init builds the run's world (hostname, loopback, mounts, /work), forks the
+ * command (pre-started: waits for the run to be claimed, then fills /work
+ * and hands the command its arguments), and from then on only waits: it reaps every process that ends,
  * orphans included (a PID namespace's init inherits them all), until the
  * command itself ends or the wall timeout passes. Then it kills whatever is
  * left with SIGKILL — kill(-1) from init reaches every process of the
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,11 +77,27 @@ static char **build_environment(const struct sandbox_options *o)
 	return env;
 }
 
-static _Noreturn void exec_command(const struct sandbox_options *o, const sigset_t *saved_mask)
+/* A pre-started command's fds to where it expects them: 0-2, 3 (control),
+ * 4 (channel). Their sources are all above 9 (prestart_open_fds), and dup2()
+ * leaves the copies without FD_CLOEXEC. */
+static void place_command_fds(const struct command_fds *cmd)
+{
+	static const int target[N_CMD_PIPES] = { 0, 1, 2, 4 };
+	for (int i = 0; i < N_CMD_PIPES; i++)
+		if (dup2(cmd->theirs[i], target[i]) < 0)
+			die_errno("dup2 onto fd %d", target[i]);
+	if (dup2(cmd->control[1], 3) < 0)
+		die_errno("dup2 onto fd 3");
+}
+
+static _Noreturn void exec_command(const struct sandbox_options *o, const sigset_t *saved_mask,
+				   const struct command_fds *cmd)
 {
 	if (sigprocmask(SIG_SETMASK, saved_mask, NULL) < 0)
 		die_errno("restore the signal mask");
 	prepare_fds(o);
+	if (cmd)
+		place_command_fds(cmd);
 	/* Under memory pressure the script is the first thing to go. */
 	set_oom_score_adj("1000");
 	privileges_set_rlimits(o, o->cgroup_parent != NULL);
@@ -156,7 +174,40 @@ static void kill_everything_else(void)
 		;
 }
 
-void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd)
+/* Pre-started: waits for the command to be ready and for the run to be
+ * claimed, fills /work and hands the command its arguments. Returns the work
+ * dir's fd and sets the run's timeout. */
+static int start_claimed_run(const struct sandbox_options *o, int result_fd,
+			     const struct command_fds *cmd, uint64_t *timeout_ms)
+{
+	static struct init_go go;
+	char ready;
+	ssize_t n;
+	/* End-of-file instead of the byte: the command is already gone, which
+	 * the run's report will say. */
+	while ((n = read(cmd->control[0], &ready, 1)) < 0 && errno == EINTR)
+		;
+	struct init_result r = { .ready = 1 };
+	if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
+		die_errno("tell the supervisor the sandbox is ready");
+
+	int workdir_fd = prestart_receive_go(result_fd, &go);
+	workdir_copy_in(workdir_fd, "/work", o->uid, o->gid);
+	for (size_t done = 0; done < go.args_len;) {
+		n = send(cmd->control[0], go.args + done, go.args_len - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;	/* the command is gone: the report will say so */
+		done += (size_t)n;
+	}
+	close(cmd->control[0]);
+	*timeout_ms = go.timeout_ms;
+	return workdir_fd;
+}
+
+void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
+	       const struct command_fds *cmd)
 {
 	die_set_pipe(result_fd);
 	/* If the supervisor dies, take the whole namespace down with us. */
@@ -165,10 +216,15 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd)
 	/* The memory limit may kill the whole run at once (memory.oom.group);
 	 * init is exempt so that it can still reap, copy out and report. */
 	set_oom_score_adj("-1000");
+	if (cmd)	/* the client's ends are not ours to hold */
+		for (int i = 0; i < N_CMD_PIPES; i++)
+			close(cmd->mine[i]);
 
 	set_identity();
 	loopback_up();
-	mounts_build_root(o, workdir_fd);
+	mounts_build_root(o);
+	if (!cmd)
+		workdir_copy_in(workdir_fd, "/work", o->uid, o->gid);
 
 	/* SIGCHLD stays blocked and is taken with sigtimedwait: no handler, no
 	 * race between a child's end and the wait. */
@@ -184,9 +240,18 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd)
 	if (command < 0)
 		die_errno("fork the command");
 	if (command == 0)
-		exec_command(o, &saved);
+		exec_command(o, &saved, cmd);
 
-	r.timed_out = !wait_for_command(command, start + (int64_t)o->timeout_ms * 1000,
+	uint64_t timeout_ms = o->timeout_ms;
+	if (cmd) {
+		for (int i = 0; i < N_CMD_PIPES; i++)
+			close(cmd->theirs[i]);
+		close(cmd->control[1]);
+		workdir_fd = start_claimed_run(o, result_fd, cmd, &timeout_ms);
+		start = now_us();	/* the run starts now, not the command */
+	}
+
+	r.timed_out = !wait_for_command(command, start + (int64_t)timeout_ms * 1000,
 					&chld, &r.wait_status);
 	r.duration_us = now_us() - start;
 	if (r.timed_out)

@@ -8,7 +8,9 @@
  *   4. init: loopback, root file system, pivot_root, then the command with
  *      rlimits, an unprivileged uid, no capabilities, no_new_privs and
  *      seccomp (init.c, loopback.c, mounts.c, privileges.c, seccomp.c)
- *   5. wait for init, collect how the command ended, remove the cgroup and
+ *   5. pre-started (--accept-fd): wait until the command is ready, then for
+ *      a client to claim the run (prestart.c)
+ *   6. wait for init, collect how the command ended, remove the cgroup and
  *      write the report (here, report.c)
  * The supervisor never runs untrusted code and needs no more than it has:
  * it stays outside every namespace it creates.
@@ -24,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,6 +71,21 @@ static void check_report_fd(int fd)
 	/* The report fd belongs to the caller and must not leak into the run. */
 	if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		die_errno("--report-fd %d", fd);
+}
+
+static void check_accept_fd(int fd)
+{
+	int listening = 0;
+	socklen_t len = sizeof listening;
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+		die("--accept-fd %d is not a listening socket", fd);
+	/* Every sandbox waiting on the socket wakes for a connection and one
+	 * gets it: the others must find accept() empty, not block in it. */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		die_errno("--accept-fd %d", fd);
+	die_set_listener(fd);
 }
 
 static int open_workdir(const char *path)
@@ -121,9 +139,11 @@ static pid_t clone_init(const struct run_cgroup *cg, int *pidfd)
 struct supervisor {
 	pid_t pid;
 	int pidfd, sigfd, result_fd;
+	int client_fd;			/* pre-started: the client, -1 before */
 	uint64_t deadline;		/* the backstop behind init's own timeout */
 	const char *cut_short;		/* why the supervisor had to kill init */
 	struct init_result result;
+	bool ready;			/* pre-started: the command waits for its run */
 	bool have_result;		/* a result or an error arrived */
 	bool final;			/* init's last word: nothing more will come */
 	bool exited;
@@ -153,6 +173,10 @@ static void read_result(struct supervisor *s)
 		return;
 	}
 	r.error[sizeof r.error - 1] = '\0';
+	if (r.ready && !r.error[0]) {
+		s->ready = true;
+		return;
+	}
 	if (!s->have_result || !s->result.error[0])
 		s->result = r;
 	s->have_result = true;
@@ -170,20 +194,43 @@ static void take_signal(struct supervisor *s)
 	kill_init(s, msg);
 }
 
-/* Waits for init to say how the command ended (or to die, or to be killed
- * when the caller signals or the backstop passes). With until_exit, waits
- * further for init itself to be gone, and reaps it. */
-static void supervise(struct supervisor *s, bool until_exit)
+/* A client that hangs up no longer wants the run. */
+static void check_client(struct supervisor *s)
 {
-	while (until_exit ? !s->exited : !s->final) {
-		struct pollfd fds[3] = {
+	char c;
+	ssize_t n = recv(s->client_fd, &c, 1, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		kill_init(s, "the client hung up");
+		s->client_fd = -1;
+	}
+}
+
+enum until { UNTIL_READY, UNTIL_RESULT, UNTIL_EXIT };
+
+static bool done(const struct supervisor *s, enum until until)
+{
+	switch (until) {
+	case UNTIL_READY:	return s->ready || s->final;
+	case UNTIL_RESULT:	return s->final;
+	default:		return s->exited;
+	}
+}
+
+/* Waits for init to say the command is ready or how it ended (or to die, or
+ * to be killed when the caller signals, the client hangs up or the backstop
+ * passes). UNTIL_EXIT waits further for init itself to be gone, and reaps it. */
+static void supervise(struct supervisor *s, enum until until)
+{
+	while (!done(s, until)) {
+		struct pollfd fds[4] = {
 			{ s->pidfd, POLLIN, 0 }, { s->sigfd, POLLIN, 0 },
 			{ s->final ? -1 : s->result_fd, POLLIN, 0 },
+			{ s->final ? -1 : s->client_fd, POLLIN | POLLRDHUP, 0 },
 		};
 		uint64_t now = now_ms();
 		int wait = s->deadline == UINT64_MAX ? -1 :
 			   now >= s->deadline ? 0 : (int)(s->deadline - now);
-		int n = poll(fds, 3, wait);
+		int n = poll(fds, 4, wait);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -194,6 +241,8 @@ static void supervise(struct supervisor *s, bool until_exit)
 			take_signal(s);
 		if (fds[2].revents)
 			read_result(s);
+		if (fds[3].revents)
+			check_client(s);
 		if (fds[0].revents) {
 			while (!s->final)	/* init is gone: its pipe holds all it said */
 				read_result(s);
@@ -244,7 +293,8 @@ static int write_report(const struct sandbox_options *o, struct supervisor *s,
 	}
 	if (o->report_fd >= 0) {
 		char *json = report_encode(&rep);
-		if (!json || dprintf(o->report_fd, "%s\n", json) < 0) {
+		if (!json || report_write(o->report_fd, json, strlen(json)) < 0 ||
+		    report_write(o->report_fd, "\n", 1) < 0) {
 			fprintf(stderr, "coderunner-sandbox: cannot write the report\n");
 			exit_status = SANDBOX_EXIT_FAULT;
 		}
@@ -271,6 +321,50 @@ static void release_caller(void)
  * the command never get here: they leave by exec or _exit. */
 static struct run_cgroup *cgroup_to_remove;
 
+/* Whoever keeps a pool of pre-started sandboxes wants to build the next one
+ * as soon as this one is taken: when our stdout is a socket, our pid goes
+ * there. Nothing else is ever written to it. */
+static void announce_claim(void)
+{
+	char line[24];
+	int n = snprintf(line, sizeof line, "%d\n", (int)getpid());
+	if (send(1, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+	    errno != ENOTSOCK && errno != EAGAIN)
+		fprintf(stderr, "coderunner-sandbox: cannot announce the claim: %s\n", strerror(errno));
+}
+
+/* Pre-started: the sandbox is built and the command started; wait for it to
+ * be ready, then for a client, and hand init the run. False when told to
+ * stop before any client came. A set-up that failed is still reported to the
+ * first client, so that a run learns why it could not start. */
+static bool claim(struct sandbox_options *o, struct supervisor *s, const struct run_cgroup *cg,
+		  struct command_fds *cmd)
+{
+	static struct init_go go;
+	supervise(s, UNTIL_READY);
+	if (s->cut_short)
+		return false;
+	int client = prestart_accept(o->accept_fd, s->sigfd);
+	if (client < 0)
+		return false;
+	close(o->accept_fd);
+	die_set_listener(-1);
+	announce_claim();
+	o->report_fd = client;
+	die_set_client(client);
+	int workdir_fd = prestart_receive(client, cmd->mine[CMD_STDIN], o, &go);
+	prestart_reply(client, cmd);
+	die_client_replied();
+	s->client_fd = client;
+	if (o->cgroup_parent)
+		cgroup_set_memory(cg, o->memory_mb);
+	s->deadline = now_ms() + o->timeout_ms + BACKSTOP_MS;
+	if (!s->final)
+		prestart_send_go(s->result_fd, &go, workdir_fd);
+	close(workdir_fd);
+	return true;
+}
+
 static void remove_cgroup(void)
 {
 	if (!cgroup_to_remove)
@@ -294,8 +388,13 @@ int main(int argc, char **argv)
 	}
 	die_init(o.report_fd, &o);
 	check_report_fd(o.report_fd);
+	check_accept_fd(o.accept_fd);
+	bool prestarted = o.accept_fd >= 0;
 	privileges_check();
 	int workdir_fd = open_workdir(o.workdir);
+	struct command_fds cmd;
+	if (prestarted)
+		prestart_open_fds(&cmd);
 
 	struct run_cgroup cg = { .dir_fd = -1 };
 	if (o.cgroup_parent) {
@@ -305,9 +404,11 @@ int main(int argc, char **argv)
 		cgroup_create(&cg, &o);
 	}
 
+	/* init's messages come one at a time, and a pre-started sandbox's run
+	 * goes the other way with the work dir's fd: a datagram socket pair. */
 	int result[2];
-	if (pipe2(result, O_CLOEXEC) < 0)
-		die_errno("pipe");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, result) < 0)
+		die_errno("socketpair");
 	sigset_t saved;
 	int sigfd = block_signals(&saved);
 
@@ -317,20 +418,34 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		close(result[0]);
 		close(sigfd);
+		if (prestarted)
+			close(o.accept_fd);
 		if (sigprocmask(SIG_SETMASK, &saved, NULL) < 0)
 			die_errno("sigprocmask");
-		init_main(&o, result[1], workdir_fd);
+		init_main(&o, result[1], workdir_fd, prestarted ? &cmd : NULL);
 	}
 	close(result[1]);
 
 	struct supervisor s = {
-		.pid = pid, .pidfd = pidfd, .sigfd = sigfd, .result_fd = result[0],
-		.deadline = start + o.timeout_ms + BACKSTOP_MS,
+		.pid = pid, .pidfd = pidfd, .sigfd = sigfd, .result_fd = result[0], .client_fd = -1,
+		.deadline = prestarted ? UINT64_MAX : start + o.timeout_ms + BACKSTOP_MS,
 	};
-	supervise(&s, false);
+	if (prestarted) {
+		prestart_close_theirs(&cmd);
+		if (!claim(&o, &s, &cg, &cmd)) {
+			/* Retired unclaimed: nothing to report, nothing failed. */
+			kill_init(&s, "retired");
+			supervise(&s, UNTIL_EXIT);
+			remove_cgroup();
+			return 0;
+		}
+		start = now_ms();
+	}
+	supervise(&s, UNTIL_RESULT);
 	int exit_status = write_report(&o, &s, &cg, start);
-	release_caller();
-	supervise(&s, true);
+	if (!prestarted)
+		release_caller();
+	supervise(&s, UNTIL_EXIT);
 	remove_cgroup();
 	return exit_status;
 }

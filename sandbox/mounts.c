@@ -10,7 +10,8 @@
  *   /proc  — a fresh procfs of the new PID namespace: no host process shows;
  *   /dev   — null zero full random urandom, bound from the host, and links;
  *   /tmp   — a tmpfs of --tmp-size, also seen as /dev/shm;
- *   /work  — a tmpfs of --work-size holding a copy of --workdir, the cwd.
+ *   /work  — a tmpfs of --work-size, the cwd, which init fills with a copy
+ *            of --workdir (workdir.c).
  * No /sys, /home, /root, /run or host /tmp. The old root is detached, so not
  * one host path remains reachable.
  */
@@ -195,16 +196,15 @@ static void mount_scratch(const char *path, uint64_t size_mb, const char *owner)
 		die_errno("mount tmpfs on %s", path);
 }
 
-static void mount_tmp_and_work(const struct sandbox_options *o, int workdir_fd)
+static void mount_tmp_and_work(const struct sandbox_options *o)
 {
 	mount_scratch(NEWROOT "/tmp", o->tmp_size_mb, "mode=1777");
 	/* POSIX shared memory and semaphores (multiprocessing) live in /dev/shm;
 	 * sharing /tmp's tmpfs keeps them under the same size cap. */
 	if (mount(NEWROOT "/tmp", NEWROOT "/dev/shm", NULL, MS_BIND, NULL) < 0)
 		die_errno("bind /dev/shm");
-	/* /work is filled first, then given to the run's user (copy_in). */
+	/* /work stays root's until init has filled it (workdir_copy_in). */
 	mount_scratch(NEWROOT "/work", o->work_size_mb, "mode=0755");
-	workdir_copy_in(workdir_fd, NEWROOT "/work", o->uid, o->gid);
 }
 
 static void make_readonly(const char *path, unsigned long flags)
@@ -227,7 +227,7 @@ static void switch_root(void)
 		die_errno("chdir /work");
 }
 
-void mounts_build_root(const struct sandbox_options *o, int workdir_fd)
+void mounts_build_root(const struct sandbox_options *o)
 {
 	stop_propagation();
 	mount_root_tmpfs();
@@ -235,7 +235,7 @@ void mounts_build_root(const struct sandbox_options *o, int workdir_fd)
 	mount_etc(o);
 	mount_proc();
 	mount_dev();
-	mount_tmp_and_work(o, workdir_fd);
+	mount_tmp_and_work(o);
 	make_readonly(NEWROOT "/dev", MS_NOSUID | MS_NOEXEC);
 	make_readonly(NEWROOT, MS_NOSUID | MS_NODEV);
 	switch_root();

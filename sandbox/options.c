@@ -17,7 +17,7 @@
 enum {
 	OPT_WORKDIR = 256, OPT_TIMEOUT, OPT_MEMORY, OPT_PIDS, OPT_FSIZE, OPT_NOFILE,
 	OPT_TMP_SIZE, OPT_WORK_SIZE, OPT_USER, OPT_CGROUP, OPT_REPORT_FD,
-	OPT_SETENV, OPT_KEEP_FD, OPT_HELP,
+	OPT_SETENV, OPT_KEEP_FD, OPT_ACCEPT_FD, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +34,7 @@ static const struct option long_options[] = {
 	{ "report-fd", required_argument, NULL, OPT_REPORT_FD },
 	{ "setenv", required_argument, NULL, OPT_SETENV },
 	{ "keep-fd", required_argument, NULL, OPT_KEEP_FD },
+	{ "accept-fd", required_argument, NULL, OPT_ACCEPT_FD },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -53,7 +54,10 @@ void options_usage(FILE *out)
 	      "  --cgroup DIR         delegated cgroup v2 dir to create the run's cgroup in\n"
 	      "  --report-fd FD       write the JSON report on FD\n"
 	      "  --setenv NAME=VALUE  add to the clean environment (repeatable)\n"
-	      "  --keep-fd FD         leave FD open in the command (repeatable)\n", out);
+	      "  --keep-fd FD         leave FD open in the command (repeatable)\n"
+	      "  --accept-fd FD       pre-start: build the sandbox and start the command, then\n"
+	      "                       take the run from a client on listening socket FD\n"
+	      "                       (--timeout and --memory are then the most it may ask)\n", out);
 }
 
 /* A whole decimal number in [min, max]; nothing else, no trailing text. */
@@ -118,7 +122,7 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 	*o = (struct sandbox_options){
 		.timeout_ms = 30000, .memory_mb = 1536, .pids = 64, .fsize_mb = 16,
 		.nofile = 256, .tmp_size_mb = 64, .work_size_mb = 64,
-		.user = "nobody", .report_fd = -1,
+		.user = "nobody", .report_fd = -1, .accept_fd = -1,
 	};
 	int c, bad = 0, index = 0;
 	const char *arg = NULL;
@@ -151,6 +155,7 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 			if (!bad)
 				o->n_keep_fds++;
 			break;
+		case OPT_ACCEPT_FD:	bad = parse_fd(optarg, &o->accept_fd) || o->accept_fd < 3; break;
 		case OPT_HELP:
 			snprintf(err, errlen, "help");
 			return -1;
@@ -177,6 +182,12 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 			snprintf(err, errlen, "--keep-fd %d is the report fd", o->report_fd);
 			return -1;
 		}
+	/* A pre-started sandbox gets its work dir and gives its report and
+	 * output through the client's connection. */
+	if (o->accept_fd >= 0 && (o->workdir || o->report_fd >= 0 || o->n_keep_fds)) {
+		snprintf(err, errlen, "--accept-fd excludes --workdir, --report-fd and --keep-fd");
+		return -1;
+	}
 	o->argv = argv + optind;
 	return 0;
 }

@@ -8,7 +8,10 @@
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include "sandbox/sandbox.h"
@@ -60,4 +63,22 @@ char *report_encode(const struct run_report *r)
 	char *copy = s ? strdup(s) : NULL;
 	json_object_put(o);
 	return copy;
+}
+
+/* The report fd may be a pipe or a client's socket, whose peer may be gone:
+ * that must not raise SIGPIPE, which the command would inherit ignored. */
+int report_write(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -8,6 +8,9 @@
  *     copies ./output back out and tells the supervisor how the command ended;
  *   the command: rlimits, unprivileged uid, no capabilities, no_new_privs,
  *     seccomp, a clean environment, exec.
+ * With --accept-fd the sandbox is pre-started (prestart.c): it is built and
+ * its command started before there is a run; the run arrives later from a
+ * client on a listening socket, and the wall clock starts then.
  */
 #ifndef CODERUNNER_SANDBOX_H
 #define CODERUNNER_SANDBOX_H
@@ -35,6 +38,7 @@ struct sandbox_options {
 	gid_t gid;
 	const char *cgroup_parent;	/* delegated cgroup v2 dir, or NULL */
 	int report_fd;			/* -1: no report */
+	int accept_fd;			/* -1, or a listening socket: pre-started mode */
 	int keep_fds[SANDBOX_MAX_FDS];
 	int n_keep_fds;
 	const char *setenv[SANDBOX_MAX_ENV];
@@ -42,14 +46,37 @@ struct sandbox_options {
 	char *const *argv;		/* the command */
 };
 
-/* How the command ended, as init saw it; sent to the supervisor on a pipe. */
+/* What init tells the supervisor, on their socket: an error (error[0] set),
+ * then or else that the pre-started command is ready (ready set), and last
+ * how the command ended. */
 struct init_result {
+	int32_t ready;
 	int32_t wait_status;		/* waitpid() status of the command */
 	int32_t timed_out;
 	int64_t duration_us;		/* from the command's fork to its end */
 	int64_t cpu_us;			/* user + system time of every process of the run */
 	int64_t memory_peak_kb;		/* largest resident set among them */
 	char error[240];		/* non-empty: the sandbox failed before or around the run */
+};
+
+/* What the supervisor hands init when a pre-started sandbox is claimed,
+ * with the work dir's fd attached. args go to the command on fd 3. */
+#define GO_ARGS_MAX (60 * 1024)
+struct init_go {
+	uint64_t timeout_ms;
+	uint32_t args_len;
+	char args[GO_ARGS_MAX];
+};
+
+/* The pre-started command's own fds, made by the supervisor before the
+ * clone: its stdin (a memfd the client's stdin is written into), stdout,
+ * stderr and fd 4 (pipes whose read ends go to the client), and fd 3, a
+ * socket on which it says it is ready and init gives it its arguments. */
+enum { CMD_STDIN, CMD_STDOUT, CMD_STDERR, CMD_CHANNEL, N_CMD_PIPES };
+struct command_fds {
+	int mine[N_CMD_PIPES];		/* the supervisor's ends (stdin: the memfd) */
+	int theirs[N_CMD_PIPES];	/* the command's ends */
+	int control[2];			/* [0] init's end, [1] the command's fd 3 */
 };
 
 /* What the supervisor reports; report.c turns it into JSON. */
@@ -75,6 +102,10 @@ void die_init(int report_fd, const struct sandbox_options *o);
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void die_set_pipe(int fd);	/* in init: faults go to the supervisor on this pipe */
+/* Pre-started: a fault before a client is there waits for one to tell. */
+void die_set_listener(int listen_fd);
+void die_set_client(int fd);	/* the report goes here; a reply is still owed */
+void die_client_replied(void);
 
 /* cgroup.c */
 struct run_cgroup {
@@ -82,16 +113,28 @@ struct run_cgroup {
 	int dir_fd;			/* for CLONE_INTO_CGROUP, -1 when not in use */
 };
 void cgroup_create(struct run_cgroup *cg, const struct sandbox_options *o);
+void cgroup_set_memory(const struct run_cgroup *cg, uint64_t memory_mb);
 bool cgroup_oom_killed(const struct run_cgroup *cg);
 uint64_t cgroup_memory_peak_kb(const struct run_cgroup *cg);
 void cgroup_kill(const struct run_cgroup *cg);
 void cgroup_remove(struct run_cgroup *cg);
 
 /* init.c */
-_Noreturn void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd);
+_Noreturn void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
+			 const struct command_fds *cmd);
+
+/* prestart.c: the pre-started mode's side of the supervisor. */
+void prestart_open_fds(struct command_fds *cmd);
+void prestart_close_theirs(struct command_fds *cmd);
+int prestart_accept(int listen_fd, int sigfd);	/* -1: told to stop first */
+int prestart_receive(int client, int stdin_memfd, struct sandbox_options *o,
+		     struct init_go *go);	/* the work dir's fd */
+void prestart_reply(int client, struct command_fds *cmd);
+void prestart_send_go(int result_fd, const struct init_go *go, int workdir_fd);
+int prestart_receive_go(int result_fd, struct init_go *go);	/* init: the work dir fd */
 
 /* mounts.c */
-void mounts_build_root(const struct sandbox_options *o, int workdir_fd);
+void mounts_build_root(const struct sandbox_options *o);
 
 /* loopback.c */
 void loopback_up(void);
@@ -112,5 +155,6 @@ void seccomp_install(void);
 /* report.c */
 char *report_encode(const struct run_report *r);	/* malloc'd JSON */
 int report_exit_code(int wait_status, bool timed_out, bool oom_killed, int *signal);
+int report_write(int fd, const char *data, size_t len);	/* -1 on failure */
 
 #endif

@@ -122,11 +122,23 @@ http_stop
 log_clean
 
 # ---- a sandbox that cannot be created: /health says so, and caches its check
+# A stand-in for coderunner-sandbox --accept-fd whose set-up failed: as the
+# real one does then, it waits for a run and tells it why.
 cat >"$http_tmp/broken-sandbox" <<SH
-#!/bin/sh
-echo called >>"$http_tmp/sandbox-calls"
-echo "coderunner-sandbox: clone: Operation not permitted" >&2
-exit 125
+#!$PY
+import os, select, socket
+listener = socket.socket(fileno=3)
+while True:
+    select.select([listener], [], [])
+    try:
+        client, _ = listener.accept()
+        break
+    except BlockingIOError:
+        pass
+with open("$http_tmp/sandbox-calls", "a") as f:
+    f.write("called\\n")
+client.sendall(b'E{"exit_code": -1, "error": "clone: Operation not permitted"}\\n')
+os._exit(125)
 SH
 chmod 0755 "$http_tmp/broken-sandbox"
 http_start "sandbox = $http_tmp/broken-sandbox" health_interval_s=2

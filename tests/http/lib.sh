@@ -117,7 +117,20 @@ json_with() {
 		"$1" "$2" "${3:-{\}}"
 }
 
-fcgi_workers() { pgrep -P "$fcgi_pid" | sort -n; }
+# The master's children: its workers, and its pre-started sandboxes (whose
+# name the kernel cuts to 15 characters).
+fcgi_workers() { pgrep -P "$fcgi_pid" -x coderunner-fcgi | sort -n; }
+pool_sandboxes() { pgrep -P "$fcgi_pid" -x coderunner-sand | sort -n; }
+# A worker in a run waits in poll() on its pipes (an idle one in accept(), a
+# queued one on a futex); a sandbox that took a run has handed its output
+# pipes over to the worker.
+busy_workers() { local w; for w in $(fcgi_workers); do grep -q poll "/proc/$w/wchan" 2>/dev/null && echo "$w"; done; }
+busy_sandboxes() {
+	local s
+	for s in $(pool_sandboxes); do
+		ls -l "/proc/$s/fd" 2>/dev/null | grep -q 'pipe:' || echo "$s"
+	done
+}
 
 http_stop() {
 	if [ -n "${nginx_pid:-}" ]; then

@@ -52,7 +52,7 @@ int main(void)
 		{ "--report-fd", "2" }, { "--report-fd", "x" }, { "--user", "root" },
 		{ "--user", "0" }, { "--user", "no-such-user-here" }, { "--cgroup", "relative" },
 		{ "--setenv", "NOEQUALS" }, { "--setenv", "=x" }, { "--keep-fd", "1" },
-		{ "--workdir", "" },
+		{ "--workdir", "" }, { "--accept-fd", "2" }, { "--accept-fd", "-3" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		ok(PARSE(bad[i][0], bad[i][1], "--", "true") < 0 && strstr(err, bad[i][0] + 2),
@@ -62,6 +62,14 @@ int main(void)
 	   "an unknown option is named");
 	ok(PARSE("--report-fd", "5", "--keep-fd", "5", "--", "true") < 0,
 	   "the report fd cannot also be kept");
+	ok(PARSE("--accept-fd", "3", "--", "true") == 0 && o.accept_fd == 3, "--accept-fd");
+	static const char *const not_with_accept[][2] = {
+		{ "--workdir", "/w" }, { "--report-fd", "5" }, { "--keep-fd", "5" },
+	};
+	for (size_t i = 0; i < sizeof not_with_accept / sizeof *not_with_accept; i++)
+		ok(PARSE("--accept-fd", "3", not_with_accept[i][0], not_with_accept[i][1], "--", "true") < 0 &&
+		   strstr(err, "--accept-fd"),
+		   "--accept-fd refuses %s: the client gives that (%s)", not_with_accept[i][0], err);
 
 	/* Exit codes follow the service's contract. */
 	int sig;

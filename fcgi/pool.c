@@ -1,0 +1,244 @@
+/* pool.c — the pre-started sandboxes, kept by the master.
+ *
+ * Most of a short run's time is the sandbox's set-up and the interpreter's
+ * start, and neither depends on the run. So the master keeps `prestarted`
+ * sandboxes built, each with runners/prestart.py started inside and waiting
+ * (coderunner-sandbox --accept-fd), all accepting on one unix socket in
+ * work_root. A worker with a run connects (run.c); one of the waiting
+ * sandboxes takes it, tells the master so (its pid, as a datagram on its
+ * stdout), runs it and exits. The master starts another at once, so that
+ * `prestarted` are always built or being built while runs go on. No sandbox
+ * serves two runs.
+ *
+ * A reload makes a new socket at the same path for sandboxes of the new
+ * configuration, and retires the old ones with SIGHUP: one already
+ * claimed finishes its run, an idle one serves a connection that was
+ * already queued and otherwise exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+
+struct member {
+	pid_t pid;
+	unsigned generation;
+	bool claimed;		/* a run took it: it counts no longer */
+};
+
+static struct member members[2 * MAX_PRESTARTED];
+static unsigned n_members, generation;
+static int listen_fd = -1;
+static int notify[2] = { -1, -1 };	/* [0] ours, [1] the sandboxes' stdout */
+static bool cannot_start;	/* the last one could not even be run */
+static long long last_spawn_ms;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Binds a new socket and renames it over the path: a connect() at any
+ * moment finds one socket or the other, never none. */
+static void make_socket(const struct config *c)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char path[sizeof addr.sun_path];
+	if ((size_t)snprintf(path, sizeof path, "%s/sandbox.sock", c->work_root) >= sizeof path ||
+	    (size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s.new", path) >= sizeof addr.sun_path)
+		die("work_root %s is too long for a unix socket path", c->work_root);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die_errno("socket");
+	if (unlink(addr.sun_path) < 0 && errno != ENOENT)
+		die_errno("unlink %s", addr.sun_path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+		die_errno("bind %s", addr.sun_path);
+	if (listen(fd, SOMAXCONN) < 0)
+		die_errno("listen %s", addr.sun_path);
+	if (rename(addr.sun_path, path) < 0)
+		die_errno("rename %s", addr.sun_path);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	listen_fd = fd;
+	snprintf(service.pool_path, sizeof service.pool_path, "%s", path);
+}
+
+/* The sandbox's limits are the most any run may ask for; each run sets
+ * its own timeout and memory limit when it claims a sandbox. posix_spawn()
+ * shares our memory until the exec, like vfork(), and reports an exec that
+ * failed. */
+static void spawn(const struct config *c)
+{
+	char timeout[16], memory[16], pids[16], fsize[16], nofile[16], tmp[16], work[16];
+	unsigned max_timeout = c->timeout_max_s > c->execute_timeout_s ? c->timeout_max_s : c->execute_timeout_s;
+	unsigned max_memory = c->memory_max_mb > c->execute_memory_mb ? c->memory_max_mb : c->execute_memory_mb;
+	if (max_timeout < HEALTH_TIMEOUT_S)
+		max_timeout = HEALTH_TIMEOUT_S;
+	if (max_memory < HEALTH_MEMORY_MB)
+		max_memory = HEALTH_MEMORY_MB;
+	snprintf(timeout, sizeof timeout, "%u", max_timeout);
+	snprintf(memory, sizeof memory, "%u", max_memory);
+	snprintf(pids, sizeof pids, "%u", c->pids);
+	snprintf(fsize, sizeof fsize, "%u", c->fsize_mb);
+	snprintf(nofile, sizeof nofile, "%u", c->nofile);
+	snprintf(tmp, sizeof tmp, "%u", c->tmp_size_mb);
+	snprintf(work, sizeof work, "%u", c->work_size_mb);
+	char *argv[32];
+	int a = 0;
+	argv[a++] = (char *)c->sandbox;
+	argv[a++] = "--accept-fd"; argv[a++] = "3";
+	argv[a++] = "--timeout"; argv[a++] = timeout;
+	argv[a++] = "--memory"; argv[a++] = memory;
+	argv[a++] = "--pids"; argv[a++] = pids;
+	argv[a++] = "--fsize"; argv[a++] = fsize;
+	argv[a++] = "--nofile"; argv[a++] = nofile;
+	argv[a++] = "--tmp-size"; argv[a++] = tmp;
+	argv[a++] = "--work-size"; argv[a++] = work;
+	argv[a++] = "--user"; argv[a++] = (char *)c->user;
+	if (service.cgroup_dir[0]) {
+		argv[a++] = "--cgroup";
+		argv[a++] = service.cgroup_dir;
+	}
+	argv[a++] = "--";
+	argv[a++] = (char *)c->python;
+	/* No -I: it would drop the script's own directory from sys.path, and
+	 * files mode needs `import utils` to work; it would also ignore
+	 * PYTHONUNBUFFERED, and a script killed at its timeout would lose what
+	 * it printed. The sandbox's environment is already clean; -s keeps a
+	 * user site-packages out all the same. */
+	argv[a++] = "-s";
+	argv[a++] = "-c";
+	argv[a++] = (char *)runner_prestart;
+	argv[a] = NULL;
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", NULL };
+
+	/* stdin /dev/null, stdout our notify socket, stderr ours (the log),
+	 * fd 3 the listening socket, nothing else. */
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, notify[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, listen_fd, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int rc = posix_spawn(&pid, c->sandbox, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	last_spawn_ms = now_ms();
+	if (rc != 0 && !cannot_start)
+		log_msg("cannot run %s: %s; trying again every second", c->sandbox, strerror(rc));
+	cannot_start = rc != 0;
+	if (rc == 0)
+		members[n_members++] = (struct member){ pid, generation, false };
+}
+
+void pool_start(const struct config *c)
+{
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, notify) < 0 ||
+	    fcntl(notify[0], F_SETFL, O_NONBLOCK) < 0)
+		die_errno("socketpair");
+	make_socket(c);
+	pool_fill(c);
+}
+
+int pool_notify_fd(void)
+{
+	return notify[0];
+}
+
+void pool_read_claims(void)
+{
+	char msg[32];
+	ssize_t n;
+	while ((n = recv(notify[0], msg, sizeof msg - 1, 0)) > 0) {
+		msg[n] = '\0';
+		pid_t pid = (pid_t)atoi(msg);
+		for (unsigned i = 0; i < n_members; i++)
+			if (members[i].pid == pid)
+				members[i].claimed = true;
+	}
+}
+
+void pool_fill(const struct config *c)
+{
+	unsigned current = 0;
+	for (unsigned i = 0; i < n_members; i++)
+		current += members[i].generation == generation && !members[i].claimed;
+	while (current < c->prestarted && n_members < sizeof members / sizeof *members) {
+		/* A sandbox that cannot even be run (a wrong path) ends at
+		 * once: one try a second then, not a fork storm. One that
+		 * fails later waits for a run to tell it why. */
+		if (cannot_start && now_ms() - last_spawn_ms < 1000)
+			return;
+		spawn(c);
+		current++;
+	}
+}
+
+bool pool_reaped(pid_t pid, int status)
+{
+	for (unsigned i = 0; i < n_members; i++)
+		if (members[i].pid == pid) {
+			members[i] = members[--n_members];
+			if (WIFSIGNALED(status))
+				log_msg("sandbox %d killed by signal %d", (int)pid, WTERMSIG(status));
+			return true;
+		}
+	return false;
+}
+
+void pool_reload(const struct config *c)
+{
+	generation++;
+	make_socket(c);
+	for (unsigned i = 0; i < n_members; i++)
+		if (members[i].generation != generation)
+			kill(members[i].pid, SIGHUP);
+	pool_fill(c);
+}
+
+unsigned pool_stop(void)
+{
+	for (unsigned i = 0; i < n_members; i++)
+		kill(members[i].pid, SIGTERM);
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		listen_fd = -1;
+		unlink(service.pool_path);
+	}
+	return n_members;
+}
+
+unsigned pool_members(void)
+{
+	return n_members;
+}
+
+void pool_close_in_worker(void)
+{
+	close(listen_fd);
+	close(notify[0]);
+	close(notify[1]);
+	listen_fd = notify[0] = notify[1] = -1;
+}
