@@ -149,6 +149,12 @@ void pool_reload(const struct config *c);	/* a new socket; the old ones retire *
 unsigned pool_stop(void);			/* how many are still to end */
 unsigned pool_members(void);
 void pool_close_in_worker(void);
+struct sandbox_command {
+	char *argv[40];
+	char num[7][16];
+};
+int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned timeout_ms,
+		 unsigned memory_mb);	/* the next argv index */
 
 /* ---- cgroup.c ---------------------------------------------------------- */
 /* Master start-up: the delegated service cgroup dir, or "" for the rlimit fallback. */

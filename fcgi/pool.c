@@ -76,57 +76,66 @@ static void make_socket(const struct config *c)
 	snprintf(service.pool_path, sizeof service.pool_path, "%s", path);
 }
 
-/* The sandbox's limits are the most any run may ask for; each run sets
- * its own timeout and memory limit when it claims a sandbox. posix_spawn()
- * shares our memory until the exec, like vfork(), and reports an exec that
- * failed. */
-static void spawn(const struct config *c)
+/* The start of a coderunner-sandbox command line with the service's limits
+ * and the given timeout and memory limit; returns the next argv index. */
+int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned timeout_ms,
+		 unsigned memory_mb)
 {
-	char timeout[16], memory[16], pids[16], fsize[16], nofile[16], tmp[16], work[16];
+	static const char *const names[7] = {
+		"--timeout", "--memory", "--pids", "--fsize", "--nofile", "--tmp-size", "--work-size",
+	};
+	const unsigned values[7] = {
+		timeout_ms, memory_mb, c->pids, c->fsize_mb, c->nofile, c->tmp_size_mb, c->work_size_mb,
+	};
+	int a = 0;
+	cmd->argv[a++] = (char *)c->sandbox;
+	for (int i = 0; i < 7; i++) {
+		if (i == 0)
+			snprintf(cmd->num[i], sizeof cmd->num[i], "%u.%03u", values[i] / 1000, values[i] % 1000);
+		else
+			snprintf(cmd->num[i], sizeof cmd->num[i], "%u", values[i]);
+		cmd->argv[a++] = (char *)names[i];
+		cmd->argv[a++] = cmd->num[i];
+	}
+	cmd->argv[a++] = "--user";
+	cmd->argv[a++] = (char *)c->user;
+	if (service.cgroup_dir[0]) {
+		cmd->argv[a++] = "--cgroup";
+		cmd->argv[a++] = service.cgroup_dir;
+	}
+	return a;
+}
+
+/* A pre-started sandbox: its limits are the most any run may ask for;
+ * each run sets its own timeout and memory limit when it claims it. */
+static void sandbox_command(const struct config *c, struct sandbox_command *cmd)
+{
 	unsigned max_timeout = c->timeout_max_s > c->execute_timeout_s ? c->timeout_max_s : c->execute_timeout_s;
 	unsigned max_memory = c->memory_max_mb > c->execute_memory_mb ? c->memory_max_mb : c->execute_memory_mb;
 	if (max_timeout < HEALTH_TIMEOUT_S)
 		max_timeout = HEALTH_TIMEOUT_S;
 	if (max_memory < HEALTH_MEMORY_MB)
 		max_memory = HEALTH_MEMORY_MB;
-	snprintf(timeout, sizeof timeout, "%u", max_timeout);
-	snprintf(memory, sizeof memory, "%u", max_memory);
-	snprintf(pids, sizeof pids, "%u", c->pids);
-	snprintf(fsize, sizeof fsize, "%u", c->fsize_mb);
-	snprintf(nofile, sizeof nofile, "%u", c->nofile);
-	snprintf(tmp, sizeof tmp, "%u", c->tmp_size_mb);
-	snprintf(work, sizeof work, "%u", c->work_size_mb);
-	char *argv[32];
-	int a = 0;
-	argv[a++] = (char *)c->sandbox;
+	int a = sandbox_argv(c, cmd, max_timeout * 1000, max_memory);
+	char **argv = cmd->argv;
 	argv[a++] = "--accept-fd"; argv[a++] = "3";
-	argv[a++] = "--timeout"; argv[a++] = timeout;
-	argv[a++] = "--memory"; argv[a++] = memory;
-	argv[a++] = "--pids"; argv[a++] = pids;
-	argv[a++] = "--fsize"; argv[a++] = fsize;
-	argv[a++] = "--nofile"; argv[a++] = nofile;
-	argv[a++] = "--tmp-size"; argv[a++] = tmp;
-	argv[a++] = "--work-size"; argv[a++] = work;
-	argv[a++] = "--user"; argv[a++] = (char *)c->user;
-	if (service.cgroup_dir[0]) {
-		argv[a++] = "--cgroup";
-		argv[a++] = service.cgroup_dir;
-	}
 	argv[a++] = "--";
 	argv[a++] = (char *)c->python;
-	/* No -I: it would drop the script's own directory from sys.path, and
-	 * files mode needs `import utils` to work; it would also ignore
-	 * PYTHONUNBUFFERED, and a script killed at its timeout would lose what
-	 * it printed. The sandbox's environment is already clean; -s keeps a
-	 * user site-packages out all the same. */
-	argv[a++] = "-s";
+	argv[a++] = "-s";	/* why not -I: see run.c */
 	argv[a++] = "-c";
 	argv[a++] = (char *)runner_prestart;
 	argv[a] = NULL;
-	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", NULL };
+}
 
-	/* stdin /dev/null, stdout our notify socket, stderr ours (the log),
-	 * fd 3 the listening socket, nothing else. */
+/* Starts a pre-started sandbox on the listening socket, with our notify
+ * socket as its stdout; stderr stays ours (the log). posix_spawn() shares
+ * our memory until the exec, like vfork(), and reports an exec that failed.
+ * Returns 0 or an errno. */
+static int spawn_sandbox(const struct config *c, int socket, int out, pid_t *pid)
+{
+	struct sandbox_command cmd;
+	sandbox_command(c, &cmd);
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
@@ -134,17 +143,23 @@ static void spawn(const struct config *c)
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, notify[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, listen_fd, 3);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, socket, 3);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	pid_t pid;
-	int rc = posix_spawn(&pid, c->sandbox, &fa, &attr, argv, envp);
+	int rc = posix_spawn(pid, c->sandbox, &fa, &attr, cmd.argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	return rc;
+}
+
+static void spawn(const struct config *c)
+{
+	pid_t pid;
+	int rc = spawn_sandbox(c, listen_fd, notify[1], &pid);
 	last_spawn_ms = now_ms();
 	if (rc != 0 && !cannot_start)
 		log_msg("cannot run %s: %s; trying again every second", c->sandbox, strerror(rc));

@@ -7,7 +7,10 @@
  * exception that ended the script): nothing the script prints can pass for
  * it. How the run ended (the report) comes last on the connection itself,
  * so nothing the script prints can forge that either, and end-of-file there
- * means the sandbox is done. Hanging up ends the run.
+ * means the sandbox is done. Hanging up ends the run. When every
+ * pre-started sandbox is taken, a run starts a sandbox of its own in the
+ * ordinary mode instead (start_own()): the same fds, from pipes, and the
+ * report on a pipe at its fd 3.
  *
  * One poll loop drains every pipe at once: a script that fills stderr while
  * we wait on stdout must never deadlock. Each stream is kept up to
@@ -18,9 +21,12 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -29,6 +35,8 @@
 
 #include "fcgi/fcgi.h"
 #include "sandbox/prestart.h"
+
+extern char **environ;
 
 #define REPORT_MAX (64 * 1024)
 /* The sandbox enforces the timeout itself; this is our own backstop for a
@@ -156,7 +164,111 @@ static int send_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* Connects to the pool and hands over the run; returns the connection with
+/* Moves *fd to a number >= 5, where the child's dup2() onto 0-4 cannot
+ * clobber it; -1 on failure. */
+static int move_above(int *fd)
+{
+	if (*fd >= 5)
+		return 0;
+	int moved = fcntl(*fd, F_DUPFD_CLOEXEC, 5);
+	if (moved < 0)
+		return -1;
+	close(*fd);
+	*fd = moved;
+	return 0;
+}
+
+/* The script's stdin: a memfd holding the request's "stdin", as in a
+ * pre-started sandbox. */
+static int stdin_memfd(const struct run_request *r)
+{
+	int fd = memfd_create("stdin", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (r->stdin_len && pwrite(fd, r->stdin_data, r->stdin_len, 0) != (ssize_t)r->stdin_len) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A sandbox of our own, in the ordinary mode: started for this run, with
+ * the work dir copied in before the interpreter starts, so that it runs
+ * from start to end without waiting. Sets fds[] and returns the report
+ * pipe, or -1 with errno set. */
+static int start_own(const struct config *c, const char *dir, const struct run_request *r,
+		     int fds[3], pid_t *own)
+{
+	struct sandbox_command cmd;
+	int a = sandbox_argv(c, &cmd, (unsigned)(r->timeout_s * 1000 + 0.5), r->memory_mb);
+	char **argv = cmd.argv, entry[1100];
+	snprintf(entry, sizeof entry, "%s", r->entry_point);
+	argv[a++] = "--workdir"; argv[a++] = (char *)dir;
+	argv[a++] = "--report-fd"; argv[a++] = "3";
+	if (r->runner) {	/* the runner's channel; a script alone has no fd 4 */
+		argv[a++] = "--keep-fd";
+		argv[a++] = "4";
+	}
+	argv[a++] = "--";
+	argv[a++] = (char *)c->python;
+	argv[a++] = "-s";
+	if (r->runner) {
+		argv[a++] = "-c";
+		argv[a++] = (char *)r->runner;
+	}
+	argv[a++] = entry;
+	argv[a] = NULL;
+
+	enum { OUT, ERR, CHANNEL, REPORT, N_PIPES };
+	int p[N_PIPES][2], in = stdin_memfd(r), rc = in < 0 ? errno : 0;
+	for (int i = 0; i < N_PIPES; i++)
+		p[i][0] = p[i][1] = -1;
+	for (int i = 0; !rc && i < N_PIPES; i++)
+		if (pipe2(p[i], O_CLOEXEC) < 0 || move_above(&p[i][1]) < 0)
+			rc = errno;
+	if (!rc && move_above(&in) < 0)
+		rc = errno;
+	if (!rc) {
+		posix_spawn_file_actions_t fa;
+		posix_spawnattr_t attr;
+		sigset_t none, all;
+		sigemptyset(&none);
+		sigfillset(&all);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, in, 0);
+		posix_spawn_file_actions_adddup2(&fa, p[OUT][1], 1);
+		posix_spawn_file_actions_adddup2(&fa, p[ERR][1], 2);
+		posix_spawn_file_actions_adddup2(&fa, p[REPORT][1], 3);
+		posix_spawn_file_actions_adddup2(&fa, p[CHANNEL][1], 4);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+		posix_spawnattr_init(&attr);
+		posix_spawnattr_setsigmask(&attr, &none);
+		posix_spawnattr_setsigdefault(&attr, &all);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+		rc = posix_spawn(own, c->sandbox, &fa, &attr, argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&attr);
+	}
+	if (in >= 0)
+		close(in);
+	for (int i = 0; i < N_PIPES; i++) {
+		if (p[i][1] >= 0)
+			close(p[i][1]);
+		if (rc && p[i][0] >= 0)
+			close(p[i][0]);
+	}
+	if (rc) {
+		*own = -1;
+		errno = rc;
+		return -1;
+	}
+	fds[0] = p[OUT][0];
+	fds[1] = p[ERR][0];
+	fds[2] = p[CHANNEL][0];
+	return p[REPORT][0];
+}
+
+/* Connects to a sandbox and hands over the run; returns the connection with
  * fds[] set to the script's stdout, stderr and fd 4 (or -1 each when the
  * sandbox failed before the run, and says why in the report), or -1 with
  * res->fault set. */
@@ -165,9 +277,9 @@ static int claim(const char *dir, const struct run_request *r, int fds[3], struc
 	fds[0] = fds[1] = fds[2] = -1;
 	struct buf args = { 0 };
 	build_args(r, &args);
+	struct timeval tv = { CLAIM_TIMEOUT_S, 0 };
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	snprintf(addr.sun_path, sizeof addr.sun_path, "%s", service.pool_path);
-	struct timeval tv = { CLAIM_TIMEOUT_S, 0 };
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	const char *step = "open the work directory";
@@ -196,11 +308,11 @@ static int claim(const char *dir, const struct run_request *r, int fds[3], struc
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = control.buf, .msg_controllen = CMSG_SPACE(sizeof(int)),
 	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &dfd, sizeof dfd);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &dfd, sizeof dfd);
 	/* A sandbox whose set-up failed may hang up without reading all this;
 	 * its reply then still says why. */
 	int send_errno = 0;
@@ -223,9 +335,9 @@ static int claim(const char *dir, const struct run_request *r, int fds[3], struc
 		errno = send_errno ? send_errno : n == 0 ? ECONNRESET : errno;
 		goto fail;
 	}
-	c = CMSG_FIRSTHDR(&msg);
-	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(3 * sizeof(int)))
-		memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(3 * sizeof(int)))
+		memcpy(fds, CMSG_DATA(cm), 3 * sizeof(int));
 	close(dfd);
 	buf_free(&args);
 	return sock;
@@ -252,10 +364,20 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 
 	long long started = now_ms();
 	enum { OUT, ERR, CHANNEL, REPORT, N_STREAMS };
-	int fds[3];
-	int sock = claim(dir, r, fds, res);
-	if (sock < 0)
-		return;
+	/* While no more runs are under way than there are pre-started
+	 * sandboxes, one is waiting: take it. Beyond that they are all taken
+	 * or being built, and a sandbox of our own started now is no slower,
+	 * and cheaper than one that waited: an interpreter that sat waiting
+	 * while others ran comes back to cold caches. */
+	int fds[3] = { -1, -1, -1 };
+	pid_t own = -1;
+	int sock;
+	if (slots_running() <= c->prestarted) {
+		sock = claim(dir, r, fds, res);
+	} else if ((sock = start_own(c, dir, r, fds, &own)) < 0) {
+		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox %.200s: %s", c->sandbox,
+			 strerror(errno));
+	}
 
 	struct buf report = { 0 };
 	size_t output_cap = (size_t)c->max_output_kib * 1024;
@@ -288,7 +410,11 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 		if (left <= 0) {
 			snprintf(res->fault, sizeof res->fault, "the sandbox did not finish %d s after the timeout",
 				 BACKSTOP_GRACE_MS / 1000);
-			break;	/* hanging up below tells the sandbox to kill the run */
+			/* A pre-started sandbox kills the run when we hang up
+			 * below; our own is told so. */
+			if (own > 0)
+				kill(own, SIGTERM);
+			break;
 		}
 		int rc = poll(pfd, (nfds_t)n, (int)left);
 		if (rc < 0 && errno == EINTR)

@@ -81,8 +81,8 @@ static void check_accept_fd(int fd)
 		return;
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
 		die("--accept-fd %d is not a listening socket", fd);
-	/* Every sandbox waiting on the socket wakes for a connection and one
-	 * gets it: the others must find accept() empty, not block in it. */
+	/* Should several sandboxes wake for one connection, the others must
+	 * find accept() empty, not block in it. */
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 		die_errno("--accept-fd %d", fd);
 	die_set_listener(fd);

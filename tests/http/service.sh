@@ -32,6 +32,23 @@ is "$seen" 8 "8 parallel runs each see only their own files, input and /tmp"
 http_stop
 is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left behind"
 
+# ---- beyond the pre-started sandboxes, a run starts one of its own: the
+# script cannot tell
+http_start max_runs=4 prestarted=1
+probe='{"script": "import os, sys\nprint(sys.argv, sys.path[0], __file__, sorted(os.listdir(\"/proc/self/fd\")), open(\"input/a\").read())\nraise ValueError(1)", "context": {"a": "ctx"}}'
+run_json "$probe"
+pooled="$(jq_ 'j["exit_code"]') $(jq_ 'j["stdout"]') $(jq_ 'j["stderr"]')"
+curl -s -o /dev/null -H 'Content-Type: application/json' \
+	--data-binary '{"script": "import time; time.sleep(3)"}' "$base/api/run" &
+sleeper=$!
+for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
+run_json "$probe"
+own="$(jq_ 'j["exit_code"]') $(jq_ 'j["stdout"]') $(jq_ 'j["stderr"]')"
+like "$pooled" "^1 \['main.py'\] /work /work/main.py \['0', '1', '2', '3'\] ctx" "a run in a pre-started sandbox"
+is "$own" "$pooled" "and one in a sandbox of its own, while the pre-started one is busy, see the same"
+wait $sleeper
+http_stop
+
 # ---- the queue: 1 slot, 1 waiting place, 1 s wait
 http_start max_runs=1 queue_size=1 queue_timeout_s=1 retry_after_s=7
 cat >"$http_tmp/slow.json" <<'JSON'

@@ -56,7 +56,7 @@ is "$status" 405 "a wrong method"
 
 http_stop
 # Errors are the "==PID==" lines; "--PID--" lines are valgrind's own notes
-# (such as its not knowing pidfd_open, which run.c then does without).
+# (not errors of the program).
 logs=$(cat "$http_tmp"/valgrind.*.log 2>/dev/null | grep '^==')
 n=$(ls "$http_tmp"/valgrind.*.log 2>/dev/null | wc -l)
 [ "$n" -ge 4 ]
