@@ -364,15 +364,15 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 
 	long long started = now_ms();
 	enum { OUT, ERR, CHANNEL, REPORT, N_STREAMS };
-	/* While no more runs are under way than there are pre-started
-	 * sandboxes, one is waiting: take it. Beyond that they are all taken
-	 * or being built, and a sandbox of our own started now is no slower,
-	 * and cheaper than one that waited: an interpreter that sat waiting
-	 * while others ran comes back to cold caches. */
+	/* A pre-started sandbox pays off while a CPU is free to build the next
+	 * one (there is one per CPU): take one while fewer runs than that are
+	 * under way, this one included. Beyond, a sandbox of our own started
+	 * now is no slower, and cheaper than one that waited: an interpreter
+	 * that sat waiting while others ran comes back to cold caches. */
 	int fds[3] = { -1, -1, -1 };
 	pid_t own = -1;
 	int sock;
-	if (slots_running() <= c->prestarted) {
+	if (slots_running() < c->prestarted) {
 		sock = claim(dir, r, fds, res);
 	} else if ((sock = start_own(c, dir, r, fds, &own)) < 0) {
 		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox %.200s: %s", c->sandbox,

@@ -34,7 +34,7 @@ is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left behind"
 
 # ---- beyond the pre-started sandboxes, a run starts one of its own: the
 # script cannot tell
-http_start max_runs=4 prestarted=1
+http_start max_runs=4 prestarted=2
 probe='{"script": "import os, sys\nprint(sys.argv, sys.path[0], __file__, sorted(os.listdir(\"/proc/self/fd\")), open(\"input/a\").read())\nraise ValueError(1)", "context": {"a": "ctx"}}'
 run_json "$probe"
 pooled="$(jq_ 'j["exit_code"]') $(jq_ 'j["stdout"]') $(jq_ 'j["stderr"]')"
@@ -45,7 +45,7 @@ for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
 run_json "$probe"
 own="$(jq_ 'j["exit_code"]') $(jq_ 'j["stdout"]') $(jq_ 'j["stderr"]')"
 like "$pooled" "^1 \['main.py'\] /work /work/main.py \['0', '1', '2', '3'\] ctx" "a run in a pre-started sandbox"
-is "$own" "$pooled" "and one in a sandbox of its own, while the pre-started one is busy, see the same"
+is "$own" "$pooled" "and one in a sandbox of its own, started while another run holds one of the two CPUs, see the same"
 wait $sleeper
 http_stop
 
