@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -155,6 +156,8 @@ struct sandbox_command {
 };
 int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned timeout_ms,
 		 unsigned memory_mb);	/* the next argv index */
+int sandbox_spawn(const struct config *c, const posix_spawn_file_actions_t *fa, char **argv,
+		  char **envp, pid_t *pid);	/* 0 or an errno */
 
 /* ---- cgroup.c ---------------------------------------------------------- */
 /* Master start-up: the delegated service cgroup dir, or "" for the rlimit fallback. */
@@ -223,6 +226,7 @@ int stage_create(const struct config *c, const struct run_request *r, char *dir,
 void stage_remove(const char *dir);
 void stage_remove_leftovers(const char *work_root, pid_t pid);	/* pid 0: all */
 int remove_tree_at(int dirfd, const char *name);
+int write_all(int fd, const void *data, size_t n);	/* 0, or -1 with errno */
 
 /* ---- run.c ------------------------------------------------------------- */
 struct run_result {

@@ -106,6 +106,26 @@ int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned t
 	return a;
 }
 
+/* posix_spawn() of coderunner-sandbox with every signal at its default and
+ * none blocked, whatever the caller (the master, a worker) has set; 0 or
+ * an errno. It shares our memory until the exec, like vfork(), and reports
+ * an exec that failed. */
+int sandbox_spawn(const struct config *c, const posix_spawn_file_actions_t *fa, char **argv,
+		  char **envp, pid_t *pid)
+{
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	int rc = posix_spawn(pid, c->sandbox, fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	return rc;
+}
+
 /* A pre-started sandbox: its limits are the most any run may ask for;
  * each run sets its own timeout and memory limit when it claims it. */
 static void sandbox_command(const struct config *c, struct sandbox_command *cmd)
@@ -128,31 +148,20 @@ static void sandbox_command(const struct config *c, struct sandbox_command *cmd)
 }
 
 /* Starts a pre-started sandbox on the listening socket, with our notify
- * socket as its stdout; stderr stays ours (the log). posix_spawn() shares
- * our memory until the exec, like vfork(), and reports an exec that failed.
- * Returns 0 or an errno. */
+ * socket as its stdout; stderr stays ours (the log). 0 or an errno. */
 static int spawn_sandbox(const struct config *c, int socket, int out, pid_t *pid)
 {
 	struct sandbox_command cmd;
 	sandbox_command(c, &cmd);
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", NULL };
 	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, socket, 3);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	int rc = posix_spawn(pid, c->sandbox, &fa, &attr, cmd.argv, envp);
+	int rc = sandbox_spawn(c, &fa, cmd.argv, envp, pid);
 	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
 	return rc;
 }
 

@@ -149,21 +149,6 @@ static void build_args(const struct run_request *r, struct buf *args)
 	buf_puts(args, r->entry_point);
 }
 
-static int send_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Moves *fd to a number >= 5, where the child's dup2() onto 0-4 cannot
  * clobber it; -1 on failure. */
 static int move_above(int *fd)
@@ -230,10 +215,6 @@ static int start_own(const struct config *c, const char *dir, const struct run_r
 		rc = errno;
 	if (!rc) {
 		posix_spawn_file_actions_t fa;
-		posix_spawnattr_t attr;
-		sigset_t none, all;
-		sigemptyset(&none);
-		sigfillset(&all);
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_adddup2(&fa, in, 0);
 		posix_spawn_file_actions_adddup2(&fa, p[OUT][1], 1);
@@ -241,13 +222,8 @@ static int start_own(const struct config *c, const char *dir, const struct run_r
 		posix_spawn_file_actions_adddup2(&fa, p[REPORT][1], 3);
 		posix_spawn_file_actions_adddup2(&fa, p[CHANNEL][1], 4);
 		posix_spawn_file_actions_addclosefrom_np(&fa, 5);
-		posix_spawnattr_init(&attr);
-		posix_spawnattr_setsigmask(&attr, &none);
-		posix_spawnattr_setsigdefault(&attr, &all);
-		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-		rc = posix_spawn(own, c->sandbox, &fa, &attr, argv, environ);
+		rc = sandbox_spawn(c, &fa, argv, environ, own);
 		posix_spawn_file_actions_destroy(&fa);
-		posix_spawnattr_destroy(&attr);
 	}
 	if (in >= 0)
 		close(in);
@@ -317,7 +293,7 @@ static int claim(const char *dir, const struct run_request *r, int fds[3], struc
 	 * its reply then still says why. */
 	int send_errno = 0;
 	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
-	    send_all(sock, r->stdin_data, r->stdin_len) < 0 || send_all(sock, args.data, args.len) < 0)
+	    write_all(sock, r->stdin_data, r->stdin_len) < 0 || write_all(sock, args.data, args.len) < 0)
 		send_errno = errno ? errno : EPROTO;
 
 	/* The reply: one byte, with the output's read ends when the run starts. */

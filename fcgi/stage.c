@@ -20,8 +20,9 @@
 
 #include "fcgi/fcgi.h"
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int write_all(int fd, const void *data, size_t n)
 {
+	const char *p = data;
 	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)

@@ -34,6 +34,54 @@
 /* How long a client may take to send its request once connected. */
 #define RECEIVE_TIMEOUT_S 10
 
+/* One message with n (at most 3) fds attached; sendmsg()'s result. */
+static ssize_t send_with_fds(int sock, const void *data, size_t len, const int *fds, int n)
+{
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof control);
+	struct iovec iov = { (void *)data, len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+	ssize_t r;
+	while ((r = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
+/* One message and the one fd that came with it (-1 if none, or if it was
+ * cut off); recvmsg()'s result. */
+static ssize_t recv_with_fd(int sock, void *data, size_t len, int flags, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { data, len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
+	};
+	ssize_t n;
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags)) < 0 && errno == EINTR)
+		;
+	*fd = -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (n >= 0 && !(msg.msg_flags & MSG_CTRUNC) && c && c->cmsg_level == SOL_SOCKET &&
+	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(c), sizeof *fd);
+	return n;
+}
+
 /* Above the command's fd numbers, so that init's dup2() onto 0-4 never
  * overwrites one still to be placed. */
 static int move_high(int fd)
@@ -146,26 +194,11 @@ int prestart_receive(int client, int stdin_memfd, struct sandbox_options *o, str
 		die_errno("setsockopt SO_RCVTIMEO");
 
 	struct prestart_request req;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = { &req, sizeof req };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
-	};
-	ssize_t n;
-	while ((n = recvmsg(client, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR)
-		;
+	int workdir_fd;
+	ssize_t n = recv_with_fd(client, &req, sizeof req, MSG_WAITALL, &workdir_fd);
 	if (n < 0)
 		die_errno("receive the request");
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	int workdir_fd = -1;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&workdir_fd, CMSG_DATA(c), sizeof workdir_fd);
-	if (n != (ssize_t)sizeof req || (msg.msg_flags & MSG_CTRUNC) || workdir_fd < 0)
+	if (n != (ssize_t)sizeof req || workdir_fd < 0)
 		die("the request is malformed: %zd bytes, %s work dir", n,
 		    workdir_fd < 0 ? "no" : "a");
 	struct stat st;
@@ -205,22 +238,7 @@ int prestart_receive(int client, int stdin_memfd, struct sandbox_options *o, str
 void prestart_reply(int client, struct command_fds *cmd)
 {
 	int fds[3] = { cmd->mine[CMD_STDOUT], cmd->mine[CMD_STDERR], cmd->mine[CMD_CHANNEL] };
-	union {
-		char buf[CMSG_SPACE(sizeof fds)];
-		struct cmsghdr align;
-	} control;
-	memset(&control, 0, sizeof control);
-	struct iovec iov = { "R", 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof fds);
-	memcpy(CMSG_DATA(c), fds, sizeof fds);
-	if (sendmsg(client, &msg, MSG_NOSIGNAL) != 1)
+	if (send_with_fds(client, "R", 1, fds, 3) != 1)
 		die_errno("reply to the client");
 	for (int i = CMD_STDOUT; i < N_CMD_PIPES; i++) {
 		close(cmd->mine[i]);
@@ -232,49 +250,19 @@ void prestart_reply(int client, struct command_fds *cmd)
  * finds out and reports. */
 void prestart_send_go(int result_fd, const struct init_go *go, int workdir_fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	memset(&control, 0, sizeof control);
-	struct iovec iov = { (void *)go, offsetof(struct init_go, args) + go->args_len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &workdir_fd, sizeof workdir_fd);
-	while (sendmsg(result_fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	send_with_fds(result_fd, go, offsetof(struct init_go, args) + go->args_len, &workdir_fd, 1);
 }
 
 /* In init: waits for the run; returns the work dir's fd. The supervisor
  * closing its end instead means there will be no run. */
 int prestart_receive_go(int result_fd, struct init_go *go)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = { go, sizeof *go };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
-	};
-	ssize_t n;
-	while ((n = recvmsg(result_fd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
+	int fd;
+	ssize_t n = recv_with_fd(result_fd, go, sizeof *go, 0, &fd);
 	if (n == 0)
 		_exit(0);
 	if (n < 0)
 		die_errno("receive the run");
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	int fd = -1;
-	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof fd);
 	if (fd < 0 || n < (ssize_t)offsetof(struct init_go, args) ||
 	    (size_t)n != offsetof(struct init_go, args) + go->args_len)
 		die("the run's message is malformed");
