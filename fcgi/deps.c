@@ -14,7 +14,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +67,7 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int deps_load(const struct config *c, const char *cgroup_dir, char *err, size_t errlen)
+int deps_load(const struct config *c, char *err, size_t errlen)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -79,40 +78,18 @@ int deps_load(const struct config *c, const char *cgroup_dir, char *err, size_t 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	/* The master blocks the signals it waits for; the sandbox must not
-	 * inherit that. */
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	char pids[16];
-	snprintf(pids, sizeof pids, "%u", c->pids);
-	char *argv[20];
-	int a = 0;
-	argv[a++] = (char *)c->sandbox;
-	argv[a++] = "--timeout"; argv[a++] = "60";
-	argv[a++] = "--memory"; argv[a++] = "1024";
-	argv[a++] = "--pids"; argv[a++] = pids;
-	argv[a++] = "--user"; argv[a++] = (char *)c->user;
-	if (cgroup_dir && *cgroup_dir) {
-		argv[a++] = "--cgroup";
-		argv[a++] = (char *)cgroup_dir;
-	}
-	argv[a++] = "--";
-	argv[a++] = (char *)c->python;
-	argv[a++] = "-I";
-	argv[a++] = "-c";
-	argv[a++] = (char *)list_script;
-	argv[a] = NULL;
+	struct sandbox_command cmd;
+	int a = sandbox_argv(c, &cmd, 60000, 1024);
+	cmd.argv[a++] = "--";
+	cmd.argv[a++] = (char *)c->python;
+	cmd.argv[a++] = "-I";
+	cmd.argv[a++] = "-c";
+	cmd.argv[a++] = (char *)list_script;
+	cmd.argv[a] = NULL;
 	char *envp[] = { "PATH=/usr/bin:/bin", "LANG=C.UTF-8", NULL };
 	pid_t pid;
-	int rc = posix_spawn(&pid, c->sandbox, &fa, &attr, argv, envp);
+	int rc = sandbox_spawn(c, &fa, cmd.argv, envp, &pid);
 	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
 	close(fds[1]);
 	if (rc) {
 		close(fds[0]);

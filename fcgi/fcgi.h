@@ -115,8 +115,8 @@ void log_request(const struct request_log *l);
 void log_note(struct request_log *l, const char *note);
 
 /* ---- deps.c: which dependency names are already importable ------------ */
-/* Asks a sandboxed interpreter, as c and cgroup_dir would run a script. */
-int deps_load(const struct config *c, const char *cgroup_dir, char *err, size_t errlen);
+/* Asks a sandboxed interpreter, as c would run a script (under the service's cgroup). */
+int deps_load(const struct config *c, char *err, size_t errlen);
 bool deps_installed(const char *name);	/* name in any spelling: "PIL", "scikit_learn" */
 /* Parses a requirement such as "numpy>=1.2" into its normalised name; false if malformed. */
 bool deps_name(const char *req, char *name, size_t namelen);
@@ -148,7 +148,6 @@ void pool_read_claims(void);
 bool pool_reaped(pid_t pid, int status);	/* true if pid was one of them */
 void pool_reload(const struct config *c);	/* a new socket; the old ones retire */
 unsigned pool_stop(void);			/* how many are still to end */
-unsigned pool_members(void);
 void pool_close_in_worker(void);
 struct sandbox_command {
 	char *argv[40];

@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 	stage_remove_leftovers(service.cfg.work_root, 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);
 	pool_start(&service.cfg);
-	if (deps_load(&service.cfg, service.cgroup_dir, err, sizeof err) < 0)
+	if (deps_load(&service.cfg, err, sizeof err) < 0)
 		log_msg("%s; requests naming dependencies will be refused", err);
 	if (check_programs(&service.cfg))
 		log_msg("runs will fail until the programs above exist");

@@ -113,7 +113,7 @@ static void reload(void)
 	}
 	if (mkdir(next.work_root, 0700) < 0 && errno != EEXIST)
 		log_msg("SIGHUP: cannot create work_root %s: %s", next.work_root, strerror(errno));
-	if (deps_load(&next, service.cgroup_dir, err, sizeof err) < 0)
+	if (deps_load(&next, err, sizeof err) < 0)
 		log_msg("SIGHUP: %s; dependencies will be refused", err);
 	service.cfg = next;
 	pool_reload(&service.cfg);

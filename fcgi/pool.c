@@ -254,11 +254,6 @@ unsigned pool_stop(void)
 	return n_members;
 }
 
-unsigned pool_members(void)
-{
-	return n_members;
-}
-
 void pool_close_in_worker(void)
 {
 	close(listen_fd);
