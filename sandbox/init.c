@@ -107,10 +107,10 @@ static _Noreturn void exec_command(const struct sandbox_options *o, const sigset
 	char **env = build_environment(o);
 	privileges_limit_memory(o, o->cgroup_parent != NULL);
 	execvpe(o->argv[0], o->argv, env);
-	/* Like env(1): 127 when the command does not exist, 126 otherwise. */
-	int code = errno == ENOENT ? 127 : 126;
-	dprintf(2, "coderunner-sandbox: exec %s: %s\n", o->argv[0], strerror(errno));
-	_exit(code);
+	/* The command never ran: the sandbox's fault, not an exit status of
+	 * the command's (a missing interpreter, or EAGAIN when the uid is over
+	 * RLIMIT_NPROC). This process still shares init's pipe: see die.c. */
+	die_errno("exec %s", o->argv[0]);
 }
 
 /* Lowering the score needs CAP_SYS_RESOURCE; without it init keeps the

@@ -7,13 +7,14 @@ sandbox_libsandbox_a_SOURCES = \
 	sandbox/sandbox.h sandbox/options.c sandbox/die.c sandbox/report.c \
 	sandbox/cgroup.c sandbox/init.c sandbox/mounts.c sandbox/loopback.c \
 	sandbox/workdir.c sandbox/privileges.c sandbox/seccomp.c \
-	sandbox/prestart.h sandbox/prestart.c
+	sandbox/prestart.h sandbox/prestart.c sandbox/uids.c
 
 coderunner_sandbox_SOURCES = sandbox/main.c
 coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS) -lm
 
 sandbox_tests = tests/sandbox/cli.sh tests/sandbox/isolation.sh tests/sandbox/limits.sh \
-	tests/sandbox/workdir.sh tests/sandbox/libraries.sh tests/sandbox/prestart.sh
+	tests/sandbox/workdir.sh tests/sandbox/libraries.sh tests/sandbox/prestart.sh \
+	tests/sandbox/uids.sh
 TESTS += $(sandbox_tests)
 EXTRA_DIST += tests/sandbox/lib.sh tests/sandbox/prestart_client.py $(sandbox_tests)
 

@@ -2,7 +2,8 @@
  *
  * This file is the supervisor, and reads as the list of stages:
  *   1. options and the report fd (options.c, die.c)
- *   2. the run's cgroup, when a delegated cgroup v2 is given (cgroup.c)
+ *   2. the run's own uid, with --uid-range (uids.c), and its cgroup, when a
+ *      delegated cgroup v2 is given (cgroup.c)
  *   3. clone init into new mount, PID, network, IPC, UTS and cgroup
  *      namespaces, straight into that cgroup (here)
  *   4. init: loopback, root file system, pivot_root, then the command with
@@ -391,6 +392,7 @@ int main(int argc, char **argv)
 	check_accept_fd(o.accept_fd);
 	bool prestarted = o.accept_fd >= 0;
 	privileges_check();
+	uids_claim(&o);
 	int workdir_fd = open_workdir(o.workdir);
 	struct command_fds cmd;
 	if (prestarted)

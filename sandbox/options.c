@@ -17,7 +17,7 @@
 enum {
 	OPT_WORKDIR = 256, OPT_TIMEOUT, OPT_MEMORY, OPT_PIDS, OPT_FSIZE, OPT_NOFILE,
 	OPT_TMP_SIZE, OPT_WORK_SIZE, OPT_USER, OPT_CGROUP, OPT_REPORT_FD,
-	OPT_SETENV, OPT_KEEP_FD, OPT_ACCEPT_FD, OPT_HELP,
+	OPT_SETENV, OPT_KEEP_FD, OPT_ACCEPT_FD, OPT_UID_RANGE, OPT_UID_LOCK, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +35,8 @@ static const struct option long_options[] = {
 	{ "setenv", required_argument, NULL, OPT_SETENV },
 	{ "keep-fd", required_argument, NULL, OPT_KEEP_FD },
 	{ "accept-fd", required_argument, NULL, OPT_ACCEPT_FD },
+	{ "uid-range", required_argument, NULL, OPT_UID_RANGE },
+	{ "uid-lock", required_argument, NULL, OPT_UID_LOCK },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -51,6 +53,9 @@ void options_usage(FILE *out)
 	      "  --tmp-size MB        size of /tmp (default 64)\n"
 	      "  --work-size MB       size of /work (default 64)\n"
 	      "  --user USER|UID      run the command as this user (default nobody)\n"
+	      "  --uid-range FIRST-LAST  instead, run it as a uid of this range that no other\n"
+	      "                       sandbox holds (its group: the same number); needs\n"
+	      "  --uid-lock FILE      the lock file shared by every sandbox of the range\n"
 	      "  --cgroup DIR         delegated cgroup v2 dir to create the run's cgroup in\n"
 	      "  --report-fd FD       write the JSON report on FD\n"
 	      "  --setenv NAME=VALUE  add to the clean environment (repeatable)\n"
@@ -99,6 +104,23 @@ static int parse_seconds(const char *s, uint64_t *ms)
 	return 0;
 }
 
+/* FIRST-LAST, both uids that are neither root nor -1, FIRST <= LAST. */
+static int parse_uid_range(const char *s, struct sandbox_options *o)
+{
+	char first[16];
+	const char *dash = strchr(s, '-');
+	uint64_t a, b;
+	if (!dash || (size_t)(dash - s) >= sizeof first)
+		return -1;
+	memcpy(first, s, (size_t)(dash - s));
+	first[dash - s] = '\0';
+	if (parse_u64(first, 1, 0xfffffffe, &a) || parse_u64(dash + 1, a, 0xfffffffe, &b))
+		return -1;
+	o->uid_first = (uint32_t)a;
+	o->uid_last = (uint32_t)b;
+	return 0;
+}
+
 static int resolve_user(struct sandbox_options *o)
 {
 	uint64_t id;
@@ -126,6 +148,7 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 	};
 	int c, bad = 0, index = 0;
 	const char *arg = NULL;
+	bool user_given = false, range_given = false;
 
 	optind = 0;	/* reset getopt, so that tests may call us repeatedly */
 	opterr = 0;
@@ -140,7 +163,9 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 		case OPT_NOFILE:	bad = parse_u64(optarg, 8, 1 << 20, &o->nofile); break;
 		case OPT_TMP_SIZE:	bad = parse_u64(optarg, 1, 1 << 20, &o->tmp_size_mb); break;
 		case OPT_WORK_SIZE:	bad = parse_u64(optarg, 1, 1 << 20, &o->work_size_mb); break;
-		case OPT_USER:		o->user = optarg; break;
+		case OPT_USER:		o->user = optarg; user_given = true; break;
+		case OPT_UID_RANGE:	bad = parse_uid_range(optarg, o); range_given = !bad; break;
+		case OPT_UID_LOCK:	o->uid_lock = optarg; bad = !*optarg; break;
 		case OPT_CGROUP:	o->cgroup_parent = optarg; bad = *optarg != '/'; break;
 		case OPT_REPORT_FD:	bad = parse_fd(optarg, &o->report_fd) || o->report_fd < 3; break;
 		case OPT_SETENV:
@@ -173,7 +198,11 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 		snprintf(err, errlen, "no command given (expected: [OPTION]... -- COMMAND [ARG]...)");
 		return -1;
 	}
-	if (resolve_user(o)) {
+	if (range_given != (o->uid_lock != NULL) || (range_given && user_given)) {
+		snprintf(err, errlen, "--uid-range and --uid-lock go together, and exclude --user");
+		return -1;
+	}
+	if (!range_given && resolve_user(o)) {
 		snprintf(err, errlen, "--user %s: no such user, or root", o->user);
 		return -1;
 	}

@@ -36,6 +36,8 @@ struct sandbox_options {
 	const char *user;
 	uid_t uid;
 	gid_t gid;
+	uint32_t uid_first, uid_last;	/* --uid-range: a uid of its own, */
+	const char *uid_lock;		/* claimed under this lock file (uids.c) */
 	const char *cgroup_parent;	/* delegated cgroup v2 dir, or NULL */
 	int report_fd;			/* -1: no report */
 	int accept_fd;			/* -1, or a listening socket: pre-started mode */
@@ -122,6 +124,10 @@ void cgroup_remove(struct run_cgroup *cg);
 /* init.c */
 _Noreturn void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 			 const struct command_fds *cmd);
+
+/* uids.c: with --uid-range, sets o->uid and o->gid to a uid no other
+ * sandbox of the range holds, and holds it until this process exits. */
+void uids_claim(struct sandbox_options *o);
 
 /* prestart.c: the pre-started mode's side of the supervisor. */
 void prestart_open_fds(struct command_fds *cmd);

@@ -20,8 +20,14 @@ is "$rc" 125 "a missing work dir is the sandbox's fault (125)"
 like "$rep" '"exit_code":-1' "the report says exit_code -1"
 like "$rep" '"error":"--workdir /nonexistent: No such file' "and why"
 
+# A command that could not be started never ran: no exit status of its own.
 rep=$("$SB" --report-fd 3 -- /nonexistent/cmd 3>&1 2>/dev/null); rc=$?
-is "$rc" 127 "a command that does not exist exits 127, as in env(1)"
+is "$rc" 125 "a command that does not exist is the sandbox's fault (125)"
+like "$rep" '"exit_code":-1' "the report says exit_code -1"
+like "$rep" '"error":"exec /nonexistent/cmd: No such file' "and why"
+rep=$("$SB" --report-fd 3 -- /etc/hostname 3>&1 2>/dev/null); rc=$?
+is "$rc" 125 "so is one that cannot be executed"
+like "$rep" '"error":"exec /etc/hostname: Permission denied' "and the report says why"
 rep=$("$SB" --report-fd 3 -- /bin/sh -c 'exit 0' 3>&1 2>/dev/null); rc=$?
 is "$rc" 0 "a command that succeeds exits 0"
 like "$rep" '"limits":\{"memory":"rlimit"' "the report names how memory is limited"
