@@ -17,7 +17,7 @@
 
 struct service service;
 
-enum kind { UINT, UINT_AUTO, STRING, CGROUP };
+enum kind { UINT, UINT_AUTO, STRING, CGROUP, UIDS, OBSOLETE };
 
 struct key {
 	const char *name;
@@ -46,7 +46,9 @@ static const struct key keys[] = {
 	S(sandbox, BINDIR "/coderunner-sandbox", "the coderunner-sandbox binary"),
 	S(python, "/usr/bin/python3", "the interpreter run in the sandbox"),
 	S(work_root, "/run/coderunner/work", "where work directories are staged (created 0700 if missing)"),
-	S(user, "nobody", "the unprivileged user scripts run as"),
+	{ "run_uids", UIDS, 0, 0, 0, 0, DEFAULT_RUN_UIDS,
+	  "FIRST-LAST: every sandbox runs as a uid of its own from this range, which no account may use" },
+	{ "user", OBSOLETE, 0, 0, 0, 0, "", "obsolete and ignored: runs take their uids from run_uids" },
 	{ "cgroup", CGROUP, offsetof(struct config, cgroup), 0, 0, 0, "auto",
 	  "auto: use a delegated cgroup v2 subtree when there is one; off: always rlimits" },
 	U(timeout_default_s, 1, 86400, "30", "timeout_s when the request gives none"),
@@ -104,6 +106,25 @@ static int set_value(struct config *c, const struct key *k, const char *v, char 
 			return -1;
 		}
 		return 0;
+	case UIDS: {
+		char *last, *end = NULL;
+		errno = 0;
+		unsigned long first = strtoul(v, &last, 10), n = 0;
+		if (*last == '-')
+			n = strtoul(last + 1, &end, 10);
+		/* 0x7fffffff: some tools read a uid as a signed number. */
+		if (!isdigit((unsigned char)*v) || *last != '-' || !isdigit((unsigned char)last[1]) ||
+		    *end || errno || first < 1000 || n < first || n > 0x7fffffffUL) {
+			snprintf(err, errlen, "%s: \"%s\" is not FIRST-LAST, uids from 1000 to 2147483647",
+				 k->name, v);
+			return -1;
+		}
+		c->uid_first = (unsigned)first;
+		c->uid_last = (unsigned)n;
+		return 0;
+	}
+	case OBSOLETE:
+		return 0;
 	case UINT_AUTO:
 		if (strcmp(v, "auto") == 0) {
 			*(unsigned *)p = 0;	/* resolved in config_resolve() */
@@ -153,6 +174,14 @@ static int config_resolve(struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "workers: %u leaves no worker free for health checks; "
 			 "it must exceed max_runs + queue_size (%u)", c->workers,
 			 c->max_runs + c->queue_size);
+		return -1;
+	}
+	/* Sandboxes at once: runs, the pre-started ones (twice, across a
+	 * reload), a health check and the start-up listing of packages. */
+	unsigned sandboxes = c->max_runs + 2 * c->prestarted + 2;
+	if (c->uid_last - c->uid_first + 1 < sandboxes) {
+		snprintf(err, errlen, "run_uids: %u uids are fewer than the %u sandboxes that may run at "
+			 "once (max_runs + 2 x prestarted + 2)", c->uid_last - c->uid_first + 1, sandboxes);
 		return -1;
 	}
 	if (c->work_root[0] != '/' || c->sandbox[0] != '/' || c->python[0] != '/') {
@@ -260,6 +289,8 @@ void config_print(const struct config *c, FILE *out)
 		switch (k->kind) {
 		case STRING: fprintf(out, "%s = %s\n", k->name, p); break;
 		case CGROUP: fprintf(out, "%s = %s\n", k->name, c->cgroup == CGROUP_OFF ? "off" : "auto"); break;
+		case UIDS: fprintf(out, "%s = %u-%u\n", k->name, c->uid_first, c->uid_last); break;
+		case OBSOLETE: break;
 		default: fprintf(out, "%s = %u\n", k->name, *(const unsigned *)p); break;
 		}
 	}
@@ -268,5 +299,6 @@ void config_print(const struct config *c, FILE *out)
 void config_describe(FILE *out)
 {
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		fprintf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def, keys[i].meaning);
+		if (keys[i].kind != OBSOLETE)
+			fprintf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def, keys[i].meaning);
 }

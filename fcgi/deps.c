@@ -79,7 +79,7 @@ int deps_load(const struct config *c, char *err, size_t errlen)
 	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	struct sandbox_command cmd;
-	int a = sandbox_argv(c, &cmd, 60000, 1024);
+	int a = sandbox_argv(c, &cmd, 60000, run_memory_mb(1024));
 	cmd.argv[a++] = "--";
 	cmd.argv[a++] = (char *)c->python;
 	cmd.argv[a++] = "-I";

@@ -107,7 +107,7 @@ static void answer(struct request_ctx *ctx, const struct config *c, const struct
 	/* Under the rlimit fallback Python meets the limit as a MemoryError;
 	 * under cgroup v2 the kernel kills it: both are the limit. */
 	if (res->oom_killed || (!returned && !strcmp(exception, "MemoryError"))) {
-		snprintf(msg, sizeof msg, "Script exceeded the memory limit (%u MB)", c->execute_memory_mb);
+		snprintf(msg, sizeof msg, "Script exceeded the memory limit (%u MB)", run_memory_mb(c->execute_memory_mb));
 		answer_error(ctx, 400, msg, res);
 	} else if (returned && res->channel_truncated) {
 		snprintf(msg, sizeof msg, "main() returned more than %u KiB of JSON", c->max_output_kib);

@@ -12,7 +12,7 @@
  * small Python runner (fcgi/runners/, built into the program). GET / and
  * /health are info.c, GET /metrics and its shared counters metrics.c.
  * log.c writes one line per request; config.c reads the operator's file;
- * cgroup.c finds a delegated cgroup v2 subtree.
+ * cgroup.c finds or makes the runs' cgroup v2 subtree.
  */
 #ifndef CODERUNNER_FCGI_H
 #define CODERUNNER_FCGI_H
@@ -36,6 +36,9 @@
 #endif
 
 #define DEFAULT_CONFIG_PATH SYSCONFDIR "/coderunner/coderunner.conf"
+/* Above systemd's container ranges (up to 1879048191) and below 2^31, where
+ * Debian and systemd allocate no account (README: "Who a run is"). */
+#define DEFAULT_RUN_UIDS "2000000000-2000000999"
 
 /* Upper bounds the shared page is sized for; config.c keeps keys below them. */
 #define MAX_RUN_SLOTS 256
@@ -80,7 +83,8 @@ enum cgroup_mode { CGROUP_AUTO, CGROUP_OFF };
 struct config {
 	unsigned workers, max_runs, queue_size, prestarted;	/* resolved: never "auto" */
 	unsigned queue_timeout_s, retry_after_s, drain_timeout_s;
-	char sandbox[4096], python[4096], work_root[4096], user[64];
+	char sandbox[4096], python[4096], work_root[4096];
+	unsigned uid_first, uid_last;		/* run_uids */
 	enum cgroup_mode cgroup;
 	unsigned timeout_default_s, timeout_max_s;
 	unsigned memory_default_mb, memory_max_mb;
@@ -152,6 +156,7 @@ void pool_close_in_worker(void);
 struct sandbox_command {
 	char *argv[40];
 	char num[7][16];
+	char uid_range[24], uid_lock[4096 + 16];
 };
 int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned timeout_ms,
 		 unsigned memory_mb);	/* the next argv index */
@@ -159,13 +164,19 @@ int sandbox_spawn(const struct config *c, const posix_spawn_file_actions_t *fa, 
 		  char **envp, pid_t *pid);	/* 0 or an errno */
 
 /* ---- cgroup.c ---------------------------------------------------------- */
-/* Master start-up: the delegated service cgroup dir, or "" for the rlimit fallback. */
+/* Master start-up: the runs' cgroup dir (delegated, or our own subtree when
+ * we are root), or "" for the rlimit fallback. */
 void cgroup_setup(enum cgroup_mode mode, char *dir, size_t dirlen);
+void cgroup_teardown(void);		/* master exit: remove our own subtree */
+/* The most memory a run can have (MB): the RAM and the memory.max of dir
+ * and its ancestors, less what the service itself needs under them. */
+unsigned cgroup_memory_ceiling(const char *dir);
 
 /* ---- the service state every worker inherits -------------------------- */
 struct service {
 	struct config cfg;
 	char cgroup_dir[4096];		/* "" when limits fall back to rlimits */
+	unsigned memory_ceiling_mb;	/* no run gets more, whatever it asks */
 	char pool_path[108];		/* the pre-started sandboxes' socket */
 	const char *config_path;
 };
@@ -242,6 +253,7 @@ struct run_result {
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
 		 struct run_result *res);
 void run_result_free(struct run_result *res);
+unsigned run_memory_mb(unsigned asked);	/* asked, or the ceiling if lower */
 enum run_outcome run_outcome(const struct run_result *res);
 
 /* ---- script.c: one script from request to result ------------------------ */

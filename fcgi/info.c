@@ -178,8 +178,10 @@ void api_info(struct request_ctx *ctx)
 	buf_printf(b, "{\"service\": \"coderunner\", \"status\": \"%s\", \"version\": ",
 		   healthy ? "healthy" : "unhealthy");
 	json_put_cstring(b, PACKAGE_VERSION_STRING);
+	/* What a run can really have: the host's ceiling, not only the config's. */
+	unsigned memory_max = run_memory_mb(c->memory_max_mb);
 	buf_printf(b, ", \"capabilities\": {\"max_timeout\": %u, \"max_memory_mb\": %u, \"libraries\": [",
-		   at_most(c->timeout_max_s, 300), at_most(c->memory_max_mb, 2048));
+		   at_most(c->timeout_max_s, 300), at_most(memory_max, 2048));
 	const char *sep = "";
 	for (size_t i = 0; i < sizeof libraries / sizeof libraries[0]; i++)
 		if (deps_installed(libraries[i])) {
@@ -190,12 +192,13 @@ void api_info(struct request_ctx *ctx)
 		   "{\"name\": \"coderunner\", \"endpoint\": \"POST /api/run\", \"max_timeout\": %u, \"max_memory_mb\": %u}, "
 		   "{\"name\": \"pyrunner\", \"endpoint\": \"POST /run\", \"max_timeout\": %u, \"max_memory_mb\": %u}, "
 		   "{\"name\": \"main\", \"endpoint\": \"POST /execute\", \"max_timeout\": %u, \"max_memory_mb\": %u}], ",
-		   c->timeout_max_s, c->memory_max_mb,
-		   at_most(c->timeout_max_s, 300), at_most(c->memory_max_mb, 2048),
-		   c->execute_timeout_s, c->execute_memory_mb);
+		   c->timeout_max_s, memory_max,
+		   at_most(c->timeout_max_s, 300), at_most(memory_max, 2048),
+		   c->execute_timeout_s, run_memory_mb(c->execute_memory_mb));
 	buf_printf(b, "\"sandbox\": {\"namespaces\": [\"mount\", \"pid\", \"network\", \"ipc\", \"uts\", \"cgroup\"], "
-		   "\"seccomp\": true, \"capabilities\": [], \"memory_limit\": \"%s\", \"process_limit\": \"%s\"}}",
-		   limits, limits);
+		   "\"seccomp\": true, \"capabilities\": [], \"memory_limit\": \"%s\", \"process_limit\": \"%s\", "
+		   "\"memory_per_run_mb\": %u, \"run_uids\": \"%u-%u\"}}",
+		   limits, limits, service.memory_ceiling_mb, c->uid_first, c->uid_last);
 	if (!healthy) {
 		buf_puts(b, ", \"reason\": ");
 		json_put_cstring(b, reason);

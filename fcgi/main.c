@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ static void usage(FILE *out)
 		"  --version        print the version and exit\n");
 }
 
-/* What --check-config adds to parsing: the programs and user it names must exist. */
+/* What --check-config adds to parsing: the programs it names must exist. */
 static int check_programs(const struct config *c)
 {
 	int rc = 0;
@@ -43,13 +44,34 @@ static int check_programs(const struct config *c)
 			fprintf(stderr, "coderunner-fcgi: %s: %s: %s\n", keys[i], progs[i], strerror(errno));
 			rc = 1;
 		}
-	char *end;
-	strtoul(c->user, &end, 10);
-	if (*end && !getpwnam(c->user)) {
-		fprintf(stderr, "coderunner-fcgi: user: no such user \"%s\"\n", c->user);
-		rc = 1;
-	}
 	return rc;
+}
+
+/* A run's uid must be nobody else's: no account or group of the host, and
+ * not ours, may have a number of run_uids. Otherwise a run could signal
+ * that account's processes or own its files. */
+static int check_run_uids(const struct config *c)
+{
+	char clash[256] = "";
+	struct passwd *pw;
+	struct group *gr;
+	setpwent();
+	while (!*clash && (pw = getpwent()))
+		if (pw->pw_uid >= c->uid_first && pw->pw_uid <= c->uid_last)
+			snprintf(clash, sizeof clash, "user %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
+	endpwent();
+	setgrent();
+	while (!*clash && (gr = getgrent()))
+		if (gr->gr_gid >= c->uid_first && gr->gr_gid <= c->uid_last)
+			snprintf(clash, sizeof clash, "group %s (gid %u)", gr->gr_name, (unsigned)gr->gr_gid);
+	endgrent();
+	if (!*clash && getuid() >= c->uid_first && getuid() <= c->uid_last)
+		snprintf(clash, sizeof clash, "this service (uid %u)", (unsigned)getuid());
+	if (!*clash)
+		return 0;
+	fprintf(stderr, "coderunner-fcgi: run_uids: %u-%u holds %s; choose a range no account uses\n",
+		c->uid_first, c->uid_last, clash);
+	return 1;
 }
 
 static void make_work_root(const char *path)
@@ -110,7 +132,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (check) {
-		int rc = check_programs(&service.cfg);
+		int rc = check_programs(&service.cfg) | check_run_uids(&service.cfg);
 		if (rc == 0)
 			printf("%s: ok\n", config_path);
 		return rc;
@@ -122,9 +144,15 @@ int main(int argc, char **argv)
 		die("fd 0 is not a listening socket: start me with "
 		    "spawn-fcgi -n -s SOCKET -- coderunner-fcgi");
 
+	if (check_run_uids(&service.cfg))
+		return 1;
 	make_work_root(service.cfg.work_root);
 	stage_remove_leftovers(service.cfg.work_root, 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);
+	service.memory_ceiling_mb = cgroup_memory_ceiling(service.cgroup_dir);
+	log_msg("a run may have at most %u MB of memory on this host%s", service.memory_ceiling_mb,
+		service.cfg.memory_default_mb > service.memory_ceiling_mb ?
+		", less than memory_default_mb: requests get that much" : "");
 	pool_start(&service.cfg);
 	if (deps_load(&service.cfg, err, sizeof err) < 0)
 		log_msg("%s; requests naming dependencies will be refused", err);
@@ -136,5 +164,11 @@ int main(int argc, char **argv)
 	log_msg("started: %u workers, %u run slots, queue %u, %u sandboxes pre-started, limits by %s",
 		service.cfg.workers, service.cfg.max_runs, service.cfg.queue_size, service.cfg.prestarted,
 		service.cgroup_dir[0] ? "cgroup v2" : "rlimits");
-	return master_main(STDIN_FILENO);
+	int rc = master_main(STDIN_FILENO);
+	/* Every sandbox has ended, and with it every claim on a uid. */
+	char lock[4096 + 16];
+	snprintf(lock, sizeof lock, "%s/uids.lock", service.cfg.work_root);
+	unlink(lock);
+	cgroup_teardown();
+	return rc;
 }

@@ -97,8 +97,12 @@ int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned t
 		cmd->argv[a++] = (char *)names[i];
 		cmd->argv[a++] = cmd->num[i];
 	}
-	cmd->argv[a++] = "--user";
-	cmd->argv[a++] = (char *)c->user;
+	snprintf(cmd->uid_range, sizeof cmd->uid_range, "%u-%u", c->uid_first, c->uid_last);
+	snprintf(cmd->uid_lock, sizeof cmd->uid_lock, "%s/uids.lock", c->work_root);
+	cmd->argv[a++] = "--uid-range";
+	cmd->argv[a++] = cmd->uid_range;
+	cmd->argv[a++] = "--uid-lock";
+	cmd->argv[a++] = cmd->uid_lock;
 	if (service.cgroup_dir[0]) {
 		cmd->argv[a++] = "--cgroup";
 		cmd->argv[a++] = service.cgroup_dir;
@@ -136,6 +140,7 @@ static void sandbox_command(const struct config *c, struct sandbox_command *cmd)
 		max_timeout = HEALTH_TIMEOUT_S;
 	if (max_memory < HEALTH_MEMORY_MB)
 		max_memory = HEALTH_MEMORY_MB;
+	max_memory = run_memory_mb(max_memory);
 	int a = sandbox_argv(c, cmd, max_timeout * 1000, max_memory);
 	char **argv = cmd->argv;
 	argv[a++] = "--accept-fd"; argv[a++] = "3";

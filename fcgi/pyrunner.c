@@ -166,7 +166,7 @@ static void encode(struct buf *b, const struct run_result *res, const struct pyr
 		snprintf(error, sizeof error, "Execution timed out after %ld seconds", p->timeout);
 	} else if (res->oom_killed || (res->exit_code != 0 && !strcmp(exception, "MemoryError"))) {
 		status = "memory_exceeded";
-		snprintf(error, sizeof error, "Memory limit of %ld MB exceeded", p->memory_limit);
+		snprintf(error, sizeof error, "Memory limit of %u MB exceeded", run_memory_mb((unsigned)p->memory_limit));
 	} else if (res->exit_code != 0) {
 		status = "error";
 		if (*exception && line > 0)
@@ -242,8 +242,18 @@ void api_pyrunner(struct request_ctx *ctx)
 	if (run_script(ctx, &r, &res, dir, sizeof dir, &e) < 0) {
 		fail(ctx, &e);
 	} else if (res.fault[0]) {
+		/* The script never ran: a 500, in the shape PyRunner's clients
+		 * read, with no figures of a run that did not happen. */
 		http_fail(&e, 500, "internal error: %s", res.fault);
-		fail(ctx, &e);
+		ctx->rsp.status = 500;
+		buf_reset(&ctx->rsp.body);
+		buf_puts(&ctx->rsp.body, "{\"status\": \"error\", \"stdout\": \"\", \"stderr\": \"\", "
+			 "\"execution_time\": 0, \"memory_used\": 0, \"error\": ");
+		json_put_cstring(&ctx->rsp.body, e.message);
+		buf_puts(&ctx->rsp.body, ", \"detail\": ");
+		json_put_cstring(&ctx->rsp.body, e.message);
+		buf_puts(&ctx->rsp.body, "}\n");
+		log_note(&ctx->log, e.message);
 		run_result_free(&res);
 	} else {
 		ctx->rsp.status = 200;

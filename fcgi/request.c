@@ -477,6 +477,9 @@ int request_parse_json(const struct config *c, const char *body, size_t len,
 		if (!integral || m < 64 || m > c->memory_max_mb)
 			return http_fail(e, 400, "memory_mb must be a whole number from 64 to %u", c->memory_max_mb);
 		r->memory_mb = (unsigned)m;
+		if (r->memory_mb > run_memory_mb(r->memory_mb))
+			warn(r, "memory_mb %u lowered to %u, the most a run can have on this host",
+			     r->memory_mb, run_memory_mb(r->memory_mb));
 	}
 	if (in) {
 		if (!json_object_is_type(in, json_type_string))

@@ -53,6 +53,14 @@ void run_result_free(struct run_result *res)
 	buf_free(&res->channel);
 }
 
+/* A run that asks for more memory than the host can give it gets what it
+ * can: above that it would meet a limit of all runs together (the slice's),
+ * which throttles or kills runs beside it, before its own. */
+unsigned run_memory_mb(unsigned asked)
+{
+	return asked < service.memory_ceiling_mb ? asked : service.memory_ceiling_mb;
+}
+
 enum run_outcome run_outcome(const struct run_result *res)
 {
 	if (res->fault[0])
@@ -136,7 +144,7 @@ static void parse_report(const char *text, struct run_result *res)
  * python3 -s command line. */
 static void build_args(const struct run_request *r, struct buf *args)
 {
-	buf_printf(args, "%u", service.cgroup_dir[0] ? 0 : r->memory_mb);
+	buf_printf(args, "%u", service.cgroup_dir[0] ? 0 : run_memory_mb(r->memory_mb));
 	buf_put(args, "\0", 1);
 	buf_puts(args, r->runner ? "1" : "0");
 	buf_put(args, "\0", 1);
@@ -185,7 +193,7 @@ static int start_own(const struct config *c, const char *dir, const struct run_r
 		     int fds[3], pid_t *own)
 {
 	struct sandbox_command cmd;
-	int a = sandbox_argv(c, &cmd, (unsigned)(r->timeout_s * 1000 + 0.5), r->memory_mb);
+	int a = sandbox_argv(c, &cmd, (unsigned)(r->timeout_s * 1000 + 0.5), run_memory_mb(r->memory_mb));
 	char **argv = cmd.argv, entry[1100];
 	snprintf(entry, sizeof entry, "%s", r->entry_point);
 	argv[a++] = "--workdir"; argv[a++] = (char *)dir;
@@ -270,7 +278,7 @@ static int claim(const char *dir, const struct run_request *r, int fds[3], struc
 	struct prestart_request req = {
 		.magic = PRESTART_MAGIC,
 		.timeout_ms = (uint32_t)(r->timeout_s * 1000 + 0.5),
-		.memory_mb = r->memory_mb,
+		.memory_mb = run_memory_mb(r->memory_mb),
 		.stdin_len = (uint32_t)r->stdin_len,
 		.args_len = (uint32_t)args.len,
 	};

@@ -100,7 +100,7 @@ ok $(kill -0 "$worker" 2>/dev/null; [ $? -ne 0 ]; echo $?) "the killed worker is
 want=$("$fcgi_bin" --config "$conf" --print-config | sed -n 's/^workers = //p')
 for _ in $(seq 30); do [ "$(fcgi_workers | wc -l)" -ge "$want" ] && break; sleep 0.1; done
 is "$(fcgi_workers | wc -l)" "$want" "the master started a new worker"
-is "$(ls -A "$work_root" | grep -vcx sandbox.sock)" 0 "the dead worker's work directory was removed"
+is "$(ls -A "$work_root" | grep -vcxE "sandbox.sock|uids.lock")" 0 "the dead worker's work directory was removed"
 like "$(cat "$fcgi_log")" "worker $worker killed by signal 9" "and logged it"
 
 # ---- leaks after all this

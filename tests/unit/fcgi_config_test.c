@@ -33,11 +33,11 @@ int main(void)
 	is_int(cfg.timeout_default_s, 30, "timeout_default_s defaults to 30");
 	is_int(cfg.timeout_max_s, 300, "timeout_max_s defaults to 300");
 	is_int(cfg.max_script_kib, 256, "max_script_kib defaults to 256");
-	is_str(cfg.user, "nobody", "user defaults to nobody");
+	ok(cfg.uid_first == 2000000000 && cfg.uid_last == 2000000999, "run_uids defaults to 2000000000-2000000999");
 
-	is_int(load("# a comment\n\n  max_runs = 3  \nqueue_size = 0\nuser = coderunner-run\ncgroup = off\n"), 0, "a valid file loads");
+	is_int(load("# a comment\n\n  max_runs = 3  \nqueue_size = 0\nuser = coderunner-run\nrun_uids = 70000-70099\ncgroup = off\n"), 0, "a valid file loads, the obsolete key user included");
 	ok(cfg.max_runs == 3 && cfg.queue_size == 0 && cfg.workers == 5, "explicit values, and workers follow them");
-	is_str(cfg.user, "coderunner-run", "a string value");
+	ok(cfg.uid_first == 70000 && cfg.uid_last == 70099, "run_uids FIRST-LAST");
 	ok(cfg.cgroup == CGROUP_OFF, "cgroup = off");
 	is_int(load("max_runs = auto\n"), 0, "auto is a value");
 
@@ -50,6 +50,11 @@ int main(void)
 	is_int(load("max_runs = -1\n"), -1, "a negative value is an error");
 	is_int(load("max_runs 3\n"), -1, "a line without = is an error");
 	is_int(load("cgroup = maybe\n"), -1, "a bad cgroup mode is an error");
+	is_int(load("run_uids = 70000\n"), -1, "run_uids without LAST is an error");
+	is_int(load("run_uids = 70099-70000\n"), -1, "run_uids with LAST below FIRST is an error");
+	is_int(load("run_uids = 0-100\n"), -1, "run_uids from root is an error");
+	is_int(load("run_uids = 2147483600-2147483700\n"), -1, "run_uids past 2^31 - 1 is an error");
+	is_int(load("run_uids = 70000-70001\n"), -1, "run_uids too small for the sandboxes at once is an error");
 	is_int(load("work_root = relative/dir\n"), -1, "a relative path is an error");
 	ok(strstr(err, "work_root") != NULL, "naming the key");
 	is_int(load("timeout_default_s = 400\n"), -1, "a default above its maximum is an error");
