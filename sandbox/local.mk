@@ -16,7 +16,8 @@ sandbox_tests = tests/sandbox/cli.sh tests/sandbox/isolation.sh tests/sandbox/li
 	tests/sandbox/workdir.sh tests/sandbox/libraries.sh tests/sandbox/prestart.sh \
 	tests/sandbox/uids.sh
 TESTS += $(sandbox_tests)
-EXTRA_DIST += tests/sandbox/lib.sh tests/sandbox/prestart_client.py $(sandbox_tests)
+EXTRA_DIST += tests/sandbox/lib.sh tests/sandbox/prestart_client.py $(sandbox_tests) \
+	tests/scripts/fork_twenty.py tests/scripts/fork_and_hold.py
 
 check_PROGRAMS += tests/unit/sandbox_options_test
 tests_unit_sandbox_options_test_LDADD = $(coderunner_sandbox_LDADD)

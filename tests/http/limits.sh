@@ -21,37 +21,9 @@ busiest_run_uid() {
 		END { for (u in n) if (n[u] > best) { best = n[u]; who = u }; print who, best + 0 }'
 }
 
-BOMB=$(json_with script '
-import os, time
-n = 0
-try:
-    while True:
-        if os.fork() == 0:
-            time.sleep(8)
-            os._exit(0)
-        n += 1
-except OSError:
-    pass
-time.sleep(8)
-print("bomb held", n)
-' '{"timeout_s": 20}')
-FORKER=$(json_with script '
-import os, time
-kids, refused = [], 0
-for _ in range(20):
-    try:
-        pid = os.fork()
-    except OSError:
-        refused += 1
-        continue
-    if pid == 0:
-        time.sleep(1)
-        os._exit(0)
-    kids.append(pid)
-for pid in kids:
-    os.waitpid(pid, 0)
-print(os.getuid(), len(kids), "forked,", refused, "refused")
-' '{"timeout_s": 20}')
+scripts=$top_srcdir/tests/scripts
+BOMB=$(json_with script "$(cat "$scripts/fork_and_hold.py")" '{"timeout_s": 30}')
+FORKER=$(json_with script "$(cat "$scripts/fork_twenty.py")" '{"timeout_s": 20}')
 
 # prestarted = 1: the bomb takes the pre-started sandbox and its neighbours
 # start their own; prestarted = 4: every one of them is pre-started.
