@@ -7,6 +7,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,4 +303,31 @@ void config_describe(FILE *out)
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (keys[i].kind != OBSOLETE)
 			fprintf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def, keys[i].meaning);
+}
+
+/* A run's uid must be nobody else's: no account or group of the host, and
+ * not the service's own, may have a number of run_uids. Otherwise a run
+ * could signal that account's processes or own its files. */
+int config_check_run_uids(const struct config *c, char *err, size_t errlen)
+{
+	char clash[256] = "";
+	struct passwd *pw;
+	struct group *gr;
+	setpwent();
+	while (!*clash && (pw = getpwent()))
+		if (pw->pw_uid >= c->uid_first && pw->pw_uid <= c->uid_last)
+			snprintf(clash, sizeof clash, "user %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
+	endpwent();
+	setgrent();
+	while (!*clash && (gr = getgrent()))
+		if (gr->gr_gid >= c->uid_first && gr->gr_gid <= c->uid_last)
+			snprintf(clash, sizeof clash, "group %s (gid %u)", gr->gr_name, (unsigned)gr->gr_gid);
+	endgrent();
+	if (!*clash && getuid() >= c->uid_first && getuid() <= c->uid_last)
+		snprintf(clash, sizeof clash, "this service (uid %u)", (unsigned)getuid());
+	if (!*clash)
+		return 0;
+	snprintf(err, errlen, "run_uids: %u-%u holds %s; choose a range no account uses",
+		 c->uid_first, c->uid_last, clash);
+	return -1;
 }

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,33 +44,6 @@ static int check_programs(const struct config *c)
 			rc = 1;
 		}
 	return rc;
-}
-
-/* A run's uid must be nobody else's: no account or group of the host, and
- * not ours, may have a number of run_uids. Otherwise a run could signal
- * that account's processes or own its files. */
-static int check_run_uids(const struct config *c)
-{
-	char clash[256] = "";
-	struct passwd *pw;
-	struct group *gr;
-	setpwent();
-	while (!*clash && (pw = getpwent()))
-		if (pw->pw_uid >= c->uid_first && pw->pw_uid <= c->uid_last)
-			snprintf(clash, sizeof clash, "user %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
-	endpwent();
-	setgrent();
-	while (!*clash && (gr = getgrent()))
-		if (gr->gr_gid >= c->uid_first && gr->gr_gid <= c->uid_last)
-			snprintf(clash, sizeof clash, "group %s (gid %u)", gr->gr_name, (unsigned)gr->gr_gid);
-	endgrent();
-	if (!*clash && getuid() >= c->uid_first && getuid() <= c->uid_last)
-		snprintf(clash, sizeof clash, "this service (uid %u)", (unsigned)getuid());
-	if (!*clash)
-		return 0;
-	fprintf(stderr, "coderunner-fcgi: run_uids: %u-%u holds %s; choose a range no account uses\n",
-		c->uid_first, c->uid_last, clash);
-	return 1;
 }
 
 static void make_work_root(const char *path)
@@ -132,7 +104,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (check) {
-		int rc = check_programs(&service.cfg) | check_run_uids(&service.cfg);
+		int rc = check_programs(&service.cfg);
+		if (config_check_run_uids(&service.cfg, err, sizeof err) < 0) {
+			fprintf(stderr, "coderunner-fcgi: %s\n", err);
+			rc = 1;
+		}
 		if (rc == 0)
 			printf("%s: ok\n", config_path);
 		return rc;
@@ -144,8 +120,8 @@ int main(int argc, char **argv)
 		die("fd 0 is not a listening socket: start me with "
 		    "spawn-fcgi -n -s SOCKET -- coderunner-fcgi");
 
-	if (check_run_uids(&service.cfg))
-		return 1;
+	if (config_check_run_uids(&service.cfg, err, sizeof err) < 0)
+		die("%s", err);
 	make_work_root(service.cfg.work_root);
 	stage_remove_leftovers(service.cfg.work_root, 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);

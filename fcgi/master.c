@@ -107,7 +107,8 @@ static void reload(void)
 {
 	struct config next;
 	char err[1024];
-	if (config_load(&next, service.config_path, false, err, sizeof err) < 0) {
+	if (config_load(&next, service.config_path, false, err, sizeof err) < 0 ||
+	    config_check_run_uids(&next, err, sizeof err) < 0) {
 		log_msg("SIGHUP: keeping the running configuration: %s", err);
 		return;
 	}

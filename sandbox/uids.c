@@ -8,8 +8,11 @@
  * isolate gives each box its own uid, each sandbox takes a uid of the range
  * that no other sandbox holds, and uses it as the run's group too.
  *
- * Holding a uid is an open-file-description lock (F_OFD_SETLK) on byte
- * (uid - first) of a lock file that every sandbox of the range shares. The
+ * Holding a uid is an open-file-description lock (F_OFD_SETLK) on the byte
+ * at offset uid of a lock file that every sandbox shares (the file stays
+ * empty: a lock may lie past its end). The offset is the uid itself, not
+ * its place in the range, so that sandboxes given different ranges (across
+ * a reload) still never share a uid. The
  * kernel drops it when the last fd of the description closes: when the
  * supervisor exits, however it exits. By then init has been reaped, and a
  * PID namespace ends with its init: no process of the run is left to carry
@@ -35,11 +38,12 @@ void uids_claim(struct sandbox_options *o)
 	uint64_t start = (uint64_t)getpid() % count;
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t slot = (start + i) % count;
+		uid_t uid = (uid_t)(o->uid_first + slot);
 		struct flock lock = {
-			.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)slot, .l_len = 1,
+			.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)uid, .l_len = 1,
 		};
 		if (fcntl(fd, F_OFD_SETLK, &lock) == 0) {
-			o->uid = (uid_t)(o->uid_first + slot);
+			o->uid = uid;
 			o->gid = (gid_t)o->uid;
 			return;	/* fd stays open: it is the claim */
 		}
