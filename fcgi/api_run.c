@@ -55,6 +55,11 @@ static void encode_result(struct buf *b, struct run_result *res, const struct ru
 		buf_put(b, omitted->data, omitted->len);
 		buf_putc(b, ']');
 	}
+	if (r->has_packages) {
+		buf_puts(b, ", \"packages\": {");
+		buf_put(b, r->packages.data, r->packages.len);
+		buf_putc(b, '}');
+	}
 	if (r->warnings.len) {
 		buf_puts(b, ", \"warnings\": [");
 		buf_put(b, r->warnings.data, r->warnings.len);

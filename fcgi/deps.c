@@ -1,10 +1,14 @@
 /* deps.c — which `dependencies` a request may name at no cost.
  *
- * Until on-demand installation exists, a dependency is accepted when the
- * interpreter can already import it. Asking Python per request would cost a
+ * An entry is a package name with at most one version clause ("numpy",
+ * "numpy>=1.20"); anything else (extras, markers, URLs, paths, options,
+ * spaces) is refused. Until on-demand installation exists, an entry is
+ * accepted when the interpreter can already import it and its installed
+ * version satisfies the clause. Asking Python per request would cost a
  * start-up each time, so the master asks once (at start and on SIGHUP) for
- * every top-level module and installed distribution name, and workers inherit
- * the sorted list (GET / shows the supported libraries from it too). The
+ * every top-level module and installed distribution, with its version, and
+ * workers inherit the sorted list (GET / shows the supported libraries from
+ * it too). The
  * interpreter is asked inside a sandbox, as a script would run, so the list
  * is what a script can really import, not what the service's own view of
  * the file system holds. Names compare in PEP 503 normal form (lower case, runs of
@@ -13,6 +17,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -25,23 +31,29 @@
 
 extern char **environ;
 
-static char **names;
+/* A name a request may give, normalised, and the version of the
+ * distribution that provides it ("" for a module of no distribution, such
+ * as the standard library's). */
+struct package {
+	char *name, *version;
+};
+static struct package *names;
 static size_t n_names;
 
 static const char list_script[] =
 	"import sys, pkgutil\n"
 	"import importlib.metadata as md\n"
-	"out = set(sys.builtin_module_names)\n"
-	"out.update(m.name for m in pkgutil.iter_modules())\n"
+	"out = dict.fromkeys(sys.builtin_module_names, '')\n"
+	"out.update((m.name, '') for m in pkgutil.iter_modules())\n"
 	"for d in md.distributions():\n"
 	"    try:\n"
-	"        n = d.metadata['Name']\n"
-	"        if n: out.add(n)\n"
-	"        tl = d.read_text('top_level.txt')\n"
-	"        if tl: out.update(tl.split())\n"
+	"        n, v = d.metadata['Name'], d.version or ''\n"
+	"        tl = (d.read_text('top_level.txt') or '').split()\n"
+	"        for k in [n] + tl:\n"
+	"            if k and not out.get(k): out[k] = v\n"
 	"    except Exception:\n"
 	"        pass\n"
-	"sys.stdout.write('\\n'.join(sorted(out)))\n";
+	"sys.stdout.write('\\n'.join(k + '\\t' + v for k, v in sorted(out.items())))\n";
 
 static void normalise(const char *in, size_t n, char *out, size_t outlen)
 {
@@ -64,7 +76,7 @@ static void normalise(const char *in, size_t n, char *out, size_t outlen)
 
 static int cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct package *)a)->name, ((const struct package *)b)->name);
 }
 
 int deps_load(const struct config *c, char *err, size_t errlen)
@@ -116,8 +128,10 @@ int deps_load(const struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 
-	for (size_t i = 0; i < n_names; i++)
-		free(names[i]);
+	for (size_t i = 0; i < n_names; i++) {
+		free(names[i].name);
+		free(names[i].version);
+	}
 	free(names);
 	names = NULL;
 	n_names = 0;
@@ -127,15 +141,19 @@ int deps_load(const struct config *c, char *err, size_t errlen)
 		size_t n = next ? (size_t)(next - line) : strlen(line);
 		if (next)
 			next++;
-		char norm[256];
-		normalise(line, n, norm, sizeof norm);
+		const char *tab = memchr(line, '\t', n);
+		size_t name_len = tab ? (size_t)(tab - line) : n;
+		char norm[256], version[64] = "";
+		normalise(line, name_len, norm, sizeof norm);
+		if (tab)
+			snprintf(version, sizeof version, "%.*s", (int)(n - name_len - 1), tab + 1);
 		if (!*norm)
 			continue;
 		if (n_names == cap) {
 			cap = cap ? cap * 2 : 1024;
 			names = xrealloc(names, cap * sizeof *names);
 		}
-		names[n_names++] = xstrdup(norm);
+		names[n_names++] = (struct package){ xstrdup(norm), xstrdup(version) };
 	}
 	buf_free(&out);
 	if (n_names)
@@ -143,32 +161,186 @@ int deps_load(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-bool deps_name(const char *req, char *name, size_t namelen)
+/* PEP 508's name: letters, digits, "-", "_" and ".", starting and ending
+ * with a letter or digit; its length, or 0. */
+static size_t name_length(const char *s)
 {
-	/* PEP 508: a name is letters, digits, "-", "_", "." and starts and ends
-	 * with a letter or digit; what follows (extras, versions, markers) is
-	 * not checked here. */
 	size_t n = 0;
-	while (req[n] && (isalnum((unsigned char)req[n]) || req[n] == '-' || req[n] == '_' || req[n] == '.'))
+	while (isalnum((unsigned char)s[n]) || s[n] == '-' || s[n] == '_' || s[n] == '.')
 		n++;
-	if (n == 0 || n > 200 || !isalnum((unsigned char)req[0]) || !isalnum((unsigned char)req[n - 1]))
+	if (n == 0 || n > 200 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+		return 0;
+	return n;
+}
+
+bool deps_parse(const char *req, struct requirement *out)
+{
+	static const char *const ops[] = { "==", "!=", "<=", ">=", "~=", "<", ">" };
+	size_t n = name_length(req);
+	if (!n)
 		return false;
-	for (const char *p = req + n; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-			return false;
+	normalise(req, n, out->name, sizeof out->name);
+	out->op[0] = out->version[0] = '\0';
 	const char *rest = req + n;
-	while (*rest == ' ')
-		rest++;
-	if (*rest && !strchr("[<>=!~;@(", *rest))
+	if (!*rest)
+		return true;
+	size_t op_len = 0;
+	for (size_t i = 0; i < sizeof ops / sizeof *ops && !op_len; i++)
+		if (strncmp(rest, ops[i], strlen(ops[i])) == 0)
+			op_len = strlen(ops[i]);
+	if (!op_len)
+		return false;	/* extras, markers, URLs, spaces, a second name... */
+	snprintf(out->op, sizeof out->op, "%.*s", (int)op_len, rest);
+	const char *v = rest + op_len;
+	size_t vlen = strlen(v);
+	/* A public version: digits first, then digits, letters and dots, with an
+	 * optional epoch ("1!"); ".*" only at the end of == and != (PEP 440). */
+	if (vlen == 0 || vlen >= sizeof out->version || !isdigit((unsigned char)v[0]))
 		return false;
-	normalise(req, n, name, namelen);
+	bool wildcard = vlen > 2 && !strcmp(v + vlen - 2, ".*");
+	if (wildcard && strcmp(out->op, "==") && strcmp(out->op, "!="))
+		return false;
+	for (size_t i = 0; i < vlen - (wildcard ? 2 : 0); i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '!')
+			return false;
+	if (!strcmp(out->op, "~=") && !strchr(v, '.'))
+		return false;	/* ~= needs at least two release numbers */
+	memcpy(out->version, v, vlen + 1);
 	return true;
+}
+
+/* A version as PEP 440 orders it: epoch, release numbers, then a pre-release
+ * (a, b, rc) before the release itself, a post-release after it, and a
+ * development release before all of those. Local labels ("+...") and what
+ * does not parse compare as nothing. */
+struct version {
+	long epoch, release[8];
+	int n_release;
+	int pre_kind;		/* 1 a, 2 b, 3 rc, 4 none (0: a development release of a final one) */
+	long pre, post, dev;	/* post -1: none; dev LONG_MAX: none */
+};
+
+static void parse_version(const char *s, struct version *v)
+{
+	memset(v, 0, sizeof *v);
+	v->pre_kind = 4;
+	v->post = -1;
+	v->dev = LONG_MAX;
+	const char *bang = strchr(s, '!');
+	if (bang) {
+		v->epoch = strtol(s, NULL, 10);
+		s = bang + 1;
+	}
+	while (isdigit((unsigned char)*s) && v->n_release < 8) {
+		char *end;
+		v->release[v->n_release++] = strtol(s, &end, 10);
+		s = end;
+		if (*s == '.' && isdigit((unsigned char)s[1]))
+			s++;
+		else
+			break;
+	}
+	while (*s && *s != '+') {
+		while (*s == '.' || *s == '-' || *s == '_')
+			s++;
+		long *slot = NULL;
+		if (!strncasecmp(s, "rc", 2) || (*s == 'c' && isdigit((unsigned char)s[1]))) {
+			v->pre_kind = 3;
+			s += *s == 'c' ? 1 : 2;
+			slot = &v->pre;
+		} else if (*s == 'a' || *s == 'b') {
+			v->pre_kind = *s == 'a' ? 1 : 2;
+			s += !strncmp(s, "alpha", 5) ? 5 : !strncmp(s, "beta", 4) ? 4 : 1;
+			slot = &v->pre;
+		} else if (!strncasecmp(s, "post", 4)) {
+			s += 4;
+			slot = &v->post;
+		} else if (!strncasecmp(s, "dev", 3)) {
+			s += 3;
+			slot = &v->dev;
+		} else {
+			break;
+		}
+		char *end = (char *)s;
+		*slot = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : 0;
+		s = end;
+	}
+}
+
+static int sign(long a, long b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* Compares the first n release numbers only when n > 0 (for prefixes). */
+static int compare(const struct version *a, const struct version *b, int prefix)
+{
+	int c = sign(a->epoch, b->epoch);
+	int n = prefix ? prefix : (a->n_release > b->n_release ? a->n_release : b->n_release);
+	for (int i = 0; !c && i < n; i++)
+		c = sign(i < a->n_release ? a->release[i] : 0, i < b->n_release ? b->release[i] : 0);
+	if (c || prefix)
+		return c;
+	/* A development release of a final release sorts before its pre-releases. */
+	int ak = a->pre_kind == 4 && a->post < 0 && a->dev != LONG_MAX ? 0 : a->pre_kind;
+	int bk = b->pre_kind == 4 && b->post < 0 && b->dev != LONG_MAX ? 0 : b->pre_kind;
+	if ((c = sign(ak, bk)) || (c = sign(a->pre, b->pre)) || (c = sign(a->post, b->post)))
+		return c;
+	return sign(a->dev, b->dev);
+}
+
+int deps_version_compare(const char *a, const char *b)
+{
+	struct version va, vb;
+	parse_version(a, &va);
+	parse_version(b, &vb);
+	return compare(&va, &vb, 0);
+}
+
+bool deps_satisfies(const char *installed, const struct requirement *r)
+{
+	if (!r->op[0])
+		return true;
+	if (!*installed)
+		return false;	/* no version known: no clause can be checked */
+	struct version have, want;
+	parse_version(installed, &have);
+	size_t vlen = strlen(r->version);
+	if (vlen > 2 && !strcmp(r->version + vlen - 2, ".*")) {
+		char prefix[sizeof r->version];
+		snprintf(prefix, sizeof prefix, "%.*s", (int)(vlen - 2), r->version);
+		parse_version(prefix, &want);
+		bool same = compare(&have, &want, want.n_release) == 0;
+		return r->op[0] == '=' ? same : !same;
+	}
+	parse_version(r->version, &want);
+	int c = compare(&have, &want, 0);
+	if (!strcmp(r->op, "=="))
+		return c == 0;
+	if (!strcmp(r->op, "!="))
+		return c != 0;
+	if (!strcmp(r->op, "<="))
+		return c <= 0;
+	if (!strcmp(r->op, ">="))
+		return c >= 0;
+	if (!strcmp(r->op, "<"))
+		return c < 0;
+	if (!strcmp(r->op, ">"))
+		return c > 0;
+	/* ~=X.Y.Z: >= X.Y.Z and the same X.Y */
+	return c >= 0 && compare(&have, &want, want.n_release - 1) == 0;
+}
+
+const char *deps_installed_version(const char *name)
+{
+	char norm[256];
+	normalise(name, strlen(name), norm, sizeof norm);
+	struct package key = { norm, NULL };
+	const struct package *p = n_names ? bsearch(&key, names, n_names, sizeof *names, cmp) : NULL;
+	return p ? p->version : NULL;
 }
 
 bool deps_installed(const char *name)
 {
-	char norm[256];
-	normalise(name, strlen(name), norm, sizeof norm);
-	const char *key = norm;
-	return n_names && bsearch(&key, names, n_names, sizeof *names, cmp) != NULL;
+	return deps_installed_version(name) != NULL;
 }

@@ -124,8 +124,17 @@ void log_note(struct request_log *l, const char *note);
 /* Asks a sandboxed interpreter, as c would run a script (under the service's cgroup). */
 int deps_load(const struct config *c, char *err, size_t errlen);
 bool deps_installed(const char *name);	/* name in any spelling: "PIL", "scikit_learn" */
-/* Parses a requirement such as "numpy>=1.2" into its normalised name; false if malformed. */
-bool deps_name(const char *req, char *name, size_t namelen);
+/* The installed version of name ("" when none is known), or NULL if it is not installed. */
+const char *deps_installed_version(const char *name);
+struct requirement {
+	char name[256];		/* PEP 503 normal form */
+	char op[3];		/* "", "==", "!=", "<=", ">=", "~=", "<", ">" */
+	char version[64];
+};
+/* A name with at most one version clause, nothing else; false if malformed. */
+bool deps_parse(const char *req, struct requirement *out);
+bool deps_satisfies(const char *installed, const struct requirement *r);
+int deps_version_compare(const char *a, const char *b);	/* PEP 440 order: <0, 0, >0 */
 
 /* ---- slots.c: the shared page of run slots ---------------------------- */
 void slots_init(void);			/* master, before the first fork */
@@ -210,6 +219,8 @@ struct run_request {
 	const char *stdin_data;
 	size_t stdin_len;
 	struct buf warnings;		/* a JSON array body, "" when none */
+	bool has_packages;		/* dependencies given: answer with "packages" */
+	struct buf packages;		/* a JSON object body: name -> installed version */
 	void *json;			/* the parsed tree the pointers above point into */
 	const char *runner;		/* NULL: run entry_point itself; else Python source
 					 * run as `python3 -s -c RUNNER entry_point`, which

@@ -30,7 +30,7 @@ coderunner_fcgi_LDADD = $(fcgi_ldadd)
 
 
 fcgi_unit_tests = tests/unit/fcgi_encoding_test tests/unit/fcgi_request_test tests/unit/fcgi_config_test \
-	tests/unit/fcgi_json_test
+	tests/unit/fcgi_json_test tests/unit/fcgi_deps_test
 check_PROGRAMS += $(fcgi_unit_tests)
 TESTS += $(fcgi_unit_tests)
 # Each test is tests/unit/NAME.c (automake's default source) linked with the library.
@@ -38,6 +38,7 @@ tests_unit_fcgi_encoding_test_LDADD = $(fcgi_ldadd)
 tests_unit_fcgi_request_test_LDADD = $(fcgi_ldadd)
 tests_unit_fcgi_config_test_LDADD = $(fcgi_ldadd)
 tests_unit_fcgi_json_test_LDADD = $(fcgi_ldadd)
+tests_unit_fcgi_deps_test_LDADD = $(fcgi_ldadd)
 
 # The HTTP tier: a real nginx and spawn-fcgi on 127.0.0.1, run as root.
 fcgi_http_tests = tests/http/api_run.sh tests/http/service.sh tests/http/pyrunner.sh \

@@ -46,6 +46,7 @@ void request_free(struct run_request *r)
 	}
 	free(r->entries);
 	buf_free(&r->warnings);
+	buf_free(&r->packages);
 	if (r->json)
 		json_object_put(r->json);
 	memset(r, 0, sizeof *r);
@@ -300,31 +301,71 @@ static int parse_files(const struct config *c, struct run_request *r, json_objec
 	return 0;
 }
 
+/* Each entry: a name with at most one version clause, no name twice; each
+ * must be installed in a version that satisfies it. What each resolved to
+ * goes into r->packages for the response. */
 static int parse_dependencies(const struct config *c, struct run_request *r, json_object *deps,
 			      struct http_error *e)
 {
-	(void)r;
 	if (!json_object_is_type(deps, json_type_array))
 		return http_fail(e, 400, "dependencies must be an array of package names");
 	size_t n = json_object_array_length(deps);
 	if (n > c->max_dependencies)
 		return http_fail(e, 413, "%zu dependencies; at most %u are allowed", n, c->max_dependencies);
-	for (size_t i = 0; i < n; i++) {
+	struct requirement *reqs = xmalloc((n ? n : 1) * sizeof *reqs);
+	int rc = 0;
+	r->has_packages = true;
+	for (size_t i = 0; i < n && !rc; i++) {
 		json_object *d = json_object_array_get_idx(deps, i);
-		char name[256], nm[80];
-		if (!json_object_is_type(d, json_type_string))
-			return http_fail(e, 400, "dependencies[%zu] must be a string such as \"numpy\"", i);
+		char nm[80];
+		if (!json_object_is_type(d, json_type_string)) {
+			rc = http_fail(e, 400, "dependencies[%zu] must be a string such as \"numpy\"", i);
+			break;
+		}
 		const char *s = json_object_get_string(d);
-		if (!deps_name(s, name, sizeof name))
-			return http_fail(e, 400, "dependencies[%zu] \"%s\" is not a valid package name", i,
-					 shown(s, strlen(s), nm, sizeof nm));
-		if (!deps_installed(name))
-			return http_fail(e, 400, "package %s is not available: only the installed packages can be used "
-					 "(numpy, pandas, scipy, scikit-learn, matplotlib, sympy, requests, httpx, "
-					 "beautifulsoup4, pyyaml, toml, python-dateutil, tqdm, pillow and the standard library)",
-					 shown(s, strlen(s), nm, sizeof nm));
+		shown(s, strlen(s), nm, sizeof nm);
+		if (!deps_parse(s, &reqs[i])) {
+			rc = http_fail(e, 400, "dependencies[%zu] \"%s\" is not a package name with at most one "
+				       "version clause (such as \"numpy\" or \"numpy>=1.20\"); extras, markers, URLs, "
+				       "paths, options and spaces are not accepted", i, nm);
+			break;
+		}
+		for (size_t k = 0; k < i && !rc; k++)
+			if (!strcmp(reqs[k].name, reqs[i].name))
+				rc = http_fail(e, 400, "dependencies[%zu] \"%s\" names %s again (dependencies[%zu]); "
+					       "give each package once", i, nm, reqs[i].name, k);
 	}
-	return 0;
+	/* Only a well-formed list is looked up. */
+	for (size_t i = 0; i < n && !rc; i++) {
+		char nm[80];
+		const char *s = json_object_get_string(json_object_array_get_idx(deps, i));
+		shown(s, strlen(s), nm, sizeof nm);
+		const char *version = deps_installed_version(reqs[i].name);
+		if (!version)
+			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s is not installed, and this service "
+				       "installs no other packages; the installed ones are numpy, pandas, scipy, "
+				       "scikit-learn, matplotlib, sympy, requests, httpx, beautifulsoup4, pyyaml, "
+				       "toml, python-dateutil, tqdm, pillow and the standard library", i, nm, reqs[i].name);
+		else if (!*version && !deps_satisfies(version, &reqs[i]))
+			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s is installed with no version to "
+				       "compare with %s%s", i, nm, reqs[i].name, reqs[i].op, reqs[i].version);
+		else if (!deps_satisfies(version, &reqs[i]))
+			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s %s is installed, which does not satisfy "
+				       "%s%s, and this service installs no other versions", i, nm, reqs[i].name,
+				       version, reqs[i].op, reqs[i].version);
+		else {
+			if (r->packages.len)
+				buf_puts(&r->packages, ", ");
+			json_put_cstring(&r->packages, reqs[i].name);
+			buf_puts(&r->packages, ": ");
+			if (*version)
+				json_put_cstring(&r->packages, version);
+			else
+				buf_puts(&r->packages, "null");
+		}
+	}
+	free(reqs);
+	return rc;
 }
 
 static int parse_timeout(const struct config *c, struct run_request *r, double t, const char *src,

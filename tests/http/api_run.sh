@@ -107,9 +107,30 @@ is "$(jq_ 'j["stdout"]')" "ok �� end" "invalid UTF-8 in stdout becomes U+FFF
 # ---- dependencies
 run_json '{"script": "import numpy; print(numpy.__name__)", "dependencies": ["numpy", "scikit-learn", "PyYAML", "python-dateutil", "beautifulsoup4", "pillow"]}'
 is "$status/$(jq_ 'j["stdout"]')" "200/numpy" "installed dependencies are accepted"
+numpy_version=$($PY -c 'import importlib.metadata as m; print(m.version("numpy"))')
+is "$(jq_ 'j["packages"]["numpy"]')" "$numpy_version" "the response names the version each entry got"
+is "$(jq_ 'sorted(j["packages"])')" '["beautifulsoup4", "numpy", "pillow", "python-dateutil", "pyyaml", "scikit-learn"]' \
+	"for every entry, by its normalised name"
+run_json '{"script": "print(1)", "dependencies": ["numpy>=1.0", "pandas<1000", "scipy!=0.1", "surely-absent~=1.0"]}'
+is "$status" 400 "an entry not installed among satisfied ones is a 400"
+run_json "{\"script\": \"print(1)\", \"dependencies\": [\"numpy>=1.0\", \"NumPy==$numpy_version\"]}"
+is "$status" 400 "numpy and NumPy are one package named twice: a 400"
+run_json '{"script": "print(1)", "dependencies": ["numpy>=1.0", "pandas<1000", "scipy!=0.1"]}'
+is "$status/$(jq_ 'j["stdout"].strip()')" "200/1" "clauses the installed versions satisfy run at no cost"
+run_json '{"script": "1", "dependencies": ["numpy==0.1"]}'
+is "$status" 400 "numpy==0.1, which the installed numpy does not satisfy, is a 400 (nothing is installed on demand)"
+is "$(jq_ 'j["error"]')" "dependencies[0] \"numpy==0.1\": numpy $numpy_version is installed, which does not satisfy ==0.1, and this service installs no other versions" \
+	"saying what is installed"
+is "$(jq_ 'j["exit_code"], j["stdout"]')" '[-1, ""]' "and the script did not run"
+for bad in 'numpy; rm -rf /' 'numpy[extra]' 'numpy >=1.0' 'numpy>=1.0,<2' 'git+https://example.org/x.git' \
+	'./pkg' '--index-url=http://127.0.0.1:1/' 'numpy @ https://example.org/numpy.whl' 'numpy=1.0'; do
+	run_json "$($PY -c 'import json, sys; print(json.dumps({"script": "1", "dependencies": ["numpy", sys.argv[1]]}))' "$bad")"
+	want=$($PY -c 'import json, sys; print(json.dumps("dependencies[1] \"%s\" is not a package name" % sys.argv[1]))' "$bad")
+	is "$status/$(jq_ "j['error'].startswith($want)")" "400/true" "\"$bad\" is a 400 that names the entry"
+done
 run_json '{"script": "1", "dependencies": ["surely-not-a-package"]}'
 is "$status" 400 "a package that is not installed is a 400"
-like "$(jq_ 'j["error"]')" '^package surely-not-a-package is not available' "saying so"
+like "$(jq_ 'j["error"]')" '^dependencies\[0\] "surely-not-a-package": surely-not-a-package is not installed' "saying so"
 run_json '{"script": "1", "dependencies": ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p"]}'
 is "$status" 413 "16 dependencies are a 413"
 
