@@ -47,6 +47,10 @@ static const struct key keys[] = {
 	U(drain_timeout_s, 1, 3600, "330", "on SIGTERM, how long in-flight runs may take before they are killed"),
 	S(sandbox, BINDIR "/coderunner-sandbox", "the coderunner-sandbox binary"),
 	S(python, "/usr/bin/python3", "the interpreter run in the sandbox"),
+	{ "template", STRING, offsetof(struct config, template_bin), sizeof(((struct config *)0)->template_bin),
+	  0, 0, BINDIR "/coderunner-template", "the coderunner-template binary (warm runs)" },
+	S(preload, "numpy, pandas, matplotlib.pyplot",
+	  "modules a template imports once, so that runs start warm with them; none: every run starts cold"),
 	S(work_root, "/run/coderunner/work", "where work directories are staged (created 0700 if missing)"),
 	{ "run_uids", UIDS, 0, 0, 0, 0, DEFAULT_RUN_UIDS,
 	  "FIRST-LAST: every sandbox runs as a uid of its own from this range, which no account may use" },
@@ -184,6 +188,15 @@ static int config_resolve(struct config *c, char *err, size_t errlen)
 	if (c->uid_last - c->uid_first + 1 < sandboxes) {
 		snprintf(err, errlen, "run_uids: %u uids are fewer than the %u sandboxes that may run at "
 			 "once (max_runs + 2 x prestarted + 2)", c->uid_last - c->uid_first + 1, sandboxes);
+		return -1;
+	}
+	for (const char *p = c->preload; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_., ", *p)) {
+			snprintf(err, errlen, "preload: \"%s\" is not a list of module names, or none", c->preload);
+			return -1;
+		}
+	if (c->template_bin[0] != '/') {
+		snprintf(err, errlen, "template: must be an absolute path");
 		return -1;
 	}
 	if (c->work_root[0] != '/' || c->sandbox[0] != '/' || c->python[0] != '/') {

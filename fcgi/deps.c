@@ -100,7 +100,7 @@ int deps_load(const struct config *c, char *err, size_t errlen)
 	cmd.argv[a] = NULL;
 	char *envp[] = { "PATH=/usr/bin:/bin", "LANG=C.UTF-8", NULL };
 	pid_t pid;
-	int rc = sandbox_spawn(c, &fa, cmd.argv, envp, &pid);
+	int rc = sandbox_spawn(c->sandbox, &fa, cmd.argv, envp, &pid);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
 	if (rc) {

@@ -84,6 +84,7 @@ struct config {
 	unsigned workers, max_runs, queue_size, prestarted;	/* resolved: never "auto" */
 	unsigned queue_timeout_s, retry_after_s, drain_timeout_s;
 	char sandbox[4096], python[4096], work_root[4096];
+	char template_bin[4096], preload[1024];	/* preload "none": no template */
 	unsigned uid_first, uid_last;		/* run_uids */
 	enum cgroup_mode cgroup;
 	unsigned timeout_default_s, timeout_max_s;
@@ -151,6 +152,7 @@ enum run_outcome { RUN_OK, RUN_ERROR, RUN_TIMEOUT, RUN_OOM, RUN_INTERNAL, N_RUN_
 void metrics_init(void);			/* master, before the first fork */
 void metrics_request(int endpoint, int status);	/* endpoint: route_endpoint() */
 void metrics_run(enum run_outcome outcome, long duration_ms);
+void metrics_run_start(bool warm);
 void metrics_queue_wait(long waited_ms);
 void metrics_rejected(void);
 void metrics_worker_restart(void);
@@ -159,6 +161,8 @@ void metrics_worker_restart(void);
 void pool_start(const struct config *c);	/* the socket, then pool_fill() */
 void pool_fill(const struct config *c);		/* start what is missing */
 int pool_notify_fd(void);			/* readable: runs claimed sandboxes */
+bool pool_warm(void);				/* a template's sandboxes are waiting */
+pid_t pool_template(void);			/* its pid, 0 when there is none */
 void pool_read_claims(void);
 bool pool_reaped(pid_t pid, int status);	/* true if pid was one of them */
 void pool_reload(const struct config *c);	/* a new socket; the old ones retire */
@@ -167,12 +171,12 @@ void pool_close_in_worker(void);
 struct sandbox_command {
 	char *argv[40];
 	char num[7][16];
-	char uid_range[24], uid_lock[4096 + 16];
+	char uid_range[24], uid_lock[4096 + 16], prestart[16];
 };
 int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned timeout_ms,
 		 unsigned memory_mb);	/* the next argv index */
-int sandbox_spawn(const struct config *c, const posix_spawn_file_actions_t *fa, char **argv,
-		  char **envp, pid_t *pid);	/* 0 or an errno */
+int sandbox_spawn(const char *path, const posix_spawn_file_actions_t *fa, char **argv, char **envp,
+		  pid_t *pid);	/* 0 or an errno */
 
 /* ---- cgroup.c ---------------------------------------------------------- */
 /* Master start-up: the runs' cgroup dir (delegated, or our own subtree when

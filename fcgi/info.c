@@ -197,8 +197,19 @@ void api_info(struct request_ctx *ctx)
 		   c->execute_timeout_s, run_memory_mb(c->execute_memory_mb));
 	buf_printf(b, "\"sandbox\": {\"namespaces\": [\"mount\", \"pid\", \"network\", \"ipc\", \"uts\", \"cgroup\"], "
 		   "\"seccomp\": true, \"capabilities\": [], \"memory_limit\": \"%s\", \"process_limit\": \"%s\", "
-		   "\"memory_per_run_mb\": %u, \"run_uids\": \"%u-%u\"}}",
-		   limits, limits, service.memory_ceiling_mb, c->uid_first, c->uid_last);
+		   "\"memory_per_run_mb\": %u, \"run_uids\": \"%u-%u\", \"warm\": %s, \"preload\": [",
+		   limits, limits, service.memory_ceiling_mb, c->uid_first, c->uid_last,
+		   pool_warm() ? "true" : "false");
+	/* What a warm run finds already imported (once the script imports it). */
+	char list[sizeof c->preload], *save = NULL;
+	snprintf(list, sizeof list, "%s", strcmp(c->preload, "none") ? c->preload : "");
+	sep = "";
+	for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		buf_printf(b, "%s", sep);
+		json_put_cstring(b, t);
+		sep = ", ";
+	}
+	buf_puts(b, "]}}");
 	if (!healthy) {
 		buf_puts(b, ", \"reason\": ");
 		json_put_cstring(b, reason);

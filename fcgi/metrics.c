@@ -9,6 +9,7 @@
  */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fcgi/fcgi.h"
@@ -30,6 +31,7 @@ struct metrics {
 	_Atomic uint64_t duration_ms_sum;
 	_Atomic uint64_t queue_waits, queue_wait_ms_sum, rejected_busy;
 	_Atomic uint64_t worker_restarts;
+	_Atomic uint64_t starts[2];		/* cold, warm */
 };
 
 static struct metrics *m;
@@ -64,6 +66,28 @@ void metrics_run(enum run_outcome outcome, long duration_ms)
 	add(&m->runs[outcome], 1);
 	add(&m->duration[b], 1);
 	add(&m->duration_ms_sum, ms);
+}
+
+void metrics_run_start(bool warm)
+{
+	add(&m->starts[warm], 1);
+}
+
+/* A line of /proc/PID/status, in bytes ("VmRSS"), or 0. */
+static unsigned long long proc_status_bytes(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	unsigned long long kb = 0;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = pid > 0 ? fopen(path, "re") : NULL;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':') {
+			kb = strtoull(line + strlen(key) + 1, NULL, 10);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return kb * 1024;
 }
 
 void metrics_queue_wait(long waited_ms)
@@ -111,6 +135,17 @@ void api_metrics(struct request_ctx *ctx)
 	       "timeout, oom (killed by the kernel for memory), internal (the sandbox itself failed).");
 	for (int o = 0; o < N_RUN_OUTCOMES; o++)
 		buf_printf(b, "coderunner_runs_total{outcome=\"%s\"} %llu\n", outcomes[o], get(&m->runs[o]));
+
+	family(b, "coderunner_run_starts_total", "counter",
+	       "Runs by how their sandbox started: warm (forked from the template, the preload list "
+	       "imported) or cold (an interpreter of its own).");
+	buf_printf(b, "coderunner_run_starts_total{start=\"cold\"} %llu\n", get(&m->starts[0]));
+	buf_printf(b, "coderunner_run_starts_total{start=\"warm\"} %llu\n", get(&m->starts[1]));
+	family(b, "coderunner_template_warm", "gauge", "1 while runs start warm from a template, else 0.");
+	buf_printf(b, "coderunner_template_warm %d\n", pool_warm());
+	family(b, "coderunner_template_resident_bytes", "gauge",
+	       "Resident memory of the template, which its sandboxes share copy-on-write.");
+	buf_printf(b, "coderunner_template_resident_bytes %llu\n", proc_status_bytes(pool_template(), "VmRSS"));
 
 	family(b, "coderunner_run_duration_seconds", "histogram",
 	       "Wall time of each sandboxed run, sandbox set-up and teardown included.");

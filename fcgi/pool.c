@@ -10,13 +10,23 @@
  * `prestarted` are always built or being built while runs go on. No sandbox
  * serves two runs.
  *
+ * With a preload list (the default), the pool is one coderunner-template
+ * instead: it imports the list once and keeps `prestarted` sandboxes forked
+ * from itself waiting on the same socket, so that a run starts with
+ * numpy, pandas and matplotlib already imported. It says "warm PID" on
+ * our notify socket once they wait; until then, and whenever it is gone
+ * (it is restarted, no more than once in TEMPLATE_RETRY_S), runs start
+ * sandboxes of their own, cold (run.c), and never wait for it.
+ *
  * A reload makes a new socket at the same path for sandboxes of the new
- * configuration, and retires the old ones with SIGHUP: one already
- * claimed finishes its run, an idle one serves a connection that was
- * already queued and otherwise exits.
+ * configuration, and retires the old ones with SIGHUP: an idle one serves
+ * a connection that was already queued and otherwise exits, a template
+ * retires its idle sandboxes and exits once its runs are done; a sandbox
+ * already claimed is left alone, to finish its run.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -30,11 +40,21 @@
 
 #include "fcgi/fcgi.h"
 
+#define TEMPLATE_RETRY_S 10
+
 struct member {
 	pid_t pid;
 	unsigned generation;
 	bool claimed;		/* a run took it: it counts no longer */
+	bool is_template;
 };
+
+/* What the workers read: whether runs start warm. */
+struct pool_shared {
+	_Atomic pid_t template;	/* a template that said it is warm, or 0 */
+};
+static struct pool_shared *shared;
+static long long template_started_ms;
 
 static struct member members[2 * MAX_PRESTARTED];
 static unsigned n_members, generation;
@@ -114,8 +134,8 @@ int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned t
  * none blocked, whatever the caller (the master, a worker) has set; 0 or
  * an errno. It shares our memory until the exec, like vfork(), and reports
  * an exec that failed. */
-int sandbox_spawn(const struct config *c, const posix_spawn_file_actions_t *fa, char **argv,
-		  char **envp, pid_t *pid)
+int sandbox_spawn(const char *path, const posix_spawn_file_actions_t *fa, char **argv, char **envp,
+		  pid_t *pid)
 {
 	posix_spawnattr_t attr;
 	sigset_t none, all;
@@ -125,7 +145,7 @@ int sandbox_spawn(const struct config *c, const posix_spawn_file_actions_t *fa, 
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	int rc = posix_spawn(pid, c->sandbox, fa, &attr, argv, envp);
+	int rc = posix_spawn(pid, path, fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 	return rc;
 }
@@ -152,12 +172,38 @@ static void sandbox_command(const struct config *c, struct sandbox_command *cmd)
 	argv[a] = NULL;
 }
 
-/* Starts a pre-started sandbox on the listening socket, with our notify
- * socket as its stdout; stderr stays ours (the log). 0 or an errno. */
-static int spawn_sandbox(const struct config *c, int socket, int out, pid_t *pid)
+static bool template_wanted(const struct config *c)
+{
+	return strcmp(c->preload, "none") != 0;
+}
+
+/* The template's command line: its own options, then a pre-started
+ * sandbox's options and command. */
+static void template_command(const struct config *c, struct sandbox_command *cmd)
+{
+	sandbox_command(c, cmd);
+	int n = 0;
+	while (cmd->argv[n])
+		n++;
+	memmove(cmd->argv + 5, cmd->argv + 1, (size_t)n * sizeof *cmd->argv);	/* with the NULL */
+	snprintf(cmd->prestart, sizeof cmd->prestart, "%u", c->prestarted);
+	cmd->argv[0] = (char *)c->template_bin;
+	cmd->argv[1] = "--preload";
+	cmd->argv[2] = (char *)c->preload;
+	cmd->argv[3] = "--prestart";
+	cmd->argv[4] = cmd->prestart;
+}
+
+/* Starts a pre-started sandbox (or the template) on the listening socket,
+ * with our notify socket as its stdout; stderr stays ours (the log). 0 or
+ * an errno. */
+static int spawn_sandbox(const struct config *c, int socket, int out, pid_t *pid, bool is_template)
 {
 	struct sandbox_command cmd;
-	sandbox_command(c, &cmd);
+	if (is_template)
+		template_command(c, &cmd);
+	else
+		sandbox_command(c, &cmd);
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
@@ -165,25 +211,33 @@ static int spawn_sandbox(const struct config *c, int socket, int out, pid_t *pid
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, socket, 3);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-	int rc = sandbox_spawn(c, &fa, cmd.argv, envp, pid);
+	int rc = sandbox_spawn(is_template ? c->template_bin : c->sandbox, &fa, cmd.argv, envp, pid);
 	posix_spawn_file_actions_destroy(&fa);
 	return rc;
 }
 
-static void spawn(const struct config *c)
+static void spawn(const struct config *c, bool is_template)
 {
 	pid_t pid;
-	int rc = spawn_sandbox(c, listen_fd, notify[1], &pid);
+	const char *what = is_template ? c->template_bin : c->sandbox;
+	int rc = spawn_sandbox(c, listen_fd, notify[1], &pid, is_template);
 	last_spawn_ms = now_ms();
 	if (rc != 0 && !cannot_start)
-		log_msg("cannot run %s: %s; trying again every second", c->sandbox, strerror(rc));
+		log_msg("cannot run %s: %s; trying again every second", what, strerror(rc));
 	cannot_start = rc != 0;
-	if (rc == 0)
-		members[n_members++] = (struct member){ pid, generation, false };
+	if (rc == 0) {
+		members[n_members++] = (struct member){ pid, generation, false, is_template };
+		if (is_template) {
+			template_started_ms = now_ms();
+			log_msg("template %d: importing %s; runs start cold until it is warm", (int)pid,
+				c->preload);
+		}
+	}
 }
 
 void pool_start(const struct config *c)
 {
+	shared = xshared(sizeof *shared);
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, notify) < 0 ||
 	    fcntl(notify[0], F_SETFL, O_NONBLOCK) < 0)
 		die_errno("socketpair");
@@ -196,16 +250,34 @@ int pool_notify_fd(void)
 	return notify[0];
 }
 
+bool pool_warm(void)
+{
+	return shared && atomic_load(&shared->template) != 0;
+}
+
+pid_t pool_template(void)
+{
+	return shared ? atomic_load(&shared->template) : 0;
+}
+
 void pool_read_claims(void)
 {
 	char msg[32];
 	ssize_t n;
 	while ((n = recv(notify[0], msg, sizeof msg - 1, 0)) > 0) {
 		msg[n] = '\0';
-		pid_t pid = (pid_t)atoi(msg);
-		for (unsigned i = 0; i < n_members; i++)
-			if (members[i].pid == pid)
+		bool warm = strncmp(msg, "warm ", 5) == 0;
+		pid_t pid = (pid_t)atoi(warm ? msg + 5 : msg);
+		for (unsigned i = 0; i < n_members; i++) {
+			if (members[i].pid != pid)
+				continue;
+			if (warm && members[i].is_template && members[i].generation == generation) {
+				atomic_store(&shared->template, pid);
+				log_msg("template %d: warm; runs start from it", (int)pid);
+			} else if (!warm) {
 				members[i].claimed = true;
+			}
+		}
 	}
 }
 
@@ -214,13 +286,21 @@ void pool_fill(const struct config *c)
 	unsigned current = 0;
 	for (unsigned i = 0; i < n_members; i++)
 		current += members[i].generation == generation && !members[i].claimed;
+	if (template_wanted(c)) {
+		/* One template; one that failed is tried again only later, and
+		 * meanwhile runs start cold. */
+		if (current == 0 && n_members < sizeof members / sizeof *members &&
+		    (!template_started_ms || now_ms() - template_started_ms > TEMPLATE_RETRY_S * 1000))
+			spawn(c, true);
+		return;
+	}
 	while (current < c->prestarted && n_members < sizeof members / sizeof *members) {
 		/* A sandbox that cannot even be run (a wrong path) ends at
 		 * once: one try a second then, not a fork storm. One that
 		 * fails later waits for a run to tell it why. */
 		if (cannot_start && now_ms() - last_spawn_ms < 1000)
 			return;
-		spawn(c);
+		spawn(c, false);
 		current++;
 	}
 }
@@ -229,9 +309,17 @@ bool pool_reaped(pid_t pid, int status)
 {
 	for (unsigned i = 0; i < n_members; i++)
 		if (members[i].pid == pid) {
-			members[i] = members[--n_members];
-			if (WIFSIGNALED(status))
+			if (members[i].is_template) {
+				pid_t expect = pid;
+				atomic_compare_exchange_strong(&shared->template, &expect, 0);
+				if (members[i].generation == generation)
+					log_msg("template %d ended (%s %d); runs start cold until another is warm",
+						(int)pid, WIFSIGNALED(status) ? "signal" : "status",
+						WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			} else if (WIFSIGNALED(status)) {
 				log_msg("sandbox %d killed by signal %d", (int)pid, WTERMSIG(status));
+			}
+			members[i] = members[--n_members];
 			return true;
 		}
 	return false;
@@ -241,8 +329,11 @@ void pool_reload(const struct config *c)
 {
 	generation++;
 	make_socket(c);
+	atomic_store(&shared->template, 0);	/* until the new one is warm */
+	template_started_ms = 0;
+	/* A claimed sandbox is left to finish its run: SIGHUP would end it. */
 	for (unsigned i = 0; i < n_members; i++)
-		if (members[i].generation != generation)
+		if (members[i].generation != generation && !members[i].claimed)
 			kill(members[i].pid, SIGHUP);
 	pool_fill(c);
 }

@@ -230,7 +230,7 @@ static int start_own(const struct config *c, const char *dir, const struct run_r
 		posix_spawn_file_actions_adddup2(&fa, p[REPORT][1], 3);
 		posix_spawn_file_actions_adddup2(&fa, p[CHANNEL][1], 4);
 		posix_spawn_file_actions_addclosefrom_np(&fa, 5);
-		rc = sandbox_spawn(c, &fa, argv, environ, own);
+		rc = sandbox_spawn(c->sandbox, &fa, argv, environ, own);
 		posix_spawn_file_actions_destroy(&fa);
 	}
 	if (in >= 0)
@@ -348,15 +348,21 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 
 	long long started = now_ms();
 	enum { OUT, ERR, CHANNEL, REPORT, N_STREAMS };
-	/* A pre-started sandbox pays off while a CPU is free to build the next
-	 * one (there is one per CPU): take one while fewer runs than that are
-	 * under way, this one included. Beyond, a sandbox of our own started
-	 * now is no slower, and cheaper than one that waited: an interpreter
-	 * that sat waiting while others ran comes back to cold caches. */
+	/* A warm sandbox (forked from the template, the libraries imported)
+	 * always pays off. Without a template, a pre-started sandbox pays off
+	 * while a CPU is free to build the next one (there is one per CPU):
+	 * take one while fewer runs than that are under way, this one
+	 * included. Beyond, a sandbox of our own started now is no slower, and
+	 * cheaper than one that waited: an interpreter that sat waiting while
+	 * others ran comes back to cold caches. While a template is wanted but
+	 * not warm (starting, or restarting after it died), runs start their
+	 * own, cold, rather than wait for it. */
 	int fds[3] = { -1, -1, -1 };
 	pid_t own = -1;
 	int sock;
-	if (slots_running() < c->prestarted) {
+	bool warm = pool_warm();
+	metrics_run_start(warm);
+	if (warm || (!strcmp(c->preload, "none") && slots_running() < c->prestarted)) {
 		sock = claim(dir, r, fds, res);
 	} else if ((sock = start_own(c, dir, r, fds, &own)) < 0) {
 		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox %.200s: %s", c->sandbox,

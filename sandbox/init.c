@@ -55,7 +55,7 @@ static void prepare_fds(const struct sandbox_options *o)
 
 /* The clean environment every run gets (README: "What a command sees"),
  * then --setenv additions. */
-static char **build_environment(const struct sandbox_options *o)
+char **sandbox_environment(const struct sandbox_options *o)
 {
 	static const char *const base[] = {
 		"PATH=/usr/local/bin:/usr/bin:/bin",
@@ -104,8 +104,15 @@ static _Noreturn void exec_command(const struct sandbox_options *o, const sigset
 	privileges_drop(o);
 	seccomp_install();
 	umask(022);
-	char **env = build_environment(o);
+	char **env = sandbox_environment(o);
 	privileges_limit_memory(o, o->cgroup_parent != NULL);
+	if (o->in_process && cmd) {
+		/* No exec will close what is marked close-on-exec: every fd
+		 * but the pre-started command's own 0-4 goes now. */
+		if (close_range(5, ~0U, 0) < 0)
+			die_errno("close_range");
+		o->in_process(o, env);
+	}
 	execvpe(o->argv[0], o->argv, env);
 	/* The command never ran: the sandbox's fault, not an exit status of
 	 * the command's (a missing interpreter, or EAGAIN when the uid is over

@@ -7,14 +7,29 @@ sandbox_libsandbox_a_SOURCES = \
 	sandbox/sandbox.h sandbox/options.c sandbox/die.c sandbox/report.c \
 	sandbox/cgroup.c sandbox/init.c sandbox/mounts.c sandbox/loopback.c \
 	sandbox/workdir.c sandbox/privileges.c sandbox/seccomp.c \
-	sandbox/prestart.h sandbox/prestart.c sandbox/uids.c
+	sandbox/prestart.h sandbox/prestart.c sandbox/uids.c sandbox/supervisor.c
 
 coderunner_sandbox_SOURCES = sandbox/main.c
 coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS) -lm
 
+# coderunner-template: pre-started sandboxes forked from an interpreter that
+# has imported the preload list; warm.py, built in as a C string, makes each
+# fork a fresh interpreter again.
+bin_PROGRAMS += coderunner-template
+coderunner_template_SOURCES = sandbox/template.c
+nodist_coderunner_template_SOURCES = sandbox/warm.c
+coderunner_template_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_EMBED_CFLAGS)
+coderunner_template_LDADD = sandbox/libsandbox.a $(PYTHON_EMBED_LIBS) $(JSON_C_LIBS) $(CAPNG_LIBS) \
+	$(SECCOMP_LIBS) -lm
+sandbox/warm.c: $(srcdir)/fcgi/runners/embed.sh $(srcdir)/sandbox/warm.py
+	@$(MKDIR_P) sandbox
+	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/runners/embed.sh $(srcdir)/sandbox/warm.py >$@.tmp && mv $@.tmp $@
+CLEANFILES += sandbox/warm.c sandbox/warm.c.tmp
+EXTRA_DIST += sandbox/warm.py
+
 sandbox_tests = tests/sandbox/cli.sh tests/sandbox/isolation.sh tests/sandbox/limits.sh \
 	tests/sandbox/workdir.sh tests/sandbox/libraries.sh tests/sandbox/prestart.sh \
-	tests/sandbox/uids.sh
+	tests/sandbox/uids.sh tests/sandbox/template.sh
 TESTS += $(sandbox_tests)
 EXTRA_DIST += tests/sandbox/lib.sh tests/sandbox/prestart_client.py $(sandbox_tests) \
 	tests/scripts/fork_twenty.py tests/scripts/fork_and_hold.py

@@ -46,6 +46,10 @@ struct sandbox_options {
 	const char *setenv[SANDBOX_MAX_ENV];
 	int n_setenv;
 	char *const *argv;		/* the command */
+	/* Instead of exec'ing argv: carry on in this very process (a template's
+	 * interpreter, template.c), once the command's limits, identity and
+	 * filter are in force. env is its clean environment. */
+	void (*in_process)(const struct sandbox_options *o, char **env);	/* never returns */
 };
 
 /* What init tells the supervisor, on their socket: an error (error[0] set),
@@ -95,6 +99,9 @@ struct run_report {
 	const char *error;		/* NULL unless the sandbox failed */
 };
 
+/* main.c: build the sandbox o describes, run its command, report; the exit status. */
+int sandbox_main(struct sandbox_options *o);
+
 /* options.c */
 int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, size_t errlen);
 void options_usage(FILE *out);
@@ -122,6 +129,7 @@ void cgroup_kill(const struct run_cgroup *cg);
 void cgroup_remove(struct run_cgroup *cg);
 
 /* init.c */
+char **sandbox_environment(const struct sandbox_options *o);	/* the command's, static */
 _Noreturn void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 			 const struct command_fds *cmd);
 

@@ -76,6 +76,7 @@ coderunner_requests_total{endpoint="/run",status="200"} +2
 coderunner_requests_total{endpoint="/run",status="422"} +1
 coderunner_requests_total{endpoint="other",status="404"} +1
 coderunner_run_duration_seconds_count +6
+coderunner_run_starts_total{start="warm"} +6
 coderunner_runs_total{outcome="error"} +2
 coderunner_runs_total{outcome="ok"} +3
 coderunner_runs_total{outcome="timeout"} +1' "every counter moved by exactly the requests made, and nothing else did"
@@ -141,7 +142,7 @@ client.sendall(b'E{"exit_code": -1, "error": "clone: Operation not permitted"}\\
 os._exit(125)
 SH
 chmod 0755 "$http_tmp/broken-sandbox"
-http_start "sandbox = $http_tmp/broken-sandbox" health_interval_s=2
+http_start "sandbox = $http_tmp/broken-sandbox" health_interval_s=2 preload=none
 get /health
 is "$status" 503 "a sandbox that cannot be created: GET /health is 503"
 is "$(jq_ 'j["status"]')" unhealthy "status unhealthy"

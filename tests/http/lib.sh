@@ -30,6 +30,7 @@ http_start() {
 	conf=$http_tmp/coderunner.conf
 	{
 		echo "sandbox = $sandbox_bin"
+		echo "template = $top_builddir/coderunner-template"
 		echo "work_root = $work_root"
 		echo "python = /usr/bin/python3"
 		for kv in "$@"; do echo "$kv"; done
@@ -67,18 +68,32 @@ NGINX
 	nginx -c "$http_tmp/nginx.conf" -e "$http_tmp/nginx-error.log" &
 	nginx_pid=$!
 	base=http://127.0.0.1:$port
+	local want=1 n=0
 	for _ in $(seq "${start_tries:-100}"); do
 		if [ -S "$sock" ] && curl -s -o /dev/null "$base/health" 2>/dev/null; then
 			# Wait for the whole pool, so fd and process counts are stable.
-			local want n
 			want=$("$fcgi_bin" --config "$conf" --print-config | sed -n 's/^workers = //p')
 			n=$(pgrep -P "$fcgi_pid" -c 2>/dev/null || echo 0)
-			[ "$n" -ge "$want" ] && return 0
+			[ "$n" -ge "$want" ] && break
 		fi
 		sleep 0.1
 	done
-	echo "Bail out! nginx or coderunner-fcgi did not start"
-	cat "$fcgi_log" "$http_tmp/nginx-error.log" | sed 's/^/# /'
+	if [ "$n" -lt "$want" ]; then
+		echo "Bail out! nginx or coderunner-fcgi did not start"
+		cat "$fcgi_log" "$http_tmp/nginx-error.log" | sed 's/^/# /'
+		exit 1
+	fi
+	# With a preload list, runs start warm once the template has imported
+	# it: wait for that, so that the tests run on the warm path (runs go
+	# cold until then, and the tests that want cold runs say preload = none).
+	[ "${warm_wait:-1}" = 1 ] || return 0
+	"$fcgi_bin" --config "$conf" --print-config | grep -qx 'preload = none' && return 0
+	for _ in $(seq 600); do
+		curl -s "$base/" 2>/dev/null | grep -q '"warm": true' && return 0
+		sleep 0.1
+	done
+	echo "Bail out! the template did not become warm"
+	cat "$fcgi_log" | sed 's/^/# /'
 	exit 1
 }
 
@@ -120,7 +135,10 @@ json_with() {
 # The master's children: its workers, and its pre-started sandboxes (whose
 # name the kernel cuts to 15 characters).
 fcgi_workers() { pgrep -P "$fcgi_pid" -x coderunner-fcgi | sort -n; }
-pool_sandboxes() { pgrep -P "$fcgi_pid" -x coderunner-sand | sort -n; }
+pool_sandboxes() {	# pre-started by the master, or forked by its template
+	{ pgrep -P "$fcgi_pid" -x coderunner-sand
+	  for t in $(pgrep -P "$fcgi_pid" -x coderunner-temp); do pgrep -P "$t"; done; } | sort -n
+}
 # A worker in a run waits in poll() on its pipes (an idle one in accept(), a
 # queued one on a futex); a sandbox that took a run has handed its output
 # pipes over to the worker.

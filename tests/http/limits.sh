@@ -5,8 +5,10 @@
 # limit is RLIMIT_NPROC, which counts per uid); a run asking for more memory
 # than the host can give gets what it can, and says so; and a run whose
 # interpreter could not even start is the service's fault, never an exit
-# status the script did not produce. Each is tried on both ways a run
-# starts: in a pre-started sandbox and in a sandbox of its own.
+# status the script did not produce. Each is tried on every way a run
+# starts: warm from the template, cold in a pre-started sandbox, and cold in
+# a sandbox of its own (the interpreter that cannot start, cold only: a warm
+# run executes nothing).
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/http/lib.sh"
 
@@ -25,10 +27,15 @@ scripts=$top_srcdir/tests/scripts
 BOMB=$(json_with script "$(cat "$scripts/fork_and_hold.py")" '{"timeout_s": 30}')
 FORKER=$(json_with script "$(cat "$scripts/fork_twenty.py")" '{"timeout_s": 20}')
 
-# prestarted = 1: the bomb takes the pre-started sandbox and its neighbours
-# start their own; prestarted = 4: every one of them is pre-started.
-for pre in 1 4; do
-	http_start "max_runs = 4" "prestarted = $pre" "run_uids = $FIRST-$LAST"
+# Every way a run starts: warm, all four forked from the template; cold with
+# prestarted = 1, the bomb in the pre-started sandbox and its neighbours in
+# their own; cold with prestarted = 4, every one of them pre-started.
+for way in warm "cold, prestarted = 1" "cold, prestarted = 4"; do
+	case $way in
+	warm) http_start "max_runs = 4" "prestarted = 2" "run_uids = $FIRST-$LAST" ;;
+	*) http_start "max_runs = 4" "prestarted = ${way##* }" "preload = none" "run_uids = $FIRST-$LAST" ;;
+	esac
+	pre=$way
 	printf '%s' "$BOMB" >"$http_tmp/bomb.json"
 	curl -s -m 60 -H 'Content-Type: application/json' --data-binary "@$http_tmp/bomb.json" \
 		"$base/api/run" >"$http_tmp/bomb.out" &
@@ -39,7 +46,7 @@ for pre in 1 4; do
 		sleep 0.1
 	done
 	[ "${held:-0}" -ge 60 ]
-	ok $? "prestarted = $pre: the fork bomb holds every process it may have ($held)"
+	ok $? "$pre: the fork bomb holds every process it may have ($held)"
 	printf '%s' "$FORKER" >"$http_tmp/forker.json"
 	forkers=
 	for i in 1 2 3; do
@@ -52,19 +59,19 @@ for pre in 1 4; do
 	for i in 1 2 3; do
 		got=$($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["exit_code"], j["stdout"].strip())' \
 			"$http_tmp/fork$i.out" 2>&1)
-		like "$got" "^0 [0-9]+ 20 forked, 0 refused$" "prestarted = $pre: neighbour $i of the fork bomb forks 20 children"
+		like "$got" "^0 [0-9]+ 20 forked, 0 refused$" "$pre: neighbour $i of the fork bomb forks 20 children"
 		uids="$uids $(echo "$got" | awk '{ print $2 }')"
 	done
 	wait "$bomb"
 	like "$(cat "$http_tmp/bomb.out")" '"exit_code": 0, "stdout": "bomb held [0-9]+\\n"' \
-		"prestarted = $pre: and the bomb itself ends normally"
-	is "$(echo $uids | tr ' ' '\n' | sort -u | wc -l)" 4 "prestarted = $pre: the four runs had four uids"
+		"$pre: and the bomb itself ends normally"
+	is "$(echo $uids | tr ' ' '\n' | sort -u | wc -l)" 4 "$pre: the four runs had four uids"
 	inside=0
 	for u in $uids; do [ "$u" -ge $FIRST ] && [ "$u" -le $LAST ] && inside=$((inside + 1)); done
-	is "$inside" 4 "prestarted = $pre: all from run_uids"
+	is "$inside" 4 "$pre: all from run_uids"
 	http_stop
 	is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 0 \
-		"prestarted = $pre: once the service has stopped, no process of run_uids is left"
+		"$pre: once the service has stopped, no process of run_uids is left"
 	log_clean
 done
 
@@ -94,7 +101,7 @@ http_stop
 # ---- a run that could not start ----------------------------------------------------
 # An interpreter that cannot be executed: the sandbox is built, the exec fails.
 for pre in 1 4; do
-	http_start "python = /etc/hostname" "prestarted = $pre" "run_uids = $FIRST-$LAST"
+	http_start "python = /etc/hostname" "prestarted = $pre" "preload = none" "run_uids = $FIRST-$LAST"
 	way=$([ $pre = 1 ] && echo "in a sandbox of its own" || echo "in a pre-started sandbox")
 	run_json '{"script": "print(1)"}'
 	is "$status/$(jq_ 'j["exit_code"]')" "500/-1" "$way: a run whose interpreter cannot start is a 500 with exit_code -1"

@@ -34,7 +34,7 @@ is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left behind"
 
 # ---- beyond the pre-started sandboxes, a run starts one of its own: the
 # script cannot tell
-http_start max_runs=4 prestarted=2
+http_start max_runs=4 prestarted=2 preload=none
 probe='{"script": "import os, sys\nprint(sys.argv, sys.path[0], __file__, sorted(os.listdir(\"/proc/self/fd\")), open(\"input/a\").read())\nraise ValueError(1)", "context": {"a": "ctx"}}'
 run_json "$probe"
 pooled="$(jq_ 'j["exit_code"]') $(jq_ 'j["stdout"]') $(jq_ 'j["stderr"]')"

@@ -1,0 +1,442 @@
+/* supervisor.c — the supervisor: build one sandbox, run one command, report.
+ *
+ * sandbox_main() is coderunner-sandbox once its options are parsed (main.c),
+ * and each child of coderunner-template (template.c). It reads as the list
+ * of stages:
+ *   1. options and the report fd (options.c, die.c)
+ *   2. the run's own uid, with --uid-range (uids.c), and its cgroup, when a
+ *      delegated cgroup v2 is given (cgroup.c)
+ *   3. clone init into new mount, PID, network, IPC, UTS and cgroup
+ *      namespaces, straight into that cgroup (here)
+ *   4. init: loopback, root file system, pivot_root, then the command with
+ *      rlimits, an unprivileged uid, no capabilities, no_new_privs and
+ *      seccomp (init.c, loopback.c, mounts.c, privileges.c, seccomp.c)
+ *   5. pre-started (--accept-fd): wait until the command is ready, then for
+ *      a client to claim the run (prestart.c)
+ *   6. wait for init, collect how the command ended, remove the cgroup and
+ *      write the report (here, report.c)
+ * The supervisor never runs untrusted code and needs no more than it has:
+ * it stays outside every namespace it creates.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+#define NAMESPACE_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | \
+			 CLONE_NEWUTS | CLONE_NEWCGROUP)
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x1000
+#endif
+#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
+
+/* Grace after the timeout for init to kill, reap and copy out. */
+#define BACKSTOP_MS 30000
+
+/* struct clone_args of <linux/sched.h>, whose macros clash with <sched.h>. */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+	uint64_t stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void check_report_fd(int fd)
+{
+	/* The report fd belongs to the caller and must not leak into the run. */
+	if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		die_errno("--report-fd %d", fd);
+}
+
+static void check_accept_fd(int fd)
+{
+	int listening = 0;
+	socklen_t len = sizeof listening;
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+		die("--accept-fd %d is not a listening socket", fd);
+	/* Should several sandboxes wake for one connection, the others must
+	 * find accept() empty, not block in it. */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		die_errno("--accept-fd %d", fd);
+	die_set_listener(fd);
+}
+
+static int open_workdir(const char *path)
+{
+	if (!path)
+		return -1;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("--workdir %s", path);
+	return fd;
+}
+
+/* Signals that end the supervisor early are taken synchronously on an fd, so
+ * the run is always torn down and the cgroup removed. */
+static int block_signals(sigset_t *saved)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, saved) < 0)
+		die_errno("sigprocmask");
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		die_errno("signalfd");
+	/* If the caller dies, stop the run rather than let it go on unseen. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		die_errno("prctl PDEATHSIG");
+	return fd;
+}
+
+static pid_t clone_init(const struct run_cgroup *cg, int *pidfd)
+{
+	struct clone3_args args = {
+		.flags = NAMESPACE_FLAGS | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	if (cg->dir_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP_FLAG;
+		args.cgroup = (uint64_t)cg->dir_fd;
+	}
+	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	if (pid < 0)
+		die_errno("clone3 into new namespaces");
+	return pid;
+}
+
+/* The supervisor's view of a run under way. */
+struct supervisor {
+	pid_t pid;
+	int pidfd, sigfd, result_fd;
+	int client_fd;			/* pre-started: the client, -1 before */
+	uint64_t deadline;		/* the backstop behind init's own timeout */
+	const char *cut_short;		/* why the supervisor had to kill init */
+	struct init_result result;
+	bool ready;			/* pre-started: the command waits for its run */
+	bool have_result;		/* a result or an error arrived */
+	bool final;			/* init's last word: nothing more will come */
+	bool exited;
+	int status;
+	struct rusage ru;
+};
+
+static void kill_init(struct supervisor *s, const char *why)
+{
+	if (!s->cut_short)
+		s->cut_short = why;
+	if (syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+		die_errno("kill init");
+	s->deadline = UINT64_MAX;
+}
+
+/* init sends one result; a fault in init, or in the command's set-up, sends
+ * an error first. An error wins over whatever follows it. */
+static void read_result(struct supervisor *s)
+{
+	struct init_result r;
+	ssize_t n = read(s->result_fd, &r, sizeof r);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n != (ssize_t)sizeof r) {
+		s->final = true;	/* end of file: init is gone */
+		return;
+	}
+	r.error[sizeof r.error - 1] = '\0';
+	if (r.ready && !r.error[0]) {
+		s->ready = true;
+		return;
+	}
+	if (!s->have_result || !s->result.error[0])
+		s->result = r;
+	s->have_result = true;
+	if (!r.error[0])
+		s->final = true;	/* init's result comes last */
+}
+
+static void take_signal(struct supervisor *s)
+{
+	static char msg[64];
+	struct signalfd_siginfo si;
+	if (read(s->sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+		return;
+	snprintf(msg, sizeof msg, "interrupted by signal %u", si.ssi_signo);
+	kill_init(s, msg);
+}
+
+/* A client that hangs up no longer wants the run. */
+static void check_client(struct supervisor *s)
+{
+	char c;
+	ssize_t n = recv(s->client_fd, &c, 1, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		kill_init(s, "the client hung up");
+		s->client_fd = -1;
+	}
+}
+
+enum until { UNTIL_READY, UNTIL_RESULT, UNTIL_EXIT };
+
+static bool done(const struct supervisor *s, enum until until)
+{
+	switch (until) {
+	case UNTIL_READY:	return s->ready || s->final;
+	case UNTIL_RESULT:	return s->final;
+	default:		return s->exited;
+	}
+}
+
+/* Waits for init to say the command is ready or how it ended (or to die, or
+ * to be killed when the caller signals, the client hangs up or the backstop
+ * passes). UNTIL_EXIT waits further for init itself to be gone, and reaps it. */
+static void supervise(struct supervisor *s, enum until until)
+{
+	while (!done(s, until)) {
+		struct pollfd fds[4] = {
+			{ s->pidfd, POLLIN, 0 }, { s->sigfd, POLLIN, 0 },
+			{ s->final ? -1 : s->result_fd, POLLIN, 0 },
+			{ s->final ? -1 : s->client_fd, POLLIN | POLLRDHUP, 0 },
+		};
+		uint64_t now = now_ms();
+		int wait = s->deadline == UINT64_MAX ? -1 :
+			   now >= s->deadline ? 0 : (int)(s->deadline - now);
+		int n = poll(fds, 4, wait);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die_errno("poll");
+		if (n == 0)
+			kill_init(s, "the sandbox did not finish after the timeout");
+		if (fds[1].revents)
+			take_signal(s);
+		if (fds[2].revents)
+			read_result(s);
+		if (fds[3].revents)
+			check_client(s);
+		if (fds[0].revents) {
+			while (!s->final)	/* init is gone: its pipe holds all it said */
+				read_result(s);
+			while (wait4(s->pid, &s->status, 0, &s->ru) < 0)
+				if (errno != EINTR)
+					die_errno("wait4");
+			s->exited = true;
+		}
+	}
+}
+
+static int write_report(const struct sandbox_options *o, struct supervisor *s,
+			struct run_cgroup *cg, uint64_t start)
+{
+	const struct init_result *r = &s->result;
+	bool usable = s->have_result && !r->error[0];
+	struct run_report rep = {
+		.options = o,
+		.cgroup = o->cgroup_parent != NULL,
+		.duration_ms = usable ? (uint64_t)r->duration_us / 1000 : now_ms() - start,
+		.timed_out = usable && r->timed_out,
+		.cpu_ms = usable ? (uint64_t)r->cpu_us / 1000 :
+			  (uint64_t)(s->ru.ru_utime.tv_sec + s->ru.ru_stime.tv_sec) * 1000 +
+			  (uint64_t)(s->ru.ru_utime.tv_usec + s->ru.ru_stime.tv_usec) / 1000,
+		.memory_peak_kb = usable ? (uint64_t)r->memory_peak_kb : (uint64_t)s->ru.ru_maxrss,
+	};
+	if (o->cgroup_parent) {
+		rep.oom_killed = cgroup_oom_killed(cg);
+		rep.memory_peak_kb = cgroup_memory_peak_kb(cg);
+	}
+	if (s->cut_short)
+		rep.error = s->cut_short;
+	else if (s->have_result && r->error[0])
+		rep.error = r->error;
+	else if (!usable && !rep.oom_killed)
+		rep.error = "the sandbox's init ended without a result";
+	/* else: init itself fell to the OOM killer, and the run with it */
+
+	int exit_status;
+	if (rep.error) {
+		rep.exit_code = -1;
+		exit_status = SANDBOX_EXIT_FAULT;
+		fprintf(stderr, "coderunner-sandbox: %s\n", rep.error);
+	} else {
+		rep.exit_code = report_exit_code(usable ? r->wait_status : s->status,
+						 rep.timed_out, rep.oom_killed, &rep.signal);
+		exit_status = rep.exit_code & 0xff;
+	}
+	if (o->report_fd >= 0) {
+		char *json = report_encode(&rep);
+		if (!json || report_write(o->report_fd, json, strlen(json)) < 0 ||
+		    report_write(o->report_fd, "\n", 1) < 0) {
+			fprintf(stderr, "coderunner-sandbox: cannot write the report\n");
+			exit_status = SANDBOX_EXIT_FAULT;
+		}
+		free(json);
+		close(o->report_fd);
+		die_init(-1, o);	/* its number may be reused from now on */
+	}
+	return exit_status;
+}
+
+/* The report is out: the caller may act on it at once. Letting go of the
+ * output pipes gives it end-of-file now rather than after the namespaces'
+ * teardown, which costs about a millisecond (RCU grace periods). */
+static void release_caller(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		return;	/* harmless: the caller just sees end-of-file a little later */
+	close(null);
+}
+
+/* The run's cgroup goes whichever way the supervisor exits: through die()
+ * (exit, so atexit handlers run) as well as at the end of main(). init and
+ * the command never get here: they leave by exec or _exit. */
+static struct run_cgroup *cgroup_to_remove;
+
+/* Whoever keeps a pool of pre-started sandboxes wants to build the next one
+ * as soon as this one is taken: when our stdout is a socket, our pid goes
+ * there. Nothing else is ever written to it. */
+static void announce_claim(void)
+{
+	char line[24];
+	int n = snprintf(line, sizeof line, "%d\n", (int)getpid());
+	if (send(1, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+	    errno != ENOTSOCK && errno != EAGAIN)
+		fprintf(stderr, "coderunner-sandbox: cannot announce the claim: %s\n", strerror(errno));
+}
+
+/* Pre-started: the sandbox is built and the command started; wait for it to
+ * be ready, then for a client, and hand init the run. False when told to
+ * stop before any client came. A set-up that failed is still reported to the
+ * first client, so that a run learns why it could not start. */
+static bool claim(struct sandbox_options *o, struct supervisor *s, const struct run_cgroup *cg,
+		  struct command_fds *cmd)
+{
+	static struct init_go go;
+	supervise(s, UNTIL_READY);
+	if (s->cut_short)
+		return false;
+	int client = prestart_accept(o->accept_fd, s->sigfd);
+	if (client < 0)
+		return false;
+	close(o->accept_fd);
+	die_set_listener(-1);
+	/* From now on the client is what the run lives for: it ends the run by
+	 * hanging up. Whoever started us (a pool, a template) may go, and the
+	 * run with it must not. */
+	if (prctl(PR_SET_PDEATHSIG, 0) < 0)
+		die_errno("prctl PDEATHSIG");
+	announce_claim();
+	o->report_fd = client;
+	die_set_client(client);
+	int workdir_fd = prestart_receive(client, cmd->mine[CMD_STDIN], o, &go);
+	prestart_reply(client, cmd);
+	die_client_replied();
+	s->client_fd = client;
+	if (o->cgroup_parent)
+		cgroup_set_memory(cg, o->memory_mb);
+	s->deadline = now_ms() + o->timeout_ms + BACKSTOP_MS;
+	if (!s->final)
+		prestart_send_go(s->result_fd, &go, workdir_fd);
+	close(workdir_fd);
+	return true;
+}
+
+static void remove_cgroup(void)
+{
+	if (!cgroup_to_remove)
+		return;
+	cgroup_kill(cgroup_to_remove);
+	cgroup_remove(cgroup_to_remove);
+	cgroup_to_remove = NULL;
+}
+
+int sandbox_main(struct sandbox_options *options)
+{
+	struct sandbox_options o = *options;
+	die_init(o.report_fd, &o);
+	check_report_fd(o.report_fd);
+	check_accept_fd(o.accept_fd);
+	bool prestarted = o.accept_fd >= 0;
+	privileges_check();
+	uids_claim(&o);
+	int workdir_fd = open_workdir(o.workdir);
+	struct command_fds cmd;
+	if (prestarted)
+		prestart_open_fds(&cmd);
+
+	struct run_cgroup cg = { .dir_fd = -1 };
+	if (o.cgroup_parent) {
+		cgroup_to_remove = &cg;
+		if (atexit(remove_cgroup) != 0)
+			die("atexit");
+		cgroup_create(&cg, &o);
+	}
+
+	/* init's messages come one at a time, and a pre-started sandbox's run
+	 * goes the other way with the work dir's fd: a datagram socket pair. */
+	int result[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, result) < 0)
+		die_errno("socketpair");
+	sigset_t saved;
+	int sigfd = block_signals(&saved);
+
+	uint64_t start = now_ms();
+	int pidfd = -1;
+	pid_t pid = clone_init(&cg, &pidfd);
+	if (pid == 0) {
+		close(result[0]);
+		close(sigfd);
+		if (prestarted)
+			close(o.accept_fd);
+		if (sigprocmask(SIG_SETMASK, &saved, NULL) < 0)
+			die_errno("sigprocmask");
+		init_main(&o, result[1], workdir_fd, prestarted ? &cmd : NULL);
+	}
+	close(result[1]);
+
+	struct supervisor s = {
+		.pid = pid, .pidfd = pidfd, .sigfd = sigfd, .result_fd = result[0], .client_fd = -1,
+		.deadline = prestarted ? UINT64_MAX : start + o.timeout_ms + BACKSTOP_MS,
+	};
+	if (prestarted) {
+		prestart_close_theirs(&cmd);
+		if (!claim(&o, &s, &cg, &cmd)) {
+			/* Retired unclaimed: nothing to report, nothing failed. */
+			kill_init(&s, "retired");
+			supervise(&s, UNTIL_EXIT);
+			remove_cgroup();
+			return 0;
+		}
+		start = now_ms();
+	}
+	supervise(&s, UNTIL_RESULT);
+	int exit_status = write_report(&o, &s, &cg, start);
+	if (!prestarted)
+		release_caller();
+	supervise(&s, UNTIL_EXIT);
+	remove_cgroup();
+	return exit_status;
+}

@@ -1,0 +1,421 @@
+/* template.c — coderunner-template: pre-started sandboxes whose interpreter
+ * has already imported the libraries scripts use.
+ *
+ *   coderunner-template --preload numpy,pandas,matplotlib.pyplot --prestart N \
+ *       [coderunner-sandbox option]... --accept-fd FD -- /usr/bin/python3 -s -c RUNNER
+ *
+ * Importing numpy, pandas and matplotlib costs an agent's script most of its
+ * time, every run. This program embeds the interpreter, imports the preload
+ * list once, and keeps N children waiting on the listening socket FD. Each
+ * child is a pre-started sandbox exactly as coderunner-sandbox --accept-fd
+ * builds one: sandbox_main() runs the same stages (uid, cgroup, namespaces,
+ * root, rlimits, privilege drop, no_new_privs, seccomp, clean environment)
+ * and reports the same way. Only its command is not exec'd: the forked
+ * interpreter, holding the imports, carries on as the command once all of
+ * that is in force, and warm.py makes it what `python3 -s -c RUNNER` would be
+ * (environment, random streams, sys.modules, argv) before RUNNER runs. When
+ * a run claims a child, the child says so on its stdout, a socket to us, and
+ * we fork the next one; no child serves two runs.
+ *
+ * Privilege: this process holds what coderunner-sandbox holds, since its
+ * children build sandboxes, but it runs Python only with an empty effective
+ * capability set, in a mount namespace of its own with a private /tmp (so an
+ * import that writes a cache writes nowhere shared); after the imports it
+ * runs no Python at all, only this file's loop. A child raises its effective
+ * set again for the sandbox stages, and drops every set before RUNNER runs.
+ *
+ * Messages on stdout, for whoever keeps us (coderunner-fcgi's pool): "warm PID"
+ * once the first children are forked. Diagnostics go to stderr.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <cap-ng.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+extern const char runner_warm[];
+extern char **environ;
+
+#define MAX_CHILDREN 512
+
+struct child {
+	pid_t pid;
+	bool claimed;
+};
+
+static struct child children[MAX_CHILDREN];
+static unsigned n_children;
+static PyObject *warm_globals;	/* warm.py's: BASE, CLOSURES */
+static int claims[2] = { -1, -1 };	/* [0] ours, [1] the children's stdout */
+
+static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("coderunner-template: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(SANDBOX_EXIT_FAULT);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Raises or empties the effective set, keeping the permitted one. */
+static void set_effective(bool raised)
+{
+	capng_get_caps_process();
+	capng_clear(CAPNG_SELECT_CAPS);
+	if (capng_get_caps_process() < 0)
+		fail("cannot read our capabilities");
+	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (capng_have_capability(CAPNG_PERMITTED, cap))
+			capng_update(raised ? CAPNG_ADD : CAPNG_DROP, CAPNG_EFFECTIVE, cap);
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+		fail("cannot %s our effective capabilities", raised ? "raise" : "empty");
+}
+
+/* The imports run in a mount namespace of their own with a private /tmp:
+ * what one writes there (matplotlib's font cache) is nobody else's, and no
+ * file another user planted in the host's /tmp is read or written. Returns
+ * the host's mount namespace, to go back to once they are done: the
+ * children build their sandboxes from the host's file system. */
+static int enter_private_tmp(void)
+{
+	int host = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (host < 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
+		fail("a private /tmp for the imports: %s", strerror(errno));
+	return host;
+}
+
+static void leave_private_tmp(int host)
+{
+	/* The namespace, and its /tmp with it, goes once nothing is in it. */
+	if (setns(host, CLONE_NEWNS) < 0)
+		fail("back to the host's mount namespace: %s", strerror(errno));
+	close(host);
+}
+
+/* The interpreter, as `python3 -s` would start (the same executable, no
+ * user site directory, unbuffered, no bytecode writing), with the run's
+ * environment, so that what an import reads from it is what a run's would. */
+static void start_python(const struct sandbox_options *o)
+{
+	char **env = sandbox_environment(o);
+	clearenv();
+	for (char **e = env; *e; e++)
+		putenv(*e);
+	/* One thread: forking a process with a BLAS thread pool running
+	 * can deadlock the child. */
+	setenv("OPENBLAS_NUM_THREADS", "1", 1);
+	setenv("OMP_NUM_THREADS", "1", 1);
+	setenv("MKL_NUM_THREADS", "1", 1);
+
+	PyConfig config;
+	PyConfig_InitPythonConfig(&config);
+	config.user_site_directory = 0;
+	config.buffered_stdio = 0;
+	config.write_bytecode = 0;
+	config.parse_argv = 0;
+	PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, o->argv[0]);
+	if (!PyStatus_Exception(st))
+		st = PyConfig_SetBytesString(&config, &config.executable, o->argv[0]);
+	if (!PyStatus_Exception(st))
+		st = Py_InitializeFromConfig(&config);
+	PyConfig_Clear(&config);
+	if (PyStatus_Exception(st))
+		fail("cannot start the interpreter: %s", st.err_msg ? st.err_msg : "?");
+}
+
+/* The preload list imported, and what warm.py needs to hide it again:
+ * BASE (a bare interpreter's modules) and CLOSURES, computed in children
+ * forked before the imports, so that each is what a cold import brings in. */
+static const char preload_source[] =
+	"import sys\n"
+	"BASE = frozenset(sys.modules)\n"
+	"import os, gc\n"
+	"def _cold(names):\n"
+	"    r, w = os.pipe()\n"
+	"    pid = os.fork()\n"
+	"    if pid == 0:\n"
+	"        os.close(r)\n"
+	"        for n in names:\n"
+	"            try:\n"
+	"                __import__(n)\n"
+	"            except BaseException:\n"
+	"                pass\n"
+	"        os.write(w, '\\n'.join(sorted(set(sys.modules) - BASE)).encode())\n"
+	"        os._exit(0)\n"
+	"    os.close(w)\n"
+	"    out = b''\n"
+	"    while chunk := os.read(r, 1 << 16):\n"
+	"        out += chunk\n"
+	"    os.close(r)\n"
+	"    os.waitpid(pid, 0)\n"
+	"    return [n for n in out.decode().split('\\n') if n]\n"
+	"_all = _cold(PRELOAD)\n"
+	"CLOSURES = {n: _cold([n]) for n in sorted({m.split('.')[0] for m in _all} | set(PRELOAD))}\n"
+	"for n in PRELOAD:\n"
+	"    __import__(n)\n"
+	"if 'matplotlib.pyplot' in sys.modules:\n"
+	"    import matplotlib.font_manager\n"
+	"    matplotlib.font_manager.fontManager\n"
+	"del _all, _cold\n"
+	"sys.stdout.flush(); sys.stderr.flush()\n"
+	"gc.collect(); gc.freeze()\n";
+
+static void preload(const char *list)
+{
+	PyObject *names = PyList_New(0);
+	char *copy = strdup(list), *save = NULL;
+	if (!names || !copy)
+		fail("out of memory");
+	for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		PyObject *s = PyUnicode_FromString(t);
+		if (!s || PyList_Append(names, s) < 0)
+			fail("out of memory");
+		Py_DECREF(s);
+	}
+	free(copy);
+	warm_globals = PyDict_New();
+	if (!warm_globals || PyDict_SetItemString(warm_globals, "__builtins__", PyEval_GetBuiltins()) < 0 ||
+	    PyDict_SetItemString(warm_globals, "PRELOAD", names) < 0)
+		fail("out of memory");
+	Py_DECREF(names);
+	PyObject *r = PyRun_String(preload_source, Py_file_input, warm_globals, warm_globals);
+	if (!r) {
+		PyErr_Print();
+		fail("cannot import the preload list %s", list);
+	}
+	Py_DECREF(r);
+}
+
+/* The command of a warm run: this process, forked from the template, now
+ * unprivileged and filtered. warm.py gets the run's environment and command
+ * line and runs RUNNER; a SystemExit ends the process as it would python3. */
+static void warm_command(const struct sandbox_options *o, char **env)
+{
+	environ = env;
+	PyOS_AfterFork_Child();
+	PyObject *g = PyDict_Copy(warm_globals), *e = PyList_New(0), *a = PyList_New(0);
+	if (!g || !e || !a)
+		_exit(SANDBOX_EXIT_FAULT);
+	for (char **p = env; *p; p++)
+		PyList_Append(e, PyUnicode_DecodeFSDefault(*p));
+	for (char *const *p = o->argv; *p; p++)
+		PyList_Append(a, PyUnicode_DecodeFSDefault(*p));
+	PyDict_SetItemString(g, "ENV", e);
+	PyDict_SetItemString(g, "ARGV", a);
+	/* warm.py ends the process itself, as python3 would end it. */
+	if (!PyRun_String(runner_warm, Py_file_input, g, g))
+		PyErr_Print();
+	_exit(1);
+}
+
+/* fork() with one thread only, and with the interpreter's own fork hooks. */
+static pid_t fork_child(struct sandbox_options *o, int sigfd)
+{
+	DIR *d = opendir("/proc/self/task");
+	unsigned threads = 0;
+	for (struct dirent *t; d && (t = readdir(d));)
+		threads += t->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	if (threads != 1)
+		fail("%u threads: a fork now could deadlock its child; runs go cold", threads);
+	PyOS_BeforeFork();
+	pid_t pid = fork();
+	if (pid != 0) {
+		PyOS_AfterFork_Parent();
+		return pid;
+	}
+	/* The child: a pre-started sandbox, announcing its claim to us. */
+	close(sigfd);
+	close(claims[0]);
+	if (dup2(claims[1], 1) < 0)
+		_exit(SANDBOX_EXIT_FAULT);
+	close(claims[1]);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	set_effective(true);
+	o->in_process = warm_command;
+	_exit(sandbox_main(o));
+}
+
+static void spawn(struct sandbox_options *o, int sigfd)
+{
+	if (n_children == MAX_CHILDREN)
+		return;
+	pid_t pid = fork_child(o, sigfd);
+	if (pid < 0) {
+		fprintf(stderr, "coderunner-template: fork: %s\n", strerror(errno));
+		return;
+	}
+	children[n_children++] = (struct child){ pid, false };
+}
+
+static unsigned waiting(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_children; i++)
+		n += !children[i].claimed;
+	return n;
+}
+
+static void read_claims(void)
+{
+	char msg[32];
+	ssize_t n;
+	while ((n = recv(claims[0], msg, sizeof msg - 1, MSG_DONTWAIT)) > 0) {
+		msg[n] = '\0';
+		pid_t pid = (pid_t)atoi(msg);
+		for (unsigned i = 0; i < n_children; i++)
+			if (children[i].pid == pid)
+				children[i].claimed = true;
+	}
+}
+
+/* Reaps what ended; true if a child ended before any run claimed it. */
+static bool reap(void)
+{
+	bool unclaimed = false;
+	pid_t pid;
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		for (unsigned i = 0; i < n_children; i++)
+			if (children[i].pid == pid) {
+				unclaimed |= !children[i].claimed;
+				children[i] = children[--n_children];
+				break;
+			}
+	return unclaimed;
+}
+
+static void signal_children(int sig, bool idle_only)
+{
+	for (unsigned i = 0; i < n_children; i++)
+		if (!idle_only || !children[i].claimed)
+			kill(children[i].pid, sig);
+}
+
+int main(int argc, char **argv)
+{
+	const char *list = NULL;
+	unsigned prestart = 1;
+	int i = 1;
+	for (; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--preload"))
+			list = argv[i + 1];
+		else if (!strcmp(argv[i], "--prestart"))
+			prestart = (unsigned)atoi(argv[i + 1]);
+		else
+			break;
+	}
+	if (!list || !*list || prestart < 1 || prestart > MAX_CHILDREN / 2)
+		fail("usage: coderunner-template --preload LIST --prestart N [coderunner-sandbox option]... "
+		     "--accept-fd FD -- PYTHON -s -c RUNNER");
+	struct sandbox_options o;
+	char err[256];
+	argv[i - 1] = argv[0];
+	if (options_parse(&o, argc - i + 1, argv + i - 1, err, sizeof err) < 0)
+		fail("%s", err);
+	if (o.accept_fd < 0 || !o.argv[0] || !o.argv[1] || strcmp(o.argv[1], "-s") || !o.argv[2] ||
+	    strcmp(o.argv[2], "-c") || !o.argv[3] || o.argv[4])
+		fail("the command must be pre-started (--accept-fd) and PYTHON -s -c RUNNER");
+	/* Only the interpreter we embed can stand in for the one asked for. */
+	char want[PATH_MAX], have[PATH_MAX];
+	if (!realpath(o.argv[0], want) || !realpath("/usr/bin/python" Py_STRINGIFY(PY_MAJOR_VERSION) "."
+						   Py_STRINGIFY(PY_MINOR_VERSION), have) || strcmp(want, have))
+		fail("%s is not the interpreter this template embeds (python%d.%d); runs go cold",
+		     o.argv[0], PY_MAJOR_VERSION, PY_MINOR_VERSION);
+	privileges_check();
+
+	/* Our stdout is for our keeper's messages; children say "claimed" to us. */
+	int keeper = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (keeper < 0 || null < 0 || dup2(null, 1) < 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, claims) < 0)
+		fail("set up our fds: %s", strerror(errno));
+	close(null);
+
+	int host_ns = enter_private_tmp();
+	set_effective(false);
+	start_python(&o);
+	preload(list);
+	set_effective(true);
+	leave_private_tmp(host_ns);
+	set_effective(false);
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	int sigfd;
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		fail("signalfd: %s", strerror(errno));
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		fail("prctl: %s", strerror(errno));
+
+	bool stopping = false, said_warm = false;
+	long long last_failure = 0;
+	for (;;) {
+		/* A child that ends unclaimed (a set-up that fails) is
+		 * replaced once a second at most, never in a storm. */
+		while (!stopping && waiting() < prestart && now_ms() - last_failure > 1000)
+			spawn(&o, sigfd);
+		if (!said_warm && !stopping && n_children) {
+			char msg[32];
+			int len = snprintf(msg, sizeof msg, "warm %d\n", (int)getpid());
+			if (write(keeper, msg, (size_t)len) < 0)
+				fprintf(stderr, "coderunner-template: cannot tell our keeper: %s\n", strerror(errno));
+			said_warm = true;
+		}
+		if (stopping && n_children == 0)
+			return 0;
+		struct pollfd fds[2] = { { sigfd, POLLIN, 0 }, { claims[0], POLLIN, 0 } };
+		if (poll(fds, 2, 1000) < 0 && errno != EINTR)
+			fail("poll: %s", strerror(errno));
+		if (fds[1].revents)
+			read_claims();
+		struct signalfd_siginfo si;
+		if (fds[0].revents && read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+			if (si.ssi_signo == SIGHUP && !stopping) {
+				/* Retire: the idle go, runs under way finish. */
+				stopping = true;
+				signal_children(SIGHUP, true);
+			} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+				stopping = true;
+				signal_children(SIGTERM, false);
+			}
+		}
+		if (reap())
+			last_failure = now_ms();
+	}
+}

@@ -1,0 +1,102 @@
+#!/bin/bash
+# warm.sh — warm runs through nginx: the template starts with the service,
+# runs start from it once it is warm and cold until then or while it is gone,
+# and it can die under load, be reloaded or fail to start without one run
+# failing.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/http/lib.sh"
+
+starts() { curl -s "$base/metrics" | sed -n "s/^coderunner_run_starts_total{start=\"$1\"} //p"; }
+template_pid() { pgrep -P "$fcgi_pid" -x coderunner-temp | head -1; }
+is_warm() { curl -s "$base/" | grep -q '"warm": true'; }
+PANDAS=$(json_with script 'import pandas as pd, numpy as np
+df = pd.DataFrame({"k": np.arange(1000) % 7, "v": np.arange(1000)})
+print(df.groupby("k").v.sum().to_json())')
+SLOW=$(json_with script 'import time, pandas
+time.sleep(2)
+print("slow done")')
+
+http_start health_interval_s=0
+get /
+is "$(jq_ 'j["capabilities"]["sandbox"]["warm"], j["capabilities"]["sandbox"]["preload"]')" \
+	'[true, ["numpy", "pandas", "matplotlib.pyplot"]]' "GET / says runs are warm, and what is pre-imported"
+like "$(cat "$fcgi_log")" "template [0-9]+: warm; runs start from it" "the log says when the template is warm"
+warm0=$(starts warm)
+run_json "$PANDAS"
+is "$status/$(jq_ 'j["exit_code"]')" "200/0" "a pandas script runs warm"
+like "$(jq_ 'j["stdout"]')" '^\{"0":' "and answers"
+is "$(( $(starts warm) - warm0 ))" 1 "counted as a warm start"
+diag "a warm pandas run took $(jq_ 'j["duration_ms"]') ms in its sandbox"
+rss=$(curl -s "$base/metrics" | sed -n 's/^coderunner_template_resident_bytes //p')
+[ "${rss:-0}" -gt $((20 << 20)) ]; ok $? "/metrics reports the template's resident memory ($((rss >> 20)) MB)"
+
+# Every dialect, every mode of /api/run and the health check run warm.
+warm0=$(starts warm)
+post /run '{"code": "import numpy; print(numpy.arange(3).sum())"}' -H 'Content-Type: application/json'
+is "$status/$(jq_ '[j["status"], j["stdout"]]')" '200/["success", "3\n"]' "POST /run runs warm"
+post /execute '{"script": "import pandas\ndef main():\n    return int(pandas.Series([1, 2]).sum())"}' -H 'Content-Type: application/json'
+is "$status/$(jq_ 'j["result"]')" "200/3" "POST /execute runs warm"
+run_json '{"files": {"main.py": "import sys, helper\nprint(helper.X, sys.stdin.read(), open(\"data.txt\").read())", "helper.py": "X = 42", "data.txt": "d"}, "entry_point": "main.py", "stdin": "in"}'
+is "$status/$(jq_ 'j["stdout"].strip()')" "200/42 in d" "files mode with stdin runs warm"
+run_json '{"script": "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.savefig(\"output/chart.png\")\nprint(open(\"input/note\").read())", "context": {"note": "ctx"}}'
+is "$status/$(jq_ 'j["stdout"].strip()') $(jq_ 'j["artifacts"]["chart.png"]["content"][:8]')" "200/ctx iVBORw0K" \
+	"a matplotlib chart with context runs warm, and its PNG comes back"
+curl -s -o /dev/null "$base/health"
+is "$(( $(starts warm) - warm0 ))" 5 "each of them was a warm start"
+
+# The template dies under load: the runs in it finish, the runs after it go
+# cold until a new one is warm, and none fails.
+old=$(template_pid)
+pids=
+for i in 1 2; do
+	printf '%s' "$SLOW" >"$http_tmp/slow.json"
+	curl -s -o "$http_tmp/slow$i.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "@$http_tmp/slow.json" "$base/api/run" >"$http_tmp/slow$i.status" &
+	pids="$pids $!"
+done
+sleep 0.7
+kill -9 "$old"
+cold0=$(starts cold)
+run_json '{"script": "print(\"meanwhile\")"}'
+is "$status/$(jq_ 'j["stdout"].strip()')" "200/meanwhile" "with the template killed, a run still succeeds"
+is "$(( $(starts cold) - cold0 ))" 1 "cold"
+wait $pids
+for i in 1 2; do
+	is "$(cat "$http_tmp/slow$i.status") $($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["stdout"].strip())' "$http_tmp/slow$i.out")" \
+		"200 slow done" "run $i, under way in a sandbox of the killed template, finishes"
+done
+for _ in $(seq 300); do is_warm && break; sleep 0.1; done
+is_warm; ok $? "a new template is started and is warm again"
+ok $([ "$(template_pid)" != "$old" ]; echo $?) "a new process"
+like "$(cat "$fcgi_log")" "template $old ended \\(signal 9\\); runs start cold" "the log says runs went cold meanwhile"
+warm0=$(starts warm)
+run_json "$PANDAS"
+is "$status/$(( $(starts warm) - warm0 ))" "200/1" "and runs start from it"
+
+# A reload: a new template, the old one retires once its runs are done.
+old=$(template_pid)
+printf '%s' "$SLOW" >"$http_tmp/slow.json"
+curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' --data-binary "@$http_tmp/slow.json" "$base/api/run" &
+slow=$!
+sleep 0.7
+kill -HUP "$fcgi_pid"
+wait $slow
+like "$(cat "$http_tmp/slow.out")" '"stdout": "slow done\\n"' "a run under way through a reload finishes"
+for _ in $(seq 300); do is_warm && [ "$(template_pid)" != "$old" ] && ! kill -0 "$old" 2>/dev/null && break; sleep 0.1; done
+ok $(kill -0 "$old" 2>/dev/null; [ $? -ne 0 ]; echo $?) "the old template has retired"
+is_warm; ok $? "and a new one is warm"
+http_stop
+is "$(pgrep -f "$top_builddir/coderunner-template" | wc -l)" 0 "stopping the service stops the template and its sandboxes"
+log_clean
+
+# A template that cannot start: runs start cold, and the log says why.
+warm_wait=0 http_start "template = /bin/false"
+for _ in $(seq 50); do grep -q "ended (status 1)" "$fcgi_log" && break; sleep 0.1; done
+like "$(cat "$fcgi_log")" "template [0-9]+ ended \\(status 1\\); runs start cold" "a template that cannot start is logged"
+run_json "$PANDAS"
+is "$status/$(jq_ 'j["exit_code"]')" "200/0" "and runs start cold"
+get /
+is "$(jq_ 'j["capabilities"]["sandbox"]["warm"]')" "false" "GET / says runs are not warm"
+http_stop
+
+done_testing

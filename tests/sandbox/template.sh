@@ -1,0 +1,210 @@
+#!/bin/bash
+# template.sh — coderunner-template: warm runs, forked from an interpreter that
+# has imported numpy, pandas and matplotlib.pyplot. Each must be a sandbox as
+# strong as coderunner-sandbox's, see what `python3 -s main.py` in a fresh
+# sandbox sees, share nothing with the runs before and after it, and leave
+# the template unharmed whatever it does.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/sandbox/lib.sh"
+
+TEMPLATE=$top_builddir/coderunner-template
+STUB=$(cat "$top_srcdir/fcgi/runners/prestart.py")
+CLIENT="$top_srcdir/tests/sandbox/prestart_client.py"
+sock=$tmp_root/template.sock
+FIRST=2000400000
+LAST=2000400099
+range=(--uid-range "$FIRST-$LAST" --uid-lock "$tmp_root/uids.lock")
+
+# start_template [OPTION]...: a template on $sock; its pid in $template, and
+# what it says on stdout in $tmp_root/template.out.
+cat >"$tmp_root/launch.py" <<'EOF_PY'
+import os, socket, subprocess, sys
+path, out, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+if os.path.exists(path):
+    os.unlink(path)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(16)
+os.dup2(s.fileno(), 3)
+os.execv(argv[0], argv)
+EOF_PY
+start_template() {
+	: >"$tmp_root/template.out"
+	"$PY" "$tmp_root/launch.py" "$sock" "$tmp_root/template.out" "$TEMPLATE" \
+		--preload numpy,pandas,matplotlib.pyplot --prestart 2 "${range[@]}" "$@" \
+		--accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
+	template=$!
+	for _ in $(seq 300); do grep -q warm "$tmp_root/template.out" && break; sleep 0.1; done
+}
+stage() {	# stage: a fresh work dir in $WORK with main.py from stdin
+	WORK=$(mktemp -d "$tmp_root/work.XXXXXX")
+	mkdir -p "$WORK/input" "$WORK/output"
+	chmod 0755 "$WORK"
+	cat >"$WORK/main.py"
+}
+warm() {	# warm [CLIENT-OPTION]...: run $WORK warm; sets RC, OUT, ERR, REPORT
+	"$PY" "$CLIENT" "$sock" "$WORK" "$WORK" "$@" -- 0 0 main.py
+	REPORT=$(cat "$WORK.report" 2>/dev/null)
+	OUT=$(cat "$WORK.out" 2>/dev/null)
+	ERR=$(cat "$WORK.err" 2>/dev/null)
+	RC=$(report exit_code 2>/dev/null)
+}
+cold() {	# cold: run $WORK in a sandbox of its own, as python3 -s main.py
+	"$SB" --workdir "$WORK" "${range[@]}" -- "$PY" -s main.py >"$WORK.out" 2>"$WORK.err" </dev/null
+	RC=$?
+	OUT=$(cat "$WORK.out")
+	ERR=$(cat "$WORK.err")
+}
+cap_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# --- refusals -------------------------------------------------------------------
+out=$("$TEMPLATE" --prestart 2 -- "$PY" 2>&1); rc=$?
+is "$rc" 125 "without --preload the template refuses to start"
+out=$("$TEMPLATE" --preload json --prestart 1 "${range[@]}" --accept-fd 3 -- /bin/sh -s -c x 2>&1); rc=$?
+is "$rc" 125 "with another interpreter than the one it embeds, it refuses"
+like "$out" "is not the interpreter this template embeds" "and says why"
+
+start_template
+like "$(cat "$tmp_root/template.out")" "^warm $template$" "the template imports the list and says it is warm"
+
+# --- the template itself ----------------------------------------------------------
+is "$(cap_field "$template" CapEff)" 0000000000000000 "the template runs with an empty effective capability set"
+is "$(ls /proc/$template/task | wc -l)" 1 "and one thread"
+is "$(readlink /proc/$template/ns/mnt)" "$(readlink /proc/self/ns/mnt)" \
+	"and is back in the host's mount namespace after its imports"
+kids=$(pgrep -P "$template" | wc -l)
+is "$kids" 2 "it keeps --prestart sandboxes waiting"
+
+# --- a waiting warm interpreter is as confined as a cold one ---------------------
+sup=$(pgrep -P "$template" | head -1)
+init=$(pgrep -P "$sup" | head -1)
+cmd=$(pgrep -P "$init" | head -1)
+uid=$(awk '$1 == "Uid:" { print $2 }' /proc/$cmd/status)
+[ "$uid" -ge $FIRST ] && [ "$uid" -le $LAST ]; ok $? "a waiting interpreter runs as a uid of the range ($uid)"
+is "$(cap_field "$cmd" CapEff)/$(cap_field "$cmd" CapPrm)/$(cap_field "$cmd" CapBnd)" \
+	"0000000000000000/0000000000000000/0000000000000000" "with every capability set empty"
+is "$(cap_field "$cmd" NoNewPrivs)/$(cap_field "$cmd" Seccomp)" "1/2" "no_new_privs, and the seccomp filter"
+same=0
+for ns in mnt pid net ipc uts cgroup; do
+	[ "$(readlink /proc/$cmd/ns/$ns)" = "$(readlink /proc/self/ns/$ns)" ] && same=$((same + 1))
+done
+is "$same" 0 "in namespaces of its own: mount, PID, network, IPC, UTS, cgroup"
+
+# --- it sees what python3 -s main.py in a fresh sandbox sees ---------------------
+stage <<'EOF_PY'
+import os, sys
+print("argv", sys.argv, "orig_argv", sys.orig_argv[1:])
+print("main", __name__, __file__, sys.path[0], sorted(k for k in globals() if not k.startswith("__")))
+print("modules", sorted(sys.modules))
+print("environ", sorted(os.environ.items()))
+print("flags", sys.flags)
+print("fds", sorted(os.listdir("/proc/self/fd")))
+print("pid", os.getpid(), os.getppid(), "cwd", os.getcwd(), "umask", os.umask(0o22))
+print("groups", os.getgroups(), "gid == uid", os.getgid() == os.getuid())
+import pandas, numpy, matplotlib.pyplot
+# Codecs looked up while matplotlib builds its font cache in a fresh /tmp
+# (encodings.utf_16_be) are all a cold run imports that a warm one, whose
+# font list is loaded, need not.
+after = [m for m in sys.modules if not m.startswith("encodings.")]
+print("after", len(after), sorted(m for m in after if m.startswith(("pandas.core.", "numpy.", "matplotlib."))))
+print("mpl", matplotlib.get_backend(), matplotlib.get_cachedir())
+def f():
+    raise ValueError("from main")
+f()
+EOF_PY
+cold
+cold_out=$OUT cold_err=$ERR cold_rc=$RC
+warm
+is "$RC" "$cold_rc" "a warm run ends as a cold one does (exit $cold_rc)"
+is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas, environment, flags, fds, pid and cwd are a cold run's"
+is "$ERR" "$cold_err" "and so is the traceback"
+[ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
+
+# --- random streams of its own, and nothing left by the run before --------------
+stage <<'EOF_PY'
+import os, random, tempfile, uuid
+import numpy
+print(random.random(), numpy.random.rand(), uuid.uuid4(), os.urandom(8).hex(),
+      os.path.basename(tempfile.mktemp()))
+EOF_PY
+warm; first=$OUT
+warm; second=$OUT
+same=0
+for i in 1 2 3 4 5; do
+	[ "$(echo "$first" | cut -d' ' -f$i)" = "$(echo "$second" | cut -d' ' -f$i)" ] && same=$((same + 1))
+done
+is "$same" 0 "random, numpy's global RandomState, uuid4, os.urandom and tempfile names differ between runs"
+stage <<'EOF_PY'
+import builtins, os, sys, numpy, pandas
+builtins.LEFT = 1
+numpy.LEFT = 1
+pandas.DataFrame.LEFT = 1
+os.environ["LEFT"] = "1"
+sys.path.append("/left")
+sys.modules["left"] = sys
+print("set")
+EOF_PY
+warm
+is "$OUT" set "a run changes builtins, numpy, pandas, os.environ, sys.path and sys.modules"
+stage <<'EOF_PY'
+import builtins, os, sys, numpy, pandas
+print(hasattr(builtins, "LEFT"), hasattr(numpy, "LEFT"), hasattr(pandas.DataFrame, "LEFT"),
+      "LEFT" in os.environ, "/left" in sys.path, "left" in sys.modules)
+EOF_PY
+warm
+is "$OUT" "False False False False False False" "and none of it reaches the next run"
+
+# --- signals, limits and hostile runs ---------------------------------------------
+stage <<'EOF_PY'
+import os, signal
+os.kill(os.getpid(), signal.SIGTERM)
+print("not reached")
+EOF_PY
+warm
+is "$RC/$OUT" "143/" "a script that sends itself SIGTERM ends with 143"
+stage <<'EOF_PY'
+b = bytearray(512 << 20)
+print("not killed")
+EOF_PY
+"$PY" "$CLIENT" "$sock" "$WORK" "$WORK" --memory 256 -- 256 0 main.py
+like "$(cat "$WORK.err")" "MemoryError" "a warm run is held to its memory limit"
+stage <<'EOF_PY'
+import os, signal
+try:
+    os.kill(-1, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+EOF_PY
+warm --timeout 3000
+is "$RC" 124 "a fork bomb that first tries kill(-1) runs into its timeout"
+kill -0 "$template" 2>/dev/null; ok $? "the template is unharmed"
+stage <<'EOF_PY'
+import pandas
+print(pandas.DataFrame({"a": [1, 2]}).a.sum())
+EOF_PY
+warm
+is "$RC/$OUT" "0/3" "and the next run works"
+is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 2 \
+	"nothing of the finished runs is left: only the two waiting interpreters"
+
+# --- the end of a template ---------------------------------------------------------
+kill -HUP "$template"
+wait "$template"; rc=$?
+is "$rc" 0 "SIGHUP retires the template: its idle sandboxes go, then it"
+is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 0 "and nothing of them is left"
+start_template
+kill -KILL "$template"
+wait "$template" 2>/dev/null
+for _ in $(seq 50); do
+	[ "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" = 0 ] && break
+	sleep 0.1
+done
+is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 0 \
+	"a template killed with SIGKILL takes its waiting sandboxes with it"
+
+done_testing
