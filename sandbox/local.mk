@@ -3,11 +3,12 @@ bin_PROGRAMS += coderunner-sandbox
 
 # Everything but main() goes into a library the unit tests link against.
 noinst_LIBRARIES += sandbox/libsandbox.a
-sandbox_libsandbox_a_SOURCES = \
+sandbox_sources = \
 	sandbox/sandbox.h sandbox/options.c sandbox/die.c sandbox/report.c \
 	sandbox/cgroup.c sandbox/init.c sandbox/mounts.c sandbox/loopback.c \
 	sandbox/workdir.c sandbox/privileges.c sandbox/seccomp.c \
 	sandbox/prestart.h sandbox/prestart.c sandbox/uids.c sandbox/supervisor.c
+sandbox_libsandbox_a_SOURCES = $(sandbox_sources)
 
 coderunner_sandbox_SOURCES = sandbox/main.c
 coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS) -lm
@@ -15,12 +16,17 @@ coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(S
 # coderunner-template: pre-started sandboxes forked from an interpreter that
 # has imported the preload list; warm.py, built in as a C string, makes each
 # fork a fresh interpreter again.
+# It is built from the same sources, without the sanitizers even in a
+# sanitizer build: its forks become the scripts' interpreters, and a
+# sanitizer's runtime, with terabytes of shadow memory mapped, cannot live
+# under a run's RLIMIT_AS.
 bin_PROGRAMS += coderunner-template
-coderunner_template_SOURCES = sandbox/template.c
+coderunner_template_SOURCES = sandbox/template.c $(sandbox_sources)
 nodist_coderunner_template_SOURCES = sandbox/warm.c
 coderunner_template_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_EMBED_CFLAGS)
-coderunner_template_LDADD = sandbox/libsandbox.a $(PYTHON_EMBED_LIBS) $(JSON_C_LIBS) $(CAPNG_LIBS) \
-	$(SECCOMP_LIBS) -lm
+coderunner_template_CFLAGS = -std=c11 -Wall -Wextra $(WERROR_CFLAGS)
+coderunner_template_LDFLAGS =
+coderunner_template_LDADD = $(PYTHON_EMBED_LIBS) $(JSON_C_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS) -lm
 sandbox/warm.c: $(srcdir)/fcgi/runners/embed.sh $(srcdir)/sandbox/warm.py
 	@$(MKDIR_P) sandbox
 	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/runners/embed.sh $(srcdir)/sandbox/warm.py >$@.tmp && mv $@.tmp $@

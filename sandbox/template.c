@@ -398,7 +398,7 @@ int main(int argc, char **argv)
 			said_warm = true;
 		}
 		if (stopping && n_children == 0)
-			return 0;
+			_exit(0);	/* the interpreter needs no teardown */
 		struct pollfd fds[2] = { { sigfd, POLLIN, 0 }, { claims[0], POLLIN, 0 } };
 		if (poll(fds, 2, 1000) < 0 && errno != EINTR)
 			fail("poll: %s", strerror(errno));
