@@ -35,7 +35,8 @@ EXTRA_DIST += sandbox/warm.py
 
 sandbox_tests = tests/sandbox/cli.sh tests/sandbox/isolation.sh tests/sandbox/limits.sh \
 	tests/sandbox/workdir.sh tests/sandbox/libraries.sh tests/sandbox/prestart.sh \
-	tests/sandbox/uids.sh tests/sandbox/template.sh
+	tests/sandbox/uids.sh tests/sandbox/template.sh \
+	tests/sandbox/warm/isolation.sh tests/sandbox/warm/limits.sh tests/sandbox/warm/workdir.sh
 TESTS += $(sandbox_tests)
 EXTRA_DIST += tests/sandbox/lib.sh tests/sandbox/prestart_client.py $(sandbox_tests) \
 	tests/scripts/fork_twenty.py tests/scripts/fork_and_hold.py

@@ -33,6 +33,8 @@ http_start() {
 		echo "template = $top_builddir/coderunner-template"
 		echo "work_root = $work_root"
 		echo "python = /usr/bin/python3"
+		# HTTP_CONFIG: keys a whole test file runs with (tests/http/cold/).
+		[ -z "${HTTP_CONFIG:-}" ] || printf '%s\n' "$HTTP_CONFIG"
 		for kv in "$@"; do echo "$kv"; done
 	} >"$conf"
 	# The shipped snippet, with only the socket path changed.

@@ -9,7 +9,7 @@
 secret="host-secret-$$-$RANDOM"
 markers=(/tmp/coderunner-marker-$$ /root/coderunner-marker-$$ /etc/coderunner-marker-$$)
 for m in "${markers[@]}"; do echo "$secret" >"$m"; chmod 644 "$m"; done
-trap 'rm -rf "$tmp_root" "${markers[@]}"' EXIT
+trap 'rm -f "${markers[@]}"; sb_cleanup' EXIT
 
 sb <<EOF_PY
 import os

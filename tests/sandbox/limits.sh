@@ -7,7 +7,8 @@
 # A uid of this file's own: its process counts are not shared with other tests.
 SB_USER=61234
 no_sandbox_processes() {	# no process of the sandbox user is left on the host
-	! pgrep -u "$SB_USER" >/dev/null
+	for _ in $(seq 20); do [ "$(sandbox_processes_left)" = 0 ] && return 0; sleep 0.1; done
+	return 1
 }
 
 # --- timeouts ----------------------------------------------------------------
