@@ -21,18 +21,11 @@ sb_cleanup() {
 }
 trap sb_cleanup EXIT
 
-# warm_socket OPTION...: sets WARM_SOCK to the socket of a template started
-# with these options (all but --timeout and --memory, which each claim sets).
-# Not in a subshell: the template ends with its parent (PR_SET_PDEATHSIG).
-warm_socket() {
-	local key sock
-	key=$(printf '%s\n' "$@" | md5sum | cut -c1-12)
-	sock=$tmp_root/template-$key.sock
-	if [ ! -S "$sock" ]; then
-		"$PY" - "$sock" "$top_builddir/coderunner-template" --preload numpy,pandas,matplotlib.pyplot \
-			--prestart 1 --timeout 120 --memory 4096 "$@" --accept-fd 3 \
-			-- "$PY" -s -c "$(cat "$top_srcdir/fcgi/runners/prestart.py")" \
-			>"$tmp_root/template-$key.out" 2>>"$tmp_root/template.err" <<'EOF_PY' &
+# listen_exec SOCKET COMMAND...: COMMAND with a unix socket listening at
+# SOCKET as its fd 3 (the path appears once it listens). Run in the
+# background, $! is COMMAND's pid: the subshell becomes it.
+listen_exec() {
+	exec "$PY" - "$@" <<'EOF_PY'
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1] + ".new")
@@ -43,6 +36,20 @@ os.set_inheritable(3, True)
 os.rename(sys.argv[1] + ".new", sys.argv[1])
 os.execv(sys.argv[2], sys.argv[2:])
 EOF_PY
+}
+
+# warm_socket OPTION...: sets WARM_SOCK to the socket of a template started
+# with these options (all but --timeout and --memory, which each claim sets).
+# Not in a subshell: the template ends with its parent (PR_SET_PDEATHSIG).
+warm_socket() {
+	local key sock
+	key=$(printf '%s\n' "$@" | md5sum | cut -c1-12)
+	sock=$tmp_root/template-$key.sock
+	if [ ! -S "$sock" ]; then
+		listen_exec "$sock" "$top_builddir/coderunner-template" --preload numpy,pandas,matplotlib.pyplot \
+			--prestart 1 --timeout 120 --memory 4096 "$@" --accept-fd 3 \
+			-- "$PY" -s -c "$(cat "$top_srcdir/fcgi/runners/prestart.py")" \
+			>"$tmp_root/template-$key.out" 2>>"$tmp_root/template.err" &
 		echo $! >>"$tmp_root/templates"
 		for _ in $(seq 300); do grep -q warm "$tmp_root/template-$key.out" 2>/dev/null && break; sleep 0.1; done
 	fi

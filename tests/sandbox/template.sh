@@ -17,22 +17,10 @@ range=(--uid-range "$FIRST-$LAST" --uid-lock "$tmp_root/uids.lock")
 
 # start_template [OPTION]...: a template on $sock; its pid in $template, and
 # what it says on stdout in $tmp_root/template.out.
-cat >"$tmp_root/launch.py" <<'EOF_PY'
-import os, socket, subprocess, sys
-path, out, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-if os.path.exists(path):
-    os.unlink(path)
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(path)
-s.listen(16)
-os.dup2(s.fileno(), 3)
-os.execv(argv[0], argv)
-EOF_PY
 start_template() {
-	: >"$tmp_root/template.out"
-	"$PY" "$tmp_root/launch.py" "$sock" "$tmp_root/template.out" "$TEMPLATE" \
-		--preload numpy,pandas,matplotlib.pyplot --prestart 2 "${range[@]}" "$@" \
-		--accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
+	rm -f "$sock"
+	listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 "${range[@]}" \
+		"$@" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
 	template=$!
 	for _ in $(seq 300); do grep -q warm "$tmp_root/template.out" && break; sleep 0.1; done
 }
