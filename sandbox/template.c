@@ -19,8 +19,8 @@
  *
  * Privilege: this process holds what coderunner-sandbox holds, since its
  * children build sandboxes, but it runs Python only with an empty effective
- * capability set, in a mount namespace of its own with a private /tmp (so an
- * import that writes a cache writes nowhere shared); after the imports it
+ * capability set, with a private /tmp (so an import that writes a cache
+ * writes nowhere shared); after the imports it
  * runs no Python at all, only this file's loop. A child raises its effective
  * set again for the sandbox stages, and drops every set before RUNNER runs.
  *
@@ -98,27 +98,26 @@ static void set_effective(bool raised)
 		fail("cannot %s our effective capabilities", raised ? "raise" : "empty");
 }
 
-/* The imports run in a mount namespace of their own with a private /tmp:
+/* The imports run with a private /tmp, in a mount namespace of our own:
  * what one writes there (matplotlib's font cache) is nobody else's, and no
- * file another user planted in the host's /tmp is read or written. Returns
- * the host's mount namespace, to go back to once they are done: the
- * children build their sandboxes from the host's file system. */
-static int enter_private_tmp(void)
+ * file another user planted in the host's /tmp is read or written. The
+ * namespace is a copy of the host's that host mounts still propagate into
+ * (a slave); once the imports are done the private /tmp goes, and the
+ * host's is there again for the children, which build their sandboxes
+ * from the host's file system. (Going back to the host's namespace with
+ * setns() would take CAP_SYS_CHROOT as well, which the service does not
+ * hold.) */
+static void enter_private_tmp(void)
 {
-	int host = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	if (host < 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
 	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
 		fail("a private /tmp for the imports: %s", strerror(errno));
-	return host;
 }
 
-static void leave_private_tmp(int host)
+static void leave_private_tmp(void)
 {
-	/* The namespace, and its /tmp with it, goes once nothing is in it. */
-	if (setns(host, CLONE_NEWNS) < 0)
-		fail("back to the host's mount namespace: %s", strerror(errno));
-	close(host);
+	if (umount2("/tmp", MNT_DETACH) < 0)
+		fail("the private /tmp of the imports: %s", strerror(errno));
 }
 
 /* The interpreter, as `python3 -s` would start (the same executable, no
@@ -363,12 +362,12 @@ int main(int argc, char **argv)
 		fail("set up our fds: %s", strerror(errno));
 	close(null);
 
-	int host_ns = enter_private_tmp();
+	enter_private_tmp();
 	set_effective(false);
 	start_python(&o);
 	preload(list);
 	set_effective(true);
-	leave_private_tmp(host_ns);
+	leave_private_tmp();
 	set_effective(false);
 
 	sigset_t set;

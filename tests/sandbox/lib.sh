@@ -23,9 +23,11 @@ trap sb_cleanup EXIT
 
 # listen_exec SOCKET COMMAND...: COMMAND with a unix socket listening at
 # SOCKET as its fd 3 (the path appears once it listens). Run in the
-# background, $! is COMMAND's pid: the subshell becomes it.
+# background, $! is COMMAND's pid: the subshell becomes it. LISTEN_AS: a
+# command to run it under (setpriv ...).
+LISTEN_AS=()
 listen_exec() {
-	exec "$PY" - "$@" <<'EOF_PY'
+	exec ${LISTEN_AS[@]+"${LISTEN_AS[@]}"} "$PY" - "$@" <<'EOF_PY'
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1] + ".new")

@@ -58,8 +58,8 @@ like "$(cat "$tmp_root/template.out")" "^warm $template$" "the template imports 
 # --- the template itself ----------------------------------------------------------
 is "$(cap_field "$template" CapEff)" 0000000000000000 "the template runs with an empty effective capability set"
 is "$(ls /proc/$template/task | wc -l)" 1 "and one thread"
-is "$(readlink /proc/$template/ns/mnt)" "$(readlink /proc/self/ns/mnt)" \
-	"and is back in the host's mount namespace after its imports"
+is "$(findmnt -N "$template" -no FSTYPE,OPTIONS -T /tmp)" "$(findmnt -no FSTYPE,OPTIONS -T /tmp)" \
+	"and sees the host's /tmp again after its imports, in their private one"
 kids=$(pgrep -P "$template" | wc -l)
 is "$kids" 2 "it keeps --prestart sandboxes waiting"
 
@@ -179,6 +179,31 @@ warm
 is "$RC/$OUT" "0/3" "and the next run works"
 is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 2 \
 	"nothing of the finished runs is left: only the two waiting interpreters"
+
+# --- as the service runs it --------------------------------------------------------
+# An unprivileged user holding only the documented capabilities as ambient
+# ones, as coderunner.service grants them.
+kill -HUP "$template"; wait "$template"
+caps=+sys_admin,+net_admin,+setuid,+setgid,+setpcap,+chown,+kill,+dac_read_search
+svc=61002
+chown "$svc" "$tmp_root"; rm -f "$tmp_root/uids.lock"
+rm -f "$sock"
+LISTEN_AS=(setpriv --reuid=$svc --regid=$svc --clear-groups --inh-caps=$caps --ambient-caps=$caps)
+listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 1 "${range[@]}" \
+	--accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
+LISTEN_AS=()
+template=$!
+for _ in $(seq 300); do grep -q warm "$tmp_root/template.out" && break; sleep 0.1; done
+like "$(cat "$tmp_root/template.out")" "^warm" "a service user with only the documented ambient capabilities runs a template" ||
+	sed 's/^/# /' "$tmp_root/template.err"
+stage <<'EOF_PY'
+import os, pandas
+print(pandas.Series([1, 2]).sum(), os.getuid() != 61002)
+EOF_PY
+chmod 0777 "$WORK" "$WORK/output"
+warm
+is "$RC/$OUT" "0/3 True" "and a warm run in it works"
+kill -HUP "$template"; wait "$template"
 
 # --- the end of a template ---------------------------------------------------------
 kill -HUP "$template"
