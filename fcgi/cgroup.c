@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -185,10 +186,17 @@ void cgroup_teardown(void)
 	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	snprintf(path, sizeof path, CGROUP_ROOT "%s/cgroup.procs",
 		 strcmp(own_subtree_origin, "/") ? own_subtree_origin : "");
-	/* Another instance may still use the subtree: then it stays. */
-	if (write_file(path, pid) < 0 || (rmdir(OWN_SUBTREE "/supervisor") < 0 && errno != EBUSY) ||
-	    (rmdir(OWN_SUBTREE) < 0 && errno != EBUSY))
-		log_msg("cannot remove the cgroup %s: %s", OWN_SUBTREE, strerror(errno));
+	if (write_file(path, pid) < 0)
+		log_msg("cannot leave the cgroup %s: %s", OWN_SUBTREE, strerror(errno));
+	/* Our last processes may still be leaving it (rmdir says EBUSY until
+	 * the kernel is done with them): wait a little, bounded. Another
+	 * instance may still use the subtree: then it stays. */
+	static const char *const dirs[] = { OWN_SUBTREE "/supervisor", OWN_SUBTREE };
+	for (int d = 0; d < 2; d++)
+		for (int i = 0; i < 100 && rmdir(dirs[d]) < 0 && errno == EBUSY; i++)
+			nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+	if (access(OWN_SUBTREE, F_OK) == 0)
+		log_msg("the cgroup %s stays: it is still in use", OWN_SUBTREE);
 	own_subtree_origin[0] = '\0';
 }
 
