@@ -32,8 +32,12 @@
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define OWN_SUBTREE CGROUP_ROOT "/coderunner"
 /* What a run may not have of the limits that all runs share: the service's
- * own processes and the pre-started interpreters live under them too. */
+ * own processes and the pre-started interpreters live under them too, and
+ * so does a template, whose imported libraries take about 90 MB more. Left
+ * to a run, that much would push a small host into reclaiming the pages of
+ * the very libraries the run executes before its own limit is reached. */
 #define RESERVE_MB 128
+#define TEMPLATE_RESERVE_MB 128
 
 static char own_subtree_origin[4096];	/* where we came from, "" unless we made our own */
 
@@ -224,12 +228,13 @@ static uint64_t cgroup_limit_bytes(const char *dir)
 	return limit;
 }
 
-unsigned cgroup_memory_ceiling(const char *dir)
+unsigned cgroup_memory_ceiling(const char *dir, bool template)
 {
 	uint64_t bytes = mem_total_bytes(), limit = dir[0] ? cgroup_limit_bytes(dir) : UINT64_MAX;
 	if (limit < bytes)
 		bytes = limit;
 	uint64_t mb = bytes >> 20;
-	mb = mb > RESERVE_MB + 64 ? mb - RESERVE_MB : 64;
+	uint64_t reserve = RESERVE_MB + (template ? TEMPLATE_RESERVE_MB : 0);
+	mb = mb > reserve + 64 ? mb - reserve : 64;
 	return mb > UINT32_MAX ? UINT32_MAX : (unsigned)mb;
 }

@@ -184,8 +184,9 @@ int sandbox_spawn(const char *path, const posix_spawn_file_actions_t *fa, char *
 void cgroup_setup(enum cgroup_mode mode, char *dir, size_t dirlen);
 void cgroup_teardown(void);		/* master exit: remove our own subtree */
 /* The most memory a run can have (MB): the RAM and the memory.max of dir
- * and its ancestors, less what the service itself needs under them. */
-unsigned cgroup_memory_ceiling(const char *dir);
+ * and its ancestors, less what the service itself (and its template, if
+ * there is one) needs under them. */
+unsigned cgroup_memory_ceiling(const char *dir, bool template);
 
 /* ---- the service state every worker inherits -------------------------- */
 struct service {
