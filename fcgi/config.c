@@ -318,6 +318,11 @@ void config_describe(FILE *out)
 			fprintf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def, keys[i].meaning);
 }
 
+bool config_template(const struct config *c)
+{
+	return strcmp(c->preload, "none") != 0;
+}
+
 /* A run's uid must be nobody else's: no account or group of the host, and
  * not the service's own, may have a number of run_uids. Otherwise a run
  * could signal that account's processes or own its files. */

@@ -101,6 +101,8 @@ void config_defaults(struct config *c);
 int config_load(struct config *c, const char *path, bool must_exist, char *err, size_t errlen);
 void config_print(const struct config *c, FILE *out);
 void config_describe(FILE *out);	/* every key, its default and meaning */
+/* Whether runs start warm from a template: preload is not "none". */
+bool config_template(const struct config *c);
 /* 0, or -1 with err naming the account or group that holds a uid of run_uids. */
 int config_check_run_uids(const struct config *c, char *err, size_t errlen);
 

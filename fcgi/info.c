@@ -202,7 +202,7 @@ void api_info(struct request_ctx *ctx)
 		   pool_warm() ? "true" : "false");
 	/* What a warm run finds already imported (once the script imports it). */
 	char list[sizeof c->preload], *save = NULL;
-	snprintf(list, sizeof list, "%s", strcmp(c->preload, "none") ? c->preload : "");
+	snprintf(list, sizeof list, "%s", config_template(c) ? c->preload : "");
 	sep = "";
 	for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
 		buf_printf(b, "%s", sep);

@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 	stage_remove_leftovers(service.cfg.work_root, 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);
 	service.memory_ceiling_mb = cgroup_memory_ceiling(service.cgroup_dir,
-							  strcmp(service.cfg.preload, "none") != 0);
+							  config_template(&service.cfg));
 	log_msg("a run may have at most %u MB of memory on this host%s", service.memory_ceiling_mb,
 		service.cfg.memory_default_mb > service.memory_ceiling_mb ?
 		", less than memory_default_mb: requests get that much" : "");

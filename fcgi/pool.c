@@ -172,11 +172,6 @@ static void sandbox_command(const struct config *c, struct sandbox_command *cmd)
 	argv[a] = NULL;
 }
 
-static bool template_wanted(const struct config *c)
-{
-	return strcmp(c->preload, "none") != 0;
-}
-
 /* The template's command line: its own options, then a pre-started
  * sandbox's options and command. */
 static void template_command(const struct config *c, struct sandbox_command *cmd)
@@ -286,7 +281,7 @@ void pool_fill(const struct config *c)
 	unsigned current = 0;
 	for (unsigned i = 0; i < n_members; i++)
 		current += members[i].generation == generation && !members[i].claimed;
-	if (template_wanted(c)) {
+	if (config_template(c)) {
 		/* One template; one that failed is tried again only later, and
 		 * meanwhile runs start cold. */
 		if (current == 0 && n_members < sizeof members / sizeof *members &&

@@ -362,7 +362,7 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	int sock;
 	bool warm = pool_warm();
 	metrics_run_start(warm);
-	if (warm || (!strcmp(c->preload, "none") && slots_running() < c->prestarted)) {
+	if (warm || (!config_template(c) && slots_running() < c->prestarted)) {
 		sock = claim(dir, r, fds, res);
 	} else if ((sock = start_own(c, dir, r, fds, &own)) < 0) {
 		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox %.200s: %s", c->sandbox,

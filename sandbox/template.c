@@ -87,8 +87,6 @@ static long long now_ms(void)
 /* Raises or empties the effective set, keeping the permitted one. */
 static void set_effective(bool raised)
 {
-	capng_get_caps_process();
-	capng_clear(CAPNG_SELECT_CAPS);
 	if (capng_get_caps_process() < 0)
 		fail("cannot read our capabilities");
 	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
