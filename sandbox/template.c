@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -54,6 +55,10 @@ extern const char runner_warm[];
 extern char **environ;
 
 #define MAX_CHILDREN 512
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#define HUGE_PAGE (2UL << 20)
 
 struct child {
 	pid_t pid;
@@ -151,22 +156,31 @@ static void start_python(const struct sandbox_options *o)
 
 /* The preload list imported, and what warm.py needs to hide it again:
  * BASE (a bare interpreter's modules) and CLOSURES, computed in children
- * forked before the imports, so that each is what a cold import brings in. */
+ * forked before the imports, so that each is what a cold import brings in.
+ * With matplotlib.pyplot, a chart is drawn and saved once: fonts, text
+ * layout and the PNG writer are then loaded in every run, not found again
+ * (about 15 ms of a chart's run). Let go again: the fonts, since each holds
+ * its file open and a run has no fd but its own, and the two flags that
+ * would keep a run from importing what a cold one imports when it draws
+ * and saves (pyplot's backend, PIL's plugins). What that draw imports on
+ * its own comes back with its closure too, computed after the imports, as
+ * a run would have them when it draws; and it goes from its package's
+ * attributes, so that `from package import module` imports it, as in a
+ * cold run. */
 static const char preload_source[] =
 	"import sys\n"
 	"BASE = frozenset(sys.modules)\n"
 	"import os, gc\n"
-	"def _cold(names):\n"
+	"def _added(fn, since):\n"
 	"    r, w = os.pipe()\n"
 	"    pid = os.fork()\n"
 	"    if pid == 0:\n"
 	"        os.close(r)\n"
-	"        for n in names:\n"
-	"            try:\n"
-	"                __import__(n)\n"
-	"            except BaseException:\n"
-	"                pass\n"
-	"        os.write(w, '\\n'.join(sorted(set(sys.modules) - BASE)).encode())\n"
+	"        try:\n"
+	"            fn()\n"
+	"        except BaseException:\n"
+	"            pass\n"
+	"        os.write(w, '\\n'.join(sorted(set(sys.modules) - since)).encode())\n"
 	"        os._exit(0)\n"
 	"    os.close(w)\n"
 	"    out = b''\n"
@@ -175,16 +189,48 @@ static const char preload_source[] =
 	"    os.close(r)\n"
 	"    os.waitpid(pid, 0)\n"
 	"    return [n for n in out.decode().split('\\n') if n]\n"
-	"_all = _cold(PRELOAD)\n"
-	"CLOSURES = {n: _cold([n]) for n in sorted({m.split('.')[0] for m in _all} | set(PRELOAD))}\n"
+	"def _imports(names):\n"
+	"    def fn():\n"
+	"        for n in names:\n"
+	"            try:\n"
+	"                __import__(n)\n"
+	"            except BaseException:\n"
+	"                pass\n"
+	"    return fn\n"
+	"def _draw():\n"
+	"    import io, matplotlib.pyplot as plt\n"
+	"    fig, ax = plt.subplots()\n"
+	"    ax.plot([0, 1], [0, 1], label='line')\n"
+	"    ax.set_title('title')\n"
+	"    ax.set_xlabel('x')\n"
+	"    ax.legend()\n"
+	"    fig.savefig(io.BytesIO(), format='png')\n"
+	"    plt.close('all')\n"
+	"    import matplotlib.font_manager, PIL.Image\n"
+	"    matplotlib.font_manager._get_font.cache_clear()\n"
+	"    plt._backend_mod = None\n"
+	"    PIL.Image._initialized = 0\n"
+	"_all = _added(_imports(PRELOAD), BASE)\n"
+	"CLOSURES = {n: _added(_imports([n]), BASE)\n"
+	"            for n in sorted({m.split('.')[0] for m in _all} | set(PRELOAD))}\n"
 	"for n in PRELOAD:\n"
 	"    __import__(n)\n"
 	"if 'matplotlib.pyplot' in sys.modules:\n"
 	"    import matplotlib.font_manager\n"
 	"    matplotlib.font_manager.fontManager\n"
-	"del _all, _cold\n"
-	"sys.stdout.flush(); sys.stderr.flush()\n"
-	"gc.collect(); gc.freeze()\n";
+	"    _now = frozenset(sys.modules)\n"
+	"    _lazy = _added(_draw, _now)\n"
+	"    for n in _lazy:\n"
+	"        CLOSURES[n] = _added(_imports([n]), _now)\n"
+	"    _draw()\n"
+	"    for n in _lazy:\n"
+	"        p, _, c = n.rpartition('.')\n"
+	"        if p in sys.modules and n not in CLOSURES.get(p, ()) and \\\n"
+	"                getattr(sys.modules[p], c, None) is sys.modules[n]:\n"
+	"            delattr(sys.modules[p], c)\n"
+	"    del _now, _lazy\n"
+	"del _all, _added, _imports, _draw\n"
+	"sys.stdout.flush(); sys.stderr.flush()\n";
 
 static void preload(const char *list)
 {
@@ -210,6 +256,73 @@ static void preload(const char *list)
 		fail("cannot import the preload list %s", list);
 	}
 	Py_DECREF(r);
+	/* warm.py hides what was imported, defines run() and freezes the
+	 * collector's view of the template's objects. */
+	r = PyRun_String(runner_warm, Py_file_input, warm_globals, warm_globals);
+	if (!r) {
+		PyErr_Print();
+		fail("warm.py failed in the template");
+	}
+	Py_DECREF(r);
+}
+
+/* The fds open now, as a set of up to 1024. */
+static void open_fds(bool set[1024])
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		fail("/proc/self/fd: %s", strerror(errno));
+	memset(set, 0, 1024 * sizeof *set);
+	for (struct dirent *e; (e = readdir(d));) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd != dirfd(d) && fd < 1024)
+			set[fd] = true;
+	}
+	closedir(d);
+}
+
+/* A run has no fd but its own: whatever the imports left open (a module
+ * that holds a file) would be closed under them in every run, so such a
+ * preload list is refused. */
+static void check_no_fds_left(const bool before[1024])
+{
+	bool now[1024];
+	open_fds(now);
+	for (int fd = 0; fd < 1024; fd++)
+		if (now[fd] && !before[fd]) {
+			char link[64], target[PATH_MAX] = "?";
+			snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+			ssize_t n = readlink(link, target, sizeof target - 1);
+			target[n > 0 ? n : 1] = '\0';
+			fail("the preload list left fd %d open (%s), which no run could use; runs go cold",
+			     fd, target);
+		}
+}
+
+/* The interpreter's heap in huge pages where the kernel can make them
+ * (MADV_COLLAPSE, Linux 6.1): each run is a fork of us, and fork() then
+ * copies one page table entry per 2 MiB of it instead of 512, and a run's
+ * exit frees as few. A run that writes into one still copies only the 4 KiB
+ * it writes. Best effort: where the kernel cannot, runs are as they were. */
+static void collapse_huge_pages(void)
+{
+	FILE *maps = fopen("/proc/self/maps", "re");
+	char line[512];
+	if (!maps)
+		return;
+	while (fgets(line, sizeof line, maps)) {
+		unsigned long lo, hi;
+		char perms[5];
+		int name = 0;
+		if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &lo, &hi, perms, &name) < 3 || !name)
+			continue;
+		bool anonymous = line[name] == '\0' || !strncmp(line + name, "[heap]", 6);
+		lo = (lo + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+		hi &= ~(HUGE_PAGE - 1);
+		if (anonymous && !strcmp(perms, "rw-p") && lo < hi)
+			(void)madvise((void *)lo, hi - lo, MADV_COLLAPSE);
+	}
+	fclose(maps);
 }
 
 /* The command of a warm run: this process, forked from the template, now
@@ -219,17 +332,16 @@ static void warm_command(const struct sandbox_options *o, char **env)
 {
 	environ = env;
 	PyOS_AfterFork_Child();
-	PyObject *g = PyDict_Copy(warm_globals), *e = PyList_New(0), *a = PyList_New(0);
-	if (!g || !e || !a)
+	PyObject *run = PyDict_GetItemString(warm_globals, "run");
+	PyObject *e = PyList_New(0), *a = PyList_New(0);
+	if (!run || !e || !a)
 		_exit(SANDBOX_EXIT_FAULT);
 	for (char **p = env; *p; p++)
 		PyList_Append(e, PyUnicode_DecodeFSDefault(*p));
 	for (char *const *p = o->argv; *p; p++)
 		PyList_Append(a, PyUnicode_DecodeFSDefault(*p));
-	PyDict_SetItemString(g, "ENV", e);
-	PyDict_SetItemString(g, "ARGV", a);
-	/* warm.py ends the process itself, as python3 would end it. */
-	if (!PyRun_String(runner_warm, Py_file_input, g, g))
+	/* run() ends the process itself, as python3 would end it. */
+	if (!PyObject_CallFunctionObjArgs(run, e, a, NULL))
 		PyErr_Print();
 	_exit(1);
 }
@@ -360,10 +472,14 @@ int main(int argc, char **argv)
 		fail("set up our fds: %s", strerror(errno));
 	close(null);
 
+	bool fds_before[1024];
+	open_fds(fds_before);
 	enter_private_tmp();
 	set_effective(false);
 	start_python(&o);
 	preload(list);
+	check_no_fds_left(fds_before);
+	collapse_huge_pages();
 	set_effective(true);
 	leave_private_tmp();
 	set_effective(false);

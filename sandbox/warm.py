@@ -1,36 +1,28 @@
-# warm.py — makes a forked template interpreter (template.c) what a fresh
-# `python3 -s -c RUNNER` would be, in the command's process of each warm run:
-# the sandbox's limits, uid, empty capability sets and seccomp filter are
-# already in force. Given in its own globals (never __main__'s):
-#   ENV       the run's environment, "NAME=VALUE" strings
-#   ARGV      the command line, [python3, -s, -c, RUNNER]
+# warm.py — makes the template's interpreter (template.c) ready to serve
+# warm runs, and each forked copy of it what a fresh `python3 -s -c RUNNER`
+# would be. It runs once in the template, after the preload imports, with in
+# its globals:
 #   BASE      the modules a bare interpreter holds, which stay
 #   CLOSURES  name -> the modules a cold `import name` brings in, for each
-#             preloaded name and each top-level package they imported
-# Then it runs RUNNER (the pre-started runner) as `python3 -s -c` would.
+#             preloaded name, each top-level package they imported and each
+#             module the warm-up imported on its own
+# and leaves run(ENV, ARGV), which template.c calls in the command's process
+# of each warm run, once the sandbox's limits, uid, empty capability sets and
+# seccomp filter are in force:
+#   ENV       the run's environment, "NAME=VALUE" strings
+#   ARGV      the command line, [python3, -s, -c, RUNNER]
 import os, sys
-
-# The run's environment, not the template's.
-os.environ.clear()
-for _kv in ENV:
-    _k, _, _v = _kv.partition("=")
-    os.environ[_k] = _v
-
-# Random streams of its own. random reseeds itself in a forked child (an
-# os.register_at_fork hook, run by PyOS_AfterFork_Child); numpy's legacy
-# global RandomState and tempfile's name sequence do not.
-if "numpy.random" in sys.modules:
-    sys.modules["numpy.random"].seed()
-if "tempfile" in sys.modules:
-    sys.modules["tempfile"]._name_sequence = None
 
 # Every module the template imported beyond a bare interpreter's goes out of
 # sys.modules, and comes back, with everything its own cold import would
 # have brought in, when the script imports it: the same objects, so nothing
 # is imported twice, and sys.modules holds only what the script imported.
+# Done here, once: a run that did it itself would touch every module object
+# and copy the pages they are on, a couple of milliseconds per run.
 _hidden = {_n: _m for _n, _m in sys.modules.items() if _n not in BASE}
 for _n in _hidden:
     del sys.modules[_n]
+_ModuleSpec = type(sys.__spec__)
 
 
 class _Restored:
@@ -66,9 +58,7 @@ class _Hidden:
         pass
 
 
-_ModuleSpec = type(sys.__spec__)
 sys.meta_path.insert(0, _Hidden)
-
 
 
 def _finish(code):
@@ -94,11 +84,33 @@ def _finish(code):
     os._exit(status)
 
 
-sys.argv[:] = ["-c"]
-sys.orig_argv[:] = ARGV
-sys.path.insert(0, "")
-try:
-    exec(compile(ARGV[3], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
-except SystemExit as e:
-    _finish(e.code)
-_finish(0)
+# Every object there is goes out of the collector's sight, so that no
+# collection in a run touches (and copies) the pages of the template's.
+_gc = _hidden.get("gc") or sys.modules["gc"]
+_gc.collect()
+_gc.freeze()
+
+
+def run(ENV, ARGV):
+    # The run's environment, not the template's.
+    os.environ.clear()
+    for kv in ENV:
+        k, _, v = kv.partition("=")
+        os.environ[k] = v
+    # Random streams of its own. random reseeds itself in a forked child (an
+    # os.register_at_fork hook, run by PyOS_AfterFork_Child); numpy's legacy
+    # global RandomState and tempfile's name sequence do not.
+    numpy_random = _hidden.get("numpy.random") or sys.modules.get("numpy.random")
+    if numpy_random:
+        numpy_random.seed()
+    tempfile = _hidden.get("tempfile") or sys.modules.get("tempfile")
+    if tempfile:
+        tempfile._name_sequence = None
+    sys.argv[:] = ["-c"]
+    sys.orig_argv[:] = ARGV
+    sys.path.insert(0, "")
+    try:
+        exec(compile(ARGV[3], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+    except SystemExit as e:
+        _finish(e.code)
+    _finish(0)

@@ -90,11 +90,13 @@ print("fds", sorted(os.listdir("/proc/self/fd")))
 print("pid", os.getpid(), os.getppid(), "cwd", os.getcwd(), "umask", os.umask(0o22))
 print("groups", os.getgroups(), "gid == uid", os.getgid() == os.getuid())
 import pandas, numpy, matplotlib.pyplot
+fig, ax = matplotlib.pyplot.subplots()
+ax.plot([1, 2], label="l"); ax.set_title("t"); ax.legend(); fig.savefig("chart.png")
 # Codecs looked up while matplotlib builds its font cache in a fresh /tmp
 # (encodings.utf_16_be) are all a cold run imports that a warm one, whose
 # font list is loaded, need not.
 after = [m for m in sys.modules if not m.startswith("encodings.")]
-print("after", len(after), sorted(m for m in after if m.startswith(("pandas.core.", "numpy.", "matplotlib."))))
+print("after", len(after), sorted(m for m in after if m.startswith(("pandas.core.", "numpy.", "matplotlib.", "PIL."))))
 print("mpl", matplotlib.get_backend(), matplotlib.get_cachedir())
 def f():
     raise ValueError("from main")
@@ -104,7 +106,7 @@ cold
 cold_out=$OUT cold_err=$ERR cold_rc=$RC
 warm
 is "$RC" "$cold_rc" "a warm run ends as a cold one does (exit $cold_rc)"
-is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas, environment, flags, fds, pid and cwd are a cold run's"
+is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas and drawing a chart, environment, flags, fds, pid and cwd are a cold run's"
 is "$ERR" "$cold_err" "and so is the traceback"
 [ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
 
