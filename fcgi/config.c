@@ -51,6 +51,10 @@ static const struct key keys[] = {
 	  0, 0, BINDIR "/coderunner-template", "the coderunner-template binary (warm runs)" },
 	S(preload, "numpy, pandas, matplotlib.pyplot",
 	  "modules a template imports once, so that runs start warm with them; none: every run starts cold"),
+	S(allowed_hosts, "localhost, 127.0.0.1, [::1]",
+	  "host names (any port) that /mcp's Host and a browser's Origin on an endpoint that runs code may carry; * allows any"),
+	S(api_keys_file, "none",
+	  "a file of API keys, one per line (or sha256:HEX of one); every endpoint that runs code then wants one; none: no keys"),
 	S(work_root, "/run/coderunner/work", "where work directories are staged (created 0700 if missing)"),
 	{ "run_uids", UIDS, 0, 0, 0, 0, DEFAULT_RUN_UIDS,
 	  "FIRST-LAST: every sandbox runs as a uid of its own from this range, which no account may use" },
@@ -199,6 +203,8 @@ static int config_resolve(struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "template: must be an absolute path");
 		return -1;
 	}
+	if (access_load_keys(c, err, errlen) < 0)
+		return -1;
 	if (c->work_root[0] != '/' || c->sandbox[0] != '/' || c->python[0] != '/') {
 		snprintf(err, errlen, "%s: must be an absolute path",
 			 c->work_root[0] != '/' ? "work_root" : c->sandbox[0] != '/' ? "sandbox" : "python");
@@ -348,4 +354,15 @@ int config_check_run_uids(const struct config *c, char *err, size_t errlen)
 	snprintf(err, errlen, "run_uids: %u-%u holds %s; choose a range no account uses",
 		 c->uid_first, c->uid_last, clash);
 	return -1;
+}
+
+bool config_uint(const struct config *c, const char *name, size_t len, unsigned *value)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if ((keys[i].kind == UINT || keys[i].kind == UINT_AUTO) && strlen(keys[i].name) == len &&
+		    strncmp(keys[i].name, name, len) == 0) {
+			*value = *(const unsigned *)((const char *)c + keys[i].offset);
+			return true;
+		}
+	return false;
 }

@@ -44,6 +44,7 @@
 #define MAX_RUN_SLOTS 256
 #define MAX_QUEUE_SLOTS 1024
 #define MAX_WORKERS (MAX_RUN_SLOTS + MAX_QUEUE_SLOTS + 16)
+#define MAX_API_KEYS 256
 #define MAX_PRESTARTED (MAX_RUN_SLOTS + 16)
 #define MAX_ENDPOINTS 16		/* router.c's paths + "other" */
 
@@ -85,6 +86,10 @@ struct config {
 	unsigned queue_timeout_s, retry_after_s, drain_timeout_s;
 	char sandbox[4096], python[4096], work_root[4096];
 	char template_bin[4096], preload[1024];	/* preload "none": no template */
+	char allowed_hosts[1024];	/* names a browser's Origin and /mcp's Host may carry */
+	char api_keys_file[4096];	/* "none": no keys asked for */
+	unsigned n_api_keys;		/* read from it by config_load() */
+	unsigned char api_keys[MAX_API_KEYS][32];	/* their SHA-256 */
 	unsigned uid_first, uid_last;		/* run_uids */
 	enum cgroup_mode cgroup;
 	unsigned timeout_default_s, timeout_max_s;
@@ -100,6 +105,8 @@ void config_defaults(struct config *c);
 /* 0, or -1 with a message naming the file, line and key in err. */
 int config_load(struct config *c, const char *path, bool must_exist, char *err, size_t errlen);
 void config_print(const struct config *c, FILE *out);
+/* The value in force of the number key name[0..len); false if there is none. */
+bool config_uint(const struct config *c, const char *name, size_t len, unsigned *value);
 void config_describe(FILE *out);	/* every key, its default and meaning */
 /* Whether runs start warm from a template: preload is not "none". */
 bool config_template(const struct config *c);
@@ -242,9 +249,11 @@ int request_parse_json(const struct config *c, const char *body, size_t len,
 		       struct run_request *r, struct http_error *e);
 int request_parse_raw(const struct config *c, const char *query, const char *body,
 		      size_t len, struct run_request *r, struct http_error *e);
-/* The body as a JSON object (json-c, strict, UTF-8, depth-bounded, nothing
+/* The body as one JSON value (json-c, strict, UTF-8, depth-bounded, nothing
  * after it); NULL with e filled in (400, naming example) otherwise. The
- * caller puts it. */
+ * caller puts it. request_json_object() wants an object. */
+struct json_object *request_json_value(const struct config *c, const char *body, size_t len,
+				       const char *example, struct http_error *e);
 struct json_object *request_json_object(const struct config *c, const char *body, size_t len,
 					const char *example, struct http_error *e);
 bool request_valid_context_name(const char *name, size_t len);
@@ -316,6 +325,9 @@ size_t response_send(struct FCGX_Stream *out, const char *request_id, const stru
 /* ---- router.c / handlers ---------------------------------------------- */
 struct request_ctx {
 	const char *method, *path, *query, *content_type, *request_id;
+	const char *host, *origin;	/* the Host and Origin headers, or NULL */
+	const char *mcp_version;	/* MCP-Protocol-Version, or NULL */
+	const char *authorization, *api_key;	/* Authorization, X-API-Key, or NULL */
 	long long content_length;	/* -1 when not given */
 	struct FCGX_Stream *in;
 	char *body;			/* read by the handler that wants it */
@@ -336,6 +348,27 @@ handler_fn api_pyrunner;	/* pyrunner.c */
 handler_fn api_execute;		/* execute.c */
 handler_fn api_info, api_health;	/* info.c */
 handler_fn api_metrics;		/* metrics.c */
+handler_fn api_mcp;		/* mcp.c */
+handler_fn api_openapi;		/* openapi.c */
+extern const char doc_openapi[];	/* fcgi/openapi.json, built in */
+struct json_object;
+/* A JSON-RPC error as the whole answer; id may be NULL. */
+void mcp_error(struct request_ctx *ctx, int status, struct json_object *id, int code, const char *message);
+
+/* ---- access.c: who may call ------------------------------------------- */
+/* Whether a Host header's name, or an Origin's, is one of allowed_hosts
+ * (any port). */
+bool access_host_allowed(const struct config *c, const char *host);
+bool access_origin_allowed(const struct config *c, const char *origin);
+/* Reads api_keys_file into c->api_keys: a line is a key, or sha256:HEX of
+ * one; blank lines and # comments are skipped. */
+int access_load_keys(struct config *c, char *err, size_t errlen);
+/* Whether a request with these headers may run code: no keys are asked
+ * for, or it carries one (Authorization: Bearer KEY, or X-API-Key: KEY). */
+bool access_key_valid(const struct config *c, const char *authorization, const char *api_key);
+
+/* ---- sha256.c ---------------------------------------------------------- */
+void sha256(const void *data, size_t len, unsigned char out[32]);
 
 /* ---- info.c: the sandbox self-check behind /health --------------------- */
 #define HEALTH_TIMEOUT_S 10

@@ -120,6 +120,10 @@ static json_object *parse(const struct config *c, const char *body, size_t len,
 		if (r->code_len < 1)
 			detail(d, "code", "string_too_short", "String should have at least 1 character",
 			       "min_length", 1);
+		else if (strspn(r->code, " \t\r\n\f\v") == r->code_len)
+			/* PyRunner's own tests expect code of blanks to be refused, not run. */
+			detail(d, "code", "value_error", "Value error, code must not be empty or only whitespace",
+			       NULL, 0);
 		else if (r->code_len > CODE_MAX_BYTES)
 			detail(d, "code", "string_too_long", "String should have at most 1048576 bytes",
 			       "max_length", CODE_MAX_BYTES);

@@ -389,8 +389,8 @@ static void defaults(const struct config *c, struct run_request *r)
 	r->entry_point = "main.py";
 }
 
-json_object *request_json_object(const struct config *c, const char *body, size_t len,
-				 const char *example, struct http_error *e)
+json_object *request_json_value(const struct config *c, const char *body, size_t len,
+				const char *example, struct http_error *e)
 {
 	if (len == 0) {
 		http_fail(e, 400, "the body is empty; send a JSON object such as %s", example);
@@ -422,10 +422,17 @@ json_object *request_json_object(const struct config *c, const char *body, size_
 	for (size_t i = consumed; i < len; i++)
 		if (!isspace((unsigned char)body[i])) {
 			json_object_put(root);
-			http_fail(e, 400, "the body is not valid JSON: unexpected data after the object at byte %zu", i);
+			http_fail(e, 400, "the body is not valid JSON: unexpected data after the value at byte %zu", i);
 			return NULL;
 		}
-	if (!json_object_is_type(root, json_type_object)) {
+	return root;
+}
+
+json_object *request_json_object(const struct config *c, const char *body, size_t len,
+				 const char *example, struct http_error *e)
+{
+	json_object *root = request_json_value(c, body, len, example, e);
+	if (root && !json_object_is_type(root, json_type_object)) {
 		json_object_put(root);
 		http_fail(e, 400, "the body must be a JSON object such as %s", example);
 		return NULL;
@@ -468,7 +475,7 @@ int request_parse_json(const struct config *c, const char *body, size_t len,
 	}
 
 	if (script && files)
-		return http_fail(e, 400, "send either script or files with entry_point, not both");
+		return http_fail(e, 400, "Cannot use both script and files: send script, or files with entry_point");
 	if (!script && !files)
 		return http_fail(e, 400, "script is required (or files with entry_point)");
 	if (files && context)
@@ -497,7 +504,7 @@ int request_parse_json(const struct config *c, const char *body, size_t len,
 		if (n < 4 || strcmp(ep + n - 3, ".py") != 0 || strlen(ep) != n)
 			return http_fail(e, 400, "entry_point \"%s\" must name a .py file", shown(ep, n, nm, sizeof nm));
 		if (json_object_is_type(files, json_type_object) && !json_object_object_get_ex(files, ep, NULL))
-			return http_fail(e, 400, "entry_point \"%s\" is not one of the paths in files", shown(ep, n, nm, sizeof nm));
+			return http_fail(e, 400, "entry_point \"%s\" not found: it is not one of the paths in files", shown(ep, n, nm, sizeof nm));
 		r->entry_point = ep;
 		if (parse_files(c, r, files, &t, e))
 			return -1;

@@ -14,8 +14,11 @@ const char *http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 202: return "Accepted";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";

@@ -13,14 +13,17 @@
 static const struct route {
 	const char *method, *path;
 	handler_fn *handler;
+	bool runs_code;		/* a browser's Origin must be allowed (access.c) */
 } routes[] = {
-	{ "POST", "/api/run", api_run },
-	{ "POST", "/run", api_pyrunner },
-	{ "POST", "/execute", api_execute },
-	{ "GET", "/health", api_health },
-	{ "GET", "/api/health", api_health },
-	{ "GET", "/", api_info },
-	{ "GET", "/metrics", api_metrics },
+	{ "POST", "/api/run", api_run, true },
+	{ "POST", "/run", api_pyrunner, true },
+	{ "POST", "/execute", api_execute, true },
+	{ "POST", "/mcp", api_mcp, true },
+	{ "GET", "/health", api_health, false },
+	{ "GET", "/api/health", api_health, false },
+	{ "GET", "/", api_info, false },
+	{ "GET", "/metrics", api_metrics, false },
+	{ "GET", "/openapi.json", api_openapi, false },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -41,6 +44,43 @@ const char *route_endpoint_name(int endpoint)
 	return endpoint == (int)N_ROUTES ? "other" : routes[endpoint].path;
 }
 
+/* A browser's page from a host not allowed, or /mcp reached by a name not
+ * allowed (DNS rebinding): 403; no valid API key when keys are asked for:
+ * 401. Both before anything is read or run. */
+static bool allowed(struct request_ctx *ctx)
+{
+	const struct config *c = &service.cfg;
+	bool mcp = strcmp(ctx->path, "/mcp") == 0;
+	const char *why = NULL;
+	char msg[256];
+	if (ctx->origin && !access_origin_allowed(c, ctx->origin))
+		why = "Origin";
+	else if (mcp && !access_host_allowed(c, ctx->host))
+		why = "Host";
+	if (why) {
+		snprintf(msg, sizeof msg, "forbidden: this %s is not one of the service's allowed_hosts", why);
+		if (mcp)
+			mcp_error(ctx, 403, NULL, -32000, msg);
+		else
+			response_error(&ctx->rsp, 403, msg, NULL);
+		log_note(&ctx->log, msg);
+		return false;
+	}
+	if (!access_key_valid(c, ctx->authorization, ctx->api_key)) {
+		const char *no_key = "unauthorized: this service wants an API key, as "
+				     "Authorization: Bearer KEY or X-API-Key: KEY";
+		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers,
+			 "WWW-Authenticate: Bearer realm=\"coderunner\"\r\n");
+		if (mcp)
+			mcp_error(ctx, 401, NULL, -32001, no_key);
+		else
+			response_error(&ctx->rsp, 401, no_key, NULL);
+		log_note(&ctx->log, "unauthorized");
+		return false;
+	}
+	return true;
+}
+
 void route(struct request_ctx *ctx)
 {
 	char allow[128] = "";
@@ -51,6 +91,8 @@ void route(struct request_ctx *ctx)
 		if (strcmp(routes[i].path, path) != 0)
 			continue;
 		if (strcmp(routes[i].method, method) == 0) {
+			if (routes[i].runs_code && !allowed(ctx))
+				return;
 			routes[i].handler(ctx);
 			return;
 		}

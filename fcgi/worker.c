@@ -111,6 +111,11 @@ static void handle(FCGX_Request *req)
 		ctx.path = FCGX_GetParam("SCRIPT_NAME", req->envp);
 	ctx.query = FCGX_GetParam("QUERY_STRING", req->envp);
 	ctx.content_type = FCGX_GetParam("CONTENT_TYPE", req->envp);
+	ctx.host = FCGX_GetParam("HTTP_HOST", req->envp);
+	ctx.origin = FCGX_GetParam("HTTP_ORIGIN", req->envp);
+	ctx.mcp_version = FCGX_GetParam("HTTP_MCP_PROTOCOL_VERSION", req->envp);
+	ctx.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", req->envp);
+	ctx.api_key = FCGX_GetParam("HTTP_X_API_KEY", req->envp);
 	ctx.request_id = request_id(FCGX_GetParam("REQUEST_ID", req->envp), own_id, sizeof own_id);
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
 	char *end;

@@ -63,6 +63,7 @@ char **sandbox_environment(const struct sandbox_options *o)
 		"TMPDIR=/tmp",
 		"LANG=C.UTF-8",
 		"PYTHONUNBUFFERED=1",
+		"PYTHONIOENCODING=utf-8",
 		"PYTHONDONTWRITEBYTECODE=1",
 		"MPLBACKEND=Agg",
 		"MPLCONFIGDIR=/tmp/matplotlib",

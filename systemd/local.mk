@@ -23,3 +23,5 @@ coderunnerconfdir = $(sysconfdir)/coderunner
 dist_coderunnerconf_DATA = fcgi/coderunner.conf
 nginxsnippetsdir = $(sysconfdir)/nginx/snippets
 dist_nginxsnippets_DATA = nginx/coderunner.conf
+nginxconfddir = $(sysconfdir)/nginx/conf.d
+dist_nginxconfd_DATA = nginx/coderunner-limits.conf

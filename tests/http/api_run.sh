@@ -45,7 +45,7 @@ is "$(jq_ 'j["exit_code"]')" 1 "an exception exits 1"
 like "$(jq_ 'j["stderr"]')" 'ValueError: boom' "and its traceback is in stderr"
 run_json '{"script": "import time\nwhile True: time.sleep(0.05)", "timeout_s": 1}'
 is "$(jq_ 'j["exit_code"]')" 124 "a timeout is 124"
-like "$(jq_ 'j["stderr"]')" 'killed after the 1 s timeout' "with a reason in stderr"
+like "$(jq_ 'j["stderr"]')" 'timed out: it was killed after the 1 s timeout' "with a reason in stderr that says it timed out"
 run_json '{"script": "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"}'
 is "$(jq_ 'j["exit_code"]')" 139 "death by signal N is 128+N"
 run_json '{"script": "print(1)", "timeout_s": 1000}'
@@ -81,6 +81,13 @@ run_json '{"files": {"main.py": "1"}, "entry_point": "main.py", "context": {"a":
 is "$status" 400 "files with context is a 400"
 run_json '{"files": {"../evil.py": "1"}, "entry_point": "../evil.py"}'
 is "$status" 400 "a .. file path is a 400"
+# The words CodeRunner's own clients look for.
+run_json '{"script": "print(1)", "files": {"main.py": "1"}, "entry_point": "main.py"}'
+like "$status/$(jq_ 'j["error"]')" '^400/Cannot use both script and files' "script with files: a 400 that says Cannot use both"
+run_json '{"files": {"main.py": "1"}, "entry_point": "app.py"}'
+like "$status/$(jq_ 'j["error"]')" '^400/entry_point "app.py" not found' "an entry_point missing from files: a 400 that says not found"
+run_json '{"script": "import os, sys\nprint(os.environ[\"PYTHONIOENCODING\"], sys.stdout.encoding)"}'
+is "$(jq_ 'j["stdout"]')" "utf-8 utf-8" "a run's environment has PYTHONIOENCODING=utf-8"
 
 # ---- artifacts
 run_json '{"script": "import os\nos.makedirs(\"output/sub/deeper\")\nopen(\"output/r.txt\",\"w\").write(\"hi\")\nopen(\"output/sub/deeper/b.bin\",\"wb\").write(bytes(range(256)))\nopen(\"output/nul.txt\",\"wb\").write(b\"a\\x00b\")"}'

@@ -38,7 +38,10 @@ http_start() {
 		for kv in "$@"; do echo "$kv"; done
 	} >"$conf"
 	# The shipped snippet, with only the socket path changed.
-	sed "s|unix:/run/coderunner/fcgi.sock|unix:$sock|" "$top_srcdir/nginx/coderunner.conf" >"$http_tmp/coderunner-snippet.conf"
+	# snippet_sed: a further edit, such as turning the rate limit on.
+	sed -e "s|unix:/run/coderunner/fcgi.sock|unix:$sock|" -e "s|/usr/share/coderunner/playground/|$top_srcdir/playground/|" \
+		${snippet_sed:+-e "$snippet_sed"} \
+		"$top_srcdir/nginx/coderunner.conf" >"$http_tmp/coderunner-snippet.conf"
 	mkdir -p "$http_tmp/nginx"
 	# The snippet includes fastcgi_params relative to the configuration dir.
 	ln -sf /etc/nginx/fastcgi_params "$http_tmp/fastcgi_params"

@@ -67,7 +67,7 @@ fi
 for req in '{"code": "print(1)", "timeout": 1}' '{"code": "print(1)", "timeout": 300}' \
 	'{"code": "print(1)", "timeout": "30"}' '{"code": "print(1)", "timeout": 30.0}' \
 	'{"code": "print(1)", "memory_limit": 64}' '{"code": "print(1)", "memory_limit": 2048}' \
-	'{"code": " "}'; do
+	'{"code": "pass"}'; do
 	run "$req"
 	is "$status/$(jq_ 'j["status"]')" "200/success" "accepted: $req"
 done
@@ -84,6 +84,7 @@ check_422() {	# check_422 BODY TYPE LOC MSG-REGEX
 }
 check_422 '{"timeout": 5}' missing '["body", "code"]' '^Field required$'
 check_422 '{"code": ""}' string_too_short '["body", "code"]' 'at least 1 character'
+check_422 '{"code": " \n\t "}' value_error '["body", "code"]' 'must not be empty or only whitespace'
 check_422 '{"code": 5}' string_type '["body", "code"]' 'valid string'
 check_422 '{"code": null}' string_type '["body", "code"]' 'valid string'
 check_422 '{"code": "print(1)", "timeout": 0}' greater_than_equal '["body", "timeout"]' 'greater than or equal to 1$'

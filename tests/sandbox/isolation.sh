@@ -189,7 +189,7 @@ import pwd; print("user", pwd.getpwuid(os.getuid()).pw_name)
 EOF_PY
 unlike "$OUT" "$secret" "no host environment variable is visible"
 is "$(printf '%s\n' "$OUT" | grep -v '^hostname\|^user' | cut -d= -f1 | tr '\n' ' ')" \
-   "HOME LANG MPLBACKEND MPLCONFIGDIR PATH PYTHONDONTWRITEBYTECODE PYTHONUNBUFFERED TMPDIR " \
+   "HOME LANG MPLBACKEND MPLCONFIGDIR PATH PYTHONDONTWRITEBYTECODE PYTHONIOENCODING PYTHONUNBUFFERED TMPDIR " \
    "the environment holds only the documented variables"
 like "$OUT" "LANG=C.UTF-8" "LANG is C.UTF-8"
 like "$OUT" "hostname sandbox" "the hostname is the sandbox's own"

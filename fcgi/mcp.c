@@ -1,0 +1,401 @@
+/* mcp.c — POST /mcp: the Model Context Protocol over Streamable HTTP.
+ *
+ * One JSON-RPC message per POST, answered with one JSON object (revisions
+ * 2025-06-18 and 2025-11-25; 2025-03-26 is taken as well, being what a
+ * request without MCP-Protocol-Version means). No session is kept: every
+ * call stands alone, as a run does. Methods: initialize, ping, tools/list,
+ * tools/call; notifications and responses are taken with 202 and no body.
+ *
+ * The two tools are the service's own dialects: tools/call builds the body
+ * that POST /api/run (run_python) or POST /execute (execute_main) would get
+ * and hands it to that handler, so validation, limits and runs are theirs,
+ * word for word. Their JSON answer becomes the tool's result: stdout,
+ * stderr and the exit status as text, image artifacts as images, other
+ * artifacts as embedded resources, the whole answer as structuredContent,
+ * and isError when the script failed or could not run.
+ *
+ * Who may call is checked before (router.c): the Host and Origin must be
+ * names the operator allowed, against DNS rebinding.
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fcgi/fcgi.h"
+
+#define MIB (1024u * 1024u)
+#define MCP_LATEST "2025-11-25"
+
+/* JSON-RPC 2.0 error codes. */
+#define RPC_PARSE_ERROR -32700
+#define RPC_INVALID_REQUEST -32600
+#define RPC_METHOD_NOT_FOUND -32601
+#define RPC_INVALID_PARAMS -32602
+
+static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26" };
+
+bool mcp_version_supported(const char *v)
+{
+	for (size_t i = 0; v && i < sizeof versions / sizeof *versions; i++)
+		if (strcmp(v, versions[i]) == 0)
+			return true;
+	return false;
+}
+
+static void send_message(struct request_ctx *ctx, int status, json_object *msg)
+{
+	ctx->rsp.status = status;
+	buf_reset(&ctx->rsp.body);
+	buf_puts(&ctx->rsp.body, json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	buf_putc(&ctx->rsp.body, '\n');
+	json_object_put(msg);
+}
+
+static json_object *envelope(json_object *id)
+{
+	json_object *m = json_object_new_object();
+	json_object_object_add(m, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(m, "id", id ? json_object_get(id) : NULL);
+	return m;
+}
+
+void mcp_error(struct request_ctx *ctx, int status, json_object *id, int code, const char *message)
+{
+	json_object *m = envelope(id), *err = json_object_new_object();
+	json_object_object_add(err, "code", json_object_new_int(code));
+	json_object_object_add(err, "message", json_object_new_string(message));
+	json_object_object_add(m, "error", err);
+	send_message(ctx, status, m);
+	if (status != 200)
+		log_note(&ctx->log, message);
+}
+
+static void send_result(struct request_ctx *ctx, json_object *id, json_object *result)
+{
+	json_object *m = envelope(id);
+	json_object_object_add(m, "result", result);
+	send_message(ctx, 200, m);
+}
+
+/* ---- initialize ------------------------------------------------------- */
+
+static json_object *initialize(json_object *params)
+{
+	json_object *v, *r = json_object_new_object(), *caps = json_object_new_object(),
+			*tools = json_object_new_object(), *info = json_object_new_object();
+	const char *asked = params && json_object_object_get_ex(params, "protocolVersion", &v) ?
+			    json_object_get_string(v) : NULL;
+	json_object_object_add(r, "protocolVersion",
+			       json_object_new_string(mcp_version_supported(asked) ? asked : MCP_LATEST));
+	json_object_object_add(tools, "listChanged", json_object_new_boolean(0));
+	json_object_object_add(caps, "tools", tools);
+	json_object_object_add(r, "capabilities", caps);
+	json_object_object_add(info, "name", json_object_new_string("coderunner"));
+	json_object_object_add(info, "title", json_object_new_string("coderunner: sandboxed Python"));
+	json_object_object_add(info, "version", json_object_new_string(PACKAGE_VERSION_STRING));
+	json_object_object_add(r, "serverInfo", info);
+	json_object_object_add(r, "instructions", json_object_new_string(
+		"Runs Python 3 scripts in a fresh sandbox per call: no network, nothing kept between "
+		"calls. Use run_python for scripts (print results, save charts and files into "
+		"./output to get them back); use execute_main to call a script's main() and get "
+		"its return value as JSON."));
+	return r;
+}
+
+/* ---- tools/list -------------------------------------------------------- */
+
+/* The tools, with the operator's limits in their schemas. */
+static json_object *tool_list(const struct config *c)
+{
+	char text[6144];
+	snprintf(text, sizeof text,
+		"[{\"name\": \"run_python\", \"title\": \"Run Python\","
+		" \"description\": \"Run a Python 3 script in a fresh, isolated sandbox and get back its exit code, "
+		"stdout, stderr and every file it wrote under ./output (images come back as images, other files as "
+		"resources). There is no network access and nothing persists between calls. numpy, pandas, "
+		"matplotlib (Agg backend), scipy, scikit-learn, sympy, Pillow and the standard library are "
+		"installed. Give either script (run as main.py) or files with entry_point. Files given in context "
+		"are in ./input/. Print what you want to read; save charts with savefig('output/NAME.png').\","
+		" \"inputSchema\": {\"type\": \"object\", \"properties\": {"
+		"\"script\": {\"type\": \"string\", \"description\": \"Python source, run as main.py. At most %u KiB.\"},"
+		"\"files\": {\"type\": \"object\", \"description\": \"Instead of script: a program of several files, "
+		"path -> content (UTF-8 text, or {content, encoding: base64}); run with entry_point.\","
+		" \"additionalProperties\": {\"$ref\": \"#/$defs/content\"}},"
+		"\"entry_point\": {\"type\": \"string\", \"description\": \"With files: the key of the file to run, ending in .py.\"},"
+		"\"context\": {\"type\": \"object\", \"description\": \"Input files put in ./input/ before the script "
+		"runs: name -> content (UTF-8 text, or {content, encoding: base64}). Not with files.\","
+		" \"additionalProperties\": {\"$ref\": \"#/$defs/content\"}},"
+		"\"stdin\": {\"type\": \"string\", \"description\": \"Standard input of the script.\"},"
+		"\"timeout_s\": {\"type\": \"number\", \"exclusiveMinimum\": 0, \"description\": "
+		"\"Wall-clock limit in seconds: default %u, larger values are clamped to %u. The script is killed "
+		"with exit code 124 when it passes.\"},"
+		"\"memory_mb\": {\"type\": \"integer\", \"minimum\": 64, \"maximum\": %u, \"description\": "
+		"\"Memory limit in MB (default %u); exit code 137 when the script exceeds it.\"},"
+		"\"dependencies\": {\"type\": \"array\", \"maxItems\": %u, \"items\": {\"type\": \"string\"}, "
+		"\"description\": \"Packages the script needs, each a name with at most one version clause "
+		"(numpy, pandas>=1.5); they must be installed on the service.\"}},"
+		" \"additionalProperties\": false,"
+		" \"$defs\": {\"content\": {\"oneOf\": [{\"type\": \"string\"}, {\"type\": \"object\", \"properties\": "
+		"{\"content\": {\"type\": \"string\"}, \"encoding\": {\"enum\": [\"utf-8\", \"base64\"]}}, "
+		"\"required\": [\"content\"]}]}}}},"
+		" {\"name\": \"execute_main\", \"title\": \"Call main()\","
+		" \"description\": \"Run a Python 3 script that defines main() in a fresh, isolated sandbox, call "
+		"main() and get back what it returned, as JSON, with what it printed. The return value must be "
+		"JSON-serialisable. No network; at most %u s and %u MB per call.\","
+		" \"inputSchema\": {\"type\": \"object\", \"properties\": {"
+		"\"script\": {\"type\": \"string\", \"description\": \"Python source that defines main(). At most %u KiB.\"}},"
+		" \"required\": [\"script\"], \"additionalProperties\": false}}]",
+		c->max_script_kib, c->timeout_default_s, c->timeout_max_s, c->memory_max_mb,
+		c->memory_default_mb, c->max_dependencies, c->execute_timeout_s, c->execute_memory_mb,
+		c->execute_max_script_kib);
+	json_object *tools = json_tokener_parse(text);
+	if (!tools)
+		die("the MCP tool list is not JSON");
+	json_object *r = json_object_new_object();
+	json_object_object_add(r, "tools", tools);
+	return r;
+}
+
+/* ---- tools/call -------------------------------------------------------- */
+
+static const char *image_type(const char *name)
+{
+	static const struct { const char *ext, *type; } images[] = {
+		{ ".png", "image/png" }, { ".jpg", "image/jpeg" }, { ".jpeg", "image/jpeg" },
+		{ ".gif", "image/gif" }, { ".webp", "image/webp" }, { ".svg", "image/svg+xml" },
+	};
+	size_t n = strlen(name);
+	for (size_t i = 0; i < sizeof images / sizeof *images; i++) {
+		size_t e = strlen(images[i].ext);
+		if (n > e && strcasecmp(name + n - e, images[i].ext) == 0)
+			return images[i].type;
+	}
+	return NULL;
+}
+
+static void add_text(json_object *content, const char *text)
+{
+	json_object *t = json_object_new_object();
+	json_object_object_add(t, "type", json_object_new_string("text"));
+	json_object_object_add(t, "text", json_object_new_string(text));
+	json_object_array_add(content, t);
+}
+
+/* An artifact: a string (UTF-8 text) or {"content": base64, "encoding": "base64"}. */
+static void add_artifact(json_object *content, const char *name, json_object *value)
+{
+	json_object *data;
+	bool text = json_object_is_type(value, json_type_string);
+	if (!text && !json_object_object_get_ex(value, "content", &data))
+		return;
+	const char *s = json_object_get_string(text ? value : data);
+	size_t len = (size_t)json_object_get_string_len(text ? value : data);
+	const char *image = image_type(name);
+	json_object *item = json_object_new_object();
+	struct buf b64 = { 0 };
+	if (image) {
+		if (text)
+			base64_encode(&b64, (const unsigned char *)s, len);
+		json_object_object_add(item, "type", json_object_new_string("image"));
+		json_object_object_add(item, "data", text ? json_object_new_string_len(b64.data, (int)b64.len) :
+							   json_object_new_string_len(s, (int)len));
+		json_object_object_add(item, "mimeType", json_object_new_string(image));
+	} else {
+		json_object *res = json_object_new_object();
+		struct buf uri = { 0 };
+		buf_printf(&uri, "file:///work/output/%s", name);
+		json_object_object_add(res, "uri", json_object_new_string(uri.data));
+		json_object_object_add(res, "mimeType", json_object_new_string(text ? "text/plain" :
+									      "application/octet-stream"));
+		json_object_object_add(res, text ? "text" : "blob", json_object_new_string_len(s, (int)len));
+		json_object_object_add(item, "type", json_object_new_string("resource"));
+		json_object_object_add(item, "resource", res);
+		buf_free(&uri);
+	}
+	buf_free(&b64);
+	json_object_array_add(content, item);
+}
+
+static const char *field(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
+	       json_object_get_string(v) : "";
+}
+
+/* The text an agent reads first: how the run ended, then its output. */
+static void add_summary(json_object *content, const char *tool, int status, json_object *answer)
+{
+	struct buf t = { 0 };
+	json_object *v;
+	if (status != 200) {
+		buf_printf(&t, "The script did not run (HTTP %d): %s", status, field(answer, "error"));
+	} else if (!strcmp(tool, "execute_main")) {
+		if (json_object_object_get_ex(answer, "result", &v))
+			buf_printf(&t, "main() returned: %s",
+				   json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		else
+			buf_printf(&t, "main() did not return: %s", field(answer, "error"));
+		if (*field(answer, "stdout"))
+			buf_printf(&t, "\nstdout:\n%s", field(answer, "stdout"));
+	} else {
+		int code = json_object_object_get_ex(answer, "exit_code", &v) ? json_object_get_int(v) : -1;
+		buf_printf(&t, "exit code %d", code);
+		if (*field(answer, "stdout"))
+			buf_printf(&t, "\nstdout:\n%s", field(answer, "stdout"));
+		if (*field(answer, "stderr"))
+			buf_printf(&t, "\nstderr:\n%s", field(answer, "stderr"));
+	}
+	add_text(content, t.data ? t.data : "");
+	buf_free(&t);
+}
+
+/* Whether the answer of a dialect says the script failed. */
+static bool failed(const char *tool, int status, json_object *answer)
+{
+	json_object *v;
+	if (status != 200 || json_object_object_get_ex(answer, "error", &v))
+		return true;
+	if (!strcmp(tool, "execute_main"))
+		return false;
+	return !json_object_object_get_ex(answer, "exit_code", &v) || json_object_get_int(v) != 0;
+}
+
+static json_object *tool_result(const char *tool, int status, const struct buf *body)
+{
+	json_object *answer = json_tokener_parse(body->data ? body->data : "");
+	if (!answer || !json_object_is_type(answer, json_type_object)) {
+		json_object_put(answer);
+		answer = json_object_new_object();
+		json_object_object_add(answer, "error", json_object_new_string("the run gave no answer"));
+		status = status == 200 ? 500 : status;
+	}
+	json_object *r = json_object_new_object(), *content = json_object_new_array(), *arts;
+	add_summary(content, tool, status, answer);
+	if (json_object_object_get_ex(answer, "artifacts", &arts) && json_object_is_type(arts, json_type_object)) {
+		json_object_object_foreach(arts, name, value)
+			add_artifact(content, name, value);
+	}
+	json_object_object_add(r, "content", content);
+	json_object_object_add(r, "structuredContent", answer);
+	json_object_object_add(r, "isError", json_object_new_boolean(failed(tool, status, answer)));
+	return r;
+}
+
+/* Runs a tool through its dialect's own handler; NULL with *message set
+ * when the call itself is wrong (a protocol error, not a failed script). */
+static json_object *call_tool(struct request_ctx *ctx, json_object *params, const char **message)
+{
+	json_object *name, *args = NULL;
+	if (!params || !json_object_object_get_ex(params, "name", &name) ||
+	    !json_object_is_type(name, json_type_string)) {
+		*message = "tools/call needs params.name: run_python or execute_main";
+		return NULL;
+	}
+	const char *tool = json_object_get_string(name);
+	handler_fn *handler = !strcmp(tool, "run_python") ? api_run :
+			      !strcmp(tool, "execute_main") ? api_execute : NULL;
+	if (!handler) {
+		*message = "unknown tool; the tools are run_python and execute_main";
+		return NULL;
+	}
+	if (json_object_object_get_ex(params, "arguments", &args) && args &&
+	    !json_object_is_type(args, json_type_object)) {
+		*message = "params.arguments must be an object";
+		return NULL;
+	}
+	const char *body = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : "{}";
+	struct request_ctx sub = {
+		.method = "POST", .path = ctx->path, .content_type = "application/json",
+		.request_id = ctx->request_id, .content_length = (long long)strlen(body),
+		.body = xstrdup(body), .body_len = strlen(body), .endpoint = ctx->endpoint, .log = ctx->log,
+	};
+	handler(&sub);
+	json_object *r = tool_result(tool, sub.rsp.status, &sub.rsp.body);
+	ctx->log = sub.log;
+	free(sub.body);
+	buf_free(&sub.rsp.body);
+	return r;
+}
+
+/* ---- the endpoint ------------------------------------------------------ */
+
+void api_mcp(struct request_ctx *ctx)
+{
+	const struct config *c = &service.cfg;
+	struct http_error e = { 0, "" };
+	if (ctx->mcp_version && !mcp_version_supported(ctx->mcp_version)) {
+		mcp_error(ctx, 400, NULL, RPC_INVALID_REQUEST,
+			  "unsupported MCP-Protocol-Version; this server speaks 2025-11-25 and 2025-06-18");
+		return;
+	}
+	if (request_body(ctx, (size_t)c->max_body_mib * MIB, &e) < 0) {
+		mcp_error(ctx, e.status, NULL, RPC_INVALID_REQUEST, e.message);
+		return;
+	}
+	json_object *msg = request_json_value(c, ctx->body, ctx->body_len,
+					      "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"tools/list\"}", &e);
+	if (!msg) {
+		mcp_error(ctx, 400, NULL, RPC_PARSE_ERROR, e.message);
+		return;
+	}
+	json_object *v, *id = NULL, *params = NULL;
+	const char *method = NULL;
+	if (!json_object_is_type(msg, json_type_object)) {
+		mcp_error(ctx, 400, NULL, RPC_INVALID_REQUEST,
+			  json_object_is_type(msg, json_type_array) ?
+			  "batches are not supported: send one JSON-RPC message per POST" :
+			  "invalid request: a JSON-RPC message is an object");
+		goto out;
+	}
+	if (json_object_object_get_ex(msg, "id", &id) && id &&
+	    !json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int))
+		id = NULL;
+	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || strcmp(json_object_get_string(v), "2.0")) {
+		mcp_error(ctx, 400, id, RPC_INVALID_REQUEST, "invalid request: jsonrpc must be \"2.0\"");
+		goto out;
+	}
+	if (json_object_object_get_ex(msg, "method", &v) && json_object_is_type(v, json_type_string))
+		method = json_object_get_string(v);
+	if (!method || !json_object_object_get_ex(msg, "id", NULL)) {
+		/* A notification, or a response to something we never ask: taken. */
+		if (!method && !json_object_object_get_ex(msg, "result", NULL) &&
+		    !json_object_object_get_ex(msg, "error", NULL)) {
+			mcp_error(ctx, 400, id, RPC_INVALID_REQUEST, "invalid request: no method");
+			goto out;
+		}
+		ctx->rsp.status = 202;
+		buf_reset(&ctx->rsp.body);
+		goto out;
+	}
+	if (!id) {
+		mcp_error(ctx, 400, NULL, RPC_INVALID_REQUEST, "invalid request: id must be a string or an integer");
+		goto out;
+	}
+	if (json_object_object_get_ex(msg, "params", &params) && params &&
+	    !json_object_is_type(params, json_type_object)) {
+		mcp_error(ctx, 200, id, RPC_INVALID_PARAMS, "params must be an object");
+		goto out;
+	}
+	log_note(&ctx->log, method);
+	if (!strcmp(method, "initialize"))
+		send_result(ctx, id, initialize(params));
+	else if (!strcmp(method, "ping"))
+		send_result(ctx, id, json_object_new_object());
+	else if (!strcmp(method, "tools/list"))
+		send_result(ctx, id, tool_list(c));
+	else if (!strcmp(method, "tools/call")) {
+		const char *why = NULL;
+		json_object *r = call_tool(ctx, params, &why);
+		if (r)
+			send_result(ctx, id, r);
+		else
+			mcp_error(ctx, 200, id, RPC_INVALID_PARAMS, why);
+	} else
+		mcp_error(ctx, 200, id, RPC_METHOD_NOT_FOUND, "method not found; this server offers "
+			  "initialize, ping, tools/list and tools/call");
+out:
+	json_object_put(msg);
+}

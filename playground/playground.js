@@ -1,0 +1,196 @@
+// playground.js — the page's only script: examples, attached files, one
+// request per run to the service that served the page, and its answer shown.
+"use strict";
+
+const EXAMPLES = {
+  pandas: { mode: "script", code:
+`import pandas as pd
+import numpy as np
+
+df = pd.DataFrame({
+    "city": ["Lisbon", "Oslo", "Lima", "Oslo", "Lisbon", "Lima"],
+    "temp": [21.5, 8.0, 19.2, 6.5, 23.1, 18.4],
+})
+summary = df.groupby("city").temp.agg(["mean", "min", "max"]).round(1)
+print(summary.to_string())
+summary.to_csv("output/summary.csv")
+` },
+  chart: { mode: "script", code:
+`import matplotlib.pyplot as plt
+import numpy as np
+
+x = np.linspace(0, 2 * np.pi, 200)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(x, np.sin(x), label="sin")
+ax.plot(x, np.cos(x), label="cos")
+ax.set_title("A chart from the sandbox")
+ax.legend()
+fig.savefig("output/chart.png", dpi=100)
+print("saved output/chart.png")
+` },
+  main: { mode: "main", code:
+`def main():
+    primes = [n for n in range(2, 60) if all(n % d for d in range(2, int(n ** 0.5) + 1))]
+    print("computing…")
+    return {"count": len(primes), "primes": primes}
+` },
+  upload: { mode: "script", code:
+`import os
+
+# Attach a file below: it is in ./input when the script runs.
+names = sorted(os.listdir("input")) if os.path.isdir("input") else []
+if not names:
+    print("No file attached: use 'Attach files' and run again.")
+for name in names:
+    data = open(os.path.join("input", name), "rb").read()
+    text = data.decode("utf-8", "replace")
+    print(f"{name}: {len(data)} bytes, {text.count(chr(10))} lines")
+    print(text[:200])
+` },
+  error: { mode: "script", code:
+`def ratio(a, b):
+    return a / b
+
+print("about to divide")
+print(ratio(1, 0))
+` },
+};
+
+const $ = (id) => document.getElementById(id);
+let attached = {};	// name -> base64
+
+function show(id, text) {
+  const el = $(id), head = $(id + "-h");
+  el.textContent = text;
+  el.hidden = head.hidden = text === "";
+}
+
+function setStatus(kind, text) {
+  $("status").className = kind;
+  $("status").textContent = text;
+}
+
+function clear() {
+  for (const id of ["value", "stdout", "stderr"]) show(id, "");
+  $("artifacts").replaceChildren();
+  $("artifacts-h").hidden = true;
+  $("facts").hidden = true;
+}
+
+function bytesOf(artifact) {
+  if (typeof artifact === "string") return new TextEncoder().encode(artifact);
+  if (artifact.encoding === "base64") return Uint8Array.from(atob(artifact.content), (c) => c.charCodeAt(0));
+  return new TextEncoder().encode(artifact.content);
+}
+
+const IMAGE_TYPES = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif",
+                      webp: "image/webp", svg: "image/svg+xml" };
+
+function showArtifacts(artifacts) {
+  const names = Object.keys(artifacts || {});
+  $("artifacts-h").hidden = names.length === 0;
+  for (const name of names) {
+    const ext = name.split(".").pop().toLowerCase();
+    const type = IMAGE_TYPES[ext] || "application/octet-stream";
+    const url = URL.createObjectURL(new Blob([bytesOf(artifacts[name])], { type }));
+    const box = document.createElement("div");
+    box.className = "artifact";
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = name.split("/").pop();
+    link.textContent = `download ${name}`;
+    box.append(link);
+    if (IMAGE_TYPES[ext]) {
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = name;
+      box.append(img);
+    }
+    $("artifacts").append(box);
+  }
+}
+
+async function run() {
+  const mode = $("mode").value;
+  const code = $("code").value;
+  const body = mode === "main" ? { script: code } : { script: code, timeout_s: Number($("timeout").value) || 30 };
+  if (mode === "script" && Object.keys(attached).length) {
+    body.context = {};
+    for (const [name, b64] of Object.entries(attached)) body.context[name] = { content: b64, encoding: "base64" };
+  }
+  const headers = { "Content-Type": "application/json" };
+  if ($("key").value) headers.Authorization = "Bearer " + $("key").value;
+  clear();
+  $("run").disabled = true;
+  setStatus("running", "running…");
+  const started = performance.now();
+  try {
+    const r = await fetch(mode === "main" ? "../execute" : "../api/run",
+                          { method: "POST", headers, body: JSON.stringify(body) });
+    const text = await r.text();
+    let j;
+    try { j = JSON.parse(text); } catch { j = { error: text || r.statusText }; }
+    const wall = Math.round(performance.now() - started);
+    if (mode === "main") {
+      if (r.ok) {
+        setStatus("ok", `main() returned (${wall} ms)`);
+        show("value", JSON.stringify(j.result, null, 2));
+      } else {
+        setStatus("error", `error ${r.status}: ${j.error || j.detail || text}`);
+      }
+      show("stdout", j.stdout || "");
+      return;
+    }
+    if (!r.ok) {
+      setStatus("error", `error ${r.status}: ${j.error || text}`);
+      return;
+    }
+    setStatus(j.exit_code === 0 ? "ok" : "failed",
+              j.exit_code === 0 ? `finished (${wall} ms)` : `failed: exit code ${j.exit_code}`);
+    $("exit").textContent = j.exit_code;
+    $("time").textContent = `${j.duration_ms} ms in the sandbox, ${wall} ms in all`;
+    $("memory").textContent = `${j.memory_peak_mb} MB peak`;
+    $("facts").hidden = false;
+    show("stdout", j.stdout);
+    show("stderr", j.stderr);
+    showArtifacts(j.artifacts);
+    for (const w of j.warnings || []) console.warn(w);
+  } catch (e) {
+    setStatus("error", `the service could not be reached: ${e.message}`);
+  } finally {
+    $("run").disabled = false;
+  }
+}
+
+$("example").addEventListener("change", () => {
+  const ex = EXAMPLES[$("example").value];
+  if (!ex) return;
+  $("code").value = ex.code;
+  $("mode").value = ex.mode;
+});
+
+$("files").addEventListener("change", async () => {
+  attached = {};
+  for (const f of $("files").files) {
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    let bin = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    attached[f.name] = btoa(bin);
+  }
+  const names = Object.keys(attached);
+  $("attached").textContent = names.length ? `in ./input: ${names.join(", ")}` : "";
+});
+
+$("run").addEventListener("click", run);
+document.addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+    e.preventDefault();
+    if (!$("run").disabled) run();
+  }
+});
+$("code").addEventListener("keydown", (e) => {	// a tab inserts four spaces
+  if (e.key !== "Tab" || e.shiftKey) return;
+  e.preventDefault();
+  const t = e.target, s = t.selectionStart;
+  t.setRangeText("    ", s, t.selectionEnd, "end");
+});

@@ -1,0 +1,92 @@
+#!/bin/bash
+# access.sh — who may run code. api_keys_file: every endpoint that runs code
+# wants a key (as a Bearer token or X-API-Key), /mcp included; what runs no
+# code does not; a reload takes a new file, so keys can be rotated without a
+# restart. And the nginx snippet's rate limit, turned on as the README says:
+# a JSON 429 with Retry-After past it.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/http/lib.sh"
+
+KEY=agents-key-0123456789abcdef
+OTHER=ops-key-fedcba9876543210
+keys=$http_tmp/keys
+printf '# keys of this service\n%s\nsha256:%s\n' "$KEY" "$(printf '%s' "$OTHER" | sha256sum | cut -d' ' -f1)" >"$keys"
+chmod 0600 "$keys"
+
+http_start "api_keys_file = $keys" preload=none
+J=(-H 'Content-Type: application/json')
+MCP='{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "print(5)"}}}'
+
+run_json '{"script": "print(1)"}'
+is "$status/$(jq_ 'j["error"]')" "401/unauthorized: this service wants an API key, as Authorization: Bearer KEY or X-API-Key: KEY" \
+	"/api/run without a key is a 401 that says how to give one"
+like "$headers" 'WWW-Authenticate: Bearer realm="coderunner"' "with WWW-Authenticate"
+is "$(jq_ 'j["exit_code"], j["stdout"]')" '[-1, ""]' "and the result fields of an error"
+run_json '{"script": "print(1)"}' -H "Authorization: Bearer $KEY"
+is "$status/$(jq_ 'j["stdout"]')" "200/1" "a key as a Bearer token runs"
+run_json '{"script": "print(2)"}' -H "X-API-Key: $KEY"
+is "$status/$(jq_ 'j["stdout"]')" "200/2" "a key as X-API-Key runs"
+run_json '{"script": "print(3)"}' -H "X-API-Key: $OTHER"
+is "$status/$(jq_ 'j["stdout"]')" "200/3" "a key the file lists by its SHA-256 runs"
+run_json '{"script": "print(1)"}' -H "Authorization: Bearer ${KEY}x"
+is "$status" 401 "a wrong key is a 401"
+run_json '{"script": "print(1)"}' -H "Authorization: Basic $(printf 'u:%s' "$KEY" | base64)"
+is "$status" 401 "and so is another scheme"
+post /run '{"code": "print(1)"}' "${J[@]}"
+is "$status" 401 "/run wants a key"
+post /run '{"code": "print(1)"}' "${J[@]}" -H "X-API-Key: $KEY"
+is "$status/$(jq_ 'j["status"]')" "200/success" "and runs with one"
+post /execute '{"script": "def main():\n    return 1"}' "${J[@]}"
+is "$status" 401 "/execute wants a key"
+post /execute '{"script": "def main():\n    return 1"}' "${J[@]}" -H "Authorization: Bearer $KEY"
+is "$status/$(jq_ 'j["result"]')" "200/1" "and runs with one"
+post /mcp "$MCP" "${J[@]}"
+is "$status/$(jq_ 'j["error"]["code"]')" "401/-32001" "/mcp wants a key: a JSON-RPC error with the 401"
+like "$headers" 'WWW-Authenticate: Bearer' "and WWW-Authenticate"
+post /mcp "$MCP" "${J[@]}" -H "Authorization: Bearer $KEY"
+is "$status/$(jq_ 'j["result"]["structuredContent"]["stdout"]')" "200/5" "and runs with one"
+for p in /health /api/health / /metrics; do
+	get "$p"
+	is "$status" 200 "GET $p runs no code and wants no key"
+done
+like "$(grep -c 'unauthorized' "$fcgi_log")" '^[1-9]' "refusals are in the log"
+unlike "$(cat "$fcgi_log")" "$KEY" "and no key is"
+
+# Rotation: a reload reads the file again.
+printf '%s\n' "$OTHER" >"$keys"
+kill -HUP "$fcgi_pid"
+for i in $(seq 50); do
+	run_json '{"script": "print(1)"}' -H "X-API-Key: $KEY"
+	[ "$status" = 401 ] && break
+	sleep 0.2
+done
+is "$status" 401 "after a reload with a new file, the old key is refused"
+run_json '{"script": "print(4)"}' -H "X-API-Key: $OTHER"
+is "$status/$(jq_ 'j["stdout"]')" "200/4" "and the new one runs"
+printf 'short\n' >"$keys"
+kill -HUP "$fcgi_pid"
+sleep 1
+like "$(cat "$fcgi_log")" "fewer than 16 characters" "a reload with a bad file is refused, and the log says why"
+run_json '{"script": "print(6)"}' -H "X-API-Key: $OTHER"
+is "$status/$(jq_ 'j["stdout"]')" "200/6" "and the keys in force stay"
+http_stop
+
+# --- the rate limit of the nginx snippet, turned on -----------------------------
+nginx_extra="include $top_srcdir/nginx/coderunner-limits.conf;" snippet_sed='s|#limit_req |limit_req |' http_start preload=none
+grep -q '^	limit_req zone=coderunner' "$http_tmp/coderunner-snippet.conf"; ok $? "the snippet's limit_req line, uncommented"
+seq 120 | xargs -P 12 -I{} curl -s -o /dev/null -w '%{http_code}\n' "$base/health" >"$http_tmp/codes"
+n429=$(grep -c '^429$' "$http_tmp/codes"); n200=$(grep -c '^200$' "$http_tmp/codes")
+[ "$n429" -gt 0 ] && [ "$n200" -ge 40 ] && [ $((n429 + n200)) = 120 ]
+ok $? "120 requests at once: the burst of 40 and more pass, the rest get 429 ($n200 passed, $n429 limited)"
+sleep 1.2
+for _ in $(seq 60); do get /health; [ "$status" = 429 ] && break; done
+is "$status/$(jq_ 'j["error"]')" "429/too many requests from this client; retry in a second" "a 429 is JSON that says what to do"
+like "$headers" $'\n''Retry-After: 1' "with Retry-After"
+sleep 2
+get /health
+is "$status" 200 "and the client is served again a moment later"
+http_stop
+
+"$fcgi_bin" --check-config --config <(printf 'api_keys_file = /nonexistent/keys\n') >/dev/null 2>"$http_tmp/check.err"
+is "$?/$(grep -c 'api_keys_file /nonexistent/keys' "$http_tmp/check.err")" "1/1" "--check-config fails on a keys file that cannot be read"
+done_testing

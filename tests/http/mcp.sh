@@ -1,0 +1,102 @@
+#!/bin/bash
+# mcp.sh — POST /mcp through nginx: the official MCP TypeScript SDK's client
+# (installed from npm, pinned) connects, lists and calls both tools; and the
+# protocol's edges by hand: notifications, batches, revisions, errors, and
+# the Host and Origin checks against DNS rebinding.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/http/lib.sh"
+
+MCP_SDK=@modelcontextprotocol/sdk@1.32.2
+node_dir=${CODERUNNER_NODE_DIR:-$top_srcdir/build/node}
+
+# The SDK, once per checkout: npm's lock keeps the install reproducible.
+if [ ! -f "$node_dir/node_modules/@modelcontextprotocol/sdk/package.json" ] ||
+   ! grep -q '"version": "1.32.2"' "$node_dir/node_modules/@modelcontextprotocol/sdk/package.json"; then
+	mkdir -p "$node_dir"
+	(cd "$node_dir" && npm install --save-exact --no-audit --no-fund --silent "$MCP_SDK" >npm.log 2>&1) ||
+		{ echo "Bail out! npm install $MCP_SDK failed: $(tail -5 "$node_dir/npm.log")"; exit 1; }
+fi
+
+http_start
+mcp() {	# mcp BODY [CURL-ARGS...]
+	local b=$1; shift
+	post /mcp "$b" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' "$@"
+}
+
+# --- the SDK's client ----------------------------------------------------------
+cp "$top_srcdir/tests/http/mcp_client.mjs" "$node_dir/"
+out=$(cd "$node_dir" && timeout 120 node mcp_client.mjs "$base/mcp" 2>&1)
+n=0
+while IFS= read -r line; do
+	case $line in '{"name"'*) ;; *) diag "$line"; continue ;; esac
+	n=$((n + 1))
+	name=$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["name"])' "$line")
+	good=$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["ok"])' "$line")
+	[ "$good" = True ]; ok $? "SDK: $name" ||
+		diag "$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["detail"])' "$line")"
+done <<<"$out"
+[ $n -ge 14 ]; ok $? "the SDK's client made every check ($n)" || diag "$out"
+
+# --- the protocol by hand --------------------------------------------------------
+mcp '{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}'
+is "$status/$(jq_ 'j["result"]["protocolVersion"], j["result"]["capabilities"]')" \
+	'200/["2025-06-18", {"tools": {"listChanged": false}}]' "initialize keeps revision 2025-06-18 when the client asks for it"
+mcp '{"jsonrpc": "2.0", "id": "a", "method": "initialize", "params": {"protocolVersion": "1999-01-01"}}'
+is "$(jq_ 'j["id"], j["result"]["protocolVersion"]')" '["a", "2025-11-25"]' "and offers 2025-11-25 for a revision it does not speak"
+mcp '{"jsonrpc": "2.0", "method": "notifications/initialized"}'
+is "$status/${#body}" "202/0" "a notification is taken with 202 and no body"
+mcp '{"jsonrpc": "2.0", "id": 7, "method": "ping"}' -H 'MCP-Protocol-Version: 2025-11-25'
+is "$status/$(jq_ 'j["id"], j["result"]')" '200/[7, {}]' "ping, with MCP-Protocol-Version 2025-11-25"
+mcp '{"jsonrpc": "2.0", "id": 7, "method": "ping"}' -H 'MCP-Protocol-Version: 2024-01-01'
+is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "an MCP-Protocol-Version it does not speak is a 400"
+mcp '[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]'
+is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "a batch is a 400 (batches left the protocol in 2025-06-18)"
+mcp '{"jsonrpc": "2.0", "id": 1, "method": '
+is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "400/[null, -32700]" "a body that is not JSON is a parse error"
+mcp '{"jsonrpc": "2.0", "id": 2, "method": "resources/list"}'
+is "$status/$(jq_ 'j["error"]["code"]')" "200/-32601" "an unknown method is method-not-found"
+mcp '{"jsonrpc": "1.0", "id": 2, "method": "ping"}'
+is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "jsonrpc other than 2.0 is an invalid request"
+mcp '{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "run_python", "arguments": "print(1)"}}'
+is "$status/$(jq_ 'j["error"]["code"]')" "200/-32602" "arguments that are not an object are invalid params"
+mcp '{"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "print(1)", "bogus": 1}}}'
+is "$(jq_ 'j["result"]["isError"], j["result"]["structuredContent"]["warnings"]')" \
+	'[false, ["unknown field \"bogus\" ignored"]]' "an unknown argument runs with the dialect's warning"
+get /mcp
+is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
+
+# --- DNS rebinding: Host and Origin --------------------------------------------
+mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Host: attacker.example'
+is "$status/$(jq_ 'j["error"]["message"]')" "403/forbidden: this Host is not one of the service's allowed_hosts" \
+	"/mcp refuses a Host the operator did not allow"
+mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Host: attacker.example:8080'
+is "$status" 403 "with any port"
+for h in localhost:8080 127.0.0.1 '[::1]:9'; do
+	mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H "Host: $h"
+	is "$status" 200 "and takes Host $h"
+done
+mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Origin: http://attacker.example'
+is "$status" 403 "/mcp refuses a browser's Origin from a host not allowed"
+mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Origin: null'
+is "$status" 403 "and the opaque Origin null"
+mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Origin: http://localhost:3000'
+is "$status" 200 "and takes one from localhost"
+for ep in /api/run /execute /run; do
+	post "$ep" '{"script": "print(1)", "code": "print(1)"}' -H 'Content-Type: application/json' -H 'Origin: https://attacker.example'
+	is "$status/$(jq_ 'j["error"]')" "403/forbidden: this Origin is not one of the service's allowed_hosts" \
+		"$ep refuses a browser's Origin from a host not allowed, before running anything"
+done
+run_json '{"script": "print(1)"}' -H 'Host: attacker.example'
+is "$status" 200 "/api/run without an Origin is not a browser's page: any Host"
+get /health -H 'Origin: https://attacker.example'
+is "$status" 200 "/health runs no code and answers any Origin"
+like "$(grep -c 'forbidden: this' "$fcgi_log")" '^[1-9]' "every refusal is in the log"
+
+http_stop
+http_start 'allowed_hosts = coderunner.internal'
+mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Host: coderunner.internal:443'
+is "$status" 200 "allowed_hosts lets the operator's name in"
+mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Host: localhost'
+is "$status" 403 "and only it"
+http_stop
+done_testing

@@ -1,0 +1,41 @@
+#!/bin/bash
+# playground.sh — /playground/ through the shipped nginx snippet, in headless
+# Chromium (Debian's) driven by puppeteer-core (from npm, pinned). The
+# screenshot after the chart example is kept with the test logs.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/http/lib.sh"
+
+node_dir=${CODERUNNER_NODE_DIR:-$top_srcdir/build/node}
+PUPPETEER=puppeteer-core@24.43.1
+if ! grep -q '"version": "24.43.1"' "$node_dir/node_modules/puppeteer-core/package.json" 2>/dev/null; then
+	mkdir -p "$node_dir"
+	(cd "$node_dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --save-exact --no-audit --no-fund --silent "$PUPPETEER" >npm-playground.log 2>&1) ||
+		{ echo "Bail out! npm install $PUPPETEER failed: $(tail -5 "$node_dir/npm-playground.log")"; exit 1; }
+fi
+[ -x /usr/bin/chromium ] || { echo "Bail out! /usr/bin/chromium is missing (tools/deps test installs it)"; exit 1; }
+
+http_start
+get /playground
+is "$status" 301 "/playground redirects to /playground/"
+get /playground/
+is "$status" 200 "/playground/ is served by nginx"
+like "$headers" 'Content-Security-Policy: default-src .none.' "with a content security policy"
+get /playground/../coderunner.conf
+unlike "$status" '^200$' "and nothing outside its directory"
+
+printf 'city,temp\nOslo,8\nLima,19\n' >"$http_tmp/data.csv"
+shot=$top_builddir/tests/http/playground.png
+rm -f "$shot"
+cp "$top_srcdir/tests/http/playground_check.mjs" "$node_dir/"
+out=$(cd "$node_dir" && timeout 300 node playground_check.mjs "$base" "$shot" "$http_tmp/data.csv" 2>&1)
+n=0
+while IFS= read -r line; do
+	case $line in '{"name"'*) ;; *) diag "$line"; continue ;; esac
+	n=$((n + 1))
+	read -r good name < <($PY -c 'import json, sys; j = json.loads(sys.argv[1]); print(j["ok"], j["name"])' "$line")
+	[ "$good" = True ]; ok $? "Chromium: $name" || diag "$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["detail"])' "$line")"
+done <<<"$out"
+[ $n -ge 11 ]; ok $? "every check in Chromium ran ($n)" || diag "$out"
+[ -s "$shot" ] && [ "$(head -c 4 "$shot" | tail -c 3)" = PNG ]; ok $? "the screenshot is kept: $shot"
+http_stop
+done_testing

@@ -1,0 +1,111 @@
+// playground_check.mjs — the playground in headless Chromium (Debian's),
+// driven by puppeteer-core: it loads, each example runs, the chart's image
+// is shown, errors are shown as errors, nothing leaves the page's origin.
+// usage: node playground_check.mjs BASE-URL SCREENSHOT.png UPLOAD-FILE
+// Prints one JSON line per check: {"name", "ok", "detail"}.
+import puppeteer from "puppeteer-core";
+
+const [base, shot, upload] = process.argv.slice(2);
+const check = (name, ok, detail = "") =>
+  console.log(JSON.stringify({ name, ok: Boolean(ok), detail: String(detail).slice(0, 600) }));
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  // As root Chromium needs its own sandbox off; the page is ours.
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
+});
+const page = await browser.newPage();
+await page.setViewport({ width: 1280, height: 900 });
+const foreign = [], problems = [];
+page.on("request", (r) => { if (!r.url().startsWith(base) && !/^(data|blob):/.test(r.url())) foreign.push(r.url()); });
+page.on("pageerror", (e) => problems.push(String(e)));
+// Chromium logs every 4xx as a console error; the steps judge the statuses.
+page.on("console", (m) => { if (m.type() === "error" && !/^Failed to load resource/.test(m.text())) problems.push(m.text()); });
+
+async function runExample(example, viaKeyboard = false) {
+  if (example) await page.select("#example", example);
+  if (viaKeyboard) {
+    await page.focus("#code");
+    await page.keyboard.down("Control");
+    await page.keyboard.press("Enter");
+    await page.keyboard.up("Control");
+  } else {
+    await page.click("#run");
+  }
+  await page.waitForFunction(() => !document.querySelector("#run").disabled &&
+    document.querySelector("#status").className !== "running", { timeout: 90000 });
+  return page.evaluate(() => ({
+    status: document.querySelector("#status").className,
+    text: document.querySelector("#status").textContent,
+    exit: document.querySelector("#exit").textContent,
+    stdout: document.querySelector("#stdout").textContent,
+    stderr: document.querySelector("#stderr").textContent,
+    value: document.querySelector("#value").textContent,
+    links: [...document.querySelectorAll(".artifact a")].map((a) => a.textContent),
+  }));
+}
+
+async function step(name, fn) {
+  try { await fn(); } catch (e) { check(name, false, e && e.stack ? e.stack : e); }
+}
+
+await step("the page loads", async () => {
+  const r = await page.goto(base + "/playground/", { waitUntil: "networkidle0" });
+  check("the page loads", r.ok() && (await page.title()) === "coderunner playground", r.status());
+  const csp = r.headers()["content-security-policy"] || "";
+  check("under a policy that lets it talk to its own origin only", /connect-src 'self'/.test(csp), csp);
+});
+
+await step("the chart example", async () => {
+  const r = await runExample("chart");
+  const img = await page.$eval(".artifact img", (i) => ({ w: i.naturalWidth, h: i.naturalHeight }));
+  check("the chart example runs, and its image is shown", r.status === "ok" && r.exit === "0" &&
+        img.w === 600 && img.h === 350, JSON.stringify({ r, img }));
+  check("with a link to download it", r.links.includes("download chart.png"), r.links);
+  const facts = await page.$eval("#facts", (d) => d.textContent);
+  check("and the exit code, time and memory", /exit code\s*0/.test(facts) && /ms in the sandbox/.test(facts) &&
+        /MB peak/.test(facts), facts);
+  await page.screenshot({ path: shot, fullPage: true });
+});
+
+await step("an error", async () => {
+  const r = await runExample("error", true);
+  check("a failing script, run with Ctrl+Enter, is shown as a failure with its traceback",
+        r.status === "failed" && r.exit === "1" && /ZeroDivisionError/.test(r.stderr) &&
+        /about to divide/.test(r.stdout), JSON.stringify(r));
+});
+
+await step("a refused request", async () => {
+  await page.select("#mode", "script");
+  await page.$eval("#code", (t) => { t.value = ""; });
+  const r = await runExample(null);
+  check("a request the service refuses is shown as an error with its reason",
+        r.status === "error" && /error 400/.test(r.text) && /script/.test(r.text), r.text);
+});
+
+await step("pandas", async () => {
+  const r = await runExample("pandas");
+  check("the pandas example prints its table and offers its CSV", r.status === "ok" &&
+        /Lisbon\s+22\.3/.test(r.stdout) && r.links.includes("download summary.csv"), JSON.stringify(r));
+});
+
+await step("main()", async () => {
+  const r = await runExample("main");
+  check("the main() example shows what main() returned", r.status === "ok" &&
+        JSON.parse(r.value).count === 17 && /computing/.test(r.stdout), JSON.stringify(r));
+});
+
+await step("an attached file", async () => {
+  await page.select("#example", "upload");
+  const input = await page.$("#files");
+  await input.uploadFile(upload);
+  await page.waitForFunction(() => /in \.\/input/.test(document.querySelector("#attached").textContent));
+  const r = await runExample(null);
+  check("an attached file is read by the script from ./input", r.status === "ok" &&
+        /data\.csv: 25 bytes, 3 lines/.test(r.stdout), JSON.stringify(r));
+});
+
+check("no request left the service's origin", foreign.length === 0, foreign.join(" "));
+check("no script error or policy violation in the page", problems.length === 0, problems.join(" | "));
+await browser.close();
