@@ -1,18 +1,22 @@
 /* fcgi.h — what the parts of coderunner-fcgi share.
  *
- * The program is a master and a pool of worker processes (master.c). A worker
- * (worker.c) takes one FastCGI request at a time off the listening socket that
- * spawn-fcgi handed over on fd 0, routes it (router.c) to a handler such as
- * POST /api/run (api_run.c), which parses the request (request.c), waits for
- * a run slot (slots.c), stages a work directory (stage.c), hands it to one
- * of the pre-started sandboxes the master keeps (run.c, pool.c), collects
- * ./output (artifacts.c) and answers
- * (response.c). The other dialects share that path through run_script()
- * (script.c): POST /run (pyrunner.c), POST /execute (execute.c), each with a
- * small Python runner (fcgi/runners/, built into the program). GET / and
- * /health are info.c, GET /metrics and its shared counters metrics.c.
- * log.c writes one line per request; config.c reads the operator's file;
- * cgroup.c finds or makes the runs' cgroup v2 subtree.
+ * The program is a master and a pool of worker processes (http/master.c). A
+ * worker (http/worker.c, the FastCGI loop) takes one request at a time off
+ * the listening socket that spawn-fcgi handed over on fd 0, checks who may
+ * call (http/access.c) and routes it (http/router.c) to a dialect's handler
+ * such as POST /api/run (dialects/api_run.c), which parses the request
+ * (dialects/request.c), waits for a run slot (running/slots.c), stages a work
+ * directory (running/stage.c), hands it to one of the pre-started sandboxes
+ * the master keeps (running/run.c, running/pool.c), collects ./output
+ * (running/artifacts.c) and answers (http/response.c). The other dialects
+ * share that path through run_script() (running/script.c): POST /run
+ * (dialects/pyrunner.c), POST /execute (dialects/execute.c), each with a small
+ * Python runner (running/runners/, built into the program), and POST /mcp
+ * (dialects/mcp.c) calls their handlers. GET / and /health are
+ * dialects/info.c, GET /openapi.json dialects/openapi.c, GET /metrics and its
+ * shared counters http/metrics.c. http/log.c writes one line per request;
+ * config.c reads the operator's file; running/cgroup.c finds or makes the
+ * runs' cgroup v2 subtree.
  */
 #ifndef CODERUNNER_FCGI_H
 #define CODERUNNER_FCGI_H
@@ -294,7 +298,7 @@ struct request_ctx;
 int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
 	       char *dir, size_t dirlen, struct http_error *e);
 
-/* ---- runners.c, generated from fcgi/runners/ at build time -------------- */
+/* ---- runners.c, generated from running/runners/ at build time ---------- */
 extern const char runner_execute[];	/* POST /execute: calls main() */
 extern const char runner_script[];	/* POST /run: names the exception and line */
 extern const char runner_prestart[];	/* every run: the pre-started interpreter */

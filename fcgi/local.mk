@@ -1,27 +1,38 @@
 # fcgi/local.mk — coderunner-fcgi, its unit tests and the HTTP tier.
 
 # The program is a library plus main.c, so unit tests link the same code.
+# Its sources by layer: the service's own ground here (configuration,
+# buffers, encodings); http/ the FastCGI loop and what every request goes
+# through (master, workers, router, access, response, log, metrics);
+# dialects/ what each endpoint accepts and answers; running/ how a run
+# happens (run slots, staging, the pool of sandboxes, the run itself,
+# artifacts, and the Python runners built in).
 noinst_LIBRARIES += fcgi/libcoderunner-fcgi.a
 fcgi_libcoderunner_fcgi_a_SOURCES = \
-	fcgi/fcgi.h fcgi/die.c fcgi/buf.c fcgi/utf8.c fcgi/config.c fcgi/log.c \
-	fcgi/deps.c fcgi/slots.c fcgi/cgroup.c fcgi/request.c fcgi/stage.c \
-	fcgi/run.c fcgi/artifacts.c fcgi/response.c fcgi/router.c fcgi/api_run.c \
-	fcgi/worker.c fcgi/master.c fcgi/script.c fcgi/pyrunner.c fcgi/execute.c \
-	fcgi/info.c fcgi/metrics.c fcgi/json_check.c fcgi/pool.c fcgi/mcp.c fcgi/access.c fcgi/sha256.c fcgi/openapi.c
+	fcgi/fcgi.h fcgi/die.c fcgi/buf.c fcgi/utf8.c fcgi/config.c fcgi/sha256.c \
+	fcgi/http/worker.c fcgi/http/master.c fcgi/http/router.c fcgi/http/access.c \
+	fcgi/http/response.c fcgi/http/log.c fcgi/http/metrics.c \
+	fcgi/dialects/request.c fcgi/dialects/deps.c fcgi/dialects/api_run.c \
+	fcgi/dialects/pyrunner.c fcgi/dialects/execute.c fcgi/dialects/json_check.c \
+	fcgi/dialects/mcp.c fcgi/dialects/info.c fcgi/dialects/openapi.c \
+	fcgi/running/slots.c fcgi/running/stage.c fcgi/running/script.c fcgi/running/run.c \
+	fcgi/running/pool.c fcgi/running/cgroup.c fcgi/running/artifacts.c
 nodist_fcgi_libcoderunner_fcgi_a_SOURCES = fcgi/runners.c
 
 # The pre-started interpreter every run goes through, and the runners of
 # POST /run and /execute, built into the program as C
 # strings (passed to python3 -c), so nothing is installed that a run or an
-# operator could swap. Generated in the build directory.
-fcgi_runners = $(srcdir)/fcgi/runners/execute.py $(srcdir)/fcgi/runners/script.py \
-	$(srcdir)/fcgi/runners/prestart.py $(srcdir)/fcgi/openapi.json
-fcgi/runners.c: $(srcdir)/fcgi/runners/embed.sh $(fcgi_runners)
+# operator could swap; and the OpenAPI document. Generated in the build
+# directory.
+fcgi_embed = $(srcdir)/fcgi/running/runners/embed.sh
+fcgi_runners = $(srcdir)/fcgi/running/runners/execute.py $(srcdir)/fcgi/running/runners/script.py \
+	$(srcdir)/fcgi/running/runners/prestart.py $(srcdir)/fcgi/dialects/openapi.json
+fcgi/runners.c: $(fcgi_embed) $(fcgi_runners)
 	@$(MKDIR_P) fcgi
-	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/runners/embed.sh $(fcgi_runners) >$@.tmp && mv $@.tmp $@
+	$(AM_V_GEN)$(SHELL) $(fcgi_embed) $(fcgi_runners) >$@.tmp && mv $@.tmp $@
 CLEANFILES += fcgi/runners.c fcgi/runners.c.tmp
-EXTRA_DIST += fcgi/runners/embed.sh fcgi/runners/execute.py fcgi/runners/script.py \
-	fcgi/runners/prestart.py fcgi/openapi.json
+EXTRA_DIST += fcgi/running/runners/embed.sh fcgi/running/runners/execute.py \
+	fcgi/running/runners/script.py fcgi/running/runners/prestart.py fcgi/dialects/openapi.json
 
 sbin_PROGRAMS += coderunner-fcgi
 fcgi_ldadd = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm

@@ -27,9 +27,9 @@ coderunner_template_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_EMBED_CFLAGS)
 coderunner_template_CFLAGS = -std=c11 -Wall -Wextra $(WERROR_CFLAGS)
 coderunner_template_LDFLAGS =
 coderunner_template_LDADD = $(PYTHON_EMBED_LIBS) $(JSON_C_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS) -lm
-sandbox/warm.c: $(srcdir)/fcgi/runners/embed.sh $(srcdir)/sandbox/warm.py
+sandbox/warm.c: $(srcdir)/fcgi/running/runners/embed.sh $(srcdir)/sandbox/warm.py
 	@$(MKDIR_P) sandbox
-	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/runners/embed.sh $(srcdir)/sandbox/warm.py >$@.tmp && mv $@.tmp $@
+	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/running/runners/embed.sh $(srcdir)/sandbox/warm.py >$@.tmp && mv $@.tmp $@
 CLEANFILES += sandbox/warm.c sandbox/warm.c.tmp
 EXTRA_DIST += sandbox/warm.py
 

@@ -24,14 +24,14 @@ unlike "$body" '@[a-z_]+@' "every @key@ of the template is filled in"
 
 # --- what the C code takes, and the document says -------------------------------
 src=$top_srcdir/fcgi
-routes=$(sed -n 's/^	{ "\([A-Z]*\)", "\([^"]*\)".*/\2 \1/p' "$src/router.c" | sort)
+routes=$(sed -n 's/^	{ "\([A-Z]*\)", "\([^"]*\)".*/\2 \1/p' "$src/http/router.c" | sort)
 documented=$($PY -c 'import json, sys; d = json.load(open(sys.argv[1]))
 print("\n".join(sorted("%s %s" % (p, m.upper()) for p, ops in d["paths"].items() for m in ops)))' "$http_tmp/openapi.json")
 is "$documented" "$routes" "its paths and methods are the router's, exactly"
-fields=$(sed -n '/^static const char \*const fields\[\] = {/,/^};/p' "$src/request.c" | grep -o '"[a-z_]*"' | tr -d '"' | sort | tr '\n' ' ')
+fields=$(sed -n '/^static const char \*const fields\[\] = {/,/^};/p' "$src/dialects/request.c" | grep -o '"[a-z_]*"' | tr -d '"' | sort | tr '\n' ' ')
 is "$($PY -c 'import json, sys; print(" ".join(sorted(json.load(open(sys.argv[1]))["components"]["schemas"]["RunRequest"]["properties"])))' "$http_tmp/openapi.json") " \
 	"$fields" "POST /api/run: its fields are those request.c knows"
-pyfields=$(grep -o 'json_object_object_get_ex(tree, "[a-z_]*"' "$src/pyrunner.c" | grep -o '"[a-z_]*"' | tr -d '"' | sort | tr '\n' ' ')
+pyfields=$(grep -o 'json_object_object_get_ex(tree, "[a-z_]*"' "$src/dialects/pyrunner.c" | grep -o '"[a-z_]*"' | tr -d '"' | sort | tr '\n' ' ')
 is "$($PY -c 'import json, sys; print(" ".join(sorted(json.load(open(sys.argv[1]))["components"]["schemas"]["PyRunnerRequest"]["properties"])))' "$http_tmp/openapi.json") " \
 	"$pyfields" "POST /run: its fields are those pyrunner.c reads"
 is "$($PY -c 'import json, sys; s = json.load(open(sys.argv[1]))["components"]["schemas"]["RunRequest"]["properties"]

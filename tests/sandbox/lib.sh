@@ -50,7 +50,7 @@ warm_socket() {
 	if [ ! -S "$sock" ]; then
 		listen_exec "$sock" "$top_builddir/coderunner-template" --preload numpy,pandas,matplotlib.pyplot \
 			--prestart 1 --timeout 120 --memory 4096 "$@" --accept-fd 3 \
-			-- "$PY" -s -c "$(cat "$top_srcdir/fcgi/runners/prestart.py")" \
+			-- "$PY" -s -c "$(cat "$top_srcdir/fcgi/running/runners/prestart.py")" \
 			>"$tmp_root/template-$key.out" 2>>"$tmp_root/template.err" &
 		echo $! >>"$tmp_root/templates"
 		for _ in $(seq 300); do grep -q warm "$tmp_root/template-$key.out" 2>/dev/null && break; sleep 0.1; done

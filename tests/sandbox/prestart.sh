@@ -1,13 +1,13 @@
 #!/bin/bash
 # prestart.sh — coderunner-sandbox --accept-fd: a sandbox built, with its
-# interpreter started (fcgi/runners/prestart.py), before there is a run. It
+# interpreter started (fcgi/running/runners/prestart.py), before there is a run. It
 # must be as locked down while it waits as during the run, give each run what
 # `python3 -s FILE` in a fresh sandbox gives it, take its limits from the
 # claim, and never outlive a client that gave up.
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/sandbox/lib.sh"
 
-STUB=$(cat "$top_srcdir/fcgi/runners/prestart.py")
+STUB=$(cat "$top_srcdir/fcgi/running/runners/prestart.py")
 CLIENT="$top_srcdir/tests/sandbox/prestart_client.py"
 sock=$tmp_root/pool.sock
 

@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/sandbox/lib.sh"
 
 TEMPLATE=$top_builddir/coderunner-template
-STUB=$(cat "$top_srcdir/fcgi/runners/prestart.py")
+STUB=$(cat "$top_srcdir/fcgi/running/runners/prestart.py")
 CLIENT="$top_srcdir/tests/sandbox/prestart_client.py"
 sock=$tmp_root/template.sock
 FIRST=2000400000
