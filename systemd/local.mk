@@ -25,3 +25,6 @@ nginxsnippetsdir = $(sysconfdir)/nginx/snippets
 dist_nginxsnippets_DATA = nginx/coderunner.conf
 nginxconfddir = $(sysconfdir)/nginx/conf.d
 dist_nginxconfd_DATA = nginx/coderunner-limits.conf
+# The front end of a fleet is an example for another machine, not this one.
+fleetdir = $(datadir)/coderunner
+dist_fleet_DATA = nginx/coderunner-fleet.conf

@@ -8,13 +8,18 @@
  *            respawn it unless stopping or it was retiring;
  *   SIGHUP   re-read the config; if it is valid, replace the workers one by
  *            one (each finishes its request first) so they pick it up;
- *   SIGTERM, SIGINT  stop: workers finish in-flight runs, bounded by
- *            drain_timeout_s, after which they are killed; then the idle
- *            pre-started sandboxes go.
+ *   SIGTERM, SIGINT  stop: the socket's path goes first, so that nginx
+ *            finds no service there and says so at once (the snippet's
+ *            503 with Retry-After: a front end sends the request to
+ *            another host) rather than queueing it where no one will take
+ *            it; workers finish in-flight runs, bounded by drain_timeout_s,
+ *            after which they are killed; then the idle pre-started
+ *            sandboxes go.
  * It is also a child subreaper, so whatever a dying child leaves behind is
  * reaped here rather than by init.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,8 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,6 +102,22 @@ static void reap(bool stopping)
 			log_msg("worker %d exited with status %d%s", (int)pid, WEXITSTATUS(status),
 				stopping ? "" : "; starting another");
 	}
+}
+
+/* The listening socket's path, unlinked: no connection can arrive from now
+ * on. One that was queued and is never taken is reset when we are gone,
+ * and nginx, finding no socket, answers it as it answers the next ones. */
+static void unlink_socket_path(void)
+{
+	struct sockaddr_un addr;
+	socklen_t len = sizeof addr;
+	if (getsockname(listen_fd, (struct sockaddr *)&addr, &len) < 0 || addr.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || addr.sun_path[0] == '\0')
+		return;	/* not a named unix socket: nothing to take away */
+	addr.sun_path[sizeof addr.sun_path - 1] = '\0';
+	if (unlink(addr.sun_path) < 0 && errno != ENOENT)
+		log_msg("cannot remove %s: %s; new requests will wait until we are gone", addr.sun_path,
+			strerror(errno));
 }
 
 static void signal_all(int sig)
@@ -185,8 +208,9 @@ int master_main(int fd)
 			if (!stopping) {
 				stopping = true;
 				deadline = now_ms() + (long long)service.cfg.drain_timeout_s * 1000;
-				log_msg("%s: finishing %u runs in flight, then exiting",
+				log_msg("%s: taking no more requests; finishing %u runs in flight, then exiting",
 					sig == SIGTERM ? "SIGTERM" : "SIGINT", slots_running());
+				unlink_socket_path();
 				signal_all(SIGTERM);
 			}
 			break;

@@ -1,0 +1,181 @@
+# tests/cluster/lib.sh — a fleet on one machine: hosts as network
+# namespaces, each running nginx with the shipped snippet and coderunner
+# (spawn-fcgi + coderunner-fcgi) from a build, its own work_root, socket and
+# run uids; and a front nginx with the shipped coderunner-fleet.conf in a
+# namespace of its own, joined to each host by a veth pair. Source it with
+# $build (a build directory) and $top set; as root.
+#
+#   fleet_setup N         namespaces and links for N hosts and the front
+#   host_start I [KEY=VALUE...]   nginx + coderunner on host I
+#   host_kill I           kill -9 every process of host I
+#   host_stop_service I   SIGTERM to host I's coderunner (nginx stays)
+#   host_start_service I  coderunner again on host I
+#   front_start I...      the front, with hosts I... in its upstream
+#   front URL-PATH        the URL of the front, from inside its namespace
+#   in_front CMD...       run CMD in the front's namespace
+#   fleet_teardown        everything stopped, every namespace gone
+export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
+PY=/usr/bin/python3
+fleet_id=cr$$
+fleet_tmp=$(mktemp -d /tmp/coderunner-cluster.XXXXXX)
+chmod 0755 "$fleet_tmp"
+n_hosts=0
+
+ns() { echo "$fleet_id-$1"; }			# ns front | ns 1
+host_ip() { echo "10.$((200 + $1)).$(( $$ % 250 )).2"; }
+front_ip() { echo "10.$((200 + $1)).$(( $$ % 250 )).1"; }
+
+fleet_setup() {
+	n_hosts=$1
+	ip netns add "$(ns front)" || return 1
+	ip -n "$(ns front)" link set lo up
+	for i in $(seq "$n_hosts"); do
+		ip netns add "$(ns "$i")" || return 1
+		ip -n "$(ns "$i")" link set lo up
+		ip link add "$fleet_id-f$i" netns "$(ns front)" type veth peer name "$fleet_id-h$i" netns "$(ns "$i")" || return 1
+		ip -n "$(ns front)" addr add "$(front_ip "$i")/24" dev "$fleet_id-f$i"
+		ip -n "$(ns "$i")" addr add "$(host_ip "$i")/24" dev "$fleet_id-h$i"
+		ip -n "$(ns front)" link set "$fleet_id-f$i" up
+		ip -n "$(ns "$i")" link set "$fleet_id-h$i" up
+		mkdir -p "$fleet_tmp/h$i/nginx"
+	done
+	mkdir -p "$fleet_tmp/front"
+}
+
+# host_start I [KEY=VALUE...]: the package's shape on host I.
+host_start() {
+	local i=$1 d=$fleet_tmp/h$1; shift
+	# Hosts share this machine's uids: each takes runs' uids of its own, as
+	# separate VMs would have them to themselves.
+	local first=$((2000000000 + (i - 1) * 300))
+	{
+		echo "sandbox = $build/coderunner-sandbox"
+		echo "template = $build/coderunner-template"
+		echo "python = /usr/bin/python3"
+		echo "work_root = $d/work"
+		echo "run_uids = $first-$((first + 299))"
+		for kv in "$@"; do echo "$kv"; done
+	} >"$d/coderunner.conf"
+	sed -e "s|/run/coderunner/fcgi.sock|$d/fcgi.sock|g" \
+		-e "s|/usr/share/coderunner/playground/|$top/playground/|" \
+		-e "s|/etc/coderunner/metrics-allow|$d/metrics-allow|" \
+		"$top/nginx/coderunner.conf" >"$d/snippet.conf"
+	# The front may read this host's /metrics, as Prometheus would.
+	echo "allow $(front_ip "$i");" >"$d/metrics-allow.conf"
+	ln -sf /etc/nginx/fastcgi_params "$d/fastcgi_params"
+	cat >"$d/nginx.conf" <<NGINX
+user root root;
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/nginx-error.log warn;
+events { worker_connections 512; }
+http {
+	access_log off;
+	client_body_temp_path $d/nginx/body;
+	fastcgi_temp_path $d/nginx/fastcgi;
+	proxy_temp_path $d/nginx/proxy;
+	uwsgi_temp_path $d/nginx/uwsgi;
+	scgi_temp_path $d/nginx/scgi;
+	server {
+		listen $(host_ip "$i"):80;
+		include $d/snippet.conf;
+	}
+}
+NGINX
+	ip netns exec "$(ns "$i")" nginx -c "$d/nginx.conf" &
+	host_start_service "$i"
+}
+
+host_start_service() {
+	local i=$1 d=$fleet_tmp/h$1
+	ip netns exec "$(ns "$i")" spawn-fcgi -n -s "$d/fcgi.sock" -M 0600 -- \
+		"$build/coderunner-fcgi" --config "$d/coderunner.conf" 2>>"$d/fcgi.log" &
+	echo $! >"$d/fcgi.pid"
+}
+
+# Waits until host I answers a run through its own nginx (warm, if it has
+# a template to wait for).
+host_wait() {
+	local i=$1
+	for _ in $(seq 600); do
+		if ip netns exec "$(ns front)" curl -s -m 5 "http://$(host_ip "$i")/" 2>/dev/null |
+			grep -q '"warm": true\|"preload": \[\]'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+host_kill() {
+	local pids
+	pids=$(ip netns pids "$(ns "$1")")
+	[ -z "$pids" ] || kill -9 $pids 2>/dev/null
+	# What a killed supervisor leaves (its init dies with it) is gone in a moment.
+	for _ in $(seq 50); do [ -z "$(ip netns pids "$(ns "$1")")" ] && break; sleep 0.1; done
+}
+
+host_stop_service() {
+	local pid
+	pid=$(cat "$fleet_tmp/h$1/fcgi.pid")
+	kill -TERM "$pid"
+	for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
+}
+
+# front_start I...: the shipped front end, with these hosts.
+front_start() {
+	local d=$fleet_tmp/front servers=
+	for i in "$@"; do servers="$servers	server $(host_ip "$i"):80 max_fails=2 fail_timeout=10s;\n"; done
+	# The shipped file: only the hosts' addresses and the port change.
+	$PY - "$top/nginx/coderunner-fleet.conf" "$d/fleet.conf" "$(printf "$servers")" <<'PYEOF'
+import re, sys
+src, dst, servers = sys.argv[1:4]
+text = open(src).read()
+text = re.sub(r"(\tserver [0-9.]+:80 [^\n]*\n)+", servers + "\n", text, count=1)
+text = text.replace("\tlisten 80;", "\tlisten 127.0.0.1:8080;")
+open(dst, "w").write(text)
+PYEOF
+	cat >"$d/nginx.conf" <<NGINX
+user root root;
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $d/body;
+	proxy_temp_path $d/proxy;
+	fastcgi_temp_path $d/fastcgi;
+	uwsgi_temp_path $d/uwsgi;
+	scgi_temp_path $d/scgi;
+	include $d/fleet.conf;
+}
+NGINX
+	if [ -f "$d/nginx.pid" ] && kill -0 "$(cat "$d/nginx.pid")" 2>/dev/null; then
+		ip netns exec "$(ns front)" nginx -c "$d/nginx.conf" -s reload
+		sleep 0.5
+	else
+		ip netns exec "$(ns front)" nginx -c "$d/nginx.conf" &
+		for _ in $(seq 50); do [ -s "$d/nginx.pid" ] && break; sleep 0.1; done
+	fi
+}
+
+front() { echo "http://127.0.0.1:8080$1"; }
+in_front() { ip netns exec "$(ns front)" "$@"; }
+
+# host_runs I: the runs host I's log has answered so far.
+host_runs() { grep -c 'path=/api/run ' "$fleet_tmp/h$1/fcgi.log" 2>/dev/null || echo 0; }
+
+fleet_teardown() {
+	for i in $(seq "$n_hosts") front; do
+		local pids
+		pids=$(ip netns pids "$(ns "$i")" 2>/dev/null)
+		[ -z "$pids" ] || kill -9 $pids 2>/dev/null
+	done
+	sleep 0.3
+	for i in $(seq "$n_hosts") front; do ip netns del "$(ns "$i")" 2>/dev/null; done
+	rm -rf "$fleet_tmp"
+}
