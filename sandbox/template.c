@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -55,10 +54,6 @@ extern const char runner_warm[];
 extern char **environ;
 
 #define MAX_CHILDREN 512
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#define HUGE_PAGE (2UL << 20)
 
 struct child {
 	pid_t pid;
@@ -268,32 +263,6 @@ static void check_no_fds_left(const bool before[1024])
 		}
 }
 
-/* The interpreter's heap in huge pages where the kernel can make them
- * (MADV_COLLAPSE, Linux 6.1): each run is a fork of us, and fork() then
- * copies one page table entry per 2 MiB of it instead of 512, and a run's
- * exit frees as few. A run that writes into one still copies only the 4 KiB
- * it writes. Best effort: where the kernel cannot, runs are as they were. */
-static void collapse_huge_pages(void)
-{
-	FILE *maps = fopen("/proc/self/maps", "re");
-	char line[512];
-	if (!maps)
-		return;
-	while (fgets(line, sizeof line, maps)) {
-		unsigned long lo, hi;
-		char perms[5];
-		int name = 0;
-		if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &lo, &hi, perms, &name) < 3 || !name)
-			continue;
-		bool anonymous = line[name] == '\0' || !strncmp(line + name, "[heap]", 6);
-		lo = (lo + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-		hi &= ~(HUGE_PAGE - 1);
-		if (anonymous && !strcmp(perms, "rw-p") && lo < hi)
-			(void)madvise((void *)lo, hi - lo, MADV_COLLAPSE);
-	}
-	fclose(maps);
-}
-
 /* The command of a warm run: this process, forked from the template, now
  * unprivileged and filtered. warm.py gets the run's environment and command
  * line and runs RUNNER; a SystemExit ends the process as it would python3. */
@@ -448,7 +417,6 @@ int main(int argc, char **argv)
 	start_python(&o);
 	preload(list);
 	check_no_fds_left(fds_before);
-	collapse_huge_pages();
 	set_effective(true);
 	leave_private_tmp();
 	set_effective(false);
