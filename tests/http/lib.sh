@@ -121,6 +121,20 @@ get() {
 	headers=$(tr -d '\r' <"$http_tmp/resp-headers")
 }
 
+# node_checks PREFIX <<<OUTPUT: the JSON lines {"name", "ok", "detail"} that
+# a node script of these tests printed, as TAP checks; other lines become
+# diagnostics. Sets $checks to how many there were.
+node_checks() {
+	local line good name
+	checks=0
+	while IFS= read -r line; do
+		case $line in '{"name"'*) ;; *) diag "$line"; continue ;; esac
+		checks=$((checks + 1))
+		read -r good name < <($PY -c 'import json, sys; j = json.loads(sys.argv[1]); print(j["ok"], j["name"])' "$line")
+		[ "$good" = True ]; ok $? "$1$name" || diag "$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["detail"])' "$line")"
+	done
+}
+
 # run_json JSON: POST it to /api/run as application/json
 run_json() {
 	post /api/run "$1" -H 'Content-Type: application/json' "${@:2}"

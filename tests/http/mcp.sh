@@ -26,16 +26,8 @@ mcp() {	# mcp BODY [CURL-ARGS...]
 # --- the SDK's client ----------------------------------------------------------
 cp "$top_srcdir/tests/http/mcp_client.mjs" "$node_dir/"
 out=$(cd "$node_dir" && timeout 120 node mcp_client.mjs "$base/mcp" 2>&1)
-n=0
-while IFS= read -r line; do
-	case $line in '{"name"'*) ;; *) diag "$line"; continue ;; esac
-	n=$((n + 1))
-	name=$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["name"])' "$line")
-	good=$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["ok"])' "$line")
-	[ "$good" = True ]; ok $? "SDK: $name" ||
-		diag "$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["detail"])' "$line")"
-done <<<"$out"
-[ $n -ge 14 ]; ok $? "the SDK's client made every check ($n)" || diag "$out"
+node_checks "SDK: " <<<"$out"
+[ $checks -ge 14 ]; ok $? "the SDK's client made every check ($checks)" || diag "$out"
 
 # --- the protocol by hand --------------------------------------------------------
 mcp '{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}'

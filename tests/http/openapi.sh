@@ -90,13 +90,7 @@ n_examples=$($PY -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))'
 [ "$n_examples" -ge 15 ]; ok $? "the README has curl examples for the service ($n_examples)"
 cp "$top_srcdir/tests/http/openapi_check.mjs" "$node_dir/"
 out=$(cd "$node_dir" && node openapi_check.mjs "$http_tmp/openapi.json" "$http_tmp/examples.json" 2>&1)
-n=0
-while IFS= read -r line; do
-	case $line in '{"name"'*) ;; *) diag "$line"; continue ;; esac
-	n=$((n + 1))
-	read -r good name < <($PY -c 'import json, sys; j = json.loads(sys.argv[1]); print(j["ok"], j["name"])' "$line")
-	[ "$good" = True ]; ok $? "$name" || diag "$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["detail"])' "$line")"
-done <<<"$out"
-[ $n -gt "$n_examples" ]; ok $? "every example was checked ($n checks)" || diag "$out"
+node_checks "" <<<"$out"
+[ $checks -gt "$n_examples" ]; ok $? "every example was checked ($checks checks)" || diag "$out"
 http_stop
 done_testing

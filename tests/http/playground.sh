@@ -28,14 +28,8 @@ shot=$top_builddir/tests/http/playground.png
 rm -f "$shot"
 cp "$top_srcdir/tests/http/playground_check.mjs" "$node_dir/"
 out=$(cd "$node_dir" && timeout 300 node playground_check.mjs "$base" "$shot" "$http_tmp/data.csv" 2>&1)
-n=0
-while IFS= read -r line; do
-	case $line in '{"name"'*) ;; *) diag "$line"; continue ;; esac
-	n=$((n + 1))
-	read -r good name < <($PY -c 'import json, sys; j = json.loads(sys.argv[1]); print(j["ok"], j["name"])' "$line")
-	[ "$good" = True ]; ok $? "Chromium: $name" || diag "$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["detail"])' "$line")"
-done <<<"$out"
-[ $n -ge 11 ]; ok $? "every check in Chromium ran ($n)" || diag "$out"
+node_checks "Chromium: " <<<"$out"
+[ $checks -ge 11 ]; ok $? "every check in Chromium ran ($checks)" || diag "$out"
 [ -s "$shot" ] && [ "$(head -c 4 "$shot" | tail -c 3)" = PNG ]; ok $? "the screenshot is kept: $shot"
 http_stop
 done_testing
