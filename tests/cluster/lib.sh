@@ -42,6 +42,29 @@ fleet_setup() {
 	mkdir -p "$fleet_tmp/front"
 }
 
+# nginx_conf DIR CONNECTIONS HTTP-BLOCK: DIR/nginx.conf, an nginx of our
+# own (pid, log and temporary files under DIR) serving HTTP-BLOCK.
+nginx_conf() {
+	mkdir -p "$1/nginx"
+	cat >"$1/nginx.conf" <<NGINX
+user root root;
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/nginx-error.log warn;
+events { worker_connections $2; }
+http {
+	access_log off;
+	client_body_temp_path $1/nginx/body;
+	fastcgi_temp_path $1/nginx/fastcgi;
+	proxy_temp_path $1/nginx/proxy;
+	uwsgi_temp_path $1/nginx/uwsgi;
+	scgi_temp_path $1/nginx/scgi;
+	$3
+}
+NGINX
+}
+
 # host_start I [KEY=VALUE...]: the package's shape on host I.
 host_start() {
 	local i=$1 d=$fleet_tmp/h$1; shift
@@ -63,26 +86,7 @@ host_start() {
 	# The front may read this host's /metrics, as Prometheus would.
 	echo "allow $(front_ip "$i");" >"$d/metrics-allow.conf"
 	ln -sf /etc/nginx/fastcgi_params "$d/fastcgi_params"
-	cat >"$d/nginx.conf" <<NGINX
-user root root;
-worker_processes 1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/nginx-error.log warn;
-events { worker_connections 512; }
-http {
-	access_log off;
-	client_body_temp_path $d/nginx/body;
-	fastcgi_temp_path $d/nginx/fastcgi;
-	proxy_temp_path $d/nginx/proxy;
-	uwsgi_temp_path $d/nginx/uwsgi;
-	scgi_temp_path $d/nginx/scgi;
-	server {
-		listen $(host_ip "$i"):80;
-		include $d/snippet.conf;
-	}
-}
-NGINX
+	nginx_conf "$d" 512 "server { listen $(host_ip "$i"):80; include $d/snippet.conf; }"
 	ip netns exec "$(ns "$i")" nginx -c "$d/nginx.conf" &
 	host_start_service "$i"
 }
@@ -137,23 +141,7 @@ text = re.sub(r"(\tserver [0-9.]+:80 [^\n]*\n)+", servers + "\n", text, count=1)
 text = text.replace("\tlisten 80;", "\tlisten 127.0.0.1:8080;")
 open(dst, "w").write(text)
 PYEOF
-	cat >"$d/nginx.conf" <<NGINX
-user root root;
-worker_processes 1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $d/body;
-	proxy_temp_path $d/proxy;
-	fastcgi_temp_path $d/fastcgi;
-	uwsgi_temp_path $d/uwsgi;
-	scgi_temp_path $d/scgi;
-	include $d/fleet.conf;
-}
-NGINX
+	nginx_conf "$d" 1024 "include $d/fleet.conf;"
 	if [ -f "$d/nginx.pid" ] && kill -0 "$(cat "$d/nginx.pid")" 2>/dev/null; then
 		ip netns exec "$(ns front)" nginx -c "$d/nginx.conf" -s reload
 		sleep 0.5
