@@ -77,7 +77,16 @@ static const struct key keys[] = {
 	U(max_body_mib, 1, 4096, "16", "largest request body (413 above); keep nginx's client_max_body_size equal"),
 	U(max_artifacts_mib, 0, 4096, "10", "artifacts returned in all; the rest are named in artifacts_omitted"),
 	U(max_output_kib, 1, 1048576, "1024", "stdout and stderr captured, each; the rest is dropped"),
-	U(max_dependencies, 0, 1000, "15", "most entries in dependencies (413 above)"),
+	U(max_dependencies, 0, 1000, "15", "most entries in dependencies (400 above)"),
+	S(package_index_url, "none",
+	  "a PEP 503 simple index (a PyPI mirror, devpi) that dependencies not installed come from; none: not from an index"),
+	S(package_find_links, "none",
+	  "instead, a directory of wheels that dependencies not installed come from; none: not from a directory"),
+	S(package_cache, "/var/cache/coderunner/packages", "where installed package sets are kept"),
+	U(package_install_timeout_s, 1, 3600, "120", "longest install of a request's packages (504 above)"),
+	U(package_max_mb, 1, 65536, "512", "largest package set, unpacked (413 above)"),
+	U(package_cache_max_mb, 1, 1048576, "4096",
+	  "package sets kept; past it the least recently used are removed, never one in use"),
 	U(max_json_depth, 4, 1000, "64", "deepest nesting of a request's JSON (400 deeper)"),
 	U(execute_timeout_s, 1, 86400, "30", "POST /execute: the timeout of each run (408 when it passes)"),
 	U(execute_memory_mb, 64, 1048576, "300", "POST /execute: the memory limit of each run"),
@@ -203,6 +212,29 @@ static int config_resolve(struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "template: must be an absolute path");
 		return -1;
 	}
+	if (strcmp(c->package_index_url, "none") && strncmp(c->package_index_url, "http://", 7) &&
+	    strncmp(c->package_index_url, "https://", 8)) {
+		snprintf(err, errlen, "package_index_url: \"%s\" is not an http:// or https:// URL, or none",
+			 c->package_index_url);
+		return -1;
+	}
+	for (const char *p = c->package_index_url; *p; p++)
+		if ((unsigned char)*p <= ' ' || strchr("\"'\\<>", *p)) {
+			snprintf(err, errlen, "package_index_url: no spaces, quotes or control characters");
+			return -1;
+		}
+	if (strcmp(c->package_find_links, "none") && c->package_find_links[0] != '/') {
+		snprintf(err, errlen, "package_find_links: must be an absolute path, or none");
+		return -1;
+	}
+	if (strcmp(c->package_index_url, "none") && strcmp(c->package_find_links, "none")) {
+		snprintf(err, errlen, "package_index_url and package_find_links: set one of them, not both");
+		return -1;
+	}
+	if (c->package_cache[0] != '/' || strchr(c->package_cache, ':')) {
+		snprintf(err, errlen, "package_cache: must be an absolute path without \":\"");
+		return -1;
+	}
 	if (access_load_keys(c, err, errlen) < 0)
 		return -1;
 	if (c->work_root[0] != '/' || c->sandbox[0] != '/' || c->python[0] != '/') {
@@ -322,6 +354,11 @@ void config_describe(FILE *out)
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (keys[i].kind != OBSOLETE)
 			fprintf(out, "| `%s` | `%s` | %s |\n", keys[i].name, keys[i].def, keys[i].meaning);
+}
+
+bool config_installs(const struct config *c)
+{
+	return strcmp(c->package_index_url, "none") || strcmp(c->package_find_links, "none");
 }
 
 bool config_template(const struct config *c)

@@ -104,6 +104,10 @@ struct config {
 	unsigned max_dependencies, max_json_depth;
 	unsigned execute_timeout_s, execute_memory_mb, execute_max_script_kib;
 	unsigned health_interval_s;
+	/* On-demand packages (packages.c): from an index or a directory of
+	 * wheels, "none" for either; off when both are. */
+	char package_index_url[1024], package_find_links[4096], package_cache[4096];
+	unsigned package_install_timeout_s, package_max_mb, package_cache_max_mb;
 };
 void config_defaults(struct config *c);
 /* 0, or -1 with a message naming the file, line and key in err. */
@@ -112,6 +116,9 @@ void config_print(const struct config *c, FILE *out);
 /* The value in force of the number key name[0..len); false if there is none. */
 bool config_uint(const struct config *c, const char *name, size_t len, unsigned *value);
 void config_describe(FILE *out);	/* every key, its default and meaning */
+/* Whether a request's dependencies may be installed: an index or a
+ * directory of wheels is set. */
+bool config_installs(const struct config *c);
 /* Whether runs start warm from a template: preload is not "none". */
 bool config_template(const struct config *c);
 /* 0, or -1 with err naming the account or group that holds a uid of run_uids. */
@@ -166,6 +173,8 @@ void metrics_init(void);			/* master, before the first fork */
 void metrics_request(int endpoint, int status);	/* endpoint: route_endpoint() */
 void metrics_run(enum run_outcome outcome, long duration_ms);
 void metrics_run_start(bool warm);
+enum package_event { PACKAGES_INSTALLED, PACKAGES_CACHED, PACKAGES_FAILED, PACKAGES_EVICTED, N_PACKAGE_EVENTS };
+void metrics_package(enum package_event event);
 void metrics_queue_wait(long waited_ms);
 void metrics_rejected(void);
 void metrics_worker_restart(void);
@@ -176,14 +185,18 @@ void pool_fill(const struct config *c);		/* start what is missing */
 int pool_notify_fd(void);			/* readable: runs claimed sandboxes */
 bool pool_warm(void);				/* a template's sandboxes are waiting */
 pid_t pool_template(void);			/* its pid, 0 when there is none */
+/* Whether the template imported any of these space-separated top-level
+ * modules (a run that brings its own cannot start from it). */
+bool pool_imports_any(const char *names);
 void pool_read_claims(void);
 bool pool_reaped(pid_t pid, int status);	/* true if pid was one of them */
 void pool_reload(const struct config *c);	/* a new socket; the old ones retire */
 unsigned pool_stop(void);			/* how many are still to end */
 void pool_close_in_worker(void);
 struct sandbox_command {
-	char *argv[40];
+	char *argv[64];
 	char num[7][16];
+	char packages[4200];	/* --ro-bind of the package sets */
 	char uid_range[24], uid_lock[4096 + 16], prestart[16];
 };
 int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned timeout_ms,
@@ -243,6 +256,17 @@ struct run_request {
 	const char *runner;		/* NULL: run entry_point itself; else Python source
 					 * run as `python3 -s -c RUNNER entry_point`, which
 					 * answers on fd 4 (run_result.channel) */
+	/* dependencies no installed package satisfies ("name>=1.0"), and the
+	 * package set installed for them (packages.c) */
+	char **missing;
+	size_t n_missing;
+	char package_path[160];		/* "/packages/KEY/site", or "": put on sys.path */
+	char package_modules[4096];	/* its top-level modules, space-separated */
+	int package_lock;		/* held while the run uses the set, or -1 */
+	/* The package installer's own run: a sandbox of its own, never
+	 * pre-started or warm, with these options besides the service's. */
+	bool install;
+	const char *sandbox_extra[8];
 };
 void request_init(struct run_request *r);
 void request_free(struct run_request *r);
@@ -298,10 +322,26 @@ struct request_ctx;
 int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
 	       char *dir, size_t dirlen, struct http_error *e);
 
+/* The run slot of a script, or of a package install: the slot, or -1 with
+ * e set (503, and ctx gets Retry-After). Give it back with slots_release(). */
+int run_slot_take(struct request_ctx *ctx, struct http_error *e);
+
+/* ---- packages.c: dependencies installed on demand, cached ------------- */
+/* Master, at start and reload: the cache's directories; at start, staging
+ * emptied too. On failure, the caller turns installs off. */
+int packages_init(const struct config *c, bool at_start, char *err, size_t errlen);
+/* r->missing installed (or found in the cache) and taken for the run:
+ * r->package_path, package_modules, package_lock set, and the version each
+ * got appended to r->packages. 0, or -1 with e set. */
+int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run_request *r,
+		     struct http_error *e);
+void packages_release(struct run_request *r);	/* request_free() does it */
+
 /* ---- runners.c, generated from running/runners/ at build time ---------- */
 extern const char runner_execute[];	/* POST /execute: calls main() */
 extern const char runner_script[];	/* POST /run: names the exception and line */
 extern const char runner_prestart[];	/* every run: the pre-started interpreter */
+extern const char runner_install[];	/* a request's packages: pip, confined */
 
 /* ---- json_check.c ------------------------------------------------------- */
 /* True if s[0..n) is exactly one JSON value by RFC 8259 (valid UTF-8, no

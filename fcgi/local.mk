@@ -16,7 +16,8 @@ fcgi_libcoderunner_fcgi_a_SOURCES = \
 	fcgi/dialects/pyrunner.c fcgi/dialects/execute.c fcgi/dialects/json_check.c \
 	fcgi/dialects/mcp.c fcgi/dialects/info.c fcgi/dialects/openapi.c \
 	fcgi/running/slots.c fcgi/running/stage.c fcgi/running/script.c fcgi/running/run.c \
-	fcgi/running/pool.c fcgi/running/cgroup.c fcgi/running/artifacts.c
+	fcgi/running/pool.c fcgi/running/cgroup.c fcgi/running/artifacts.c \
+	fcgi/running/packages.c
 nodist_fcgi_libcoderunner_fcgi_a_SOURCES = fcgi/runners.c
 
 # The pre-started interpreter every run goes through, and the runners of
@@ -26,13 +27,15 @@ nodist_fcgi_libcoderunner_fcgi_a_SOURCES = fcgi/runners.c
 # directory.
 fcgi_embed = $(srcdir)/fcgi/running/runners/embed.sh
 fcgi_runners = $(srcdir)/fcgi/running/runners/execute.py $(srcdir)/fcgi/running/runners/script.py \
-	$(srcdir)/fcgi/running/runners/prestart.py $(srcdir)/fcgi/dialects/openapi.json
+	$(srcdir)/fcgi/running/runners/prestart.py $(srcdir)/fcgi/running/runners/install.py \
+	$(srcdir)/fcgi/dialects/openapi.json
 fcgi/runners.c: $(fcgi_embed) $(fcgi_runners)
 	@$(MKDIR_P) fcgi
 	$(AM_V_GEN)$(SHELL) $(fcgi_embed) $(fcgi_runners) >$@.tmp && mv $@.tmp $@
 CLEANFILES += fcgi/runners.c fcgi/runners.c.tmp
 EXTRA_DIST += fcgi/running/runners/embed.sh fcgi/running/runners/execute.py \
-	fcgi/running/runners/script.py fcgi/running/runners/prestart.py fcgi/dialects/openapi.json
+	fcgi/running/runners/script.py fcgi/running/runners/prestart.py fcgi/running/runners/install.py \
+	fcgi/dialects/openapi.json
 
 sbin_PROGRAMS += coderunner-fcgi
 fcgi_ldadd = fcgi/libcoderunner-fcgi.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(FCGI_LIBS) -lm
@@ -55,10 +58,11 @@ tests_unit_fcgi_access_test_LDADD = $(fcgi_ldadd)
 # The HTTP tier: a real nginx and spawn-fcgi on 127.0.0.1, run as root.
 fcgi_http_tests = tests/http/api_run.sh tests/http/service.sh tests/http/pyrunner.sh \
 	tests/http/execute.sh tests/http/info.sh tests/http/limits.sh tests/http/warm.sh tests/http/mcp.sh tests/http/access.sh tests/http/openapi.sh \
+	tests/http/packages.sh \
 	tests/http/valgrind.sh \
 	tests/http/cold/api_run.sh tests/http/cold/execute.sh tests/http/cold/pyrunner.sh
 TESTS += $(fcgi_http_tests)
-EXTRA_DIST += tests/http/lib.sh tests/http/mcp_client.mjs tests/http/openapi_check.mjs $(fcgi_http_tests)
+EXTRA_DIST += tests/http/lib.sh tests/http/wheels.py tests/http/mcp_client.mjs tests/http/openapi_check.mjs $(fcgi_http_tests)
 
 
 # fcgi/coderunner.conf and nginx/coderunner.conf are installed by systemd/local.mk.

@@ -130,6 +130,11 @@ int main(int argc, char **argv)
 	log_msg("a run may have at most %u MB of memory on this host%s", service.memory_ceiling_mb,
 		service.cfg.memory_default_mb > service.memory_ceiling_mb ?
 		", less than memory_default_mb: requests get that much" : "");
+	if (packages_init(&service.cfg, true, err, sizeof err) < 0) {
+		log_msg("%s; dependencies will not be installed", err);
+		strcpy(service.cfg.package_index_url, "none");
+		strcpy(service.cfg.package_find_links, "none");
+	}
 	pool_start(&service.cfg);
 	if (deps_load(&service.cfg, err, sizeof err) < 0)
 		log_msg("%s; requests naming dependencies will be refused", err);

@@ -229,7 +229,8 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 			close(cmd->mine[i]);
 
 	set_identity();
-	loopback_up();
+	if (!o->share_net)
+		loopback_up();
 	mounts_build_root(o);
 	if (!cmd)
 		workdir_copy_in(workdir_fd, "/work", o->uid, o->gid);

@@ -11,7 +11,9 @@
  *   /dev   — null zero full random urandom, bound from the host, and links;
  *   /tmp   — a tmpfs of --tmp-size, also seen as /dev/shm;
  *   /work  — a tmpfs of --work-size, the cwd, which init fills with a copy
- *            of --workdir (workdir.c).
+ *            of --workdir (workdir.c);
+ *   /NAME  — each --ro-bind DIR:/NAME, read-only, no devices, no setuid
+ *            (the package cache's sets, a package installer's wheels).
  * No /sys, /home, /root, /run or host /tmp. The old root is detached, so not
  * one host path remains reachable.
  */
@@ -147,7 +149,13 @@ static void mount_etc(const struct sandbox_options *o)
 	make_file(NEWROOT "/etc/passwd", buf);
 	snprintf(buf, sizeof buf, "root:x:0:\nsandbox:x:%u:\n", (unsigned)o->gid);
 	make_file(NEWROOT "/etc/group", buf);
-	make_file(NEWROOT "/etc/hosts", "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n");
+	/* With the host's network, its names too; otherwise only our own. */
+	if (o->share_net) {
+		mirror_entry("/etc", "hosts");
+		mirror_entry("/etc", "resolv.conf");
+	} else {
+		make_file(NEWROOT "/etc/hosts", "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n");
+	}
 	make_file(NEWROOT "/etc/hostname", "sandbox\n");
 }
 
@@ -207,6 +215,27 @@ static void mount_tmp_and_work(const struct sandbox_options *o)
 	mount_scratch(NEWROOT "/work", o->work_size_mb, "mode=0755");
 }
 
+/* The --ro-bind dirs, opened before the new root covers the host's /tmp
+ * (where a test's or tools/serve's may be). */
+static void open_binds(const struct sandbox_options *o, int fds[SANDBOX_MAX_BINDS])
+{
+	for (int i = 0; i < o->n_binds; i++)
+		if ((fds[i] = open(o->bind_src[i], O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			die_errno("open %s", o->bind_src[i]);
+}
+
+static void mount_binds(const struct sandbox_options *o, const int fds[SANDBOX_MAX_BINDS])
+{
+	char src[64], dst[PATH_MAX];
+	for (int i = 0; i < o->n_binds; i++) {
+		snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
+		path_join(dst, sizeof dst, NEWROOT, o->bind_dst[i]);
+		make_dir(dst, 0755);
+		bind_readonly(src, dst);
+		close(fds[i]);
+	}
+}
+
 static void make_readonly(const char *path, unsigned long flags)
 {
 	if (mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY | flags, NULL) < 0)
@@ -229,13 +258,16 @@ static void switch_root(void)
 
 void mounts_build_root(const struct sandbox_options *o)
 {
+	int binds[SANDBOX_MAX_BINDS];
 	stop_propagation();
+	open_binds(o, binds);
 	mount_root_tmpfs();
 	mount_usr_and_links();
 	mount_etc(o);
 	mount_proc();
 	mount_dev();
 	mount_tmp_and_work(o);
+	mount_binds(o, binds);
 	make_readonly(NEWROOT "/dev", MS_NOSUID | MS_NOEXEC);
 	make_readonly(NEWROOT, MS_NOSUID | MS_NODEV);
 	switch_root();

@@ -17,7 +17,7 @@
 enum {
 	OPT_WORKDIR = 256, OPT_TIMEOUT, OPT_MEMORY, OPT_PIDS, OPT_FSIZE, OPT_NOFILE,
 	OPT_TMP_SIZE, OPT_WORK_SIZE, OPT_USER, OPT_CGROUP, OPT_REPORT_FD,
-	OPT_SETENV, OPT_KEEP_FD, OPT_ACCEPT_FD, OPT_UID_RANGE, OPT_UID_LOCK, OPT_HELP,
+	OPT_SETENV, OPT_KEEP_FD, OPT_ACCEPT_FD, OPT_UID_RANGE, OPT_UID_LOCK, OPT_RO_BIND, OPT_SHARE_NET, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +37,8 @@ static const struct option long_options[] = {
 	{ "accept-fd", required_argument, NULL, OPT_ACCEPT_FD },
 	{ "uid-range", required_argument, NULL, OPT_UID_RANGE },
 	{ "uid-lock", required_argument, NULL, OPT_UID_LOCK },
+	{ "ro-bind", required_argument, NULL, OPT_RO_BIND },
+	{ "share-net", no_argument, NULL, OPT_SHARE_NET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -60,6 +62,8 @@ void options_usage(FILE *out)
 	      "  --report-fd FD       write the JSON report on FD\n"
 	      "  --setenv NAME=VALUE  add to the clean environment (repeatable)\n"
 	      "  --keep-fd FD         leave FD open in the command (repeatable)\n"
+"  --ro-bind DIR:/NAME  show host dir DIR read-only as /NAME (repeatable, up to 4)\n"
+	      "  --share-net          keep the host's network instead of an empty one of its own\n"
 	      "  --accept-fd FD       pre-start: build the sandbox and start the command, then\n"
 	      "                       take the run from a client on listening socket FD\n"
 	      "                       (--timeout and --memory are then the most it may ask)\n", out);
@@ -118,6 +122,34 @@ static int parse_uid_range(const char *s, struct sandbox_options *o)
 		return -1;
 	o->uid_first = (uint32_t)a;
 	o->uid_last = (uint32_t)b;
+	return 0;
+}
+
+/* DIR:/NAME: an absolute host dir, and a new top-level name that none of
+ * the root's own entries (mounts.c) takes. */
+static int parse_bind(const char *s, struct sandbox_options *o)
+{
+	static const char *const taken[] = {
+		"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "dev", "tmp", "work",
+	};
+	const char *colon = strrchr(s, ':');
+	if (o->n_binds == SANDBOX_MAX_BINDS || *s != '/' || !colon || colon[1] != '/' || !colon[2])
+		return -1;
+	const char *name = colon + 2;
+	for (const char *p = name; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_')
+			return -1;
+	for (size_t i = 0; i < sizeof taken / sizeof *taken; i++)
+		if (!strcmp(name, taken[i]))
+			return -1;
+	for (int i = 0; i < o->n_binds; i++)
+		if (!strcmp(o->bind_dst[i], colon + 1))
+			return -1;
+	if ((size_t)(colon - s) >= sizeof o->bind_src[0])
+		return -1;
+	memcpy(o->bind_src[o->n_binds], s, (size_t)(colon - s));
+	o->bind_src[o->n_binds][colon - s] = '\0';
+	o->bind_dst[o->n_binds++] = colon + 1;
 	return 0;
 }
 
@@ -180,6 +212,8 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 			if (!bad)
 				o->n_keep_fds++;
 			break;
+		case OPT_RO_BIND:	bad = parse_bind(optarg, o); break;
+		case OPT_SHARE_NET:	o->share_net = true; break;
 		case OPT_ACCEPT_FD:	bad = parse_fd(optarg, &o->accept_fd) || o->accept_fd < 3; break;
 		case OPT_HELP:
 			snprintf(err, errlen, "help");

@@ -23,6 +23,7 @@
 #define SANDBOX_EXIT_FAULT 125	/* the sandbox failed, not the command */
 #define SANDBOX_MAX_FDS 16
 #define SANDBOX_MAX_ENV 32
+#define SANDBOX_MAX_BINDS 4
 
 struct sandbox_options {
 	const char *workdir;		/* host dir copied in as /work, output copied back */
@@ -45,6 +46,10 @@ struct sandbox_options {
 	int n_keep_fds;
 	const char *setenv[SANDBOX_MAX_ENV];
 	int n_setenv;
+	char bind_src[SANDBOX_MAX_BINDS][256];	/* --ro-bind: host dirs, */
+	const char *bind_dst[SANDBOX_MAX_BINDS];	/* seen read-only at these top-level paths */
+	int n_binds;
+	bool share_net;			/* --share-net: the host's network, not a new one */
 	char *const *argv;		/* the command */
 	/* Instead of exec'ing argv: carry on in this very process (a template's
 	 * interpreter, template.c), once the command's limits, identity and

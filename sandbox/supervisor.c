@@ -112,10 +112,10 @@ static int block_signals(sigset_t *saved)
 	return fd;
 }
 
-static pid_t clone_init(const struct run_cgroup *cg, int *pidfd)
+static pid_t clone_init(const struct sandbox_options *o, const struct run_cgroup *cg, int *pidfd)
 {
 	struct clone3_args args = {
-		.flags = NAMESPACE_FLAGS | CLONE_PIDFD,
+		.flags = (NAMESPACE_FLAGS & ~(o->share_net ? (uint64_t)CLONE_NEWNET : 0)) | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 	};
@@ -405,7 +405,7 @@ int sandbox_main(struct sandbox_options *options)
 
 	uint64_t start = now_ms();
 	int pidfd = -1;
-	pid_t pid = clone_init(&cg, &pidfd);
+	pid_t pid = clone_init(&o, &cg, &pidfd);
 	if (pid == 0) {
 		close(result[0]);
 		close(sigfd);

@@ -24,8 +24,10 @@
  * runs no Python at all, only this file's loop. A child raises its effective
  * set again for the sandbox stages, and drops every set before RUNNER runs.
  *
- * Messages on stdout, for whoever keeps us (coderunner-fcgi's pool): "warm PID"
- * once the first children are forked. Diagnostics go to stderr.
+ * Messages on stdout, for whoever keeps us (coderunner-fcgi's pool): "warm PID
+ * NAME..." once the first children are forked, with the top-level modules
+ * the imports brought in (a run whose own packages provide one of them
+ * cannot be warm). Diagnostics go to stderr.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -63,6 +65,7 @@ struct child {
 static struct child children[MAX_CHILDREN];
 static unsigned n_children;
 static PyObject *warm_globals;	/* warm.py's: BASE, CLOSURES */
+static char imported[8000];	/* the top-level modules the imports brought in */
 static int claims[2] = { -1, -1 };	/* [0] ours, [1] the children's stdout */
 
 static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -193,6 +196,7 @@ static const char preload_source[] =
 	"if 'matplotlib.pyplot' in sys.modules:\n"
 	"    import matplotlib.font_manager\n"
 	"    matplotlib.font_manager.fontManager\n"
+	"IMPORTED = ' '.join(sorted({m.split('.')[0] for m in sys.modules} - BASE))\n"
 	"del _all, _added, _imports\n"
 	"sys.stdout.flush(); sys.stderr.flush()\n";
 
@@ -220,6 +224,11 @@ static void preload(const char *list)
 		fail("cannot import the preload list %s", list);
 	}
 	Py_DECREF(r);
+	PyObject *names_imported = PyDict_GetItemString(warm_globals, "IMPORTED");
+	const char *text = names_imported ? PyUnicode_AsUTF8(names_imported) : NULL;
+	if (!text || strlen(text) >= sizeof imported)
+		fail("the preload list imported more modules than we can name");
+	snprintf(imported, sizeof imported, "%s", text);
 	/* warm.py hides what was imported, defines run() and freezes the
 	 * collector's view of the template's objects. */
 	r = PyRun_String(runner_warm, Py_file_input, warm_globals, warm_globals);
@@ -441,8 +450,8 @@ int main(int argc, char **argv)
 		while (!stopping && waiting() < prestart && now_ms() - last_failure > 1000)
 			spawn(&o, sigfd);
 		if (!said_warm && !stopping && n_children) {
-			char msg[32];
-			int len = snprintf(msg, sizeof msg, "warm %d\n", (int)getpid());
+			char msg[sizeof imported + 32];
+			int len = snprintf(msg, sizeof msg, "warm %d %s\n", (int)getpid(), imported);
 			if (write(keeper, msg, (size_t)len) < 0)
 				fprintf(stderr, "coderunner-template: cannot tell our keeper: %s\n", strerror(errno));
 			said_warm = true;

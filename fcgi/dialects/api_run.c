@@ -76,7 +76,8 @@ void api_run(struct request_ctx *ctx)
 	request_init(&r);
 
 	if (request_body(ctx, (size_t)c->max_body_mib * MIB, &e) < 0 ||
-	    request_parse(c, ctx->content_type, ctx->query, ctx->body, ctx->body_len, &r, &e) < 0) {
+	    request_parse(c, ctx->content_type, ctx->query, ctx->body, ctx->body_len, &r, &e) < 0 ||
+	    packages_prepare(ctx, c, &r, &e) < 0) {
 		fail(ctx, &e, &r.warnings);
 		request_free(&r);
 		return;

@@ -208,6 +208,26 @@ void api_info(struct request_ctx *ctx)
 		   c->timeout_max_s, memory_max,
 		   at_most(c->timeout_max_s, 300), at_most(memory_max, 2048),
 		   c->execute_timeout_s, run_memory_mb(c->execute_memory_mb));
+	/* Where a request's other dependencies come from; an index URL's
+	 * credentials (user:password@) are the operator's, not shown. */
+	buf_printf(b, "\"packages\": {\"installs\": %s, \"index_url\": ", config_installs(c) ? "true" : "false");
+	if (strcmp(c->package_index_url, "none")) {
+		const char *host = strstr(c->package_index_url, "://") + 3;
+		const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+		char shown[sizeof c->package_index_url];
+		snprintf(shown, sizeof shown, "%.*s%s", (int)(host - c->package_index_url), c->package_index_url,
+			 at && (!slash || at < slash) ? at + 1 : host);
+		json_put_cstring(b, shown);
+	} else {
+		buf_puts(b, "null");
+	}
+	buf_puts(b, ", \"find_links\": ");
+	if (strcmp(c->package_find_links, "none"))
+		json_put_cstring(b, c->package_find_links);
+	else
+		buf_puts(b, "null");
+	buf_printf(b, ", \"max_mb\": %u, \"install_timeout_s\": %u}, ", c->package_max_mb,
+		   c->package_install_timeout_s);
 	buf_printf(b, "\"sandbox\": {\"namespaces\": [\"mount\", \"pid\", \"network\", \"ipc\", \"uts\", \"cgroup\"], "
 		   "\"seccomp\": true, \"capabilities\": [], \"memory_limit\": \"%s\", \"process_limit\": \"%s\", "
 		   "\"memory_per_run_mb\": %u, \"run_uids\": \"%u-%u\", \"warm\": %s, \"preload\": [",

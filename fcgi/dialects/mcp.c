@@ -135,7 +135,7 @@ static json_object *tool_list(const struct config *c)
 		"\"Memory limit in MB (default %u); exit code 137 when the script exceeds it.\"},"
 		"\"dependencies\": {\"type\": \"array\", \"maxItems\": %u, \"items\": {\"type\": \"string\"}, "
 		"\"description\": \"Packages the script needs, each a name with at most one version clause "
-		"(numpy, pandas>=1.5); they must be installed on the service.\"}},"
+		"(numpy, pandas>=1.5). One the service has installed costs nothing; another is installed from the operator's package index when installs are on (GET /), else the call fails saying what is installed.\"}},"
 		" \"additionalProperties\": false,"
 		" \"$defs\": {\"content\": {\"oneOf\": [{\"type\": \"string\"}, {\"type\": \"object\", \"properties\": "
 		"{\"content\": {\"type\": \"string\"}, \"encoding\": {\"enum\": [\"utf-8\", \"base64\"]}}, "

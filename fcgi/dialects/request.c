@@ -35,6 +35,7 @@ int http_fail(struct http_error *e, int status, const char *fmt, ...)
 void request_init(struct run_request *r)
 {
 	memset(r, 0, sizeof *r);
+	r->package_lock = -1;
 }
 
 void request_free(struct run_request *r)
@@ -47,9 +48,13 @@ void request_free(struct run_request *r)
 	free(r->entries);
 	buf_free(&r->warnings);
 	buf_free(&r->packages);
+	for (size_t i = 0; i < r->n_missing; i++)
+		free(r->missing[i]);
+	free(r->missing);
+	packages_release(r);
 	if (r->json)
 		json_object_put(r->json);
-	memset(r, 0, sizeof *r);
+	request_init(r);
 }
 
 static void warn(struct run_request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -311,7 +316,7 @@ static int parse_dependencies(const struct config *c, struct run_request *r, jso
 		return http_fail(e, 400, "dependencies must be an array of package names");
 	size_t n = json_object_array_length(deps);
 	if (n > c->max_dependencies)
-		return http_fail(e, 413, "%zu dependencies; at most %u are allowed", n, c->max_dependencies);
+		return http_fail(e, 400, "%zu dependencies; at most %u are allowed", n, c->max_dependencies);
 	struct requirement *reqs = xmalloc((n ? n : 1) * sizeof *reqs);
 	int rc = 0;
 	r->has_packages = true;
@@ -335,25 +340,15 @@ static int parse_dependencies(const struct config *c, struct run_request *r, jso
 				rc = http_fail(e, 400, "dependencies[%zu] \"%s\" names %s again (dependencies[%zu]); "
 					       "give each package once", i, nm, reqs[i].name, k);
 	}
-	/* Only a well-formed list is looked up. */
+	/* Only a well-formed list is looked up: what the installed packages
+	 * satisfy costs nothing; the rest is installed (packages.c) when the
+	 * operator set an index, and refused otherwise. */
 	for (size_t i = 0; i < n && !rc; i++) {
 		char nm[80];
 		const char *s = json_object_get_string(json_object_array_get_idx(deps, i));
 		shown(s, strlen(s), nm, sizeof nm);
 		const char *version = deps_installed_version(reqs[i].name);
-		if (!version)
-			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s is not installed, and this service "
-				       "installs no other packages; the installed ones are numpy, pandas, scipy, "
-				       "scikit-learn, matplotlib, sympy, requests, httpx, beautifulsoup4, pyyaml, "
-				       "toml, python-dateutil, tqdm, pillow and the standard library", i, nm, reqs[i].name);
-		else if (!*version && !deps_satisfies(version, &reqs[i]))
-			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s is installed with no version to "
-				       "compare with %s%s", i, nm, reqs[i].name, reqs[i].op, reqs[i].version);
-		else if (!deps_satisfies(version, &reqs[i]))
-			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s %s is installed, which does not satisfy "
-				       "%s%s, and this service installs no other versions", i, nm, reqs[i].name,
-				       version, reqs[i].op, reqs[i].version);
-		else {
+		if (version && deps_satisfies(version, &reqs[i])) {
 			if (r->packages.len)
 				buf_puts(&r->packages, ", ");
 			json_put_cstring(&r->packages, reqs[i].name);
@@ -362,6 +357,26 @@ static int parse_dependencies(const struct config *c, struct run_request *r, jso
 				json_put_cstring(&r->packages, version);
 			else
 				buf_puts(&r->packages, "null");
+		} else if (config_installs(c)) {
+			if (!r->missing)
+				r->missing = xmalloc(n * sizeof *r->missing);
+			char *m = xmalloc(strlen(reqs[i].name) + strlen(reqs[i].op) + strlen(reqs[i].version) + 1);
+			sprintf(m, "%s%s%s", reqs[i].name, reqs[i].op, reqs[i].version);
+			r->missing[r->n_missing++] = m;
+		} else if (!version) {
+			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s is not installed, and this service "
+				       "installs no other packages (its operator can turn installs on with "
+				       "package_index_url or package_find_links); the installed ones are numpy, pandas, "
+				       "scipy, scikit-learn, matplotlib, sympy, requests, httpx, beautifulsoup4, pyyaml, "
+				       "toml, python-dateutil, tqdm, pillow and the standard library", i, nm, reqs[i].name);
+		} else if (!*version) {
+			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s is installed with no version to "
+				       "compare with %s%s", i, nm, reqs[i].name, reqs[i].op, reqs[i].version);
+		} else {
+			rc = http_fail(e, 400, "dependencies[%zu] \"%s\": %s %s is installed, which does not satisfy "
+				       "%s%s, and this service installs no other versions (its operator can turn "
+				       "installs on with package_index_url or package_find_links)", i, nm,
+				       reqs[i].name, version, reqs[i].op, reqs[i].version);
 		}
 	}
 	free(reqs);

@@ -137,6 +137,11 @@ static void reload(void)
 	}
 	if (mkdir(next.work_root, 0700) < 0 && errno != EEXIST)
 		log_msg("SIGHUP: cannot create work_root %s: %s", next.work_root, strerror(errno));
+	if (packages_init(&next, false, err, sizeof err) < 0) {
+		log_msg("SIGHUP: %s; dependencies will not be installed", err);
+		strcpy(next.package_index_url, "none");
+		strcpy(next.package_find_links, "none");
+	}
 	if (deps_load(&next, err, sizeof err) < 0)
 		log_msg("SIGHUP: %s; dependencies will be refused", err);
 	service.cfg = next;

@@ -32,6 +32,7 @@ struct metrics {
 	_Atomic uint64_t queue_waits, queue_wait_ms_sum, rejected_busy;
 	_Atomic uint64_t worker_restarts;
 	_Atomic uint64_t starts[2];		/* cold, warm */
+	_Atomic uint64_t packages[N_PACKAGE_EVENTS];
 };
 
 static struct metrics *m;
@@ -71,6 +72,11 @@ void metrics_run(enum run_outcome outcome, long duration_ms)
 void metrics_run_start(bool warm)
 {
 	add(&m->starts[warm], 1);
+}
+
+void metrics_package(enum package_event event)
+{
+	add(&m->packages[event], 1);
 }
 
 /* A line of /proc/PID/status, in bytes ("VmRSS"), or 0. */
@@ -146,6 +152,13 @@ void api_metrics(struct request_ctx *ctx)
 	family(b, "coderunner_template_resident_bytes", "gauge",
 	       "Resident memory of the template, which its sandboxes share copy-on-write.");
 	buf_printf(b, "coderunner_template_resident_bytes %llu\n", proc_status_bytes(pool_template(), "VmRSS"));
+
+	family(b, "coderunner_package_sets_total", "counter",
+	       "Requests' package sets by what became of them: installed (from the index), cached (found "
+	       "installed already), failed (could not be installed), evicted (removed from the cache).");
+	static const char *const events[N_PACKAGE_EVENTS] = { "installed", "cached", "failed", "evicted" };
+	for (int i = 0; i < N_PACKAGE_EVENTS; i++)
+		buf_printf(b, "coderunner_package_sets_total{event=\"%s\"} %llu\n", events[i], get(&m->packages[i]));
 
 	family(b, "coderunner_run_duration_seconds", "histogram",
 	       "Wall time of each sandboxed run, sandbox set-up and teardown included.");

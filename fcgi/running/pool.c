@@ -52,6 +52,7 @@ struct member {
 /* What the workers read: whether runs start warm. */
 struct pool_shared {
 	_Atomic pid_t template;	/* a template that said it is warm, or 0 */
+	char imported[8192];	/* " name name ... ": the top-level modules it imported */
 };
 static struct pool_shared *shared;
 static long long template_started_ms;
@@ -126,6 +127,13 @@ int sandbox_argv(const struct config *c, struct sandbox_command *cmd, unsigned t
 	if (service.cgroup_dir[0]) {
 		cmd->argv[a++] = "--cgroup";
 		cmd->argv[a++] = service.cgroup_dir;
+	}
+	/* Every sandbox sees the installed package sets (packages.c), so that
+	 * a warm or pre-started one can take a run that brings a set. */
+	if (config_installs(c)) {
+		snprintf(cmd->packages, sizeof cmd->packages, "%s/sets:/packages", c->package_cache);
+		cmd->argv[a++] = "--ro-bind";
+		cmd->argv[a++] = cmd->packages;
 	}
 	return a;
 }
@@ -255,9 +263,26 @@ pid_t pool_template(void)
 	return shared ? atomic_load(&shared->template) : 0;
 }
 
+bool pool_imports_any(const char *names)
+{
+	if (!pool_warm())
+		return false;
+	char word[260];
+	for (const char *p = names; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n && n < sizeof word - 2) {
+			snprintf(word, sizeof word, " %.*s ", (int)n, p);
+			if (strstr(shared->imported, word))
+				return true;
+		}
+		p += n + (p[n] == ' ');
+	}
+	return false;
+}
+
 void pool_read_claims(void)
 {
-	char msg[32];
+	char msg[sizeof shared->imported + 32];
 	ssize_t n;
 	while ((n = recv(notify[0], msg, sizeof msg - 1, 0)) > 0) {
 		msg[n] = '\0';
@@ -267,6 +292,9 @@ void pool_read_claims(void)
 			if (members[i].pid != pid)
 				continue;
 			if (warm && members[i].is_template && members[i].generation == generation) {
+				const char *names = strchr(msg + 5, ' ');
+				snprintf(shared->imported, sizeof shared->imported, " %.*s ",
+					 names ? (int)strcspn(names + 1, "\n") : 0, names ? names + 1 : "");
 				atomic_store(&shared->template, pid);
 				log_msg("template %d: warm; runs start from it", (int)pid);
 			} else if (!warm) {

@@ -140,13 +140,16 @@ static void parse_report(const char *text, struct run_result *res)
 }
 
 /* What prestart.py is told: the RLIMIT_AS to set (0 under a cgroup, which
- * the sandbox sets itself), whether fd 4 stays open, and the rest of the
- * python3 -s command line. */
+ * the sandbox sets itself), whether fd 4 stays open, the package set to put
+ * on sys.path (as PYTHONPATH would), and the rest of the python3 -s command
+ * line. */
 static void build_args(const struct run_request *r, struct buf *args)
 {
 	buf_printf(args, "%u", service.cgroup_dir[0] ? 0 : run_memory_mb(r->memory_mb));
 	buf_put(args, "\0", 1);
 	buf_puts(args, r->runner ? "1" : "0");
+	buf_put(args, "\0", 1);
+	buf_puts(args, r->package_path);
 	buf_put(args, "\0", 1);
 	if (r->runner) {
 		buf_puts(args, "-c");
@@ -194,8 +197,15 @@ static int start_own(const struct config *c, const char *dir, const struct run_r
 {
 	struct sandbox_command cmd;
 	int a = sandbox_argv(c, &cmd, (unsigned)(r->timeout_s * 1000 + 0.5), run_memory_mb(r->memory_mb));
-	char **argv = cmd.argv, entry[1100];
+	char **argv = cmd.argv, entry[1100], pythonpath[sizeof r->package_path + 16];
 	snprintf(entry, sizeof entry, "%s", r->entry_point);
+	for (int i = 0; i < (int)(sizeof r->sandbox_extra / sizeof *r->sandbox_extra) && r->sandbox_extra[i]; i++)
+		argv[a++] = (char *)r->sandbox_extra[i];
+	if (r->package_path[0]) {
+		snprintf(pythonpath, sizeof pythonpath, "PYTHONPATH=%s", r->package_path);
+		argv[a++] = "--setenv";
+		argv[a++] = pythonpath;
+	}
 	argv[a++] = "--workdir"; argv[a++] = (char *)dir;
 	argv[a++] = "--report-fd"; argv[a++] = "3";
 	if (r->runner) {	/* the runner's channel; a script alone has no fd 4 */
@@ -360,9 +370,11 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	int fds[3] = { -1, -1, -1 };
 	pid_t own = -1;
 	int sock;
-	bool warm = pool_warm();
-	metrics_run_start(warm);
-	if (warm || (!config_template(c) && slots_running() < c->prestarted)) {
+	bool warm = !r->install && pool_warm() &&
+		    !(r->package_modules[0] && pool_imports_any(r->package_modules));
+	if (!r->install)
+		metrics_run_start(warm);
+	if (warm || (!r->install && !config_template(c) && slots_running() < c->prestarted)) {
 		sock = claim(dir, r, fds, res);
 	} else if ((sock = start_own(c, dir, r, fds, &own)) < 0) {
 		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox %.200s: %s", c->sandbox,

@@ -9,15 +9,13 @@
 
 #include "fcgi/fcgi.h"
 
-int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
-	       char *dir, size_t dirlen, struct http_error *e)
+int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 {
 	const struct config *c = &service.cfg;
-	dir[0] = '\0';
 	int slot;
 	switch (slots_acquire(c->max_runs, c->queue_size, c->queue_timeout_s * 1000u, &slot)) {
 	case SLOT_TAKEN:
-		break;
+		return slot;
 	case SLOT_STOPPING:
 		http_fail(e, 503, "the service is shutting down; retry in a moment");
 		goto busy;
@@ -32,7 +30,17 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 		log_note(&ctx->log, "busy");
 		return -1;
 	}
+	return -1;
+}
 
+int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
+	       char *dir, size_t dirlen, struct http_error *e)
+{
+	const struct config *c = &service.cfg;
+	dir[0] = '\0';
+	int slot = run_slot_take(ctx, e);
+	if (slot < 0)
+		return -1;
 	if (stage_create(c, r, dir, dirlen, e) < 0) {
 		slots_release(slot);
 		log_note(&ctx->log, e->status >= 500 ? e->message : NULL);

@@ -30,7 +30,7 @@ http_start health_interval_s=2 execute_timeout_s=1
 get /
 is "$status" 200 "GET / answers 200"
 is "$(jq_ 'j["service"], j["status"], sorted(j["capabilities"])')" \
-	'["coderunner", "healthy", ["dialects", "libraries", "max_memory_mb", "max_timeout", "sandbox"]]' \
+	'["coderunner", "healthy", ["dialects", "libraries", "max_memory_mb", "max_timeout", "packages", "sandbox"]]' \
 	"service, status and PyRunner's capabilities"
 like "$(jq_ 'j["version"]')" '^[0-9]+\.[0-9]+' "a version"
 is "$(jq_ 'j["capabilities"]["max_timeout"], j["capabilities"]["max_memory_mb"]')" '[300, 2048]' \

@@ -72,7 +72,7 @@ warm_run() {
 	ms=$("$PY" -c 'import sys; print(max(1, round(float(sys.argv[1]) * 1000)))' "$timeout")
 	warm_socket "${opts[@]}"
 	"$PY" "$top_srcdir/tests/sandbox/prestart_client.py" "$WARM_SOCK" "$WORK" "$WORK" \
-		--timeout "$ms" --memory "$memory" ${SB_STDIN:+--stdin "$SB_STDIN"} -- "$memory" 0 main.py
+		--timeout "$ms" --memory "$memory" ${SB_STDIN:+--stdin "$SB_STDIN"} -- "$memory" 0 "" main.py
 	RC=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["exit_code"])' "$WORK.report" 2>/dev/null ||
 	     echo 125)
 	[ "$RC" -ge 0 ] 2>/dev/null || RC=125

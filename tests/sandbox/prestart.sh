@@ -49,10 +49,10 @@ stage() {	# stage: a fresh work dir in $WORK with main.py from stdin
 }
 # claim [CLIENT-OPTION]... [-- ARG...]: run $WORK in a pre-started sandbox;
 # the args default to those of /api/run (no RLIMIT_AS of its own to set,
-# fd 4 closed, main.py)
+# fd 4 closed, no package set, main.py)
 claim() {
 	local args=("$@")
-	[[ " ${args[*]} " == *" -- "* ]] || args+=(-- 256 0 main.py)
+	[[ " ${args[*]} " == *" -- "* ]] || args+=(-- 256 0 "" main.py)
 	"$PY" "$CLIENT" "$sock" "$WORK" "$WORK" "${args[@]}"
 	REPLY_=$(cat "$WORK.reply" 2>/dev/null)
 	REPORT=$(cat "$WORK.report" 2>/dev/null)
@@ -145,11 +145,11 @@ mkdir -p "$WORK/pkg"
 echo 'import helper, sys; print(helper.X, sys.path[0], sys.argv, __file__)' >"$WORK/pkg/app.py"
 echo 'X = 7' >"$WORK/pkg/helper.py"
 launch 1
-claim -- 256 0 pkg/app.py
+claim -- 256 0 "" pkg/app.py
 is "$OUT" "7 /work/pkg ['pkg/app.py'] /work/pkg/app.py" "an entry point in a subdirectory runs with its directory first on sys.path"
 wait "$launcher"
 launch 1
-claim -- 256 0 missing.py
+claim -- 256 0 "" missing.py
 is "$(report exit_code)" 2 "a missing entry point: status 2, as python3 gives"
 like "$ERR" "can't open file '/work/missing.py'" "with python3's message"
 wait "$launcher"

@@ -31,7 +31,7 @@ stage() {	# stage: a fresh work dir in $WORK with main.py from stdin
 	cat >"$WORK/main.py"
 }
 warm() {	# warm [CLIENT-OPTION]...: run $WORK warm; sets RC, OUT, ERR, REPORT
-	"$PY" "$CLIENT" "$sock" "$WORK" "$WORK" "$@" -- 0 0 main.py
+	"$PY" "$CLIENT" "$sock" "$WORK" "$WORK" "$@" -- 0 0 "" main.py
 	REPORT=$(cat "$WORK.report" 2>/dev/null)
 	OUT=$(cat "$WORK.out" 2>/dev/null)
 	ERR=$(cat "$WORK.err" 2>/dev/null)
@@ -53,7 +53,7 @@ is "$rc" 125 "with another interpreter than the one it embeds, it refuses"
 like "$out" "is not the interpreter this template embeds" "and says why"
 
 start_template
-like "$(cat "$tmp_root/template.out")" "^warm $template$" "the template imports the list and says it is warm"
+like "$(cat "$tmp_root/template.out")" "^warm $template .*\<numpy\>.*\<pandas\>" "the template imports the list and says it is warm, naming the modules it imported"
 
 # --- the template itself ----------------------------------------------------------
 is "$(cap_field "$template" CapEff)" 0000000000000000 "the template runs with an empty effective capability set"
@@ -156,7 +156,7 @@ stage <<'EOF_PY'
 b = bytearray(512 << 20)
 print("not killed")
 EOF_PY
-"$PY" "$CLIENT" "$sock" "$WORK" "$WORK" --memory 256 -- 256 0 main.py
+"$PY" "$CLIENT" "$sock" "$WORK" "$WORK" --memory 256 -- 256 0 "" main.py
 like "$(cat "$WORK.err")" "MemoryError" "a warm run is held to its memory limit"
 stage <<'EOF_PY'
 import os, signal

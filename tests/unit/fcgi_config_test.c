@@ -57,6 +57,17 @@ int main(void)
 	is_int(load("run_uids = 70000-70001\n"), -1, "run_uids too small for the sandboxes at once is an error");
 	is_int(load("work_root = relative/dir\n"), -1, "a relative path is an error");
 	ok(strstr(err, "work_root") != NULL, "naming the key");
+	ok(!config_installs(&cfg), "installs are off by default");
+	is_int(load("package_index_url = https://mirror.example/simple\n"), 0, "an https index");
+	ok(config_installs(&cfg), "turns installs on");
+	is_int(load("package_find_links = /srv/wheels\n"), 0, "a directory of wheels");
+	ok(config_installs(&cfg), "turns them on too");
+	is_int(load("package_index_url = file:///srv/simple\n"), -1, "an index that is not http(s) is an error");
+	is_int(load("package_index_url = http://a b/\n"), -1, "an index URL with a space is an error");
+	is_int(load("package_find_links = wheels\n"), -1, "a relative wheel directory is an error");
+	is_int(load("package_index_url = http://i/simple\npackage_find_links = /w\n"), -1,
+	       "an index and a directory together are an error");
+	ok(strstr(err, "package_index_url and package_find_links") != NULL, "naming both");
 	is_int(load("timeout_default_s = 400\n"), -1, "a default above its maximum is an error");
 	ok(strstr(err, "timeout_default_s") != NULL, "naming the key");
 	is_int(load("max_runs = 2\nqueue_size = 2\nworkers = 4\n"), -1, "too few workers for health checks is an error");

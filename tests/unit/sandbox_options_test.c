@@ -53,6 +53,9 @@ int main(void)
 		{ "--user", "0" }, { "--user", "no-such-user-here" }, { "--cgroup", "relative" },
 		{ "--setenv", "NOEQUALS" }, { "--setenv", "=x" }, { "--keep-fd", "1" },
 		{ "--workdir", "" }, { "--accept-fd", "2" }, { "--accept-fd", "-3" },
+		{ "--ro-bind", "/srv" }, { "--ro-bind", "srv:/packages" }, { "--ro-bind", "/srv:packages" },
+		{ "--ro-bind", "/srv:/usr" }, { "--ro-bind", "/srv:/work" }, { "--ro-bind", "/srv:/a/b" },
+		{ "--ro-bind", "/srv:/" }, { "--ro-bind", "/srv:/.." }, { "--ro-bind", "/srv:/P" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		ok(PARSE(bad[i][0], bad[i][1], "--", "true") < 0 && strstr(err, bad[i][0] + 2),
@@ -63,6 +66,12 @@ int main(void)
 	ok(PARSE("--report-fd", "5", "--keep-fd", "5", "--", "true") < 0,
 	   "the report fd cannot also be kept");
 	ok(PARSE("--accept-fd", "3", "--", "true") == 0 && o.accept_fd == 3, "--accept-fd");
+	ok(PARSE("--ro-bind", "/var/cache/x:y/sets:/packages", "--share-net", "--", "true") == 0 &&
+	   o.n_binds == 1 && !strcmp(o.bind_src[0], "/var/cache/x:y/sets") && !strcmp(o.bind_dst[0], "/packages") &&
+	   o.share_net, "--ro-bind DIR:/NAME (the last colon splits) and --share-net");
+	ok(PARSE("--ro-bind", "/a:/links", "--ro-bind", "/b:/links", "--", "true") < 0,
+	   "one name is bound once");
+	ok(PARSE("--", "true") == 0 && !o.share_net && o.n_binds == 0, "by default: no binds, a network of its own");
 	static const char *const not_with_accept[][2] = {
 		{ "--workdir", "/w" }, { "--report-fd", "5" }, { "--keep-fd", "5" },
 	};

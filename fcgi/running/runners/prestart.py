@@ -4,6 +4,8 @@
 # its run there, up to end-of-file, as NUL-separated fields:
 #   memory_mb   the RLIMIT_AS to set (0: a cgroup limits memory instead)
 #   channel     1: keep fd 4, a runner's channel; 0: close it
+#   packages    the run's package set to put on sys.path, as PYTHONPATH
+#               would (packages.c), or nothing
 #   and then the rest of a python3 -s command line: FILE ARG... or -c CODE ARG...
 # which it runs as `python3 -s` would have run it from the start: a fresh
 # __main__, the same sys.argv, sys.path[0], __file__ and __loader__, and an
@@ -23,11 +25,14 @@ os.close(3)
 del sys.modules["resource"]
 sys.path_importer_cache.pop("", None)
 
-memory_mb, channel, *argv = go.decode("utf-8", "surrogateescape").split("\0")
+memory_mb, channel, packages, *argv = go.decode("utf-8", "surrogateescape").split("\0")
 if int(memory_mb):
     resource.setrlimit(resource.RLIMIT_AS, (int(memory_mb) << 20,) * 2)
 if channel != "1":
     os.close(4)
+if packages:
+    sys.path.insert(1, packages)
+    os.environ["PYTHONPATH"] = packages
 sys.orig_argv[2:] = argv
 main = type(sys)("__main__")
 main.__builtins__ = __builtins__
@@ -50,7 +55,7 @@ else:
         print(f"{sys.executable}: can't open file {filename!r}: [Errno {e.errno}] {e.strerror}",
               file=sys.stderr)
         raise SystemExit(2)
-del go, chunk, memory_mb, channel, resource
+del go, chunk, memory_mb, channel, packages, resource
 sys.modules["__main__"] = main
 try:
     exec(compile(source, filename, "exec"), main.__dict__)

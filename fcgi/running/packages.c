@@ -1,0 +1,584 @@
+/* packages.c — a request's dependencies that no installed package
+ * satisfies: installed on demand from the operator's index (or directory of
+ * wheels), kept in a cache, and shown to the run read-only.
+ *
+ * The install is a run of its own (runners/install.py in a sandbox of its
+ * own: its own uid, no capabilities, seccomp, a private /tmp, only /work
+ * writable, the host's network only when the packages come from an index,
+ * package_install_timeout_s, /work capped at twice package_max_mb). pip
+ * takes binary wheels only, so no package's build code runs; what it
+ * unpacked comes back through the sandbox's copy-out, which takes regular
+ * files and directories only, and is checked again here before it is
+ * published.
+ *
+ * The cache, under package_cache:
+ *   sets/KEY/         one installed set: site/ (what goes on sys.path) and
+ *                     info.json (its packages, top-level modules and size).
+ *                     KEY is the SHA-256 of the wheels it was made from, by
+ *                     file name (name, version, tags) and hash. Every sandbox
+ *                     sees sets/ read-only as /packages; it is mode 0711, so a
+ *                     run reaches only the set whose key it was given.
+ *   requests/REQ      the KEY that a request's requirements resolved to; REQ
+ *                     is the SHA-256 of the requirements, the index and the
+ *                     interpreter. A request seen before costs a file read.
+ *   locks/REQ         held (flock) by the one worker installing REQ: the same
+ *                     requirements asked for at once are installed once.
+ *   staging/          installs under way; emptied at start.
+ *   cache.lock        held while evicting.
+ * A set is published with one rename(), so a run never sees half of one.
+ * A run holds a shared flock on its set's directory until it ends; eviction
+ * (least recently used first, past package_cache_max_mb) takes an exclusive
+ * one without waiting, so a set in use is never removed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgi/fcgi.h"
+
+#define KEY_HEX 64
+#define MAX_DEPTH 32
+
+static void hex(const unsigned char digest[32], char out[KEY_HEX + 1])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+static bool is_key(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+	return n == KEY_HEX && !s[n];
+}
+
+static int make_dir(const char *path, mode_t mode, char *err, size_t errlen)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "package_cache: mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (chmod(path, mode) < 0) {
+		snprintf(err, errlen, "package_cache: chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int packages_init(const struct config *c, bool at_start, char *err, size_t errlen)
+{
+	if (!config_installs(c))
+		return 0;
+	char path[4200];
+	/* The parents as mkdir -p would make them; the cache's own parts with
+	 * the modes the header says. */
+	snprintf(path, sizeof path, "%s", c->package_cache);
+	for (char *p = path + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "package_cache: mkdir %s: %s", path, strerror(errno));
+			return -1;
+		}
+		*p = '/';
+	}
+	static const struct { const char *name; mode_t mode; } parts[] = {
+		{ "", 0755 }, { "/sets", 0711 }, { "/requests", 0700 }, { "/locks", 0700 }, { "/staging", 0700 },
+	};
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+		snprintf(path, sizeof path, "%s%s", c->package_cache, parts[i].name);
+		if (make_dir(path, parts[i].mode, err, errlen) < 0)
+			return -1;
+	}
+	if (strlen(c->package_cache) + sizeof "/sets" > 256) {
+		snprintf(err, errlen, "package_cache: %s is longer than 250 characters", c->package_cache);
+		return -1;
+	}
+	if (!at_start)
+		return 0;
+	/* Installs a stopped service left half done. */
+	snprintf(path, sizeof path, "%s/staging", c->package_cache);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		snprintf(err, errlen, "package_cache: %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (struct dirent *de; (de = readdir(d));)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && remove_tree_at(dirfd(d), de->d_name) < 0)
+			log_msg("cannot remove %s/%s: %s", path, de->d_name, strerror(errno));
+	closedir(d);
+	return 0;
+}
+
+/* REQ: what the requirements, the source of packages and the interpreter
+ * hash to. The requirements come sorted, so their order does not count. */
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void request_key(const struct config *c, struct run_request *r, char out[KEY_HEX + 1])
+{
+	qsort(r->missing, r->n_missing, sizeof *r->missing, by_string);
+	struct buf b = { 0 };
+	buf_printf(&b, "index %s\nlinks %s\npython %s\n", c->package_index_url, c->package_find_links, c->python);
+	for (size_t i = 0; i < r->n_missing; i++)
+		buf_printf(&b, "%s\n", r->missing[i]);
+	unsigned char digest[32];
+	sha256(b.data, b.len, digest);
+	buf_free(&b);
+	hex(digest, out);
+}
+
+static json_object *read_json_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct buf b = { 0 };
+	char chunk[16384];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof chunk)) > 0 && b.len < (1u << 20))
+		buf_put(&b, chunk, (size_t)n);
+	close(fd);
+	json_object *o = b.len ? json_tokener_parse(b.data) : NULL;
+	buf_free(&b);
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* The run takes set KEY: a shared lock on it, its path and modules, and
+ * the version each missing requirement got. -1 if the set is not there
+ * (never installed, or evicted). */
+static int use_set(const struct config *c, const char *key, struct run_request *r)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/sets/%s", c->package_cache, key);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc;
+	while ((rc = flock(fd, LOCK_SH)) < 0 && errno == EINTR)
+		;
+	/* Evicted between the open and the lock: renamed away, then removed. */
+	struct stat held, now;
+	json_object *info = NULL, *packages, *modules;
+	if (rc < 0 || fstat(fd, &held) < 0 || stat(path, &now) < 0 || held.st_ino != now.st_ino ||
+	    !(info = read_json_at(fd, "info.json")) ||
+	    !json_object_object_get_ex(info, "packages", &packages) ||
+	    !json_object_object_get_ex(info, "top_level", &modules) ||
+	    !json_object_is_type(modules, json_type_array)) {
+		json_object_put(info);
+		close(fd);
+		return -1;
+	}
+	futimens(fd, NULL);	/* the least recently used go first */
+	r->package_lock = fd;
+	snprintf(r->package_path, sizeof r->package_path, "/packages/%s/site", key);
+	r->package_modules[0] = '\0';
+	size_t used = 0;
+	for (size_t i = 0; i < json_object_array_length(modules); i++) {
+		const char *m = json_object_get_string(json_object_array_get_idx(modules, i));
+		int n = snprintf(r->package_modules + used, sizeof r->package_modules - used, "%s%s",
+				 used ? " " : "", m ? m : "");
+		if (n < 0 || (size_t)n >= sizeof r->package_modules - used) {
+			/* Too many to name: the run cannot be warm. */
+			snprintf(r->package_modules, sizeof r->package_modules, "*");
+			break;
+		}
+		used += (size_t)n;
+	}
+	for (size_t i = 0; i < r->n_missing; i++) {
+		char name[256];
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(r->missing[i], "=!<>~"), r->missing[i]);
+		json_object *v = NULL;
+		if (r->packages.len)
+			buf_puts(&r->packages, ", ");
+		json_put_cstring(&r->packages, name);
+		buf_puts(&r->packages, ": ");
+		if (json_object_object_get_ex(packages, name, &v) && json_object_is_type(v, json_type_string))
+			json_put_cstring(&r->packages, json_object_get_string(v));
+		else
+			buf_puts(&r->packages, "null");
+	}
+	json_object_put(info);
+	return 0;
+}
+
+/* The set a request resolved to before, if it is still there. */
+static int lookup(const struct config *c, const char *req, struct run_request *r)
+{
+	char path[4300], key[KEY_HEX + 2] = "";
+	snprintf(path, sizeof path, "%s/requests/%s", c->package_cache, req);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, key, KEY_HEX + 1);
+	close(fd);
+	key[n > 0 ? n : 0] = '\0';
+	if (is_key(key) && use_set(c, key, r) == 0)
+		return 0;
+	unlink(path);	/* its set was evicted: install again */
+	return -1;
+}
+
+/* Regular files and directories only, each link count 1 and depth bounded,
+ * given the modes a run needs to read them and nothing more. */
+static int check_tree(int dirfd, int depth, off_t *size, char *why, size_t whylen)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(why, whylen, "cannot read the installed tree: %s", strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	for (struct dirent *de; !rc && (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			snprintf(why, whylen, "%s: %s", de->d_name, strerror(errno));
+			rc = -1;
+		} else if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+			int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			rc = sub < 0 || fchmod(sub, 0755) < 0 ? -1 : check_tree(sub, depth + 1, size, why, whylen);
+			if (sub < 0)
+				snprintf(why, whylen, "%s: %s", de->d_name, strerror(errno));
+			if (sub >= 0)
+				close(sub);
+		} else if (S_ISREG(st.st_mode) && st.st_nlink == 1) {
+			*size += st.st_size;
+			if (fchmodat(dirfd, de->d_name, st.st_mode & 0111 ? 0755 : 0644, 0) < 0) {
+				snprintf(why, whylen, "%s: %s", de->d_name, strerror(errno));
+				rc = -1;
+			}
+		} else {
+			snprintf(why, whylen, "the installed tree holds %.200s, which is not a plain file or directory",
+				 de->d_name);
+			rc = -1;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Writes name in dirfd whole or not at all: a temporary file renamed. */
+static int write_atomically(int dirfd, const char *name, const char *data, size_t len)
+{
+	char tmp[200];
+	snprintf(tmp, sizeof tmp, ".%s.%d", name, (int)getpid());
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	int rc = write_all(fd, data, len);
+	if (close(fd) < 0)
+		rc = -1;
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		rc = -1;
+	if (rc < 0)
+		unlinkat(dirfd, tmp, 0);
+	return rc;
+}
+
+/* What the installer said went wrong, as the status an agent can act on. */
+static int install_failed(const struct run_result *res, const struct config *c, struct http_error *e)
+{
+	metrics_package(PACKAGES_FAILED);
+	if (res->timed_out)
+		return http_fail(e, 504, "installing the dependencies took longer than %u s "
+				 "(package_install_timeout_s); nothing was kept", c->package_install_timeout_s);
+	if (res->oom_killed)
+		return http_fail(e, 413, "installing the dependencies ran out of memory; nothing was kept");
+	json_object *o = res->channel.len ? json_tokener_parse(res->channel.data) : NULL, *v;
+	const char *kind = o && json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : NULL;
+	const char *detail = o && json_object_object_get_ex(o, "detail", &v) ? json_object_get_string(v) : NULL;
+	if (!kind || !detail) {
+		/* The installer itself failed: its stderr's last line says why. */
+		size_t end = res->err.len;
+		while (end && res->err.data[end - 1] == '\n')
+			end--;
+		size_t start = end;
+		while (start && res->err.data[start - 1] != '\n')
+			start--;
+		http_fail(e, 500, "the package installer failed (exit %d): %.*s", res->exit_code,
+			  (int)(end - start > 300 ? 300 : end - start), res->err.data ? res->err.data + start : "");
+	} else if (!strcmp(kind, "not_found")) {
+		http_fail(e, 400, "dependencies: %s", detail);
+	} else if (!strcmp(kind, "unreachable")) {
+		http_fail(e, 502, "dependencies: %s; retry later", detail);
+	} else if (!strcmp(kind, "too_big")) {
+		http_fail(e, 413, "dependencies: %s (package_max_mb)", detail);
+	} else {
+		http_fail(e, 400, "dependencies cannot be installed: %s", detail);
+	}
+	json_object_put(o);
+	return -1;
+}
+
+/* Publishes what the installer left in staging/output as sets/KEY, and
+ * points requests/REQ at it. */
+static int publish(const struct config *c, const char *staging, const char *req,
+		   const struct run_result *res, struct http_error *e)
+{
+	json_object *o = json_tokener_parse(res->channel.data ? res->channel.data : ""), *v;
+	const char *key = o && json_object_object_get_ex(o, "key", &v) ? json_object_get_string(v) : NULL;
+	char path[4400], why[300] = "";
+	int rc = -1, out = -1, site = -1;
+	off_t size = 0;
+	snprintf(path, sizeof path, "%s/output", staging);
+	if (!key || !is_key(key) || !json_object_object_get_ex(o, "ok", &v)) {
+		http_fail(e, 500, "the package installer gave no result");
+		goto done;
+	}
+	if ((out = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    (site = openat(out, "site", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		http_fail(e, 500, "the package installer left no packages");
+		goto done;
+	}
+	rc = fchmod(out, 0755) < 0 || fchmod(site, 0755) < 0 ? -1 : check_tree(site, 1, &size, why, sizeof why);
+	close(site);
+	if (rc < 0) {
+		http_fail(e, 400, "dependencies cannot be installed: %s", why[0] ? why : strerror(errno));
+		goto done;
+	}
+	if (size > (off_t)c->package_max_mb << 20) {
+		rc = http_fail(e, 413, "dependencies: the packages take %lld MB, more than %u MB (package_max_mb)",
+			       (long long)(size >> 20), c->package_max_mb);
+		goto done;
+	}
+	json_object_object_add(o, "size", json_object_new_int64(size));
+	json_object_object_del(o, "key");
+	json_object_object_del(o, "ok");
+	const char *info = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	char set[4300];
+	snprintf(set, sizeof set, "%s/sets/%s", c->package_cache, key);
+	if (write_atomically(out, "info.json", info, strlen(info)) < 0 ||
+	    (rename(path, set) < 0 && errno != EEXIST && errno != ENOTEMPTY)) {
+		rc = http_fail(e, 500, "cannot publish the packages in %s: %s", set, strerror(errno));
+		goto done;
+	}
+	snprintf(path, sizeof path, "%s/requests", c->package_cache);
+	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = dir < 0 ? -1 : write_atomically(dir, req, key, strlen(key));
+	if (dir >= 0)
+		close(dir);
+	if (rc < 0)
+		http_fail(e, 500, "cannot record the packages in %s: %s", path, strerror(errno));
+	else
+		metrics_package(PACKAGES_INSTALLED);
+done:
+	if (out >= 0)
+		close(out);
+	json_object_put(o);
+	return rc;
+}
+
+/* The installer's request, on its stdin. */
+static void install_request(const struct config *c, const struct run_request *r, struct buf *b)
+{
+	buf_puts(b, "{\"requirements\": [");
+	for (size_t i = 0; i < r->n_missing; i++) {
+		if (i)
+			buf_puts(b, ", ");
+		json_put_cstring(b, r->missing[i]);
+	}
+	buf_puts(b, "], \"index_url\": ");
+	if (strcmp(c->package_index_url, "none"))
+		json_put_cstring(b, c->package_index_url);
+	else
+		buf_puts(b, "null");
+	buf_printf(b, ", \"find_links\": %s, \"max_mb\": %u}",
+		   strcmp(c->package_find_links, "none") ? "\"/links\"" : "null", c->package_max_mb);
+}
+
+static int install(struct request_ctx *ctx, const struct config *c, const char *req,
+		   const struct run_request *r, struct http_error *e)
+{
+	char staging[4300], work_mb[16], links[4200];
+	snprintf(staging, sizeof staging, "%s/staging/install.XXXXXX", c->package_cache);
+	if (!mkdtemp(staging))
+		return http_fail(e, 500, "cannot make a staging directory in %s/staging: %s", c->package_cache,
+				 strerror(errno));
+	struct buf in = { 0 };
+	install_request(c, r, &in);
+	struct run_request ir;
+	request_init(&ir);
+	ir.install = true;
+	ir.runner = runner_install;
+	ir.entry_point = "install";
+	ir.timeout_s = c->package_install_timeout_s;
+	ir.memory_mb = 1024;
+	ir.stdin_data = in.data;
+	ir.stdin_len = in.len;
+	/* Room for the wheels and what they unpack to. */
+	snprintf(work_mb, sizeof work_mb, "%u", 2 * c->package_max_mb + 16);
+	int a = 0;
+	ir.sandbox_extra[a++] = "--work-size";
+	ir.sandbox_extra[a++] = work_mb;
+	if (strcmp(c->package_index_url, "none")) {
+		ir.sandbox_extra[a++] = "--share-net";
+	} else {
+		snprintf(links, sizeof links, "%s:/links", c->package_find_links);
+		ir.sandbox_extra[a++] = "--ro-bind";
+		ir.sandbox_extra[a++] = links;
+	}
+
+	int rc = -1, slot = run_slot_take(ctx, e);
+	if (slot >= 0) {
+		struct run_result res;
+		run_sandbox(c, staging, &ir, &res);
+		slots_release(slot);
+		if (res.fault[0])
+			rc = http_fail(e, 500, "the package installer could not run: %s", res.fault);
+		else if (res.timed_out || res.oom_killed || res.exit_code != 0 ||
+			 !strstr(res.channel.data ? res.channel.data : "", "\"ok\""))
+			rc = install_failed(&res, c, e);
+		else
+			rc = publish(c, staging, req, &res, e);
+		if (rc < 0 && e->status >= 500)
+			log_msg("package install failed: %s%s%.*s", e->message, res.err.len ? "; stderr: " : "",
+				(int)(res.err.len > 2000 ? 2000 : res.err.len), res.err.data ? res.err.data : "");
+		run_result_free(&res);
+	}
+	buf_free(&in);
+	request_free(&ir);
+	stage_remove(staging);
+	return rc;
+}
+
+/* Evicts the least recently used sets while they take more than
+ * package_cache_max_mb, skipping any a run holds. */
+struct set_entry {
+	char key[KEY_HEX + 1];
+	time_t used;
+	long long size;
+};
+
+static int by_use(const void *a, const void *b)
+{
+	const struct set_entry *x = a, *y = b;
+	return x->used < y->used ? -1 : x->used > y->used;
+}
+
+static void evict(const struct config *c)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/cache.lock", c->package_cache);
+	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+		if (lock >= 0)
+			close(lock);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/sets", c->package_cache);
+	int sets = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = sets >= 0 ? fdopendir(dup(sets)) : NULL;
+	struct set_entry *all = NULL;
+	size_t n = 0, cap = 0;
+	long long total = 0;
+	for (struct dirent *de; d && (de = readdir(d));) {
+		struct stat st;
+		if (!is_key(de->d_name) || fstatat(sets, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		int fd = openat(sets, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		json_object *info = fd >= 0 ? read_json_at(fd, "info.json") : NULL, *v;
+		if (fd >= 0)
+			close(fd);
+		if (n == cap)
+			all = xrealloc(all, (cap = cap ? 2 * cap : 64) * sizeof *all);
+		all[n] = (struct set_entry){ .used = st.st_mtime };
+		snprintf(all[n].key, sizeof all[n].key, "%.64s", de->d_name);
+		all[n].size = info && json_object_object_get_ex(info, "size", &v) ? json_object_get_int64(v) : 0;
+		total += all[n++].size;
+		json_object_put(info);
+	}
+	if (d)
+		closedir(d);
+	if (n)
+		qsort(all, n, sizeof *all, by_use);
+	long long max = (long long)c->package_cache_max_mb << 20;
+	for (size_t i = 0; i < n && total > max; i++) {
+		int fd = openat(sets, all[i].key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			/* Out of sets/ first, so no run finds it half removed. */
+			char gone[4400];
+			snprintf(gone, sizeof gone, "%s/staging/evicted.%s", c->package_cache, all[i].key);
+			snprintf(path, sizeof path, "%s/sets/%s", c->package_cache, all[i].key);
+			if (rename(path, gone) == 0) {
+				stage_remove(gone);
+				total -= all[i].size;
+				metrics_package(PACKAGES_EVICTED);
+				log_msg("package set %.12s evicted (%lld MB)", all[i].key, all[i].size >> 20);
+			}
+		}
+		close(fd);
+	}
+	free(all);
+	if (sets >= 0)
+		close(sets);
+	close(lock);
+}
+
+int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run_request *r,
+		     struct http_error *e)
+{
+	if (!r->n_missing)
+		return 0;
+	char req[KEY_HEX + 1], path[4300];
+	request_key(c, r, req);
+	size_t packages_len = r->packages.len;
+	if (lookup(c, req, r) == 0) {
+		metrics_package(PACKAGES_CACHED);
+		return 0;
+	}
+	/* One install per set of requirements: the others wait for it, then
+	 * find its set. */
+	snprintf(path, sizeof path, "%s/locks/%s", c->package_cache, req);
+	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0)
+		return http_fail(e, 500, "cannot open %s: %s", path, strerror(errno));
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	for (unsigned waited_ms = 0; flock(lock, LOCK_EX | LOCK_NB) < 0; waited_ms += 50) {
+		if (waited_ms > (c->package_install_timeout_s + 30) * 1000u) {
+			close(lock);
+			return http_fail(e, 504, "another install of the same dependencies did not finish in time");
+		}
+		nanosleep(&pause, NULL);
+	}
+	int rc = 0;
+	if (lookup(c, req, r) == 0) {
+		metrics_package(PACKAGES_CACHED);
+	} else if ((rc = install(ctx, c, req, r, e)) == 0) {
+		r->packages.len = packages_len;
+		if ((rc = lookup(c, req, r)) < 0)
+			http_fail(e, 500, "the installed packages vanished from %s", c->package_cache);
+		else
+			evict(c);
+	}
+	close(lock);
+	return rc;
+}
+
+void packages_release(struct run_request *r)
+{
+	if (r->package_lock >= 0)
+		close(r->package_lock);
+	r->package_lock = -1;
+}

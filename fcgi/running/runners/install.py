@@ -1,0 +1,128 @@
+# The installer of a request's packages, run in a sandbox of its own as
+# `python3 -s -c <this>` (packages.c): its own uid, no capabilities,
+# seccomp, a private /tmp, nothing writable but /work, and the network only
+# when the packages come from an index. It reads on stdin
+#   {"requirements": ["name==1.0", ...], "index_url": URL or null,
+#    "find_links": "/links" or null, "max_mb": N}
+# puts the packages into ./output/site and answers on fd 4 with one of
+#   {"ok": true, "key": HEX, "packages": {name: version}, "top_level": [...],
+#    "size": bytes}
+#   {"error": "not_found" | "unreachable" | "too_big" | "unsafe" | "failed",
+#    "name": NAME or null, "detail": TEXT}
+# Only binary wheels are taken (pip --only-binary :all:), so no package's
+# build code runs; a wheel is only unpacked, never executed, and its .pth
+# files are never read: runs put the set on sys.path, not in a site dir.
+import hashlib, json, os, re, subprocess, sys, urllib.error, urllib.request
+
+request = json.load(sys.stdin)
+requirements = request["requirements"]
+index_url, find_links = request["index_url"], request["find_links"]
+max_bytes = request["max_mb"] << 20
+os.environ["HOME"] = "/tmp"
+
+
+def answer(**fields):
+    os.write(4, json.dumps(fields).encode())
+    raise SystemExit(0)
+
+
+def normalise(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+names = [normalise(re.match(r"[A-Za-z0-9._-]+", r).group(0)) for r in requirements]
+
+# Whether the index (or the directory) has each package at all: pip says
+# "no matching distribution" both for a name it lacks and for an index it
+# cannot reach, which an agent must tell apart.
+if index_url:
+    for name in names:
+        url = index_url.rstrip("/") + "/" + name + "/"
+        try:
+            with urllib.request.urlopen(url, timeout=15) as r:
+                r.read(1 << 20)
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                answer(error="not_found", name=name, detail=f"the package index has no package {name}")
+            answer(error="unreachable", name=None, detail=f"the package index answered {e.code} for {url}")
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            answer(error="unreachable", name=None, detail=f"the package index cannot be reached: {reason}")
+else:
+    have = {normalise(f.split("-")[0]) for f in os.listdir(find_links) if f.endswith(".whl")}
+    for name in names:
+        if name not in have:
+            answer(error="not_found", name=name, detail=f"the wheel directory has no package {name}")
+
+pip = [sys.executable, "-m", "pip", "--isolated", "--no-input", "--disable-pip-version-check",
+       "--no-cache-dir", "--quiet"]
+source = ["--index-url", index_url] if index_url else ["--no-index", "--find-links", find_links]
+
+
+def run_pip(args):
+    p = subprocess.run(pip + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       errors="replace")
+    if p.returncode == 0:
+        return
+    out = p.stdout
+    if "No space left on device" in out:
+        answer(error="too_big", name=None,
+               detail=f"the packages do not fit in {request['max_mb']} MB")
+    m = re.search(r"No matching distribution found for (\S+)", out)
+    if m:
+        wanted = m.group(1)
+        answer(error="not_found", name=normalise(re.match(r"[A-Za-z0-9._-]+", wanted).group(0)),
+               detail=f"no binary wheel of {wanted} for this interpreter")
+    if re.search(r"(?i)connection|timed out|temporary failure in name resolution", out):
+        answer(error="unreachable", name=None, detail="the package index cannot be reached")
+    lines = [l for l in out.splitlines() if l.strip()]
+    answer(error="failed", name=None, detail=(lines[-1] if lines else "pip failed")[:300])
+
+
+# Resolve and fetch (dependencies included), then unpack what was fetched
+# and nothing else.
+os.mkdir("/work/wheels")
+run_pip(["download", "--only-binary", ":all:", "--retries", "0", "--timeout", "15",
+         "--dest", "/work/wheels"] + source + requirements)
+wheels = sorted(f for f in os.listdir("/work/wheels") if f.endswith(".whl"))
+digest = hashlib.sha256()
+for f in wheels:
+    with open(os.path.join("/work/wheels", f), "rb") as w:
+        digest.update(f"{f} {hashlib.file_digest(w, 'sha256').hexdigest()}\n".encode())
+site = "/work/output/site"
+os.makedirs(site)
+run_pip(["install", "--no-index", "--no-deps", "--only-binary", ":all:", "--target", site]
+        + [os.path.join("/work/wheels", f) for f in wheels])
+
+# The tree as it will be published: regular files and directories only.
+size = 0
+for root, dirs, files in os.walk(site):
+    if root.count("/") - site.count("/") >= 30:
+        answer(error="unsafe", name=None, detail=f"{os.path.relpath(root, site)} is nested too deep")
+    for n in dirs + files:
+        path = os.path.join(root, n)
+        st = os.lstat(path)
+        if os.path.islink(path) or not (os.path.isdir(path) or os.path.isfile(path)):
+            answer(error="unsafe", name=None, detail=f"{os.path.relpath(path, site)} is not a file or directory")
+        size += st.st_size
+if size > max_bytes:
+    answer(error="too_big", name=None, detail=f"the packages take {size >> 20} MB, more than {request['max_mb']} MB")
+
+packages, top_level = {}, set()
+for n in os.listdir(site):
+    if n.endswith(".dist-info"):
+        meta = {}
+        with open(os.path.join(site, n, "METADATA"), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                k, _, v = line.partition(":")
+                meta.setdefault(k.strip().lower(), v.strip())
+        packages[normalise(meta.get("name", n.split("-")[0]))] = meta.get("version", "")
+    elif n in ("bin", "__pycache__") or n.endswith(".data"):
+        continue
+    elif os.path.isdir(os.path.join(site, n)):
+        top_level.add(n)
+    elif n.endswith(".py") or ".cpython-" in n or n.endswith(".abi3.so"):
+        top_level.add(n.split(".")[0])
+answer(ok=True, key=digest.hexdigest(), packages=packages, top_level=sorted(top_level), size=size)

@@ -1,0 +1,245 @@
+#!/bin/bash
+# packages.sh — dependencies that no installed package satisfies, installed
+# on demand: from a PEP 503 index (python3 -m http.server on 127.0.0.1)
+# and from a directory of wheels, with wheels this test writes itself
+# (tests/http/wheels.py), hostile ones among them. Install, cache hit,
+# a version of a pre-installed package, dependencies of a package,
+# concurrent identical requests, eviction never of a set in use, the
+# index down or slow, a set too big, every kind of bad entry; and that no
+# hostile wheel changes anything outside its staging directory or runs.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/http/lib.sh"
+
+markers=$http_tmp/markers
+mkdir -p "$markers"
+chmod 0777 "$markers"
+$PY "$top_srcdir/tests/http/wheels.py" "$http_tmp/wheels" "$markers"
+cache=$http_tmp/cache
+
+# index_start [slow]: the index on $iport; slow: a server that accepts and
+# never answers.
+index_start() {
+	iport=${iport:-$(free_port)}
+	if [ "${1:-}" = slow ]; then
+		$PY -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+held = []
+while True:
+    held.append(s.accept()[0])' "$iport" &
+	else
+		(cd "$http_tmp/wheels/index" && exec $PY -m http.server --bind 127.0.0.1 "$iport" >>"$http_tmp/index.log" 2>&1) &
+	fi
+	index_pid=$!
+	for _ in $(seq 100); do
+		$PY -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$iport" 2>/dev/null && return
+		sleep 0.1
+	done
+	echo "Bail out! the package index did not start"
+	exit 1
+}
+index_stop() { kill "$index_pid" 2>/dev/null; wait "$index_pid" 2>/dev/null; }
+index_gets() { grep -c '"GET /simple' "$http_tmp/index.log" 2>/dev/null || true; }
+metric() {	# metric NAME{LABELS}: its value now
+	get /metrics
+	awk -v k="$1" '$1 == k { print $2 }' <<<"$body"
+}
+deps_run() {	# deps_run SCRIPT DEPENDENCY...
+	run_json "$($PY -c 'import json, sys; print(json.dumps({"script": sys.argv[1], "dependencies": sys.argv[2:]}))' "$@")"
+}
+# Nothing half made: no staging left, every set whole.
+cache_whole() {
+	is "$(ls -A "$1/staging")" "" "$2: nothing is left in staging"
+	local partial=
+	for s in "$1"/sets/*; do
+		[ -e "$s" ] || continue
+		[ -f "$s/info.json" ] && [ -d "$s/site" ] || partial="$partial $s"
+	done
+	is "$partial" "" "$2: every set in the cache is whole"
+	is "$(find "$1" -type l)" "" "$2: the cache holds no symbolic link"
+}
+installed='coderunner_package_sets_total{event="installed"}'
+cached='coderunner_package_sets_total{event="cached"}'
+evicted='coderunner_package_sets_total{event="evicted"}'
+warm='coderunner_run_starts_total{start="warm"}'
+cold='coderunner_run_starts_total{start="cold"}'
+
+# ---- from an index, warm runs
+index_start
+http_start "package_index_url = http://127.0.0.1:$iport/simple" "package_cache = $cache"
+get /
+is "$(jq_ 'j["capabilities"]["packages"]')" \
+	"{\"installs\": true, \"index_url\": \"http://127.0.0.1:$iport/simple\", \"find_links\": null, \"max_mb\": 512, \"install_timeout_s\": 120}" \
+	"GET / says installs are on, and from where"
+is "$(stat -c %a "$cache/sets")" 711 "the sets' directory can be passed through but not listed"
+
+deps_run 'import greet, os, sys; print(greet.hello()); print(sys.path[1]); print(os.environ["PYTHONPATH"])' greet==1.0
+is "$status/$(jq_ 'j["stdout"].split()[:2]')" '200/["hello", "1.0"]' "a package the index has is installed on the first request and imported"
+is "$(jq_ 'j["packages"]')" '{"greet": "1.0"}' "the response names the version the run got"
+path=$(jq_ 'j["stdout"].split("\n")[1]')
+like "$path" '^/packages/[0-9a-f]{64}/site$' "the set is on sys.path, right after the script's directory"
+is "$(jq_ 'j["stdout"].split("\n")[2]')" "$path" "and in PYTHONPATH, for the script's own interpreters"
+is "$(metric "$installed")" 1 "/metrics counts the install"
+gets=$(index_gets)
+w=$(metric "$warm")
+deps_run 'import greet; print(greet.hello())' GREET==1.0
+is "$status/$(jq_ 'j["stdout"]')" "200/hello 1.0" "the same set again (any spelling) runs"
+is "$(index_gets)" "$gets" "without asking the index"
+is "$(metric "$cached")/$(metric "$installed")" 1/1 "a cache hit, not an install"
+is "$(metric "$warm")" $((w + 1)) "and the run was warm: no pre-imported module conflicts with the set"
+deps_run 'import greet; print(greet.hello())' greet
+is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/hello 2.0/{"greet": "2.0"}' "no clause: the index's latest version"
+deps_run 'import needs_greet; print(needs_greet.GREETING)' needs-greet pandas
+is "$status/$(jq_ 'j["stdout"]')" "200/hello 2.0" "a package's own dependencies come with it"
+pandas_version=$(/usr/bin/python3 -c 'import pandas; print(pandas.__version__)')
+is "$(jq_ 'j["packages"]')" "{\"pandas\": \"$pandas_version\", \"needs-greet\": \"1.0\"}" \
+	"every entry is named, the pre-installed one with its version"
+c=$(metric "$cold")
+deps_run 'import numpy; print(numpy.__version__)' numpy==0.1
+is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/0.1/{"numpy": "0.1"}' \
+	"numpy==0.1 gets what it asked for, not the pre-installed numpy"
+is "$(metric "$cold")" $((c + 1)) "cold: the template had imported numpy"
+deps_run 'import os
+for what, f in [("write", lambda: open("/packages/x", "w")), ("list", lambda: os.listdir("/packages")),
+                ("change", lambda: open(os.environ["PYTHONPATH"] + "/greet.py", "a"))]:
+    try:
+        f()
+        print(what, "allowed")
+    except OSError as e:
+        print(what, "refused:", type(e).__name__)' greet==1.0
+is "$(jq_ 'j["stdout"]')" "write refused: OSError
+list refused: PermissionError
+change refused: PermissionError" "a run can neither write nor list the package sets, nor change its own"
+
+# Bad entries and packages that cannot be installed: the status an agent
+# can act on, nothing kept.
+deps_run 1 nosuch-package
+is "$status/$(jq_ 'j["error"]')" "400/dependencies: the package index has no package nosuch-package" \
+	"a package the index does not have is a 400 naming it"
+is "$(jq_ 'j["exit_code"], j["stdout"]')" '[-1, ""]' "with the result fields"
+deps_run 1 greet==9.9
+is "$status" 400 "a version the index does not have is a 400"
+like "$(jq_ 'j["error"]')" 'greet==9\.9' "naming it"
+deps_run 1 sdistonly
+is "$status" 400 "a package with no binary wheel is a 400"
+like "$(jq_ 'j["error"]')" 'no binary wheel of sdistonly' "saying so: its setup.py was never run"
+for bad in 'greet; rm -rf /' 'greet[extra]' 'greet @ http://x/greet.whl' '--index-url=http://evil' 'greet>=1,<2' \
+	'greet==1.0; python_version>"3"' '../greet' 'greet ==1.0' 'https://x/y.whl'; do
+	deps_run 1 "$bad"
+	like "$status/$(jq_ 'j["error"]')" '^400/dependencies\[0\] .* is not a package name with at most one version clause' \
+		"\"$bad\" is a 400 naming the entry"
+done
+deps_run 1 greet Greet==2.0
+is "$status" 400 "the same package twice (after normalisation) is a 400"
+run_json '{"script": "1", "dependencies": ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p"]}'
+is "$status" 400 "16 entries are a 400"
+
+# Hostile wheels: refused, or installed as inert files; none writes
+# outside its staging directory, none runs.
+for evil in evil-dotdot evil-abs; do
+	deps_run 1 "$evil"
+	is "$status" 400 "$evil (a file outside the package) is refused"
+done
+deps_run 'import os; print(sorted(os.listdir(os.environ["PYTHONPATH"] + "/evil_link")))' evil-link
+links_status=$status
+is "$(find "$cache" -type l)" "" "evil-link's symbolic links did not become links (status $links_status)"
+deps_run 'import evil_record; print(evil_record.OK)' evil-record
+diag "evil-record (a RECORD that lies): $status"
+is "$(find /tmp /var/tmp "$cache" -name outside.py 2>/dev/null; ls /etc/cron.d/x 2>/dev/null)" "" "nothing a lying RECORD names was written"
+deps_run 'import os, evil_pth; print(evil_pth.OK, os.path.exists("/tmp/pth-marker"))' evil-pth
+is "$status/$(jq_ 'j["stdout"]')" "200/True False" "a package's .pth file is installed but never run"
+deps_run 'import os; print(os.path.exists("/tmp/pth-marker"))' evil-pth greet
+is "$(jq_ 'j["stdout"]')" "False" "not even at the start of a cold run"
+is "$(ls -A "$markers")" "" "no hostile wheel wrote into the host (markers dir empty)"
+[ ! -e /tmp/evil-dotdot-marker ]; ok $? "nor into the host's /tmp"
+cache_whole "$cache" "after the failures"
+
+# The same new set asked for four times at once: one install.
+i0=$(metric "$installed")
+pids=
+for n in 1 2 3 4; do
+	curl -s -o "$http_tmp/conc.$n" -H 'Content-Type: application/json' \
+		--data-binary '{"script": "import other, greet; print(other.NAME, greet.VERSION)", "dependencies": ["other", "greet==1.0"]}' \
+		"$base/api/run" &
+	pids="$pids $!"
+done
+wait $pids
+good=0
+for n in 1 2 3 4; do
+	grep -q '"stdout": "other 1.0\\n"' "$http_tmp/conc.$n" && good=$((good + 1))
+done
+is "$good" 4 "four concurrent identical requests all run"
+is "$(metric "$installed")" $((i0 + 1)) "after one install"
+
+# The index gone: what is cached still runs; what is not is a 502.
+index_stop
+deps_run 1 big-a
+is "$status" 502 "an index that cannot be reached is a 502"
+like "$(jq_ 'j["error"]')" 'cannot be reached' "saying so"
+deps_run 'import greet; print(greet.VERSION)' greet==1.0
+is "$status/$(jq_ 'j["stdout"]')" "200/1.0" "a cached set runs without the index"
+cache_whole "$cache" "after the index went away"
+log_clean
+http_stop
+
+# A slow index: the install ends at package_install_timeout_s with a 504.
+index_start slow
+http_start "package_index_url = http://127.0.0.1:$iport/simple" "package_cache = $cache" \
+	package_install_timeout_s=3 preload=none
+t0=$(date +%s)
+deps_run 1 big-b
+is "$status" 504 "an install past package_install_timeout_s is a 504"
+[ $(($(date +%s) - t0)) -lt 20 ]; ok $? "and ends at its time limit"
+cache_whole "$cache" "after the install timed out"
+http_stop
+index_stop
+
+# ---- from a directory of wheels, cold runs, a small cache
+cache=$http_tmp/cache2
+http_start "package_find_links = $http_tmp/wheels/links" "package_cache = $cache" \
+	package_max_mb=2 package_cache_max_mb=1 preload=none
+deps_run 'import greet; print(greet.VERSION)' greet==1.0
+is "$status/$(jq_ 'j["stdout"]')" "200/1.0" "a package from package_find_links is installed"
+deps_run 1 nosuch-package
+is "$status/$(jq_ 'j["error"]')" "400/dependencies: the wheel directory has no package nosuch-package" \
+	"a package the directory does not have is a 400 naming it"
+deps_run 1 huge
+is "$status" 413 "a set larger than package_max_mb is a 413"
+cache_whole "$cache" "after the set too big"
+
+# Eviction past package_cache_max_mb (1 MB; big-* take 0.7 MB each): least
+# recently used first, never a set a run holds.
+curl -s -o "$http_tmp/held" -H 'Content-Type: application/json' --data-binary \
+	'{"script": "import big_a, os, time\ntime.sleep(4)\nprint(os.path.getsize(os.path.dirname(big_a.__file__) + \"/blob.bin\"))", "dependencies": ["big-a"]}' \
+	"$base/api/run" &
+held=$!
+for _ in $(seq 100); do [ "$(metric "$installed")" -ge 2 ] && break; sleep 0.1; done
+e0=$(metric "$evicted")
+deps_run 'import big_b; print("b")' big-b
+is "$status/$(jq_ 'j["stdout"]')" "200/b" "a second big set installs while the first is in use"
+like "$(ls "$cache/sets" | wc -l)" '^[23]$' "greet's set may go, the one in use stays"
+wait $held
+is "$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["stdout"].strip())' "$http_tmp/held")" "716800" \
+	"the run holding its set read it whole after the eviction pass"
+is "$(metric "$evicted")" $((e0 + 1)) "only the set nobody used was evicted"
+deps_run 'import big_c; print("c")' big-c
+is "$status/$(jq_ 'j["stdout"]')" "200/c" "a third big set installs"
+is "$(ls "$cache/sets" | wc -l)" 1 "the older sets made room for it"
+i0=$(metric "$installed")
+deps_run 'import big_a; print("a")' big-a
+is "$status/$(jq_ 'j["stdout"]')/$(metric "$installed")" "200/a/$((i0 + 1))" "an evicted set is installed again when asked for"
+cache_whole "$cache" "after evictions"
+log_clean
+http_stop
+
+# ---- configuration
+for bad in "package_index_url = ftp://mirror/simple" "package_index_url = http://a b/" "package_find_links = wheels" \
+	"package_index_url = http://127.0.0.1/simple
+package_find_links = /srv/wheels"; do
+	printf '%s\n' "$bad" >"$http_tmp/bad.conf"
+	"$fcgi_bin" --config "$http_tmp/bad.conf" --check-config >/dev/null 2>"$http_tmp/bad.err"
+	is "$?" 1 "refused: $(echo $bad)"
+	like "$(cat "$http_tmp/bad.err")" 'package_' "naming the key"
+done
+
+done_testing

@@ -1,0 +1,88 @@
+# wheels.py DIR HOST_MARKERS — the packages tests/http/packages.sh installs:
+# pure-Python wheels written with zipfile, and hostile ones. Writes
+#   DIR/links/*.whl            a flat directory of wheels (package_find_links)
+#   DIR/index/simple/NAME/*    the same as a PEP 503 simple index, for
+#                              `python3 -m http.server` (package_index_url)
+# A hostile wheel that got to do what it wants leaves a file in HOST_MARKERS
+# (or in the run's /tmp); none of them may.
+import base64, hashlib, os, shutil, stat, sys, zipfile
+
+out, markers = sys.argv[1], sys.argv[2]
+links = os.path.join(out, "links")
+os.makedirs(links, exist_ok=True)
+
+
+def record_line(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def wheel(name, version, files, requires=(), record=None, links_=(), raw=()):
+    """files: {path: bytes}; links_: [(path, target)] as symlink entries;
+    raw: [(ZipInfo, bytes)] written as they are."""
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = dict(files)
+    files[f"{info}/METADATA"] = meta.encode()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: wheels.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    if record is None:
+        record = "\n".join(record_line(p, d) for p, d in files.items()) + f"\n{info}/RECORD,,\n"
+    files[f"{info}/RECORD"] = record.encode()
+    path = os.path.join(links, f"{dist}-{version}-py3-none-any.whl")
+    with zipfile.ZipFile(path, "w") as z:
+        for p, d in files.items():
+            z.writestr(p, d)
+        for p, target in links_:
+            zi = zipfile.ZipInfo(p)
+            zi.external_attr = (stat.S_IFLNK | 0o777) << 16
+            z.writestr(zi, target)
+        for zi, d in raw:
+            z.writestr(zi, d)
+
+
+def module(version):
+    return f"VERSION = {version!r}\ndef hello():\n    return 'hello ' + VERSION\n".encode()
+
+
+wheel("greet", "1.0", {"greet.py": module("1.0")})
+wheel("greet", "2.0", {"greet.py": module("2.0")})
+wheel("needs-greet", "1.0", {"needs_greet/__init__.py": b"import greet\nGREETING = greet.hello()\n"},
+      requires=["greet>=2.0"])
+wheel("other", "1.0", {"other.py": b"NAME = 'other'\n"})
+wheel("numpy", "0.1", {"numpy/__init__.py": b"__version__ = '0.1'\n"})
+# Big and incompressible: for package_max_mb and the cache's size.
+for n in ("big-a", "big-b", "big-c"):
+    wheel(n, "1.0", {f"{n.replace('-', '_')}/__init__.py": b"", f"{n.replace('-', '_')}/blob.bin": os.urandom(700 << 10)})
+wheel("huge", "1.0", {"huge/__init__.py": b"", "huge/blob.bin": os.urandom(3 << 20)})
+
+# Hostile. A marker written anywhere means the wheel got its way.
+wheel("evil-dotdot", "1.0", {"evil_dotdot.py": b"", "../../../../../../../../tmp/evil-dotdot-marker": b"x"})
+wheel("evil-abs", "1.0", {"evil_abs.py": b"", os.path.join(markers, "evil-abs-marker").lstrip("/"): b"x"},
+      raw=[(zipfile.ZipInfo(os.path.join(markers, "evil-abs-marker2")), b"x")])
+wheel("evil-link", "1.0", {"evil_link/__init__.py": b""},
+      links_=[("evil_link/passwd", "/etc/passwd"), ("evil_link/up", "../../../../..")])
+pth = (f"import os; open({os.path.join(markers, 'pth-marker')!r}, 'w'); "
+       "open('/tmp/pth-marker', 'w')\n").encode()
+wheel("evil-pth", "1.0", {"evil_pth.py": b"OK = True\n", "evil_pth.pth": pth, "evil_pth-nspkg.pth": pth})
+wheel("evil-record", "1.0", {"evil_record.py": b"OK = True\n"},
+      record="evil_record.py,sha256=AAAA,1\n../../outside.py,sha256=BBBB,2\n/etc/cron.d/x,,\n")
+# Only a source distribution, whose setup.py would leave a marker: with
+# binary wheels only, it is never built.
+sdist = os.path.join(out, "sdistonly-1.0")
+os.makedirs(sdist, exist_ok=True)
+with open(os.path.join(sdist, "setup.py"), "w") as f:
+    f.write(f"open({os.path.join(markers, 'setup-marker')!r}, 'w')\n"
+            "from setuptools import setup\nsetup(name='sdistonly', version='1.0')\n")
+with open(os.path.join(sdist, "PKG-INFO"), "w") as f:
+    f.write("Metadata-Version: 2.1\nName: sdistonly\nVersion: 1.0\n")
+shutil.make_archive(os.path.join(links, "sdistonly-1.0"), "gztar", out, "sdistonly-1.0")
+
+# The same files as a simple index: one directory per normalised name,
+# whose listing http.server serves as the project page.
+for f in os.listdir(links):
+    project = f.split("-")[0].replace("_", "-").lower()
+    d = os.path.join(out, "index", "simple", project)
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(os.path.join(links, f), d)
