@@ -343,6 +343,18 @@ extern const char runner_script[];	/* POST /run: names the exception and line */
 extern const char runner_prestart[];	/* every run: the pre-started interpreter */
 extern const char runner_install[];	/* a request's packages: pip, confined */
 
+/* ---- pyrunner.c: POST /run's body ---------------------------------------- */
+struct pyrunner_request {
+	const char *code;		/* points into the returned tree */
+	size_t code_len;
+	long timeout, memory_limit;
+};
+/* The parsed body, with r filled in from it; every rule it breaks appended
+ * to d as pydantic's "detail" entries (d empty: valid). NULL when the body is
+ * not a JSON object. The caller puts the tree. */
+struct json_object *pyrunner_parse(const struct config *c, const char *body, size_t len,
+				   struct pyrunner_request *r, struct buf *d);
+
 /* ---- json_check.c ------------------------------------------------------- */
 /* True if s[0..n) is exactly one JSON value by RFC 8259 (valid UTF-8, no
  * NaN or Infinity, no raw control characters), nested at most max_depth. */

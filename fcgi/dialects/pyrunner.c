@@ -20,12 +20,6 @@
 #define MIB (1024u * 1024u)
 #define CODE_MAX_BYTES (1024u * 1024u)
 
-struct pyrunner_request {
-	const char *code;
-	size_t code_len;
-	long timeout, memory_limit;
-};
-
 /* One entry of "detail"; ctx_key/ctx_value add pydantic's "ctx" when set. */
 static void detail(struct buf *d, const char *field, const char *type, const char *msg,
 		   const char *ctx_key, long ctx_value)
@@ -86,9 +80,8 @@ static void check_int(struct buf *d, json_object *v, const char *field, long min
 		*out = n;
 }
 
-/* Fills r, or appends to d every rule the body breaks. */
-static json_object *parse(const struct config *c, const char *body, size_t len,
-			  struct pyrunner_request *r, struct buf *d)
+json_object *pyrunner_parse(const struct config *c, const char *body, size_t len,
+			    struct pyrunner_request *r, struct buf *d)
 {
 	long max_timeout = c->timeout_max_s < 300 ? (long)c->timeout_max_s : 300;
 	long max_memory = c->memory_max_mb < 2048 ? (long)c->memory_max_mb : 2048;
@@ -220,7 +213,7 @@ void api_pyrunner(struct request_ctx *ctx)
 	}
 	struct pyrunner_request p;
 	struct buf d = { 0 };
-	json_object *tree = parse(c, ctx->body, ctx->body_len, &p, &d);
+	json_object *tree = pyrunner_parse(c, ctx->body, ctx->body_len, &p, &d);
 	if (d.len) {
 		ctx->rsp.status = 422;
 		buf_reset(&ctx->rsp.body);
