@@ -12,6 +12,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,6 +169,14 @@ void worker_main(int listen_fd)
 
 	pool_close_in_worker();
 	drop_effective_caps();
+	/* A request's buffers (a body, artifacts, their base64) run to tens of
+	 * MB. With glibc's sliding mmap threshold, one such request would move
+	 * the threshold up and every later one would grow the heap instead,
+	 * which is never given back: a worker's resident memory would climb to
+	 * its largest request and stay. A fixed threshold keeps each big
+	 * buffer a mapping of its own, returned when it is freed. */
+	if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1 || mallopt(M_TRIM_THRESHOLD, 1024 * 1024) != 1)
+		die("mallopt");
 	if (FCGX_Init() != 0)
 		die("FCGX_Init failed");
 	FCGX_Request req;
