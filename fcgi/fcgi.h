@@ -185,6 +185,7 @@ void pool_fill(const struct config *c);		/* start what is missing */
 int pool_notify_fd(void);			/* readable: runs claimed sandboxes */
 bool pool_warm(void);				/* a template's sandboxes are waiting */
 pid_t pool_template(void);			/* its pid, 0 when there is none */
+bool pool_can_start(void);			/* false: its last sandbox could not even be run */
 /* Whether the template imported any of these space-separated top-level
  * modules (a run that brings its own cannot start from it). */
 bool pool_imports_any(const char *names);
@@ -306,6 +307,7 @@ struct run_result {
 	bool channel_truncated;
 	long wall_ms;			/* from spawn to exit, set-up and teardown included */
 	char fault[512];		/* non-empty: the sandbox failed */
+	int fault_errno;		/* when it could not even start: why */
 };
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
 		 struct run_result *res);
@@ -317,7 +319,8 @@ enum run_outcome run_outcome(const struct run_result *res);
 /* Waits for a run slot, stages r into dir, runs it and frees the slot; the
  * caller reads dir (./output) and removes it with stage_remove(). 0 with res
  * filled in (res->fault set when the sandbox itself failed), or -1 with e
- * set when the script did not run: 503 (ctx gets Retry-After) or 500. */
+ * set when the script did not run: 503 (busy, or out of fds or memory) or
+ * 507 (work_root full), each with Retry-After in ctx, or 500. */
 struct request_ctx;
 int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
 	       char *dir, size_t dirlen, struct http_error *e);
@@ -435,6 +438,6 @@ void health_release_pid(pid_t pid);	/* master: a worker died mid-check */
 /* ---- worker.c / master.c ---------------------------------------------- */
 _Noreturn void worker_main(int listen_fd);
 int master_main(int listen_fd);
-bool worker_stopping(void);
+bool worker_service_stopping(void);	/* SIGTERM: the service stops, runs not begun give up */
 
 #endif

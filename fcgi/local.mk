@@ -58,7 +58,7 @@ tests_unit_fcgi_access_test_LDADD = $(fcgi_ldadd)
 # The HTTP tier: a real nginx and spawn-fcgi on 127.0.0.1, run as root.
 fcgi_http_tests = tests/http/api_run.sh tests/http/service.sh tests/http/pyrunner.sh \
 	tests/http/execute.sh tests/http/info.sh tests/http/limits.sh tests/http/warm.sh tests/http/mcp.sh tests/http/access.sh tests/http/openapi.sh \
-	tests/http/packages.sh \
+	tests/http/packages.sh tests/http/faults.sh \
 	tests/http/valgrind.sh \
 	tests/http/cold/api_run.sh tests/http/cold/execute.sh tests/http/cold/pyrunner.sh
 TESTS += $(fcgi_http_tests)

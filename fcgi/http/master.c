@@ -148,7 +148,7 @@ static void reload(void)
 	pool_reload(&service.cfg);
 	for (unsigned i = 0; i < n_pool; i++) {
 		pool[i].retiring = true;
-		kill(pool[i].pid, SIGTERM);
+		kill(pool[i].pid, SIGUSR1);	/* finish what you took, take nothing new */
 	}
 	log_msg("SIGHUP: configuration %s reloaded; replacing %u workers", service.config_path, n_pool);
 }

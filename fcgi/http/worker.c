@@ -6,8 +6,11 @@
  * regains what it needs at execve as the root service user, or from the
  * ambient set) should ever use a privilege.
  *
- * Stopping: SIGTERM sets a flag; a worker idle in accept() exits at once, a
- * busy one finishes its request first (the master bounds how long).
+ * Stopping: SIGTERM (the service stops) or SIGUSR1 (a reload retires the
+ * worker) sets a flag; a worker idle in accept() exits at once, a busy one
+ * finishes its request first (the master bounds how long). Only when the
+ * service stops does a request still waiting for a run slot give up (503):
+ * a retired worker's request runs, so a reload loses none.
  */
 #include <cap-ng.h>
 #include <errno.h>
@@ -25,19 +28,20 @@
 
 #include "fcgi/fcgi.h"
 
-static volatile sig_atomic_t stopping, idle;
+static volatile sig_atomic_t stopping, service_stopping, idle;
 
 static void on_term(int sig)
 {
-	(void)sig;
 	stopping = 1;
+	if (sig != SIGUSR1)
+		service_stopping = 1;
 	if (idle)
 		_exit(0);
 }
 
-bool worker_stopping(void)
+bool worker_service_stopping(void)
 {
-	return stopping;
+	return service_stopping;
 }
 
 static void drop_effective_caps(void)
@@ -152,7 +156,8 @@ void worker_main(int listen_fd)
 
 	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept() must return */
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
+	    sigaction(SIGUSR1, &sa, NULL) < 0)
 		die_errno("sigaction");
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	if (sigaction(SIGPIPE, &ign, NULL) < 0 || sigaction(SIGHUP, &ign, NULL) < 0)

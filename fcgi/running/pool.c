@@ -53,6 +53,7 @@ struct member {
 struct pool_shared {
 	_Atomic pid_t template;	/* a template that said it is warm, or 0 */
 	char imported[8192];	/* " name name ... ": the top-level modules it imported */
+	_Atomic bool cannot_start;	/* the last sandbox could not even be run */
 };
 static struct pool_shared *shared;
 static long long template_started_ms;
@@ -228,6 +229,8 @@ static void spawn(const struct config *c, bool is_template)
 	if (rc != 0 && !cannot_start)
 		log_msg("cannot run %s: %s; trying again every second", what, strerror(rc));
 	cannot_start = rc != 0;
+	if (!is_template)
+		atomic_store(&shared->cannot_start, cannot_start);
 	if (rc == 0) {
 		members[n_members++] = (struct member){ pid, generation, false, is_template };
 		if (is_template) {
@@ -256,6 +259,11 @@ int pool_notify_fd(void)
 bool pool_warm(void)
 {
 	return shared && atomic_load(&shared->template) != 0;
+}
+
+bool pool_can_start(void)
+{
+	return shared && !atomic_load(&shared->cannot_start);
 }
 
 pid_t pool_template(void)

@@ -329,6 +329,13 @@ static int claim(const char *dir, const struct run_request *r, int fds[3], struc
 		errno = send_errno ? send_errno : n == 0 ? ECONNRESET : errno;
 		goto fail;
 	}
+	/* Out of fds here, the kernel drops the output's read ends: the run
+	 * would go unread. Hanging up ends it. */
+	if (msg.msg_flags & MSG_CTRUNC) {
+		errno = EMFILE;
+		step = "take the run's output";
+		goto fail;
+	}
 	cm = CMSG_FIRSTHDR(&msg);
 	if (cm && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(3 * sizeof(int)))
 		memcpy(fds, CMSG_DATA(cm), 3 * sizeof(int));
@@ -337,6 +344,7 @@ static int claim(const char *dir, const struct run_request *r, int fds[3], struc
 	return sock;
 
 fail:
+	res->fault_errno = errno;
 	snprintf(res->fault, sizeof res->fault, "cannot %s: %s", step,
 		 errno == EAGAIN ? "none took the run in time (see the service log)" : strerror(errno));
 	if (dfd >= 0)
@@ -366,7 +374,8 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	 * cheaper than one that waited: an interpreter that sat waiting while
 	 * others ran comes back to cold caches. While a template is wanted but
 	 * not warm (starting, or restarting after it died), runs start their
-	 * own, cold, rather than wait for it. */
+	 * own, cold, rather than wait for it; so do they while the pool cannot
+	 * run a sandbox at all (a wrong path), and fail saying why. */
 	int fds[3] = { -1, -1, -1 };
 	pid_t own = -1;
 	int sock;
@@ -374,9 +383,10 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 		    !(r->package_modules[0] && pool_imports_any(r->package_modules));
 	if (!r->install)
 		metrics_run_start(warm);
-	if (warm || (!r->install && !config_template(c) && slots_running() < c->prestarted)) {
+	if (warm || (!r->install && !config_template(c) && pool_can_start() && slots_running() < c->prestarted)) {
 		sock = claim(dir, r, fds, res);
 	} else if ((sock = start_own(c, dir, r, fds, &own)) < 0) {
+		res->fault_errno = errno;
 		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox %.200s: %s", c->sandbox,
 			 strerror(errno));
 	}

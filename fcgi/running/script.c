@@ -5,7 +5,9 @@
  * slot, the queue, the 503s and the run metrics mean the same for all of
  * them. What the result becomes is the dialect's business.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fcgi/fcgi.h"
 
@@ -43,11 +45,18 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 		return -1;
 	if (stage_create(c, r, dir, dirlen, e) < 0) {
 		slots_release(slot);
-		log_note(&ctx->log, e->status >= 500 ? e->message : NULL);
-		return -1;
+		goto host;
 	}
 	run_sandbox(c, dir, r, res);
 	slots_release(slot);
+	/* Out of fds or memory before the sandbox even started: the script
+	 * did not run, and a retry will find them again. */
+	if (res->fault[0] && (res->fault_errno == EMFILE || res->fault_errno == ENFILE ||
+			      res->fault_errno == ENOMEM || res->fault_errno == EAGAIN)) {
+		http_fail(e, 503, "the service could not start a sandbox (%s); retry later", strerror(res->fault_errno));
+		run_result_free(res);
+		goto host;
+	}
 	metrics_run(run_outcome(res), res->wall_ms);
 	ctx->log.run_ms = res->duration_ms;
 	ctx->log.memory_peak_kb = res->memory_peak_kb;
@@ -56,4 +65,10 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 	else
 		ctx->log.exit_code = res->exit_code;
 	return 0;
+host:
+	if (e->status == 503 || e->status == 507)
+		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers, "Retry-After: %u\r\n",
+			 c->retry_after_s);
+	log_note(&ctx->log, e->status >= 500 ? e->message : NULL);
+	return -1;
 }

@@ -80,7 +80,7 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 			result = SLOT_TAKEN;
 			break;
 		}
-		if (worker_stopping()) {
+		if (worker_service_stopping()) {
 			result = SLOT_STOPPING;
 			break;
 		}

@@ -35,6 +35,19 @@ int write_all(int fd, const void *data, size_t n)
 	return 0;
 }
 
+/* A failure of the host's, not of the request's: the work_root's file
+ * system full is a 507, the service out of fds or memory a 503 (each with
+ * Retry-After: they pass), anything else a 500. */
+static int host_fail(struct http_error *e, int err, const char *what)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		return http_fail(e, 507, "no space left to stage the run (%s); retry later", what);
+	if (err == EMFILE || err == ENFILE || err == ENOMEM)
+		return http_fail(e, 503, "the service is out of %s (%s); retry later",
+				 err == ENOMEM ? "memory" : "file descriptors", what);
+	return http_fail(e, 500, "cannot %s: %s", what, strerror(err));
+}
+
 /* Make the parent directories of path (relative to dirfd), then the file. */
 static int write_file_at(int dirfd, const char *path, const unsigned char *data, size_t len,
 			 struct http_error *e)
@@ -44,7 +57,7 @@ static int write_file_at(int dirfd, const char *path, const unsigned char *data,
 	for (char *slash = strchr(tmp, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		if (mkdirat(dirfd, tmp, 0755) < 0 && errno != EEXIST)
-			return http_fail(e, 500, "cannot create directory for \"%.100s\": %s", path, strerror(errno));
+			return host_fail(e, errno, "create a directory");
 		struct stat st;
 		if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 			return http_fail(e, 400, "\"%.100s\" is both a file and a directory in files", tmp);
@@ -54,17 +67,15 @@ static int write_file_at(int dirfd, const char *path, const unsigned char *data,
 	if (fd < 0) {
 		if (errno == EEXIST)
 			return http_fail(e, 400, "\"%.100s\" is both a file and a directory in files", path);
-		return http_fail(e, 500, "cannot create \"%.100s\": %s", path, strerror(errno));
+		return host_fail(e, errno, "create a file");
 	}
 	if (write_all(fd, data, len) < 0) {
 		int err = errno;
 		close(fd);
-		if (err == ENOSPC || err == EFBIG)
-			return http_fail(e, 413, "the files do not fit in the work directory");
-		return http_fail(e, 500, "cannot write \"%.100s\": %s", path, strerror(err));
+		return host_fail(e, err, "write a file");
 	}
 	if (close(fd) < 0)
-		return http_fail(e, 500, "cannot write \"%.100s\": %s", path, strerror(errno));
+		return host_fail(e, errno, "write a file");
 	return 0;
 }
 
@@ -76,15 +87,15 @@ int stage_create(const struct config *c, const struct run_request *r, char *dir,
 	if (!mkdtemp(dir)) {
 		int err = errno;
 		dir[0] = '\0';
-		return http_fail(e, 500, "cannot create a work directory: %s", strerror(err));
+		return host_fail(e, err, "create a work directory");
 	}
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
-		return http_fail(e, 500, "cannot open the work directory: %s", strerror(errno));
+		return host_fail(e, errno, "open the work directory");
 	/* The sandbox copies the directory in as root; 0755 so that directory
 	 * listing inside the run (as the unprivileged user) works too. */
 	if (fchmod(dfd, 0755) < 0 || mkdirat(dfd, "input", 0755) < 0 || mkdirat(dfd, "output", 0755) < 0) {
-		http_fail(e, 500, "cannot prepare the work directory: %s", strerror(errno));
+		host_fail(e, errno, "prepare the work directory");
 		close(dfd);
 		return -1;
 	}

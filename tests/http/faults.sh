@@ -1,0 +1,155 @@
+#!/bin/bash
+# faults.sh — the service when the machine misbehaves: the init of a run's
+# sandbox killed, nginx killed mid-request, work_root full, a worker out of
+# file descriptors, reloads under load, the sandbox binary missing, and the
+# master itself killed with -9. Each must end in a clean answer (or a clean
+# failure), leave nothing behind, and be followed by a service that works.
+# (kill -9 of a worker is in service.sh, of the template in warm.sh; the
+# master under systemd and a cgroup that cannot be made in the system test.)
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/http/lib.sh"
+
+J=(-H 'Content-Type: application/json')
+run_uid_procs() { ps -e -o uid= | awk '$1 >= 2000000000 && $1 <= 2000000999' | wc -l; }
+workdirs() { ls "$work_root" | grep -c '^run\.' || true; }
+# idle_like N: the pool back to N processes under the master, no run dir left
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+settled() {
+	for _ in $(seq 100); do
+		[ "$(descendants "$fcgi_pid" | wc -l)" = "$1" ] && [ "$(workdirs)" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+bg_run() {	# bg_run NAME BODY: POST /api/run in the background -> $http_tmp/NAME.{status,out}
+	curl -s -m 120 -o "$http_tmp/$1.out" -w '%{http_code}' "${J[@]}" --data-binary "$2" "$base/api/run" \
+		>"$http_tmp/$1.status" &
+	bg_pid=$!
+}
+sandbox_init_of_run() {	# the init (PID 1 inside) of the sandbox of a run: a worker's own
+	local w sb	# (prestarted=1: the run itself counts, so it never claims one)
+	for w in $(busy_workers); do
+		for sb in $(pgrep -P "$w" -x coderunner-sand); do pgrep -P "$sb" | head -1; return; done
+	done
+}
+
+http_start preload=none max_runs=4 prestarted=1
+idle=$(descendants "$fcgi_pid" | wc -l)
+
+# ---- the init of a run's sandbox killed with -9
+bg_run init '{"script": "print(\"started\", flush=True)\nimport time; time.sleep(30)"}'
+for _ in $(seq 100); do init=$(sandbox_init_of_run); [ -n "$init" ] && break; sleep 0.1; done
+test -n "$init"; ok $? "found the init of a running sandbox ($init)"
+kill -9 "$init"
+wait $bg_pid
+is "$(cat "$http_tmp/init.status")" 500 "a run whose sandbox init was killed answers a clean 500"
+like "$(cat "$http_tmp/init.out")" '"error": "internal error: ' "with a JSON error"
+settled "$idle"; ok $? "nothing of it is left: no process, no work directory"
+is "$(run_uid_procs)" 1 "only the pre-started sandbox's command runs as a run uid"
+run_json '{"script": "print(1)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/1" "the next run works"
+
+# ---- nginx killed in the middle of a request
+bg_run nginx '{"script": "import time; time.sleep(2); print(\"done\")"}'
+for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
+kill -9 "$nginx_pid" $(pgrep -P "$nginx_pid")
+wait "$nginx_pid" 2>/dev/null
+wait $bg_pid
+is "$(cat "$http_tmp/nginx.status")" 000 "the client of a killed nginx gets no answer"
+settled "$idle"; ok $? "the run finishes and leaves nothing: the worker wrote to a closed connection and carried on"
+nginx -c "$http_tmp/nginx.conf" -e "$http_tmp/nginx-error.log" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -s -o /dev/null "$base/health" && break; sleep 0.1; done
+run_json '{"script": "print(2)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/2" "with nginx back, runs work"
+
+# ---- a worker out of file descriptors: a 503, then recovery
+# Each worker may open two fds more than it holds idle: enough to take the
+# request, not to stage and run it.
+for w in $(fcgi_workers); do n=$(ls "/proc/$w/fd" | wc -l); prlimit --pid "$w" --nofile=$((n + 2)):; done
+run_json '{"script": "print(3)"}'
+is "$status" 503 "a worker that cannot open the run's pipes answers 503"
+like "$headers" 'Retry-After: [0-9]+' "with Retry-After"
+like "$(jq_ 'j["error"]')" 'retry later' "saying it passes ($(jq_ 'j["error"]'))"
+for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(prlimit --pid "$w" --nofile -o HARD --noheadings)":; done
+run_json '{"script": "print(3)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/3" "with fds again, the same worker runs it"
+settled "$idle"; ok $? "and nothing was left by the refused run"
+
+# ---- reloads under load: no request lost
+pids=
+for n in 1 2 3 4 5 6; do
+	( end=$((SECONDS + 8)); i=0
+	  while [ $SECONDS -lt $end ]; do
+		s=$(curl -s -m 60 -o "$http_tmp/load.$n" -w '%{http_code}' "${J[@]}" \
+			--data-binary "{\"script\": \"print($n * 1000 + $i)\"}" "$base/api/run")
+		grep -q "\"stdout\": \"$((n * 1000 + i))\\\\n\"" "$http_tmp/load.$n" && [ "$s" = 200 ] && echo ok || echo "bad $s $(head -c 200 "$http_tmp/load.$n")"
+		i=$((i + 1))
+	  done >"$http_tmp/load.$n.log" ) &
+	pids="$pids $!"
+done
+for _ in 1 2 3; do sleep 2; kill -HUP "$fcgi_pid"; done
+wait $pids
+total=$(cat "$http_tmp"/load.*.log | wc -l)
+is "$(cat "$http_tmp"/load.*.log | grep -vc '^ok$')" 0 "three reloads under load: all $total requests answered right"
+grep -hv '^ok$' "$http_tmp"/load.*.log | head -3 | sed 's/^/# /'
+like "$(grep -c 'reloaded' "$fcgi_log")" '^[3-9]$' "and the three reloads happened"
+settled "$(descendants "$fcgi_pid" | wc -l)"
+is "$(workdirs)" 0 "no work directory is left"
+
+# ---- work_root full: a 507, then recovery when space returns
+http_stop
+work_fs=$http_tmp/small
+mkdir -p "$work_fs"
+mount -t tmpfs -o size=4m tmpfs "$work_fs"
+umount_small() { umount "$work_fs" 2>/dev/null; }
+trap 'umount_small; cleanup' EXIT
+http_start preload=none "work_root = $work_fs/work" prestarted=1
+fill=$(( $(df --output=avail -k "$work_fs" | tail -1) - 200 ))
+dd if=/dev/zero of="$work_fs/filler" bs=1k count="$fill" status=none
+big=$($PY -c 'import json; print(json.dumps({"script": "import os; print(os.path.getsize(\"input/data\"))", "context": {"data": "x" * 1000000}}))')
+run_json "$big"
+is "$status" 507 "work_root full: a request that cannot be staged is a 507"
+like "$headers" 'Retry-After: [0-9]+' "with Retry-After"
+like "$(jq_ 'j["error"]')" 'no space left' "saying why ($(jq_ 'j["error"]'))"
+is "$(ls "$work_fs/work" | grep -c '^run\.')" 0 "and leaves no half-staged directory"
+rm -f "$work_fs/filler"
+run_json "$big"
+is "$status/$(jq_ 'j["stdout"]')" "200/1000000" "with space back, the same request runs"
+http_stop
+umount_small
+
+# ---- the sandbox binary missing: health says so, runs fail cleanly
+http_start preload=none "sandbox = $http_tmp/no-such-sandbox" health_interval_s=1
+get /health
+is "$status" 503 "the sandbox binary missing: GET /health is 503"
+like "$(jq_ 'j["reason"]')" 'no-such-sandbox' "naming it ($(jq_ 'j["reason"]'))"
+run_json '{"script": "print(1)"}'
+is "$status" 500 "a run fails with a JSON 500"
+http_stop
+
+# ---- the master killed with -9 while a run is under way
+http_start preload=none prestarted=1
+bg_run master '{"script": "import time; time.sleep(2); print(\"done\")"}'
+for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
+family=$(descendants "$fcgi_pid")
+kill -9 "$fcgi_pid"
+wait "$fcgi_pid" 2>/dev/null
+wait $bg_pid
+like "$(cat "$http_tmp/master.status")" '^(200|502|503)$' "the run in flight answers or fails cleanly ($(cat "$http_tmp/master.status"))"
+for _ in $(seq 100); do
+	left=$(for p in $family; do kill -0 "$p" 2>/dev/null && echo "$p"; done)
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+is "$left" "" "every worker, sandbox and template of the master goes with it"
+is "$(run_uid_procs)" 0 "no process runs as a run uid"
+is "$(workdirs)" 0 "no work directory is left"
+fcgi_pid=
+http_stop
+http_start preload=none prestarted=1
+run_json '{"script": "print(\"again\")"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/again" "a new master serves at once"
+log_clean
+
+done_testing
