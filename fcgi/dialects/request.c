@@ -440,6 +440,20 @@ json_object *request_json_value(const struct config *c, const char *body, size_t
 			http_fail(e, 400, "the body is not valid JSON: unexpected data after the value at byte %zu", i);
 			return NULL;
 		}
+	/* json-c lets through overlong UTF-8 (E0 98 94) and raw control
+	 * characters inside strings, which would then be echoed into answers
+	 * that are no longer JSON; RFC 8259 and our own checker do not. */
+	if (!utf8_valid((const unsigned char *)body, len)) {
+		json_object_put(root);
+		http_fail(e, 400, "the body is not valid UTF-8");
+		return NULL;
+	}
+	if (!json_check(body, len, c->max_json_depth + 1)) {
+		json_object_put(root);
+		http_fail(e, 400, "the body is not valid JSON: a control character inside a string, or another "
+			  "form RFC 8259 does not allow");
+		return NULL;
+	}
 	return root;
 }
 

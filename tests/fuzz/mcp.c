@@ -6,6 +6,7 @@
  * a 503, so the tool result builder is fuzzed too. Every answer must be one
  * JSON value, or empty for a 202. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,8 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ctx.content_length = (long long)ctx.body_len;
 	api_mcp(&ctx);
 	if (ctx.rsp.status != 202 && !json_check(ctx.rsp.body.data ? ctx.rsp.body.data : "",
-						 ctx.rsp.body.len, 64))
+						 ctx.rsp.body.len, 64)) {
+		fprintf(stderr, "not one JSON value (%d): %.*s\n", ctx.rsp.status, (int)ctx.rsp.body.len,
+			ctx.rsp.body.data ? ctx.rsp.body.data : "");
 		abort();
+	}
 	buf_free(&ctx.rsp.body);
 	free(ctx.body);
 	return 0;

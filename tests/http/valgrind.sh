@@ -17,7 +17,11 @@ command -v valgrind >/dev/null || { echo "1..0 # SKIP valgrind is not installed"
 fcgi_wrapper=("$(command -v valgrind)" --quiet --leak-check=full --show-leak-kinds=definite,indirect
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99
 	--log-file="$http_tmp/valgrind.%p.log")
-start_tries=600 http_start workers=4 max_runs=2 queue_size=1 health_interval_s=0
+# Packages from a directory of wheels: an install, a cache hit, a refusal.
+mkdir -p "$http_tmp/markers"
+$PY "$top_srcdir/tests/http/wheels.py" "$http_tmp/wheels" "$http_tmp/markers"
+start_tries=600 http_start workers=4 max_runs=2 queue_size=1 health_interval_s=0 \
+	"package_find_links = $http_tmp/wheels/links" "package_cache = $http_tmp/packages"
 
 run_json '{"script": "import os\nprint(open(\"input/a.txt\").read())\nopen(\"output/o.bin\", \"wb\").write(bytes(range(256)))", "context": {"a.txt": "hi", "b.bin": {"content": "AAEC", "encoding": "base64"}}, "timeoutt": 3}'
 is "$status" 200 "JSON mode with context, artifacts and a warning"
@@ -43,6 +47,12 @@ post /execute '{"script": "def main():\n    return {\"a\": [1, 2.5, None]}"}' -H
 is "$status" 200 "POST /execute"
 post /execute '{"script": "def main(x): pass"}' -H 'Content-Type: application/json'
 is "$status" 400 "POST /execute with a bad main"
+for i in 1 2; do
+	run_json '{"script": "import greet; print(greet.VERSION)", "dependencies": ["greet==1.0", "numpy"]}'
+	is "$status/$(jq_ 'j["stdout"]')" "200/1.0" "a package installed on demand (run $i)"
+done
+run_json '{"script": "1", "dependencies": ["nosuch-package"]}'
+is "$status" 400 "a package the wheels do not have"
 get /
 is "$status" 200 "GET /"
 get /health

@@ -246,6 +246,10 @@ int main(void)
 	is_int(json("{\"files\": {\"m.py\": \"1\", \"d.bin\": {\"content\": \"AA==\", \"encoding\": \"base64\"}}, \"entry_point\": \"m.py\"}"),
 	       0, "files may be base64");
 
+	/* What json-c lets through and RFC 8259 does not (found by tests/fuzz/mcp). */
+	is_int(json("{\"script\": \"print('\xe0\x98\x94')\"}"), 400, "overlong UTF-8 (E0 98 94) is a 400");
+	is_int(json("{\"script\": \"print(1)\x1f\"}"), 400, "a raw control character in a string is a 400");
+	is_int(json("{\"script\": \"print('\xe0\xa0\x89')\"}"), 0, "while U+0809 (E0 A0 89) is fine");
 	/* dependencies (no packages are loaded in this test: none is installed) */
 	is_int(json("{\"script\": \"1\", \"dependencies\": []}"), 0, "no dependencies");
 	is_int(json("{\"script\": \"1\", \"dependencies\": \"numpy\"}"), 400, "dependencies as a string is a 400");
