@@ -336,12 +336,14 @@ static int publish(const struct config *c, const char *staging, const char *req,
 		   const struct run_result *res, struct http_error *e)
 {
 	json_object *o = json_tokener_parse(res->channel.data ? res->channel.data : ""), *v;
-	const char *key = o && json_object_object_get_ex(o, "key", &v) ? json_object_get_string(v) : NULL;
-	char path[4400], why[300] = "";
+	const char *given = o && json_object_object_get_ex(o, "key", &v) ? json_object_get_string(v) : NULL;
+	char path[4400], why[300] = "", key[KEY_HEX + 1] = "";
+	if (given && is_key(given))
+		memcpy(key, given, KEY_HEX + 1);	/* a copy: "key" leaves o below */
 	int rc = -1, out = -1, site = -1;
 	off_t size = 0;
 	snprintf(path, sizeof path, "%s/output", staging);
-	if (!key || !is_key(key) || !json_object_object_get_ex(o, "ok", &v)) {
+	if (!key[0] || !json_object_object_get_ex(o, "ok", &v)) {
 		http_fail(e, 500, "the package installer gave no result");
 		goto done;
 	}
