@@ -12,37 +12,7 @@
 
 #include "fcgi/fcgi.h"
 
-static int answer;
-
-int run_slot_take(struct request_ctx *ctx, struct http_error *e)
-{
-	(void)ctx;
-	return http_fail(e, 503, "every run slot and the queue are full");
-}
-
-int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
-	       char *dir, size_t dirlen, struct http_error *e)
-{
-	(void)ctx;
-	(void)r;
-	(void)dirlen;
-	dir[0] = '\0';
-	memset(res, 0, sizeof *res);
-	switch (answer % 3) {
-	case 0:
-		return run_slot_take(ctx, e);
-	case 1:
-		res->exit_code = 1;
-		buf_puts(&res->out, "out \xff\n");
-		buf_puts(&res->err, "Traceback...\n");
-		buf_puts(&res->channel, "{\"exception\": \"ValueError\", \"line\": 1}");
-		return 0;
-	default:
-		res->exit_code = 0;
-		buf_puts(&res->channel, "{\"ok\": true, \"result\": [1, {\"a\": null}]}");
-		return 0;
-	}
-}
+#include "tests/fuzz/run_stub.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -56,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	answer = data[0];
+	stub_kind = data[0];
+	stub_channel = "{\"ok\": true}\n[1, {\"a\": null}]";
+	stub_channel_len = strlen(stub_channel);
 	struct request_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
 	ctx.method = "POST";

@@ -1,0 +1,43 @@
+/* run_stub.h — for the targets that drive a whole endpoint (mcp.c,
+ * execute.c): a stand-in for run_script() and run_slot_take()
+ * (fcgi/running/script.c, left out of these targets), since the run itself
+ * is not what they fuzz. stub_kind picks the answer: a 503, a script that
+ * failed, or one that ran, with stub_channel (stub_channel_len bytes) as
+ * what its runner wrote on fd 4. */
+#include <string.h>
+
+#include "fcgi/fcgi.h"
+
+static int stub_kind;
+static const char *stub_channel = "";
+static size_t stub_channel_len;
+
+int run_slot_take(struct request_ctx *ctx, struct http_error *e)
+{
+	(void)ctx;
+	return http_fail(e, 503, "every run slot and the queue are full");
+}
+
+int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
+	       char *dir, size_t dirlen, struct http_error *e)
+{
+	(void)r;
+	(void)dirlen;
+	dir[0] = '\0';
+	memset(res, 0, sizeof *res);
+	switch (stub_kind % 3) {
+	case 0:
+		return run_slot_take(ctx, e);
+	case 1:
+		res->exit_code = 1;
+		buf_puts(&res->out, "out \xff\n");
+		buf_puts(&res->err, "Traceback...\n");
+		break;
+	default:
+		res->exit_code = 0;
+		buf_puts(&res->out, "printed\n");
+		break;
+	}
+	buf_put(&res->channel, stub_channel, stub_channel_len);
+	return 0;
+}
