@@ -10,14 +10,6 @@
 
 #include "tests/fuzz/run_stub.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	config_defaults(&service.cfg);
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
@@ -31,17 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stub_channel_len = nul ? len - body_len - 1 : 0;
 
 	struct request_ctx ctx;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.method = "POST";
-	ctx.path = "/execute";
-	ctx.query = "";
-	ctx.content_type = "application/json";
-	ctx.request_id = "fuzz";
-	ctx.body = malloc(body_len + 1);
-	memcpy(ctx.body, rest, body_len);
-	ctx.body[body_len] = '\0';
-	ctx.body_len = body_len;
-	ctx.content_length = (long long)body_len;
+	stub_request(&ctx, "/execute", rest, body_len);
 	api_execute(&ctx);
 	if (!json_check(ctx.rsp.body.data ? ctx.rsp.body.data : "", ctx.rsp.body.len, 80))
 		abort();

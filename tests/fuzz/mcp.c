@@ -14,14 +14,6 @@
 
 #include "tests/fuzz/run_stub.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	config_defaults(&service.cfg);
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
@@ -30,19 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stub_channel = "{\"ok\": true}\n[1, {\"a\": null}]";
 	stub_channel_len = strlen(stub_channel);
 	struct request_ctx ctx;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.method = "POST";
-	ctx.path = "/mcp";
-	ctx.query = "";
-	ctx.content_type = "application/json";
-	ctx.host = "127.0.0.1";
+	stub_request(&ctx, "/mcp", (const char *)data + 1, size - 1);
 	ctx.mcp_version = data[0] & 0x80 ? "2025-06-18" : NULL;
-	ctx.request_id = "fuzz";
-	ctx.body = malloc(size);
-	memcpy(ctx.body, data + 1, size - 1);
-	ctx.body[size - 1] = '\0';
-	ctx.body_len = size - 1;
-	ctx.content_length = (long long)ctx.body_len;
 	api_mcp(&ctx);
 	if (ctx.rsp.status != 202 && !json_check(ctx.rsp.body.data ? ctx.rsp.body.data : "",
 						 ctx.rsp.body.len, 64)) {

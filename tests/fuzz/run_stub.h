@@ -3,7 +3,7 @@
  * (fcgi/running/script.c, left out of these targets), since the run itself
  * is not what they fuzz. stub_kind picks the answer: a 503, a script that
  * failed, or one that ran, with stub_channel (stub_channel_len bytes) as
- * what its runner wrote on fd 4. */
+ * what its runner wrote on fd 4. stub_request() makes the request. */
 #include <string.h>
 
 #include "fcgi/fcgi.h"
@@ -39,5 +39,31 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 		break;
 	}
 	buf_put(&res->channel, stub_channel, stub_channel_len);
+	return 0;
+}
+
+/* A POST to path with body (a copy, NUL-terminated), as the FastCGI loop
+ * hands it to a handler; free ctx->body and ctx->rsp.body after. */
+static void stub_request(struct request_ctx *ctx, const char *path, const char *body, size_t len)
+{
+	memset(ctx, 0, sizeof *ctx);
+	ctx->method = "POST";
+	ctx->path = path;
+	ctx->query = "";
+	ctx->content_type = "application/json";
+	ctx->host = "127.0.0.1";
+	ctx->request_id = "fuzz";
+	ctx->body = xmalloc(len + 1);
+	memcpy(ctx->body, body, len);
+	ctx->body[len] = '\0';
+	ctx->body_len = len;
+	ctx->content_length = (long long)len;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	config_defaults(&service.cfg);
 	return 0;
 }
