@@ -179,9 +179,11 @@ void worker_main(int listen_fd)
 	 * the threshold up and every later one would grow the heap instead,
 	 * which is never given back: a worker's resident memory would climb to
 	 * its largest request and stay. A fixed threshold keeps each big
-	 * buffer a mapping of its own, returned when it is freed. */
-	if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1 || mallopt(M_TRIM_THRESHOLD, 1024 * 1024) != 1)
-		die("mallopt");
+	 * buffer a mapping of its own, returned when it is freed.
+	 * (An allocator that is not glibc's, such as a sanitizer's, refuses
+	 * mallopt(); that costs memory, not correctness.) */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	if (FCGX_Init() != 0)
 		die("FCGX_Init failed");
 	FCGX_Request req;
