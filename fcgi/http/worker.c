@@ -205,6 +205,7 @@ void worker_main(int listen_fd)
 		}
 		handle(&req);
 		FCGX_Finish_r(&req);
+		stage_retry_removals();
 	}
 	exit(0);
 }

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,10 @@ int remove_tree_at(int parent, const char *name)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -1;
+	/* An empty directory goes without an fd: the run refused for want
+	 * of fds still leaves nothing behind. */
+	if (unlinkat(parent, name, AT_REMOVEDIR) == 0)
+		return 0;
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
 		fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -147,12 +152,30 @@ int remove_tree_at(int parent, const char *name)
 	return rc;
 }
 
+/* A work directory this worker could not remove: out of fds, say, which
+ * is just when a run is refused. Once the request is answered its
+ * connection's fd is free again, and stage_retry_removals() tries anew.
+ * (Should a second fail meanwhile, the master removes it when the worker
+ * exits, as it does all a worker leaves.) */
+static char retry_dir[PATH_MAX];
+
 void stage_remove(const char *dir)
 {
 	if (!dir || !*dir)
 		return;
-	if (remove_tree_at(AT_FDCWD, dir) < 0)
-		log_msg("cannot remove work directory %s: %s", dir, strerror(errno));
+	if (remove_tree_at(AT_FDCWD, dir) < 0) {
+		log_msg("cannot remove work directory %s (%s): %s", dir,
+			retry_dir[0] ? "left until this worker exits" : "trying again after the request",
+			strerror(errno));
+		if (!retry_dir[0])
+			snprintf(retry_dir, sizeof retry_dir, "%s", dir);
+	}
+}
+
+void stage_retry_removals(void)
+{
+	if (retry_dir[0] && remove_tree_at(AT_FDCWD, retry_dir) == 0)
+		retry_dir[0] = '\0';
 }
 
 /* After a worker died (pid) or at start-up (pid 0): its run.PID.* dirs. */

@@ -26,6 +26,16 @@ bg_run() {	# bg_run NAME BODY: POST /api/run in the background -> $http_tmp/NAME
 		>"$http_tmp/$1.status" &
 	bg_pid=$!
 }
+fd_limit_leaving() {	# fd_limit_leaving PID N: the RLIMIT_NOFILE that lets PID open N fds more
+	local fd limit=0 free=0	# (a new fd takes the lowest free number below the limit)
+	declare -A open_
+	for fd in $(ls "/proc/$1/fd"); do open_[$fd]=1; done
+	while [ $free -lt "$2" ]; do
+		[ -n "${open_[$limit]:-}" ] || free=$((free + 1))
+		limit=$((limit + 1))
+	done
+	echo $limit
+}
 sandbox_init_of_run() {	# the init (PID 1 inside) of the sandbox of a run: a worker's own
 	local w sb	# (prestarted=1: the run itself counts, so it never claims one)
 	for w in $(busy_workers); do
@@ -64,17 +74,25 @@ run_json '{"script": "print(2)"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/2" "with nginx back, runs work"
 
 # ---- a worker out of file descriptors: a 503, then recovery
-# Each worker may open two fds more than it holds idle: enough to take the
-# request, not to stage and run it.
-for w in $(fcgi_workers); do n=$(ls "/proc/$w/fd" | wc -l); prlimit --pid "$w" --nofile=$((n + 2)):; done
-run_json '{"script": "print(3)"}'
-is "$status" 503 "a worker that cannot open the run's pipes answers 503"
-like "$headers" 'Retry-After: [0-9]+' "with Retry-After"
-like "$(jq_ 'j["error"]')" 'retry later' "saying it passes ($(jq_ 'j["error"]'))"
-for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(prlimit --pid "$w" --nofile -o HARD --noheadings)":; done
-run_json '{"script": "print(3)"}'
-is "$status/$(jq_ 'j["stdout"]')" "200/3" "with fds again, the same worker runs it"
-settled "$idle"; ok $? "and nothing was left by the refused run"
+# Each worker may open one or two fds more than it holds idle: one is
+# enough to take the request, not to stage it; two to stage a script, not
+# to run it, nor to stage a file two directories down, nor to remove those
+# directories until the request's connection is closed: the worker tries
+# again then.
+nested='{"files": {"a/b/main.py": "print(3)"}, "entry_point": "a/b/main.py"}'
+for spare_body in "1 script" "2 script" "2 nested"; do
+	spare=${spare_body% *}; req='{"script": "print(3)"}'
+	[ "${spare_body#* }" = nested ] && req=$nested
+	for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(fd_limit_leaving "$w" "$spare")":; done
+	run_json "$req"
+	is "$status" 503 "$spare fd spare, ${spare_body#* }: a worker that cannot stage or start the run answers 503"
+	like "$headers" 'Retry-After: [0-9]+' "with Retry-After"
+	like "$(jq_ 'j["error"]')" 'retry later' "saying it passes ($(jq_ 'j["error"]'))"
+	settled "$idle"; ok $? "and nothing is left of the refused run, even before fds return"
+	for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(prlimit --pid "$w" --nofile -o HARD --noheadings)":; done
+	run_json "$req"
+	is "$status/$(jq_ 'j["stdout"]')" "200/3" "with fds again, the same worker runs it"
+done
 
 # ---- big answers, then the memory given back: a worker that built an 8 MB
 # artifact's answer (11 MB of base64 in JSON) keeps none of it
