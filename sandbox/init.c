@@ -16,12 +16,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -91,8 +93,8 @@ static void place_command_fds(const struct command_fds *cmd)
 		die_errno("dup2 onto fd 3");
 }
 
-static _Noreturn void exec_command(const struct sandbox_options *o, const sigset_t *saved_mask,
-				   const struct command_fds *cmd)
+void init_exec_command(const struct sandbox_options *o, const sigset_t *saved_mask,
+		       const struct command_fds *cmd)
 {
 	if (sigprocmask(SIG_SETMASK, saved_mask, NULL) < 0)
 		die_errno("restore the signal mask");
@@ -146,24 +148,41 @@ static void set_identity(void)
 /* Waits for the command, reaping everything else on the way; returns true when
  * it ended before the deadline, with its status. */
 static bool wait_for_command(pid_t command, int64_t deadline_us, const sigset_t *chld,
-			     int *status)
+			     int *status, int result_fd)
 {
+	int sigfd = signalfd(-1, chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0)
+		die_errno("signalfd");
 	for (;;) {
 		int st;
 		pid_t pid;
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			if (pid == command) {
 				*status = st;
+				close(sigfd);
 				return true;
 			}
 		if (pid < 0 && errno != EINTR)
 			die_errno("waitpid");
 		int64_t left = deadline_us - now_us();
-		if (left <= 0)
+		if (left <= 0) {
+			close(sigfd);
 			return false;
-		struct timespec ts = { left / 1000000, (left % 1000000) * 1000 };
-		if (sigtimedwait(chld, NULL, &ts) < 0 && errno != EAGAIN && errno != EINTR)
-			die_errno("sigtimedwait");
+		}
+		/* The supervisor says nothing more until the run is over: its
+		 * socket stirring means it is gone, and with it whoever wanted
+		 * the run. Our end takes the namespace down with us. (A warm
+		 * run's init is not the supervisor's child: PR_SET_PDEATHSIG
+		 * cannot say it.) */
+		struct pollfd p[2] = { { sigfd, POLLIN, 0 }, { result_fd, POLLRDHUP, 0 } };
+		int n = poll(p, 2, (int)((left + 999) / 1000));
+		if (n < 0 && errno != EINTR)
+			die_errno("poll");
+		if (n > 0 && p[1].revents)
+			_exit(SANDBOX_EXIT_FAULT);
+		struct signalfd_siginfo si;
+		while (read(sigfd, &si, sizeof si) > 0)
+			;
 	}
 }
 
@@ -180,6 +199,19 @@ static void kill_everything_else(void)
 		die_errno("kill the run's processes");
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
+}
+
+/* Warm (--template-fd): we only build the root. coderunner-template forks
+ * the command's init into it, PID 1 of a PID namespace of its own, and
+ * that init forks the command and carries on as init_resume(); the
+ * supervisor then lets us go. */
+static _Noreturn void built_for_template(int result_fd)
+{
+	struct init_result built = { .built = 1 };
+	if (write(result_fd, &built, sizeof built) != (ssize_t)sizeof built)
+		die_errno("tell the supervisor the root is built");
+	for (;;)
+		pause();
 }
 
 /* Pre-started: waits for the command to be ready and for the run to be
@@ -232,10 +264,12 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	if (!o->share_net)
 		loopback_up();
 	mounts_build_root(o);
+	if (o->template_fd >= 0)
+		built_for_template(result_fd);
 	if (!cmd)
 		workdir_copy_in(workdir_fd, "/work", o->uid, o->gid);
 
-	/* SIGCHLD stays blocked and is taken with sigtimedwait: no handler, no
+	/* SIGCHLD stays blocked and is taken on a signalfd: no handler, no
 	 * race between a child's end and the wait. */
 	sigset_t chld, saved;
 	sigemptyset(&chld);
@@ -243,30 +277,38 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	if (sigprocmask(SIG_BLOCK, &chld, &saved) < 0)
 		die_errno("block SIGCHLD");
 
-	struct init_result r = { 0 };
-	int64_t start = now_us();
 	pid_t command = fork();
 	if (command < 0)
 		die_errno("fork the command");
 	if (command == 0)
-		exec_command(o, &saved, cmd);
-
-	uint64_t timeout_ms = o->timeout_ms;
+		init_exec_command(o, &saved, cmd);
 	if (cmd) {
 		for (int i = 0; i < N_CMD_PIPES; i++)
 			close(cmd->theirs[i]);
 		close(cmd->control[1]);
+	}
+	init_run(o, result_fd, workdir_fd, cmd, command, &chld);
+}
+
+/* The command forked: wait for it (pre-started: for its run first), reap,
+ * kill what is left, copy ./output back and report. */
+void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
+	      const struct command_fds *cmd, pid_t command, const sigset_t *chld)
+{
+	struct init_result r = { 0 };
+	int64_t start = now_us();
+	uint64_t timeout_ms = o->timeout_ms;
+	if (cmd) {
 		workdir_fd = start_claimed_run(o, result_fd, cmd, &timeout_ms);
 		start = now_us();	/* the run starts now, not the command */
 	}
 
 	r.timed_out = !wait_for_command(command, start + (int64_t)timeout_ms * 1000,
-					&chld, &r.wait_status);
+					chld, &r.wait_status, result_fd);
 	r.duration_us = now_us() - start;
 	if (r.timed_out)
 		r.wait_status = SIGKILL;	/* as waitpid would report the kill */
 	kill_everything_else();
-
 	if (workdir_fd >= 0)
 		workdir_copy_out("/work/output", workdir_fd);
 
@@ -286,4 +328,42 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
 		die_errno("report to the supervisor");
 	_exit(0);
+}
+
+/* coderunner-sandbox --resume-init RESULT-FD CONTROL-FD COMMAND UID GID:
+ * a warm run's init, PID 1 of the run's PID namespace, exec'd by
+ * coderunner-template's helper once it has forked the command (our child,
+ * COMMAND) into the root a supervisor had built. From here on it is init
+ * as any other: it hands the command its run, waits, reaps, kills, copies
+ * out and reports on RESULT-FD. */
+void init_resume(int argc, char **argv)
+{
+	if (argc != 7)
+		_exit(SANDBOX_EXIT_FAULT);
+	int result_fd = atoi(argv[2]);
+	die_set_pipe(result_fd);
+	struct sandbox_options o = { .uid = (uid_t)atol(argv[5]), .gid = (gid_t)atol(argv[6]),
+				     .report_fd = -1, .accept_fd = -1, .template_fd = -1 };
+	struct command_fds cmd = {
+		.mine = { -1, -1, -1, -1 }, .theirs = { -1, -1, -1, -1 },
+		.control = { atoi(argv[3]), -1 },
+	};
+	pid_t command = (pid_t)atoi(argv[4]);
+	if (command <= 1 || fcntl(result_fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(cmd.control[0], F_SETFD, FD_CLOEXEC) < 0)
+		die("--resume-init: bad arguments");
+	/* Whatever else the template's helper held is not ours to keep. */
+	int lo = result_fd < cmd.control[0] ? result_fd : cmd.control[0];
+	int hi = result_fd < cmd.control[0] ? cmd.control[0] : result_fd;
+	if ((lo > 3 && close_range(3, (unsigned)lo - 1, 0) < 0) ||
+	    (hi > lo + 1 && close_range((unsigned)lo + 1, (unsigned)hi - 1, 0) < 0) ||
+	    close_range((unsigned)hi + 1, ~0U, 0) < 0)
+		die_errno("close_range");
+	set_oom_score_adj("-1000");
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
+		die_errno("block SIGCHLD");
+	init_run(&o, result_fd, -1, &cmd, command, &chld);
 }

@@ -7,7 +7,8 @@ sandbox_sources = \
 	sandbox/sandbox.h sandbox/options.c sandbox/die.c sandbox/report.c \
 	sandbox/cgroup.c sandbox/init.c sandbox/mounts.c sandbox/loopback.c \
 	sandbox/workdir.c sandbox/privileges.c sandbox/seccomp.c \
-	sandbox/prestart.h sandbox/prestart.c sandbox/uids.c sandbox/supervisor.c
+	sandbox/prestart.h sandbox/prestart.c sandbox/uids.c sandbox/supervisor.c \
+	sandbox/forkserver.c
 sandbox_libsandbox_a_SOURCES = $(sandbox_sources)
 
 coderunner_sandbox_SOURCES = sandbox/main.c

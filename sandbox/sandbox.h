@@ -10,13 +10,18 @@
  *     seccomp, a clean environment, exec.
  * With --accept-fd the sandbox is pre-started (prestart.c): it is built and
  * its command started before there is a run; the run arrives later from a
- * client on a listening socket, and the wall clock starts then.
+ * client on a listening socket, and the wall clock starts then. With
+ * --template-fd as well, the process cloned into the new namespaces only
+ * builds the root; coderunner-template forks the run's init, PID 1 of a
+ * PID namespace of its own, and the command, its interpreter, into it
+ * (forkserver.c).
  */
 #ifndef CODERUNNER_SANDBOX_H
 #define CODERUNNER_SANDBOX_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -42,6 +47,8 @@ struct sandbox_options {
 	const char *cgroup_parent;	/* delegated cgroup v2 dir, or NULL */
 	int report_fd;			/* -1: no report */
 	int accept_fd;			/* -1, or a listening socket: pre-started mode */
+	int template_fd;		/* -1, or a socket to coderunner-template, which
+					 * forks the command (forkserver.c) */
 	int keep_fds[SANDBOX_MAX_FDS];
 	int n_keep_fds;
 	const char *setenv[SANDBOX_MAX_ENV];
@@ -62,6 +69,7 @@ struct sandbox_options {
  * how the command ended. */
 struct init_result {
 	int32_t ready;
+	int32_t built;			/* the root is built: a template may fork the command into it */
 	int32_t wait_status;		/* waitpid() status of the command */
 	int32_t timed_out;
 	int64_t duration_us;		/* from the command's fork to its end */
@@ -151,6 +159,26 @@ int prestart_receive(int client, int stdin_memfd, struct sandbox_options *o,
 void prestart_reply(int client, struct command_fds *cmd);
 void prestart_send_go(int result_fd, const struct init_go *go, int workdir_fd);
 int prestart_receive_go(int result_fd, struct init_go *go);	/* init: the work dir fd */
+
+/* forkserver.c: a warm sandbox's command, and its init, forked by
+ * coderunner-template into the root a supervisor built (--template-fd). */
+#define FORKSERVER_MAGIC 0x636b726fU	/* "ofkc" */
+struct forkserver_request {
+	uint32_t magic;
+	uint32_t uid, gid;
+	int32_t n_fds;			/* FORK_FD_* in this order, the cgroup's last if any */
+};
+enum { FORK_FD_REPLY, FORK_FD_ROOT, FORK_FD_RESULT, FORK_FD_STDIN, FORK_FD_STDOUT, FORK_FD_STDERR,
+       FORK_FD_CHANNEL, FORK_FD_CONTROL, FORK_FD_INIT_CONTROL, FORK_FD_CGROUP, FORK_FDS_MAX };
+/* The init's pid, with a pidfd of it attached; the supervisor's init from then on. */
+pid_t forkserver_request(const struct sandbox_options *o, int root_pidfd, int result_fd,
+			 const struct command_fds *cmd, int cgroup_fd, int *init_pidfd);
+int forkserver_receive(int sock, struct forkserver_request *req, int fds[FORK_FDS_MAX]);
+_Noreturn void init_exec_command(const struct sandbox_options *o, const sigset_t *mask,
+				 const struct command_fds *cmd);
+_Noreturn void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
+			const struct command_fds *cmd, pid_t command, const sigset_t *chld);
+_Noreturn void init_resume(int argc, char **argv);	/* --resume-init */
 
 /* mounts.c */
 void mounts_build_root(const struct sandbox_options *o);

@@ -12,7 +12,9 @@
  *      rlimits, an unprivileged uid, no capabilities, no_new_privs and
  *      seccomp (init.c, loopback.c, mounts.c, privileges.c, seccomp.c)
  *   5. pre-started (--accept-fd): wait until the command is ready, then for
- *      a client to claim the run (prestart.c)
+ *      a client to claim the run (prestart.c); warm (--template-fd): once
+ *      the root is built, coderunner-template forks init and the command
+ *      into it, and that init is the one supervised (forkserver.c)
  *   6. wait for init, collect how the command ended, remove the cgroup and
  *      write the report (here, report.c)
  * The supervisor never runs untrusted code and needs no more than it has:
@@ -112,10 +114,14 @@ static int block_signals(sigset_t *saved)
 	return fd;
 }
 
+/* Warm (--template-fd), the process cloned here only builds the root: the
+ * PID namespace is made by the template's helper (forkserver.c). */
 static pid_t clone_init(const struct sandbox_options *o, const struct run_cgroup *cg, int *pidfd)
 {
+	uint64_t flags = NAMESPACE_FLAGS & ~(o->share_net ? (uint64_t)CLONE_NEWNET : 0) &
+			 ~(o->template_fd >= 0 ? (uint64_t)CLONE_NEWPID : 0);
 	struct clone3_args args = {
-		.flags = (NAMESPACE_FLAGS & ~(o->share_net ? (uint64_t)CLONE_NEWNET : 0)) | CLONE_PIDFD,
+		.flags = flags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 	};
@@ -137,6 +143,8 @@ struct supervisor {
 	uint64_t deadline;		/* the backstop behind init's own timeout */
 	const char *cut_short;		/* why the supervisor had to kill init */
 	struct init_result result;
+	bool built;			/* warm: the root is built */
+	bool adopted;			/* warm: init is the template's child, not ours */
 	bool ready;			/* pre-started: the command waits for its run */
 	bool have_result;		/* a result or an error arrived */
 	bool final;			/* init's last word: nothing more will come */
@@ -167,6 +175,10 @@ static void read_result(struct supervisor *s)
 		return;
 	}
 	r.error[sizeof r.error - 1] = '\0';
+	if (r.built && !r.error[0]) {
+		s->built = true;
+		return;
+	}
 	if (r.ready && !r.error[0]) {
 		s->ready = true;
 		return;
@@ -199,11 +211,12 @@ static void check_client(struct supervisor *s)
 	}
 }
 
-enum until { UNTIL_READY, UNTIL_RESULT, UNTIL_EXIT };
+enum until { UNTIL_BUILT, UNTIL_READY, UNTIL_RESULT, UNTIL_EXIT };
 
 static bool done(const struct supervisor *s, enum until until)
 {
 	switch (until) {
+	case UNTIL_BUILT:	return s->built || s->final;
 	case UNTIL_READY:	return s->ready || s->final;
 	case UNTIL_RESULT:	return s->final;
 	default:		return s->exited;
@@ -240,7 +253,7 @@ static void supervise(struct supervisor *s, enum until until)
 		if (fds[0].revents) {
 			while (!s->final)	/* init is gone: its pipe holds all it said */
 				read_result(s);
-			while (wait4(s->pid, &s->status, 0, &s->ru) < 0)
+			while (!s->adopted && wait4(s->pid, &s->status, 0, &s->ru) < 0)
 				if (errno != EINTR)
 					die_errno("wait4");
 			s->exited = true;
@@ -364,6 +377,31 @@ static bool claim(struct sandbox_options *o, struct supervisor *s, const struct 
 	return true;
 }
 
+/* Warm (--template-fd): once the root is built, coderunner-template forks
+ * the run's init and command into it (forkserver.c). That init, sending
+ * on the same result socket, is the one we supervise from then on; the
+ * process that built the root has done its part. */
+static void fork_from_template(const struct sandbox_options *o, struct supervisor *s,
+			       const struct command_fds *cmd, const struct run_cgroup *cg, int result_fd)
+{
+	supervise(s, UNTIL_BUILT);
+	if (s->built && !s->final && !s->cut_short) {
+		int init_pidfd;
+		pid_t init = forkserver_request(o, s->pidfd, result_fd, cmd, cg->dir_fd, &init_pidfd);
+		if (syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) < 0)
+			die_errno("let the root's builder go");
+		while (waitpid(s->pid, NULL, 0) < 0)
+			if (errno != EINTR)
+				die_errno("waitpid");
+		close(s->pidfd);
+		s->pid = init;
+		s->pidfd = init_pidfd;
+		s->adopted = true;
+	}
+	close(result_fd);
+	close(o->template_fd);
+}
+
 static void remove_cgroup(void)
 {
 	if (!cgroup_to_remove)
@@ -379,6 +417,7 @@ int sandbox_main(struct sandbox_options *options)
 	die_init(o.report_fd, &o);
 	check_report_fd(o.report_fd);
 	check_accept_fd(o.accept_fd);
+	check_report_fd(o.template_fd);	/* the template's, as the report fd is the caller's */
 	bool prestarted = o.accept_fd >= 0;
 	privileges_check();
 	uids_claim(&o);
@@ -411,17 +450,22 @@ int sandbox_main(struct sandbox_options *options)
 		close(sigfd);
 		if (prestarted)
 			close(o.accept_fd);
+		if (o.template_fd >= 0)
+			close(o.template_fd);
 		if (sigprocmask(SIG_SETMASK, &saved, NULL) < 0)
 			die_errno("sigprocmask");
 		init_main(&o, result[1], workdir_fd, prestarted ? &cmd : NULL);
 	}
-	close(result[1]);
+	if (o.template_fd < 0)	/* warm: the template's init gets it */
+		close(result[1]);
 
 	struct supervisor s = {
 		.pid = pid, .pidfd = pidfd, .sigfd = sigfd, .result_fd = result[0], .client_fd = -1,
 		.deadline = prestarted ? UINT64_MAX : start + o.timeout_ms + BACKSTOP_MS,
 	};
 	if (prestarted) {
+		if (o.template_fd >= 0)
+			fork_from_template(&o, &s, &cmd, &cg, result[1]);
 		prestart_close_theirs(&cmd);
 		if (!claim(&o, &s, &cg, &cmd)) {
 			/* Retired unclaimed: nothing to report, nothing failed. */

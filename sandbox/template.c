@@ -2,30 +2,37 @@
  * has already imported the libraries scripts use.
  *
  *   coderunner-template --preload numpy,pandas,matplotlib.pyplot --prestart N \
- *       [coderunner-sandbox option]... --accept-fd FD -- /usr/bin/python3 -s -c RUNNER
+ *       --sandbox PATH [coderunner-sandbox option]... --accept-fd FD \
+ *       -- /usr/bin/python3 -s -c RUNNER
  *
  * Importing numpy, pandas and matplotlib costs an agent's script most of its
  * time, every run. This program embeds the interpreter, imports the preload
- * list once, and keeps N children waiting on the listening socket FD. Each
- * child is a pre-started sandbox exactly as coderunner-sandbox --accept-fd
- * builds one: sandbox_main() runs the same stages (uid, cgroup, namespaces,
- * root, rlimits, privilege drop, no_new_privs, seccomp, clean environment)
- * and reports the same way. Only its command is not exec'd: the forked
- * interpreter, holding the imports, carries on as the command once all of
- * that is in force, and warm.py makes it what `python3 -s -c RUNNER` would be
- * (environment, random streams, sys.modules, argv) before RUNNER runs. When
- * a run claims a child, the child says so on its stdout, a socket to us, and
- * we fork the next one; no child serves two runs.
+ * list once, and keeps N sandboxes waiting on the listening socket FD. Each
+ * is coderunner-sandbox (PATH) --template-fd with our sandbox options,
+ * spawned (posix_spawn: no copy of our memory), and builds its sandbox as
+ * any other: uid, cgroup, namespaces, root. Where its init would fork the
+ * command, it asks us (forkserver.c): a helper on our memory enters that
+ * sandbox and a new PID namespace, whose PID 1 forks the command, our
+ * interpreter, and execs coderunner-sandbox --resume-init to be the run's
+ * init. The command goes through the same stages as any (rlimits,
+ * privilege drop, no_new_privs, seccomp, clean environment), is not
+ * exec'd but carries on holding the imports, and warm.py makes it what
+ * `python3 -s -c RUNNER` would be (environment, random streams,
+ * sys.modules, argv) before RUNNER runs. One copy of our memory per run:
+ * the command's. When a run claims a sandbox, its supervisor says so on
+ * its stdout, a socket to us, and we start the next one; no sandbox serves
+ * two runs.
  *
- * Privilege: this process holds what coderunner-sandbox holds, since its
- * children build sandboxes, but it runs Python only with an empty effective
- * capability set, with a private /tmp (so an import that writes a cache
- * writes nowhere shared); after the imports it
- * runs no Python at all, only this file's loop. A child raises its effective
- * set again for the sandbox stages, and drops every set before RUNNER runs.
+ * Privilege: this process holds what coderunner-sandbox holds, and
+ * CAP_SYS_CHROOT (setns() into a mount namespace needs it), but it runs
+ * Python only with an empty effective capability set, with a private /tmp
+ * (so an import that writes a cache writes nowhere shared); after the
+ * imports it runs no Python at all, only this file's loop. The helper
+ * raises its own effective set to enter a sandbox; the command drops every
+ * set before RUNNER runs.
  *
  * Messages on stdout, for whoever keeps us (coderunner-fcgi's pool): "warm PID
- * NAME..." once the first children are forked, with the top-level modules
+ * NAME..." once the first sandboxes are started, with the top-level modules
  * the imports brought in (a run whose own packages provide one of them
  * cannot be warm). Diagnostics go to stderr.
  */
@@ -33,19 +40,23 @@
 #include <Python.h>
 
 #include <cap-ng.h>
+#include <linux/capability.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +75,11 @@ struct child {
 
 static struct child children[MAX_CHILDREN];
 static unsigned n_children;
+static struct sandbox_options options;	/* a pre-started sandbox's, with the command in process */
+static const char *sandbox_path;	/* coderunner-sandbox: each child, and each waiter */
+static int sandbox_exe = -1;		/* the same, for an exec from inside a sandbox's root */
+static char **supervisor_argv;		/* coderunner-sandbox --template-fd 4 OPTION... -- COMMAND */
+static int requests[2] = { -1, -1 };	/* [0] ours, [1] the children's fd 4 */
 static PyObject *warm_globals;	/* warm.py's: BASE, CLOSURES */
 static char imported[8000];	/* the top-level modules the imports brought in */
 static int claims[2] = { -1, -1 };	/* [0] ours, [1] the children's stdout */
@@ -293,8 +309,171 @@ static void warm_command(const struct sandbox_options *o, char **env)
 	_exit(1);
 }
 
-/* fork() with one thread only, and with the interpreter's own fork hooks. */
-static pid_t fork_child(struct sandbox_options *o, int sigfd)
+/* Each pre-started sandbox is coderunner-sandbox --template-fd, spawned
+ * (no copy of our memory: posix_spawn shares it until the exec), with our
+ * claims socket as its stdout and the requests socket as fd 4. */
+static bool spawn(void)
+{
+	if (n_children == MAX_CHILDREN)
+		return false;
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", NULL };
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, options.accept_fd, options.accept_fd);	/* inherited */
+	posix_spawn_file_actions_adddup2(&fa, claims[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, requests[1], 4);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int rc = posix_spawn(&pid, sandbox_path, &fa, &attr, supervisor_argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		fprintf(stderr, "coderunner-template: spawn %s: %s\n", sandbox_path, strerror(rc));
+		return false;
+	}
+	children[n_children++] = (struct child){ pid, false };
+	return true;
+}
+
+/* ---- a warm run's init and command, forked into a sandbox (forkserver.c) ---- */
+
+struct fork_job {
+	const struct forkserver_request *req;
+	const int *fds;
+	pid_t init;			/* the run's init, exec'd; 0 if there is none */
+	int err;
+};
+
+/* The helpers run on our memory while we wait (CLONE_VFORK): stacks of
+ * their own, and nothing of ours touched but the job. No exit(), no
+ * malloc, no libcap-ng (whose state is ours). */
+static char helper_stack[64 * 1024] __attribute__((aligned(64)));
+/* The run's init forks the command on its stack, and the command, our
+ * interpreter, runs the script on it: as large as a main thread's, with a
+ * guard page below. Only what a run touches of it is ever resident. */
+#define COMMAND_STACK (8UL << 20)
+static char *init_stack;
+
+static void map_command_stack(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, COMMAND_STACK + (size_t)page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED || mprotect(p, (size_t)page, PROT_NONE) < 0)
+		fail("map a stack for the runs: %s", strerror(errno));
+	init_stack = p + page;
+}
+
+static int raise_effective_raw(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	d[0].effective = d[0].permitted;
+	d[1].effective = d[1].permitted;
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+static int join_cgroup(int dir_fd)
+{
+	int fd = openat(dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = write(fd, "0", 1) == 1 ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+/* The command: our own copy of the template (the one copy a run makes),
+ * PID 2 of the run, child of its init; from /work on, the stages every
+ * command goes through (init.c). */
+static _Noreturn void command_child(const struct fork_job *j)
+{
+	die_set_pipe(j->fds[FORK_FD_RESULT]);
+	if (chdir("/work") < 0)
+		die_errno("chdir /work");
+	struct sandbox_options o = options;
+	o.uid = (uid_t)j->req->uid;
+	o.gid = (gid_t)j->req->gid;
+	struct command_fds cmd = {
+		.mine = { -1, -1, -1, -1 },
+		.theirs = { j->fds[FORK_FD_STDIN], j->fds[FORK_FD_STDOUT], j->fds[FORK_FD_STDERR],
+			    j->fds[FORK_FD_CHANNEL] },
+		.control = { -1, j->fds[FORK_FD_CONTROL] },
+	};
+	sigset_t none;
+	sigemptyset(&none);
+	init_exec_command(&o, &none, &cmd);
+}
+
+/* PID 1 of the run's new PID namespace, still on our memory: into the
+ * run's cgroup (while our cgroup namespace sees both ends of the move) and
+ * cgroup namespace, a /proc of this PID namespace, the command, and then
+ * exec coderunner-sandbox --resume-init: init, as in any run. */
+static int run_init(void *arg)
+{
+	struct fork_job *j = arg;
+	if ((j->req->n_fds == FORK_FDS_MAX && join_cgroup(j->fds[FORK_FD_CGROUP]) < 0) ||
+	    setns(j->fds[FORK_FD_ROOT], CLONE_NEWCGROUP) < 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		j->err = errno;
+		_exit(SANDBOX_EXIT_FAULT);
+	}
+	pid_t pid = fork();
+	if (pid == 0)
+		command_child(j);
+	if (pid < 0) {
+		j->err = errno;
+		_exit(SANDBOX_EXIT_FAULT);
+	}
+	char args[5][16];
+	snprintf(args[0], sizeof args[0], "%d", j->fds[FORK_FD_RESULT]);
+	snprintf(args[1], sizeof args[1], "%d", j->fds[FORK_FD_INIT_CONTROL]);
+	snprintf(args[2], sizeof args[2], "%d", (int)pid);
+	snprintf(args[3], sizeof args[3], "%u", (unsigned)j->req->uid);
+	snprintf(args[4], sizeof args[4], "%u", (unsigned)j->req->gid);
+	char *argv[] = { "coderunner-sandbox", "--resume-init", args[0], args[1], args[2], args[3], args[4], NULL };
+	char *envp[] = { NULL };
+	if (fcntl(j->fds[FORK_FD_RESULT], F_SETFD, 0) == 0 && fcntl(j->fds[FORK_FD_INIT_CONTROL], F_SETFD, 0) == 0)
+		syscall(SYS_execveat, sandbox_exe, "", argv, envp, AT_EMPTY_PATH);
+	j->err = errno;
+	kill(pid, SIGKILL);
+	_exit(SANDBOX_EXIT_FAULT);
+}
+
+/* The helper: enters the namespaces of the process that built the root
+ * (with the capabilities we hold, raised for it alone) and a new PID
+ * namespace for its child, run_init(), whose parent we make ours. */
+static int enter_sandbox(void *arg)
+{
+	struct fork_job *j = arg;
+	if (raise_effective_raw() < 0 ||
+	    setns(j->fds[FORK_FD_ROOT], CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0 ||
+	    unshare(CLONE_NEWPID) < 0) {
+		j->err = errno;
+		_exit(0);
+	}
+	pid_t pid = clone(run_init, init_stack + COMMAND_STACK,
+			  CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, j);
+	if (pid < 0)
+		j->err = errno;
+	else if (!j->err)
+		j->init = pid;
+	_exit(0);
+}
+
+/* One request: the run's init (with a pidfd of it in *pidfd), or a
+ * negative errno. One thread only, and the interpreter's own fork hooks. */
+static int32_t fork_command(const struct forkserver_request *req, const int *fds, int *pidfd)
 {
 	DIR *d = opendir("/proc/self/task");
 	unsigned threads = 0;
@@ -304,36 +483,60 @@ static pid_t fork_child(struct sandbox_options *o, int sigfd)
 		closedir(d);
 	if (threads != 1)
 		fail("%u threads: a fork now could deadlock its child; runs go cold", threads);
+	struct fork_job job = { req, fds, 0, 0 };
 	PyOS_BeforeFork();
-	pid_t pid = fork();
-	if (pid != 0) {
-		PyOS_AfterFork_Parent();
-		return pid;
-	}
-	/* The child: a pre-started sandbox, announcing its claim to us. */
-	close(sigfd);
-	close(claims[0]);
-	if (dup2(claims[1], 1) < 0)
-		_exit(SANDBOX_EXIT_FAULT);
-	close(claims[1]);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	set_effective(true);
-	o->in_process = warm_command;
-	_exit(sandbox_main(o));
+	pid_t helper_pid = clone(enter_sandbox, helper_stack + sizeof helper_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
+	int err = errno;
+	PyOS_AfterFork_Parent();
+	if (helper_pid < 0)
+		return -err;
+	while (waitpid(helper_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (!job.init)
+		return -(job.err ? job.err : EIO);
+	/* Our child (CLONE_PARENT), so its pid stays its own until we reap it. */
+	if ((*pidfd = (int)syscall(SYS_pidfd_open, job.init, 0)) < 0)
+		return -errno;
+	return (int32_t)job.init;
 }
 
-static void spawn(struct sandbox_options *o, int sigfd)
+/* Our answer: init's pid with its pidfd, or a negative errno alone. */
+static void answer(int sock, int32_t value, int pidfd)
 {
-	if (n_children == MAX_CHILDREN)
-		return;
-	pid_t pid = fork_child(o, sigfd);
-	if (pid < 0) {
-		fprintf(stderr, "coderunner-template: fork: %s\n", strerror(errno));
-		return;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof control);
+	struct iovec iov = { &value, sizeof value };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (pidfd >= 0) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof control.buf;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
 	}
-	children[n_children++] = (struct child){ pid, false };
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+		fprintf(stderr, "coderunner-template: cannot answer a sandbox: %s\n", strerror(errno));
+}
+
+static void handle_requests(void)
+{
+	struct forkserver_request req;
+	int fds[FORK_FDS_MAX];
+	int n;
+	while ((n = forkserver_receive(requests[0], &req, fds)) >= 0) {
+		int pidfd = -1;
+		int32_t value = fork_command(&req, fds, &pidfd);
+		answer(fds[FORK_FD_REPLY], value, pidfd);
+		if (pidfd >= 0)
+			close(pidfd);
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+	}
 }
 
 static unsigned waiting(void)
@@ -362,6 +565,9 @@ static bool reap(void)
 {
 	bool unclaimed = false;
 	pid_t pid;
+	/* A child says it was claimed before its run, and may have ended
+	 * since: read what it said first. */
+	read_claims();
 	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
 		for (unsigned i = 0; i < n_children; i++)
 			if (children[i].pid == pid) {
@@ -389,17 +595,38 @@ int main(int argc, char **argv)
 			list = argv[i + 1];
 		else if (!strcmp(argv[i], "--prestart"))
 			prestart = (unsigned)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--sandbox"))
+			sandbox_path = argv[i + 1];
 		else
 			break;
 	}
-	if (!list || !*list || prestart < 1 || prestart > MAX_CHILDREN / 2)
-		fail("usage: coderunner-template --preload LIST --prestart N [coderunner-sandbox option]... "
-		     "--accept-fd FD -- PYTHON -s -c RUNNER");
+	if (!list || !*list || prestart < 1 || prestart > MAX_CHILDREN / 2 || !sandbox_path)
+		fail("usage: coderunner-template --preload LIST --prestart N --sandbox PATH "
+		     "[coderunner-sandbox option]... --accept-fd FD -- PYTHON -s -c RUNNER");
+	/* Each child: coderunner-sandbox --template-fd 4, then our sandbox
+	 * options and command as they are. */
+	supervisor_argv = calloc((size_t)(argc - i + 4), sizeof *supervisor_argv);
+	if (!supervisor_argv)
+		fail("out of memory");
+	supervisor_argv[0] = (char *)sandbox_path;
+	supervisor_argv[1] = "--template-fd";
+	supervisor_argv[2] = "4";
+	for (int k = i; k < argc; k++)
+		supervisor_argv[k - i + 3] = argv[k];
 	struct sandbox_options o;
 	char err[256];
 	argv[i - 1] = argv[0];
 	if (options_parse(&o, argc - i + 1, argv + i - 1, err, sizeof err) < 0)
 		fail("%s", err);
+	options = o;
+	options.in_process = warm_command;
+	map_command_stack();
+	if ((sandbox_exe = open(sandbox_path, O_PATH | O_CLOEXEC)) < 0)
+		fail("%s: %s", sandbox_path, strerror(errno));
+	/* Only our sandboxes' supervisors take the listening socket, not the
+	 * runs' inits we exec. */
+	if (fcntl(o.accept_fd, F_SETFD, FD_CLOEXEC) < 0)
+		fail("--accept-fd %d: %s", o.accept_fd, strerror(errno));
 	if (o.accept_fd < 0 || !o.argv[0] || !o.argv[1] || strcmp(o.argv[1], "-s") || !o.argv[2] ||
 	    strcmp(o.argv[2], "-c") || !o.argv[3] || o.argv[4])
 		fail("the command must be pre-started (--accept-fd) and PYTHON -s -c RUNNER");
@@ -410,12 +637,17 @@ int main(int argc, char **argv)
 		fail("%s is not the interpreter this template embeds (python%d.%d); runs go cold",
 		     o.argv[0], PY_MAJOR_VERSION, PY_MINOR_VERSION);
 	privileges_check();
+	/* setns() into a mount namespace takes CAP_SYS_CHROOT besides. */
+	if (capng_get_caps_process() < 0 || !capng_have_capability(CAPNG_PERMITTED, CAP_SYS_CHROOT))
+		fail("without CAP_SYS_CHROOT no command can be forked into a sandbox; runs go cold");
 
-	/* Our stdout is for our keeper's messages; children say "claimed" to us. */
+	/* Our stdout is for our keeper's messages; children say "claimed" to
+	 * us, and ask for their commands. */
 	int keeper = fcntl(1, F_DUPFD_CLOEXEC, 3);
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (keeper < 0 || null < 0 || dup2(null, 1) < 0 ||
-	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, claims) < 0)
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, claims) < 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, requests) < 0)
 		fail("set up our fds: %s", strerror(errno));
 	close(null);
 
@@ -448,7 +680,8 @@ int main(int argc, char **argv)
 		/* A child that ends unclaimed (a set-up that fails) is
 		 * replaced once a second at most, never in a storm. */
 		while (!stopping && waiting() < prestart && now_ms() - last_failure > 1000)
-			spawn(&o, sigfd);
+			if (!spawn())
+				last_failure = now_ms();
 		if (!said_warm && !stopping && n_children) {
 			char msg[sizeof imported + 32];
 			int len = snprintf(msg, sizeof msg, "warm %d %s\n", (int)getpid(), imported);
@@ -458,9 +691,11 @@ int main(int argc, char **argv)
 		}
 		if (stopping && n_children == 0)
 			_exit(0);	/* the interpreter needs no teardown */
-		struct pollfd fds[2] = { { sigfd, POLLIN, 0 }, { claims[0], POLLIN, 0 } };
-		if (poll(fds, 2, 1000) < 0 && errno != EINTR)
+		struct pollfd fds[3] = { { sigfd, POLLIN, 0 }, { claims[0], POLLIN, 0 }, { requests[0], POLLIN, 0 } };
+		if (poll(fds, 3, 1000) < 0 && errno != EINTR)
 			fail("poll: %s", strerror(errno));
+		if (fds[2].revents)
+			handle_requests();
 		if (fds[1].revents)
 			read_claims();
 		struct signalfd_siginfo si;

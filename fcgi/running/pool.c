@@ -189,13 +189,15 @@ static void template_command(const struct config *c, struct sandbox_command *cmd
 	int n = 0;
 	while (cmd->argv[n])
 		n++;
-	memmove(cmd->argv + 5, cmd->argv + 1, (size_t)n * sizeof *cmd->argv);	/* with the NULL */
+	memmove(cmd->argv + 7, cmd->argv + 1, (size_t)n * sizeof *cmd->argv);	/* with the NULL */
 	snprintf(cmd->prestart, sizeof cmd->prestart, "%u", c->prestarted);
 	cmd->argv[0] = (char *)c->template_bin;
 	cmd->argv[1] = "--preload";
 	cmd->argv[2] = (char *)c->preload;
 	cmd->argv[3] = "--prestart";
 	cmd->argv[4] = cmd->prestart;
+	cmd->argv[5] = "--sandbox";	/* which starts each pre-started sandbox */
+	cmd->argv[6] = (char *)c->sandbox;
 }
 
 /* Starts a pre-started sandbox (or the template) on the listening socket,

@@ -49,7 +49,7 @@ warm_socket() {
 	sock=$tmp_root/template-$key.sock
 	if [ ! -S "$sock" ]; then
 		listen_exec "$sock" "$top_builddir/coderunner-template" --preload numpy,pandas,matplotlib.pyplot \
-			--prestart 1 --timeout 120 --memory 4096 "$@" --accept-fd 3 \
+			--prestart 1 --sandbox "$SB" --timeout 120 --memory 4096 "$@" --accept-fd 3 \
 			-- "$PY" -s -c "$(cat "$top_srcdir/fcgi/running/runners/prestart.py")" \
 			>"$tmp_root/template-$key.out" 2>>"$tmp_root/template.err" &
 		echo $! >>"$tmp_root/templates"

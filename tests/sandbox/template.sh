@@ -19,7 +19,7 @@ range=(--uid-range "$FIRST-$LAST" --uid-lock "$tmp_root/uids.lock")
 # what it says on stdout in $tmp_root/template.out.
 start_template() {
 	rm -f "$sock"
-	listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 "${range[@]}" \
+	listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 --sandbox "$SB" "${range[@]}" \
 		"$@" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
 	template=$!
 	for _ in $(seq 300); do grep -q warm "$tmp_root/template.out" && break; sleep 0.1; done
@@ -48,7 +48,7 @@ cap_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # --- refusals -------------------------------------------------------------------
 out=$("$TEMPLATE" --prestart 2 -- "$PY" 2>&1); rc=$?
 is "$rc" 125 "without --preload the template refuses to start"
-out=$("$TEMPLATE" --preload json --prestart 1 "${range[@]}" --accept-fd 3 -- /bin/sh -s -c x 2>&1); rc=$?
+out=$("$TEMPLATE" --preload json --prestart 1 --sandbox "$SB" "${range[@]}" --accept-fd 3 -- /bin/sh -s -c x 2>&1); rc=$?
 is "$rc" 125 "with another interpreter than the one it embeds, it refuses"
 like "$out" "is not the interpreter this template embeds" "and says why"
 
@@ -60,12 +60,14 @@ is "$(cap_field "$template" CapEff)" 0000000000000000 "the template runs with an
 is "$(ls /proc/$template/task | wc -l)" 1 "and one thread"
 is "$(findmnt -N "$template" -no FSTYPE,OPTIONS -T /tmp)" "$(findmnt -no FSTYPE,OPTIONS -T /tmp)" \
 	"and sees the host's /tmp again after its imports, in their private one"
-kids=$(pgrep -P "$template" | wc -l)
-is "$kids" 2 "it keeps --prestart sandboxes waiting"
+# Its children: each sandbox's supervisor, and each run's init (forkserver.c),
+# whose child is the command.
+sups=$(pgrep -P "$template" -f -- '--template-fd' | wc -l)
+inits=$(pgrep -P "$template" -f -- '--resume-init' | wc -l)
+is "$sups/$inits" 2/2 "it keeps --prestart sandboxes waiting"
 
 # --- a waiting warm interpreter is as confined as a cold one ---------------------
-sup=$(pgrep -P "$template" | head -1)
-init=$(pgrep -P "$sup" | head -1)
+init=$(pgrep -P "$template" -f -- '--resume-init' | head -1)
 cmd=$(pgrep -P "$init" | head -1)
 uid=$(awk '$1 == "Uid:" { print $2 }' /proc/$cmd/status)
 [ "$uid" -ge $FIRST ] && [ "$uid" -le $LAST ]; ok $? "a waiting interpreter runs as a uid of the range ($uid)"
@@ -182,16 +184,43 @@ is "$RC/$OUT" "0/3" "and the next run works"
 is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 2 \
 	"nothing of the finished runs is left: only the two waiting interpreters"
 
+# A warm run's init is the template's child, not its supervisor's: the run
+# must still end when the supervisor does, however it does.
+gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+stage <<'EOF_PY'
+import time
+time.sleep(20)
+EOF_PY
+warm --timeout 20000 &
+client=$!
+run_init= run_cmd= run_sup=
+for _ in $(seq 100); do
+	for w in $(pgrep -P "$template" -f -- '--resume-init'); do
+		c=$(pgrep -P "$w" | head -1)
+		[ -n "$c" ] && [ -e "/proc/$c/cwd/main.py" ] && run_init=$w run_cmd=$c
+	done
+	[ -n "$run_init" ] && break
+	sleep 0.1
+done
+for sp in $(pgrep -P "$template" -f -- '--template-fd'); do
+	grep -qs "^Pid:[[:space:]]*$run_init\$" /proc/$sp/fdinfo/* && run_sup=$sp
+done
+test -n "$run_sup"; ok $? "a warm run under way: its supervisor $run_sup, init $run_init, command $run_cmd"
+kill -9 "$run_sup"
+for _ in $(seq 50); do gone "$run_init" && gone "$run_cmd" && break; sleep 0.1; done
+gone "$run_init" && gone "$run_cmd"; ok $? "kill -9 of its supervisor ends the run at once: init and command are gone"
+wait "$client"
+
 # --- as the service runs it --------------------------------------------------------
 # An unprivileged user holding only the documented capabilities as ambient
 # ones, as coderunner.service grants them.
 kill -HUP "$template"; wait "$template"
-caps=+sys_admin,+net_admin,+setuid,+setgid,+setpcap,+chown,+kill,+dac_read_search
+caps=+sys_admin,+net_admin,+setuid,+setgid,+setpcap,+chown,+kill,+dac_read_search,+sys_chroot
 svc=61002
 chown "$svc" "$tmp_root"; rm -f "$tmp_root/uids.lock"
 rm -f "$sock"
 LISTEN_AS=(setpriv --reuid=$svc --regid=$svc --clear-groups --inh-caps=$caps --ambient-caps=$caps)
-listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 1 "${range[@]}" \
+listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 1 --sandbox "$SB" "${range[@]}" \
 	--accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
 LISTEN_AS=()
 template=$!

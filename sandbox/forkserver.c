@@ -1,0 +1,139 @@
+/* forkserver.c — a warm run's init and command, forked by coderunner-template.
+ *
+ * A warm run's command is a copy of the template's interpreter, which holds
+ * the imported libraries; nothing else of the sandbox needs them. So the
+ * template starts each pre-started sandbox as coderunner-sandbox
+ * --template-fd (an exec, not a copy of itself), and that supervisor builds
+ * the sandbox as any other: its uid, its cgroup, new mount, network, IPC,
+ * UTS and cgroup namespaces and the root in them, built by a process of its
+ * own (init.c). Then it asks the template, on the socket FD, for the rest:
+ * here is that process (a pidfd), the run's cgroup, the command's fds and
+ * init's, its uid. A helper of the template, sharing its memory, enters
+ * those namespaces and a new PID namespace; its PID 1 joins the cgroup,
+ * mounts /proc, forks the command (which carries on as init_exec_command()
+ * has it: limits, uid, capabilities, no_new_privs, seccomp) and execs
+ * coderunner-sandbox --resume-init: init, from there on as in any run. The
+ * supervisor gets a pidfd of that init and supervises it. One copy of the
+ * template's memory per run, the command's, not three (supervisor, init,
+ * command); and the command is init's child, as in a cold run.
+ *
+ * The request is one datagram with the fds attached; the reply, on a
+ * socket pair of the request's own, init's pid with a pidfd of it, or a
+ * negative errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+pid_t forkserver_request(const struct sandbox_options *o, int root_pidfd, int result_fd,
+			 const struct command_fds *cmd, int cgroup_fd, int *init_pidfd)
+{
+	int reply[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, reply) < 0)
+		die_errno("socketpair");
+	int fds[FORK_FDS_MAX] = {
+		[FORK_FD_REPLY] = reply[1], [FORK_FD_ROOT] = root_pidfd, [FORK_FD_RESULT] = result_fd,
+		[FORK_FD_STDIN] = cmd->theirs[CMD_STDIN], [FORK_FD_STDOUT] = cmd->theirs[CMD_STDOUT],
+		[FORK_FD_STDERR] = cmd->theirs[CMD_STDERR], [FORK_FD_CHANNEL] = cmd->theirs[CMD_CHANNEL],
+		[FORK_FD_CONTROL] = cmd->control[1], [FORK_FD_INIT_CONTROL] = cmd->control[0],
+		[FORK_FD_CGROUP] = cgroup_fd,
+	};
+	int n = cgroup_fd >= 0 ? FORK_FDS_MAX : FORK_FD_CGROUP;
+	struct forkserver_request req = { FORKSERVER_MAGIC, (uint32_t)o->uid, (uint32_t)o->gid, n };
+	union {
+		char buf[CMSG_SPACE(FORK_FDS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof control);
+	struct iovec iov = { &req, sizeof req };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+	ssize_t r;
+	while ((r = sendmsg(o->template_fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (r != (ssize_t)sizeof req)
+		die_errno("ask the template for the command");
+	close(reply[1]);
+
+	int32_t answer = 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} back;
+	iov = (struct iovec){ &answer, sizeof answer };
+	msg = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = back.buf,
+			       .msg_controllen = sizeof back.buf };
+	while ((r = recvmsg(reply[0], &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	close(reply[0]);
+	if (r != (ssize_t)sizeof answer)
+		die("the template did not fork the command (it is gone)");
+	if (answer <= 0) {
+		errno = -answer;
+		die_errno("the template could not fork the command");
+	}
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		die("the template forked the command but sent no pidfd of its init");
+	memcpy(init_pidfd, CMSG_DATA(c), sizeof(int));
+	return (pid_t)answer;
+}
+
+/* The template's side: one request and its fds (moved above 9, so that
+ * placing the command's onto 0-4 overwrites none of them); the number of
+ * fds, or -1 for a message that is not a request (its fds closed). */
+int forkserver_receive(int sock, struct forkserver_request *req, int fds[FORK_FDS_MAX])
+{
+	union {
+		char buf[CMSG_SPACE(FORK_FDS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { req, sizeof *req };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
+	};
+	ssize_t n;
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -1;
+	int got = 0;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+		got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(c), (size_t)got * sizeof(int));
+	}
+	bool valid = n == (ssize_t)sizeof *req && !(msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) &&
+		     req->magic == FORKSERVER_MAGIC && req->n_fds == got &&
+		     (got == FORK_FD_CGROUP || got == FORK_FDS_MAX);
+	for (int i = 0; i < got; i++) {
+		int high = valid ? fcntl(fds[i], F_DUPFD_CLOEXEC, 10) : -1;
+		if (valid && high < 0)
+			valid = false;
+		close(fds[i]);
+		fds[i] = high;
+	}
+	if (!valid) {
+		for (int i = 0; i < got; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return -1;
+	}
+	if (got == FORK_FD_CGROUP)
+		fds[FORK_FD_CGROUP] = -1;
+	return got;
+}
