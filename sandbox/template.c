@@ -332,7 +332,10 @@ static bool spawn(void)
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
+	/* Raised for the exec: the path may need CAP_DAC_READ_SEARCH to reach. */
+	set_effective(true);
 	int rc = posix_spawn(&pid, sandbox_path, &fa, &attr, supervisor_argv, envp);
+	set_effective(false);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {
