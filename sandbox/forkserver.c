@@ -46,38 +46,13 @@ pid_t forkserver_request(const struct sandbox_options *o, int root_pidfd, int re
 	};
 	int n = cgroup_fd >= 0 ? FORK_FDS_MAX : FORK_FD_CGROUP;
 	struct forkserver_request req = { FORKSERVER_MAGIC, (uint32_t)o->uid, (uint32_t)o->gid, n };
-	union {
-		char buf[CMSG_SPACE(FORK_FDS_MAX * sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	memset(&control, 0, sizeof control);
-	struct iovec iov = { &req, sizeof req };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
-	memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
-	ssize_t r;
-	while ((r = sendmsg(o->template_fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
+	ssize_t r = send_with_fds(o->template_fd, &req, sizeof req, fds, n);
 	if (r != (ssize_t)sizeof req)
 		die_errno("ask the template for the command");
 	close(reply[1]);
 
 	int32_t answer = 0;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} back;
-	iov = (struct iovec){ &answer, sizeof answer };
-	msg = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = back.buf,
-			       .msg_controllen = sizeof back.buf };
-	while ((r = recvmsg(reply[0], &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
+	r = recv_with_fd(reply[0], &answer, sizeof answer, 0, init_pidfd);
 	close(reply[0]);
 	if (r != (ssize_t)sizeof answer)
 		die("the template did not fork the command (it is gone)");
@@ -85,10 +60,8 @@ pid_t forkserver_request(const struct sandbox_options *o, int root_pidfd, int re
 		errno = -answer;
 		die_errno("the template could not fork the command");
 	}
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (*init_pidfd < 0)
 		die("the template forked the command but sent no pidfd of its init");
-	memcpy(init_pidfd, CMSG_DATA(c), sizeof(int));
 	return (pid_t)answer;
 }
 

@@ -34,24 +34,26 @@
 /* How long a client may take to send its request once connected. */
 #define RECEIVE_TIMEOUT_S 10
 
-/* One message with n (at most 3) fds attached; sendmsg()'s result. */
-static ssize_t send_with_fds(int sock, const void *data, size_t len, const int *fds, int n)
+/* One message with n (at most SANDBOX_MAX_FDS) fds attached, or none;
+ * sendmsg()'s result. */
+ssize_t send_with_fds(int sock, const void *data, size_t len, const int *fds, int n)
 {
 	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
+		char buf[CMSG_SPACE(SANDBOX_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} control;
 	memset(&control, 0, sizeof control);
 	struct iovec iov = { (void *)data, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
-	memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (n > 0) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+	}
 	ssize_t r;
 	while ((r = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
@@ -60,7 +62,7 @@ static ssize_t send_with_fds(int sock, const void *data, size_t len, const int *
 
 /* One message and the one fd that came with it (-1 if none, or if it was
  * cut off); recvmsg()'s result. */
-static ssize_t recv_with_fd(int sock, void *data, size_t len, int flags, int *fd)
+ssize_t recv_with_fd(int sock, void *data, size_t len, int flags, int *fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];

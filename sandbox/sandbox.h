@@ -151,6 +151,8 @@ _Noreturn void init_main(const struct sandbox_options *o, int result_fd, int wor
 void uids_claim(struct sandbox_options *o);
 
 /* prestart.c: the pre-started mode's side of the supervisor. */
+ssize_t send_with_fds(int sock, const void *data, size_t len, const int *fds, int n);
+ssize_t recv_with_fd(int sock, void *data, size_t len, int flags, int *fd);	/* *fd -1: none */
 void prestart_open_fds(struct command_fds *cmd);
 void prestart_close_theirs(struct command_fds *cmd);
 int prestart_accept(int listen_fd, int sigfd);	/* -1: told to stop first */

@@ -506,23 +506,7 @@ static int32_t fork_command(const struct forkserver_request *req, const int *fds
 /* Our answer: init's pid with its pidfd, or a negative errno alone. */
 static void answer(int sock, int32_t value, int pidfd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	memset(&control, 0, sizeof control);
-	struct iovec iov = { &value, sizeof value };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (pidfd >= 0) {
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof control.buf;
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
-	}
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+	if (send_with_fds(sock, &value, sizeof value, &pidfd, pidfd >= 0) < 0)
 		fprintf(stderr, "coderunner-template: cannot answer a sandbox: %s\n", strerror(errno));
 }
 
