@@ -69,6 +69,9 @@ is "$sups/$inits" 2/2 "it keeps --prestart sandboxes waiting"
 # --- a waiting warm interpreter is as confined as a cold one ---------------------
 init=$(pgrep -P "$template" -f -- '--resume-init' | head -1)
 cmd=$(pgrep -P "$init" | head -1)
+# init holds its standard fds, the supervisor's socket and the command's
+# control socket; nothing of the template's (its listening socket above all).
+is "$(ls /proc/$init/fd | wc -l)" 5 "a waiting run's init holds only its own five fds"
 uid=$(awk '$1 == "Uid:" { print $2 }' /proc/$cmd/status)
 [ "$uid" -ge $FIRST ] && [ "$uid" -le $LAST ]; ok $? "a waiting interpreter runs as a uid of the range ($uid)"
 is "$(cap_field "$cmd" CapEff)/$(cap_field "$cmd" CapPrm)/$(cap_field "$cmd" CapBnd)" \
