@@ -6,12 +6,17 @@
 #   CLOSURES  name -> the modules a cold `import name` brings in, for each
 #             preloaded name, each top-level package they imported and each
 #             module the warm-up imported on its own
+#   RUNNER    the runner every warm run's command line ends with
 # and leaves run(ENV, ARGV), which template.c calls in the command's process
 # of each warm run, once the sandbox's limits, uid, empty capability sets and
 # seccomp filter are in force:
 #   ENV       the run's environment, "NAME=VALUE" strings
 #   ARGV      the command line, [python3, -s, -c, RUNNER]
-import os, sys
+import _io, os, sys
+_WRITERS = (_io.TextIOWrapper, _io.BufferedWriter, _io.BufferedRandom)
+# The runner imports resource at its start: imported here, it is hidden
+# with the rest and comes back from memory instead of from disk in every run.
+import resource
 
 # The modules the template imported beyond a bare interpreter's, which the
 # template takes out of sys.modules (below) and a run brings back, with everything
@@ -48,6 +53,7 @@ class _Hidden:
         for n in CLOSURES.get(name, ()):
             if n in _hidden:
                 sys.modules[n] = _hidden.pop(n)
+                _bind(n)
         return _ModuleSpec(name, _Restored(module))
 
     @staticmethod
@@ -64,15 +70,38 @@ _hidden.update((n, m) for n, m in sys.modules.items() if n not in BASE)
 for _n in _hidden:
     del sys.modules[_n]
 
+# A package holds each submodule imported as an attribute, which lets
+# `from package import submodule` skip the import (and sys.modules would
+# never show it) and `package.submodule` work where a cold run's would fail.
+# So each hidden submodule is unbound from its package here, and bound again
+# when it comes back, as its import would bind it.
+_unbound = {}
+for _n, _m in _hidden.items():
+    _parent, _, _attr = _n.rpartition(".")
+    _pm = sys.modules.get(_parent) or _hidden.get(_parent)
+    if _parent and _pm is not None and _pm.__dict__.get(_attr) is _m:
+        del _pm.__dict__[_attr]
+        _unbound[_n] = _pm, _attr
 
-def _finish(code):
+
+def _bind(name):
+    if name in _unbound:
+        parent, attr = _unbound.pop(name)
+        setattr(parent, attr, sys.modules[name])
+
+
+def _flush_std():
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+
+
+def _finish(code, runner_globals):
     """What python3 does at its end, without tearing down the template's
     modules: wait for the script's threads, run its atexit functions,
-    flush, exit with SystemExit's status."""
-    if "threading" in sys.modules:
-        sys.modules["threading"]._shutdown()
-    import atexit
-    atexit._run_exitfuncs()
+    flush, finalize what the script made, exit with SystemExit's status."""
     if code is None:
         status = 0
     elif isinstance(code, int):
@@ -80,17 +109,35 @@ def _finish(code):
     else:
         print(code, file=sys.stderr)
         status = 1
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except Exception:
-            pass
+    if "threading" in sys.modules:
+        sys.modules["threading"]._shutdown()
+    import atexit
+    atexit._run_exitfuncs()
+    _flush_std()
+    # As python3's teardown: every file the script wrote and never closed is
+    # flushed (the collector below may close a file's raw stream before its
+    # buffer), __main__ leaves sys.modules, and a collection finalizes what
+    # only the script held, its globals still in place (a __del__ runs). The
+    # template's objects are frozen, out of the collector's sight: what it
+    # lists is the run's own.
+    for o in _gc.get_objects():
+        if isinstance(o, _WRITERS):
+            try:
+                o.flush()
+            except Exception:
+                pass
+    runner_globals.clear()
+    sys.modules.pop("__main__", None)
+    _gc.collect()
+    _flush_std()
     os._exit(status)
 
 
 # Every object there is goes out of the collector's sight, so that no
 # collection in a run touches (and copies) the pages of the template's.
 _gc = _hidden.get("gc") or sys.modules["gc"]
+# The runner is the same in every run: compiled once, here.
+_runner = (RUNNER, compile(RUNNER, "<string>", "exec"))
 _gc.collect()
 _gc.freeze()
 
@@ -113,8 +160,11 @@ def run(ENV, ARGV):
     sys.argv[:] = ["-c"]
     sys.orig_argv[:] = ARGV
     sys.path.insert(0, "")
+    code = _runner[1] if ARGV[3] == _runner[0] else compile(ARGV[3], "<string>", "exec")
+    runner_globals = {"__name__": "__main__", "__builtins__": __builtins__}
+    status = 0
     try:
-        exec(compile(ARGV[3], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+        exec(code, runner_globals)
     except SystemExit as e:
-        _finish(e.code)
-    _finish(0)
+        status = e.code
+    _finish(status, runner_globals)

@@ -93,6 +93,7 @@ print("environ", sorted(os.environ.items()))
 print("flags", sys.flags)
 print("fds", sorted(os.listdir("/proc/self/fd")))
 print("pid", os.getpid(), os.getppid(), "cwd", os.getcwd(), "umask", os.umask(0o22))
+print("comm", open("/proc/self/comm").read().strip())
 print("groups", os.getgroups(), "gid == uid", os.getgid() == os.getuid())
 import pandas, numpy, matplotlib.pyplot
 fig, ax = matplotlib.pyplot.subplots()
@@ -111,9 +112,36 @@ cold
 cold_out=$OUT cold_err=$ERR cold_rc=$RC
 warm
 is "$RC" "$cold_rc" "a warm run ends as a cold one does (exit $cold_rc)"
-is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas and drawing a chart, environment, flags, fds, pid and cwd are a cold run's"
+is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas and drawing a chart, environment, flags, fds, pid, name and cwd are a cold run's"
 is "$ERR" "$cold_err" "and so is the traceback"
 [ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
+
+# --- its end is python3's: the script's objects are finalized --------------------
+end_script() {
+	stage <<'EOF_PY'
+import atexit, sys
+log = open("output/log.txt", "w")
+log.write("written, never closed\n")
+class Noisy:
+    def __del__(self):
+        print("finalized", self.name, file=sys.stderr)
+keep = Noisy()
+keep.name = "global"
+cycle = Noisy()
+cycle.name = "in a cycle"
+cycle.me = cycle
+atexit.register(print, "atexit ran")
+print("end of script")
+EOF_PY
+}
+end_script
+cold
+cold_out=$OUT cold_err=$ERR cold_rc=$RC cold_log=$(cat "$WORK/output/log.txt")
+end_script
+warm
+is "$RC/$OUT" "$cold_rc/$cold_out" "a warm run's atexit functions run as a cold one's ($cold_out)"
+is "$(sort <<<"$ERR")" "$(sort <<<"$cold_err")" "its objects are finalized at the end, as a cold run's are"
+is "$(cat "$WORK/output/log.txt")" "$cold_log" "a file it wrote and never closed is flushed, as a cold run's is"
 
 # --- random streams of its own, and nothing left by the run before --------------
 stage <<'EOF_PY'
