@@ -1,25 +1,23 @@
-/* forkserver.c — a warm run's init and command, forked by coderunner-template.
+/* forkserver.c — a warm run's command, forked by coderunner-template.
  *
  * A warm run's command is a copy of the template's interpreter, which holds
  * the imported libraries; nothing else of the sandbox needs them. So the
  * template starts each pre-started sandbox as coderunner-sandbox
  * --template-fd (an exec, not a copy of itself), and that supervisor builds
- * the sandbox as any other: its uid, its cgroup, new mount, network, IPC,
- * UTS and cgroup namespaces and the root in them, built by a process of its
- * own (init.c). Then it asks the template, on the socket FD, for the rest:
- * here is that process (a pidfd), the run's cgroup, the command's fds and
- * init's, its uid. A helper of the template, sharing its memory, enters
- * those namespaces and a new PID namespace; its PID 1 joins the cgroup,
- * mounts /proc, forks the command (which carries on as init_exec_command()
- * has it: limits, uid, capabilities, no_new_privs, seccomp) and execs
- * coderunner-sandbox --resume-init: init, from there on as in any run. The
- * supervisor gets a pidfd of that init and supervises it. One copy of the
- * template's memory per run, the command's, not three (supervisor, init,
- * command); and the command is init's child, as in a cold run.
+ * the sandbox as any other: its uid, its cgroup, its init in new mount,
+ * PID, network, IPC, UTS and cgroup namespaces, the root built by that init
+ * (init.c). Then it asks the template, on the socket FD, for the command:
+ * here is init (a pidfd), the run's cgroup, the command's fds, its uid. A
+ * helper of the template, sharing its memory, enters init's namespaces and
+ * makes a process there that joins the cgroup and forks the command (which
+ * carries on as init_exec_command() has it: limits, uid, capabilities,
+ * no_new_privs, seccomp), then ends: the command, orphaned, is init's child,
+ * as in a cold run, and PID 2. One copy of the template's memory per run,
+ * the command's; no exec but the supervisor's.
  *
  * The request is one datagram with the fds attached; the reply, on a
- * socket pair of the request's own, init's pid with a pidfd of it, or a
- * negative errno.
+ * socket pair of the request's own, the command's pid in the run's PID
+ * namespace, or a negative errno.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,18 +29,17 @@
 
 #include "sandbox/sandbox.h"
 
-pid_t forkserver_request(const struct sandbox_options *o, int root_pidfd, int result_fd,
-			 const struct command_fds *cmd, int cgroup_fd, int *init_pidfd)
+pid_t forkserver_request(const struct sandbox_options *o, int init_pidfd, int result_fd,
+			 const struct command_fds *cmd, int cgroup_fd)
 {
 	int reply[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, reply) < 0)
 		die_errno("socketpair");
 	int fds[FORK_FDS_MAX] = {
-		[FORK_FD_REPLY] = reply[1], [FORK_FD_ROOT] = root_pidfd, [FORK_FD_RESULT] = result_fd,
+		[FORK_FD_REPLY] = reply[1], [FORK_FD_INIT] = init_pidfd, [FORK_FD_RESULT] = result_fd,
 		[FORK_FD_STDIN] = cmd->theirs[CMD_STDIN], [FORK_FD_STDOUT] = cmd->theirs[CMD_STDOUT],
 		[FORK_FD_STDERR] = cmd->theirs[CMD_STDERR], [FORK_FD_CHANNEL] = cmd->theirs[CMD_CHANNEL],
-		[FORK_FD_CONTROL] = cmd->control[1], [FORK_FD_INIT_CONTROL] = cmd->control[0],
-		[FORK_FD_CGROUP] = cgroup_fd,
+		[FORK_FD_CONTROL] = cmd->control[1], [FORK_FD_CGROUP] = cgroup_fd,
 	};
 	int n = cgroup_fd >= 0 ? FORK_FDS_MAX : FORK_FD_CGROUP;
 	struct forkserver_request req = { FORKSERVER_MAGIC, (uint32_t)o->uid, (uint32_t)o->gid, n };
@@ -52,7 +49,8 @@ pid_t forkserver_request(const struct sandbox_options *o, int root_pidfd, int re
 	close(reply[1]);
 
 	int32_t answer = 0;
-	r = recv_with_fd(reply[0], &answer, sizeof answer, 0, init_pidfd);
+	while ((r = recv(reply[0], &answer, sizeof answer, 0)) < 0 && errno == EINTR)
+		;
 	close(reply[0]);
 	if (r != (ssize_t)sizeof answer)
 		die("the template did not fork the command (it is gone)");
@@ -60,8 +58,6 @@ pid_t forkserver_request(const struct sandbox_options *o, int root_pidfd, int re
 		errno = -answer;
 		die_errno("the template could not fork the command");
 	}
-	if (*init_pidfd < 0)
-		die("the template forked the command but sent no pidfd of its init");
 	return (pid_t)answer;
 }
 

@@ -1,8 +1,10 @@
 /* init.c — PID 1 of the run's PID namespace.
  *
  * init builds the run's world (hostname, loopback, mounts, /work), forks the
- * command (pre-started: waits for the run to be claimed, then fills /work
- * and hands the command its arguments), and from then on only waits: it reaps every process that ends,
+ * command (warm: coderunner-template forks it into our namespaces, and it
+ * becomes our child; pre-started: waits for the run to be claimed, then
+ * fills /work and hands the command its arguments), and from then on only
+ * waits: it reaps every process that ends,
  * orphans included (a PID namespace's init inherits them all), until the
  * command itself ends or the wall timeout passes. Then it kills whatever is
  * left with SIGKILL — kill(-1) from init reaches every process of the
@@ -148,7 +150,7 @@ static void set_identity(void)
 /* Waits for the command, reaping everything else on the way; returns true when
  * it ended before the deadline, with its status. */
 static bool wait_for_command(pid_t command, int64_t deadline_us, const sigset_t *chld,
-			     int *status, int result_fd)
+			     int *status)
 {
 	int sigfd = signalfd(-1, chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0)
@@ -169,17 +171,9 @@ static bool wait_for_command(pid_t command, int64_t deadline_us, const sigset_t 
 			close(sigfd);
 			return false;
 		}
-		/* The supervisor says nothing more until the run is over: its
-		 * socket stirring means it is gone, and with it whoever wanted
-		 * the run. Our end takes the namespace down with us. (A warm
-		 * run's init is not the supervisor's child: PR_SET_PDEATHSIG
-		 * cannot say it.) */
-		struct pollfd p[2] = { { sigfd, POLLIN, 0 }, { result_fd, POLLRDHUP, 0 } };
-		int n = poll(p, 2, (int)((left + 999) / 1000));
-		if (n < 0 && errno != EINTR)
+		struct pollfd p = { sigfd, POLLIN, 0 };
+		if (poll(&p, 1, (int)((left + 999) / 1000)) < 0 && errno != EINTR)
 			die_errno("poll");
-		if (n > 0 && p[1].revents)
-			_exit(SANDBOX_EXIT_FAULT);
 		struct signalfd_siginfo si;
 		while (read(sigfd, &si, sizeof si) > 0)
 			;
@@ -201,17 +195,39 @@ static void kill_everything_else(void)
 		;
 }
 
-/* Warm (--template-fd): we only build the root. coderunner-template forks
- * the command's init into it, PID 1 of a PID namespace of its own, and
- * that init forks the command and carries on as init_resume(); the
- * supervisor then lets us go. */
-static _Noreturn void built_for_template(int result_fd)
+/* Warm (--template-fd): the next process of our PID namespace is the
+ * template's helper (forkserver.c), which forks the command, PID 2, and
+ * ends. So that the helper does not take PID 2 itself, the next PID is set
+ * past it (the helper sets it back). Still before pivot_root: the host's
+ * /proc is at hand, and this file speaks for the writer's PID namespace. */
+static void leave_pid_2_free(void)
+{
+	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("open /proc/sys/kernel/ns_last_pid");
+	if (write(fd, "999", 3) != 3)
+		die_errno("write /proc/sys/kernel/ns_last_pid");
+	close(fd);
+}
+
+/* Warm: the root is built; the supervisor has coderunner-template fork the
+ * command into our namespaces, the fds that are the command's go with it,
+ * and we are told its pid once it is our child. */
+static pid_t command_from_template(int result_fd, const struct command_fds *cmd)
 {
 	struct init_result built = { .built = 1 };
 	if (write(result_fd, &built, sizeof built) != (ssize_t)sizeof built)
 		die_errno("tell the supervisor the root is built");
-	for (;;)
-		pause();
+	for (int i = 0; i < N_CMD_PIPES; i++)
+		close(cmd->theirs[i]);
+	close(cmd->control[1]);
+	int32_t command;
+	ssize_t n;
+	while ((n = read(result_fd, &command, sizeof command)) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof command || command <= 1)
+		_exit(SANDBOX_EXIT_FAULT);	/* the supervisor is gone, or failed */
+	return (pid_t)command;
 }
 
 /* Pre-started: waits for the command to be ready and for the run to be
@@ -263,9 +279,9 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	set_identity();
 	if (!o->share_net)
 		loopback_up();
-	mounts_build_root(o);
 	if (o->template_fd >= 0)
-		built_for_template(result_fd);
+		leave_pid_2_free();
+	mounts_build_root(o);
 	if (!cmd)
 		workdir_copy_in(workdir_fd, "/work", o->uid, o->gid);
 
@@ -277,15 +293,19 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	if (sigprocmask(SIG_BLOCK, &chld, &saved) < 0)
 		die_errno("block SIGCHLD");
 
-	pid_t command = fork();
-	if (command < 0)
-		die_errno("fork the command");
-	if (command == 0)
-		init_exec_command(o, &saved, cmd);
-	if (cmd) {
-		for (int i = 0; i < N_CMD_PIPES; i++)
-			close(cmd->theirs[i]);
-		close(cmd->control[1]);
+	pid_t command;
+	if (o->template_fd >= 0) {
+		command = command_from_template(result_fd, cmd);
+	} else {
+		if ((command = fork()) < 0)
+			die_errno("fork the command");
+		if (command == 0)
+			init_exec_command(o, &saved, cmd);
+		if (cmd) {
+			for (int i = 0; i < N_CMD_PIPES; i++)
+				close(cmd->theirs[i]);
+			close(cmd->control[1]);
+		}
 	}
 	init_run(o, result_fd, workdir_fd, cmd, command, &chld);
 }
@@ -304,7 +324,7 @@ void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	}
 
 	r.timed_out = !wait_for_command(command, start + (int64_t)timeout_ms * 1000,
-					chld, &r.wait_status, result_fd);
+					chld, &r.wait_status);
 	r.duration_us = now_us() - start;
 	if (r.timed_out)
 		r.wait_status = SIGKILL;	/* as waitpid would report the kill */
@@ -328,42 +348,4 @@ void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
 		die_errno("report to the supervisor");
 	_exit(0);
-}
-
-/* coderunner-sandbox --resume-init RESULT-FD CONTROL-FD COMMAND UID GID:
- * a warm run's init, PID 1 of the run's PID namespace, exec'd by
- * coderunner-template's helper once it has forked the command (our child,
- * COMMAND) into the root a supervisor had built. From here on it is init
- * as any other: it hands the command its run, waits, reaps, kills, copies
- * out and reports on RESULT-FD. */
-void init_resume(int argc, char **argv)
-{
-	if (argc != 7)
-		_exit(SANDBOX_EXIT_FAULT);
-	int result_fd = atoi(argv[2]);
-	die_set_pipe(result_fd);
-	struct sandbox_options o = { .uid = (uid_t)atol(argv[5]), .gid = (gid_t)atol(argv[6]),
-				     .report_fd = -1, .accept_fd = -1, .template_fd = -1 };
-	struct command_fds cmd = {
-		.mine = { -1, -1, -1, -1 }, .theirs = { -1, -1, -1, -1 },
-		.control = { atoi(argv[3]), -1 },
-	};
-	pid_t command = (pid_t)atoi(argv[4]);
-	if (command <= 1 || fcntl(result_fd, F_SETFD, FD_CLOEXEC) < 0 ||
-	    fcntl(cmd.control[0], F_SETFD, FD_CLOEXEC) < 0)
-		die("--resume-init: bad arguments");
-	/* Whatever else the template's helper held is not ours to keep. */
-	int lo = result_fd < cmd.control[0] ? result_fd : cmd.control[0];
-	int hi = result_fd < cmd.control[0] ? cmd.control[0] : result_fd;
-	if ((lo > 3 && close_range(3, (unsigned)lo - 1, 0) < 0) ||
-	    (hi > lo + 1 && close_range((unsigned)lo + 1, (unsigned)hi - 1, 0) < 0) ||
-	    close_range((unsigned)hi + 1, ~0U, 0) < 0)
-		die_errno("close_range");
-	set_oom_score_adj("-1000");
-	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
-		die_errno("block SIGCHLD");
-	init_run(&o, result_fd, -1, &cmd, command, &chld);
 }

@@ -3,8 +3,6 @@
  *   coderunner-sandbox [OPTION]... -- COMMAND [ARG]...
  *
  * The options (options.c), then the supervisor's stages (supervisor.c).
- * (`--resume-init ...` is a warm run's init, exec'd by coderunner-template:
- * forkserver.c, init.c.)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,8 +24,6 @@ int main(int argc, char **argv)
 	struct sandbox_options o;
 	char err[256];
 	ensure_standard_fds();
-	if (argc > 1 && !strcmp(argv[1], "--resume-init"))
-		init_resume(argc, argv);
 	if (options_parse(&o, argc, argv, err, sizeof err) < 0) {
 		bool help = !strcmp(err, "help");
 		if (!help)

@@ -159,14 +159,11 @@ static void mount_etc(const struct sandbox_options *o)
 	make_file(NEWROOT "/etc/hostname", "sandbox\n");
 }
 
-/* A procfs shows the PID namespace of whoever mounts it: for a warm run
- * (--template-fd) that is the template's helper, PID 1 of the run's
- * namespace (forkserver.c), which mounts it once the root is built. */
-static void mount_proc(const struct sandbox_options *o)
+/* A procfs shows the PID namespace of whoever mounts it: ours. */
+static void mount_proc(void)
 {
 	make_dir(NEWROOT "/proc", 0555);
-	if (o->template_fd < 0 &&
-	    mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die_errno("mount /proc");
 }
 
@@ -268,7 +265,7 @@ void mounts_build_root(const struct sandbox_options *o)
 	mount_root_tmpfs();
 	mount_usr_and_links();
 	mount_etc(o);
-	mount_proc(o);
+	mount_proc();
 	mount_dev();
 	mount_tmp_and_work(o);
 	mount_binds(o, binds);

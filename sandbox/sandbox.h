@@ -162,25 +162,24 @@ void prestart_reply(int client, struct command_fds *cmd);
 void prestart_send_go(int result_fd, const struct init_go *go, int workdir_fd);
 int prestart_receive_go(int result_fd, struct init_go *go);	/* init: the work dir fd */
 
-/* forkserver.c: a warm sandbox's command, and its init, forked by
- * coderunner-template into the root a supervisor built (--template-fd). */
+/* forkserver.c: a warm sandbox's command, forked by coderunner-template
+ * into the namespaces of a supervisor's init (--template-fd). */
 #define FORKSERVER_MAGIC 0x636b726fU	/* "ofkc" */
 struct forkserver_request {
 	uint32_t magic;
 	uint32_t uid, gid;
 	int32_t n_fds;			/* FORK_FD_* in this order, the cgroup's last if any */
 };
-enum { FORK_FD_REPLY, FORK_FD_ROOT, FORK_FD_RESULT, FORK_FD_STDIN, FORK_FD_STDOUT, FORK_FD_STDERR,
-       FORK_FD_CHANNEL, FORK_FD_CONTROL, FORK_FD_INIT_CONTROL, FORK_FD_CGROUP, FORK_FDS_MAX };
-/* The init's pid, with a pidfd of it attached; the supervisor's init from then on. */
-pid_t forkserver_request(const struct sandbox_options *o, int root_pidfd, int result_fd,
-			 const struct command_fds *cmd, int cgroup_fd, int *init_pidfd);
+enum { FORK_FD_REPLY, FORK_FD_INIT, FORK_FD_RESULT, FORK_FD_STDIN, FORK_FD_STDOUT, FORK_FD_STDERR,
+       FORK_FD_CHANNEL, FORK_FD_CONTROL, FORK_FD_CGROUP, FORK_FDS_MAX };
+/* The command's pid in the run's PID namespace (2, init's child). */
+pid_t forkserver_request(const struct sandbox_options *o, int init_pidfd, int result_fd,
+			 const struct command_fds *cmd, int cgroup_fd);
 int forkserver_receive(int sock, struct forkserver_request *req, int fds[FORK_FDS_MAX]);
 _Noreturn void init_exec_command(const struct sandbox_options *o, const sigset_t *mask,
 				 const struct command_fds *cmd);
 _Noreturn void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
 			const struct command_fds *cmd, pid_t command, const sigset_t *chld);
-_Noreturn void init_resume(int argc, char **argv);	/* --resume-init */
 
 /* mounts.c */
 void mounts_build_root(const struct sandbox_options *o);

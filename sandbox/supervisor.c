@@ -13,8 +13,8 @@
  *      seccomp (init.c, loopback.c, mounts.c, privileges.c, seccomp.c)
  *   5. pre-started (--accept-fd): wait until the command is ready, then for
  *      a client to claim the run (prestart.c); warm (--template-fd): once
- *      the root is built, coderunner-template forks init and the command
- *      into it, and that init is the one supervised (forkserver.c)
+ *      the root is built, coderunner-template forks the command into init's
+ *      namespaces, as init's child (forkserver.c)
  *   6. wait for init, collect how the command ended, remove the cgroup and
  *      write the report (here, report.c)
  * The supervisor never runs untrusted code and needs no more than it has:
@@ -114,12 +114,9 @@ static int block_signals(sigset_t *saved)
 	return fd;
 }
 
-/* Warm (--template-fd), the process cloned here only builds the root: the
- * PID namespace is made by the template's helper (forkserver.c). */
 static pid_t clone_init(const struct sandbox_options *o, const struct run_cgroup *cg, int *pidfd)
 {
-	uint64_t flags = NAMESPACE_FLAGS & ~(o->share_net ? (uint64_t)CLONE_NEWNET : 0) &
-			 ~(o->template_fd >= 0 ? (uint64_t)CLONE_NEWPID : 0);
+	uint64_t flags = NAMESPACE_FLAGS & ~(o->share_net ? (uint64_t)CLONE_NEWNET : 0);
 	struct clone3_args args = {
 		.flags = flags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
@@ -144,7 +141,6 @@ struct supervisor {
 	const char *cut_short;		/* why the supervisor had to kill init */
 	struct init_result result;
 	bool built;			/* warm: the root is built */
-	bool adopted;			/* warm: init is the template's child, not ours */
 	bool ready;			/* pre-started: the command waits for its run */
 	bool have_result;		/* a result or an error arrived */
 	bool final;			/* init's last word: nothing more will come */
@@ -253,7 +249,7 @@ static void supervise(struct supervisor *s, enum until until)
 		if (fds[0].revents) {
 			while (!s->final)	/* init is gone: its pipe holds all it said */
 				read_result(s);
-			while (!s->adopted && wait4(s->pid, &s->status, 0, &s->ru) < 0)
+			while (wait4(s->pid, &s->status, 0, &s->ru) < 0)
 				if (errno != EINTR)
 					die_errno("wait4");
 			s->exited = true;
@@ -378,25 +374,16 @@ static bool claim(struct sandbox_options *o, struct supervisor *s, const struct 
 }
 
 /* Warm (--template-fd): once the root is built, coderunner-template forks
- * the run's init and command into it (forkserver.c). That init, sending
- * on the same result socket, is the one we supervise from then on; the
- * process that built the root has done its part. */
+ * the command into init's namespaces (forkserver.c); init, told its pid,
+ * carries on as in any pre-started run. */
 static void fork_from_template(const struct sandbox_options *o, struct supervisor *s,
 			       const struct command_fds *cmd, const struct run_cgroup *cg, int result_fd)
 {
 	supervise(s, UNTIL_BUILT);
 	if (s->built && !s->final && !s->cut_short) {
-		int init_pidfd;
-		pid_t init = forkserver_request(o, s->pidfd, result_fd, cmd, cg->dir_fd, &init_pidfd);
-		if (syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0) < 0)
-			die_errno("let the root's builder go");
-		while (waitpid(s->pid, NULL, 0) < 0)
-			if (errno != EINTR)
-				die_errno("waitpid");
-		close(s->pidfd);
-		s->pid = init;
-		s->pidfd = init_pidfd;
-		s->adopted = true;
+		int32_t command = (int32_t)forkserver_request(o, s->pidfd, result_fd, cmd, cg->dir_fd);
+		if (send(s->result_fd, &command, sizeof command, MSG_NOSIGNAL) != (ssize_t)sizeof command)
+			die_errno("tell init its command");
 	}
 	close(result_fd);
 	close(o->template_fd);
@@ -456,7 +443,7 @@ int sandbox_main(struct sandbox_options *options)
 			die_errno("sigprocmask");
 		init_main(&o, result[1], workdir_fd, prestarted ? &cmd : NULL);
 	}
-	if (o.template_fd < 0)	/* warm: the template's init gets it */
+	if (o.template_fd < 0)	/* warm: the template's command gets it */
 		close(result[1]);
 
 	struct supervisor s = {

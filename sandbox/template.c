@@ -10,11 +10,11 @@
  * list once, and keeps N sandboxes waiting on the listening socket FD. Each
  * is coderunner-sandbox (PATH) --template-fd with our sandbox options,
  * spawned (posix_spawn: no copy of our memory), and builds its sandbox as
- * any other: uid, cgroup, namespaces, root. Where its init would fork the
- * command, it asks us (forkserver.c): a helper on our memory enters that
- * sandbox and a new PID namespace, whose PID 1 forks the command, our
- * interpreter, and execs coderunner-sandbox --resume-init to be the run's
- * init. The command goes through the same stages as any (rlimits,
+ * any other: uid, cgroup, init in its namespaces, root. Where its init would
+ * fork the command, it asks us (forkserver.c): a helper on our memory
+ * enters init's namespaces and makes a process there that forks the
+ * command, our interpreter, and ends, so that init adopts it as its child,
+ * PID 2. The command goes through the same stages as any (rlimits,
  * privilege drop, no_new_privs, seccomp, clean environment), is not
  * exec'd but carries on holding the imports, and warm.py makes it what
  * `python3 -s -c RUNNER` would be (environment, random streams,
@@ -82,7 +82,6 @@ static struct child children[MAX_CHILDREN];
 static unsigned n_children;
 static struct sandbox_options options;	/* a pre-started sandbox's, with the command in process */
 static const char *sandbox_path;	/* coderunner-sandbox: each child, and each waiter */
-static int sandbox_exe = -1;		/* the same, for an exec from inside a sandbox's root */
 static char **supervisor_argv;		/* coderunner-sandbox --template-fd 4 OPTION... -- COMMAND */
 static int requests[2] = { -1, -1 };	/* [0] ours, [1] the children's fd 4 */
 static PyObject *warm_globals;	/* warm.py's: BASE, CLOSURES */
@@ -439,12 +438,13 @@ static bool spawn(void)
 	return true;
 }
 
-/* ---- a warm run's init and command, forked into a sandbox (forkserver.c) ---- */
+/* ---- a warm run's command, forked into a sandbox (forkserver.c) ---- */
 
 struct fork_job {
 	const struct forkserver_request *req;
 	const int *fds;
-	pid_t init;			/* the run's init, exec'd; 0 if there is none */
+	pid_t maker;			/* the command's maker, our child */
+	pid_t command;			/* its pid in the run's PID namespace; 0 if none */
 	int err;
 };
 
@@ -452,11 +452,13 @@ struct fork_job {
  * their own, and nothing of ours touched but the job. No exit(), no
  * malloc, no libcap-ng (whose state is ours). */
 static char helper_stack[64 * 1024] __attribute__((aligned(64)));
-/* The run's init forks the command on its stack, and the command, our
+/* The command's maker forks it on its stack, and the command, our
  * interpreter, runs the script on it: as large as a main thread's, with a
  * guard page below. Only what a run touches of it is ever resident. */
 #define COMMAND_STACK (8UL << 20)
-static char *init_stack;
+static char *command_stack;
+/* The next PID of the PID namespace of whoever writes it (init.c). */
+static int ns_last_pid = -1;
 
 static void map_command_stack(void)
 {
@@ -465,7 +467,7 @@ static void map_command_stack(void)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (p == MAP_FAILED || mprotect(p, (size_t)page, PROT_NONE) < 0)
 		fail("map a stack for the runs: %s", strerror(errno));
-	init_stack = p + page;
+	command_stack = p + page;
 }
 
 static int raise_effective_raw(void)
@@ -489,12 +491,18 @@ static int join_cgroup(int dir_fd)
 	return rc;
 }
 
-/* The command: our own copy of the template (the one copy a run makes),
- * PID 2 of the run, child of its init; from /work on, the stages every
- * command goes through (init.c). */
+/* The command: our own copy of the template (the one copy a run makes).
+ * Its maker ends at once, and init adopts it: from then on it is init's
+ * child, PID 2, as in a cold run; from /work on, the stages every command
+ * goes through (init.c). */
 static _Noreturn void command_child(const struct fork_job *j)
 {
 	die_set_pipe(j->fds[FORK_FD_RESULT]);
+	for (int i = 0; getppid() != 1; i++) {
+		if (i == 100000)
+			die("the command's maker did not end");
+		sched_yield();
+	}
 	if (chdir("/work") < 0)
 		die_errno("chdir /work");
 	/* Named as an exec'd python3 is, not as the template. */
@@ -515,65 +523,53 @@ static _Noreturn void command_child(const struct fork_job *j)
 	init_exec_command(&o, &none, &cmd);
 }
 
-/* PID 1 of the run's new PID namespace, still on our memory: into the
- * run's cgroup (while our cgroup namespace sees both ends of the move) and
- * cgroup namespace, a /proc of this PID namespace, the command, and then
- * exec coderunner-sandbox --resume-init: init, as in any run. */
-static int run_init(void *arg)
+/* The command's maker, a process of the run's PID namespace, still on our
+ * memory: into the run's cgroup (while our cgroup namespace sees both ends
+ * of the move) and cgroup namespace; the next PID set back to 2 (init set
+ * it past us); the command forked; and gone, so that init adopts it. */
+static int make_command(void *arg)
 {
 	struct fork_job *j = arg;
 	if ((j->req->n_fds == FORK_FDS_MAX && join_cgroup(j->fds[FORK_FD_CGROUP]) < 0) ||
-	    setns(j->fds[FORK_FD_ROOT], CLONE_NEWCGROUP) < 0 ||
-	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+	    setns(j->fds[FORK_FD_INIT], CLONE_NEWCGROUP) < 0 ||
+	    pwrite(ns_last_pid, "1", 1, 0) != 1) {
 		j->err = errno;
 		_exit(SANDBOX_EXIT_FAULT);
 	}
 	pid_t pid = fork();
 	if (pid == 0)
 		command_child(j);
-	if (pid < 0) {
+	if (pid < 0)
 		j->err = errno;
-		_exit(SANDBOX_EXIT_FAULT);
-	}
-	char args[5][16];
-	snprintf(args[0], sizeof args[0], "%d", j->fds[FORK_FD_RESULT]);
-	snprintf(args[1], sizeof args[1], "%d", j->fds[FORK_FD_INIT_CONTROL]);
-	snprintf(args[2], sizeof args[2], "%d", (int)pid);
-	snprintf(args[3], sizeof args[3], "%u", (unsigned)j->req->uid);
-	snprintf(args[4], sizeof args[4], "%u", (unsigned)j->req->gid);
-	char *argv[] = { "coderunner-sandbox", "--resume-init", args[0], args[1], args[2], args[3], args[4], NULL };
-	char *envp[] = { NULL };
-	if (fcntl(j->fds[FORK_FD_RESULT], F_SETFD, 0) == 0 && fcntl(j->fds[FORK_FD_INIT_CONTROL], F_SETFD, 0) == 0)
-		syscall(SYS_execveat, sandbox_exe, "", argv, envp, AT_EMPTY_PATH);
-	j->err = errno;
-	kill(pid, SIGKILL);
-	_exit(SANDBOX_EXIT_FAULT);
+	else
+		j->command = pid;
+	_exit(0);
 }
 
-/* The helper: enters the namespaces of the process that built the root
- * (with the capabilities we hold, raised for it alone) and a new PID
- * namespace for its child, run_init(), whose parent we make ours. */
+/* The helper: enters init's namespaces (with the capabilities we hold,
+ * raised for it alone), so that its child, the command's maker, is a
+ * process of the run's PID namespace, whose parent we make ours. */
 static int enter_sandbox(void *arg)
 {
 	struct fork_job *j = arg;
 	if (raise_effective_raw() < 0 ||
-	    setns(j->fds[FORK_FD_ROOT], CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0 ||
-	    unshare(CLONE_NEWPID) < 0) {
+	    setns(j->fds[FORK_FD_INIT], CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID) < 0) {
 		j->err = errno;
 		_exit(0);
 	}
-	pid_t pid = clone(run_init, init_stack + COMMAND_STACK,
+	pid_t pid = clone(make_command, command_stack + COMMAND_STACK,
 			  CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, j);
 	if (pid < 0)
 		j->err = errno;
-	else if (!j->err)
-		j->init = pid;
+	else
+		j->maker = pid;
 	_exit(0);
 }
 
-/* One request: the run's init (with a pidfd of it in *pidfd), or a
- * negative errno. One thread only, and the interpreter's own fork hooks. */
-static int32_t fork_command(const struct forkserver_request *req, const int *fds, int *pidfd)
+/* One request: the command's pid in the run's PID namespace, once it is
+ * init's child, or a negative errno. One thread only, and the
+ * interpreter's own fork hooks. */
+static int32_t fork_command(const struct forkserver_request *req, const int *fds)
 {
 	DIR *d = opendir("/proc/self/task");
 	unsigned threads = 0;
@@ -583,7 +579,7 @@ static int32_t fork_command(const struct forkserver_request *req, const int *fds
 		closedir(d);
 	if (threads != 1)
 		fail("%u threads: a fork now could deadlock its child; runs go cold", threads);
-	struct fork_job job = { req, fds, 0, 0 };
+	struct fork_job job = { req, fds, 0, 0, 0 };
 	PyOS_BeforeFork();
 	pid_t helper_pid = clone(enter_sandbox, helper_stack + sizeof helper_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
 	int err = errno;
@@ -592,18 +588,18 @@ static int32_t fork_command(const struct forkserver_request *req, const int *fds
 		return -err;
 	while (waitpid(helper_pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (!job.init)
+	/* The maker's end, which follows its adoption of the command. */
+	while (job.maker > 0 && waitpid(job.maker, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (!job.command)
 		return -(job.err ? job.err : EIO);
-	/* Our child (CLONE_PARENT), so its pid stays its own until we reap it. */
-	if ((*pidfd = (int)syscall(SYS_pidfd_open, job.init, 0)) < 0)
-		return -errno;
-	return (int32_t)job.init;
+	return (int32_t)job.command;
 }
 
-/* Our answer: init's pid with its pidfd, or a negative errno alone. */
-static void answer(int sock, int32_t value, int pidfd)
+/* Our answer: the command's pid, or a negative errno. */
+static void answer(int sock, int32_t value)
 {
-	if (send_with_fds(sock, &value, sizeof value, &pidfd, pidfd >= 0) < 0)
+	if (send(sock, &value, sizeof value, MSG_NOSIGNAL) != (ssize_t)sizeof value)
 		fprintf(stderr, "coderunner-template: cannot answer a sandbox: %s\n", strerror(errno));
 }
 
@@ -613,11 +609,7 @@ static void handle_requests(void)
 	int fds[FORK_FDS_MAX];
 	int n;
 	while ((n = forkserver_receive(requests[0], &req, fds)) >= 0) {
-		int pidfd = -1;
-		int32_t value = fork_command(&req, fds, &pidfd);
-		answer(fds[FORK_FD_REPLY], value, pidfd);
-		if (pidfd >= 0)
-			close(pidfd);
+		answer(fds[FORK_FD_REPLY], fork_command(&req, fds));
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
 	}
@@ -705,8 +697,8 @@ int main(int argc, char **argv)
 	options = o;
 	options.in_process = warm_command;
 	map_command_stack();
-	if ((sandbox_exe = open(sandbox_path, O_PATH | O_CLOEXEC)) < 0)
-		fail("%s: %s", sandbox_path, strerror(errno));
+	if ((ns_last_pid = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC)) < 0)
+		fail("/proc/sys/kernel/ns_last_pid: %s", strerror(errno));
 	/* Only our sandboxes' supervisors take the listening socket, not the
 	 * runs' inits we exec. */
 	if (fcntl(o.accept_fd, F_SETFD, FD_CLOEXEC) < 0)

@@ -60,18 +60,31 @@ is "$(cap_field "$template" CapEff)" 0000000000000000 "the template runs with an
 is "$(ls /proc/$template/task | wc -l)" 1 "and one thread"
 is "$(findmnt -N "$template" -no FSTYPE,OPTIONS -T /tmp)" "$(findmnt -no FSTYPE,OPTIONS -T /tmp)" \
 	"and sees the host's /tmp again after its imports, in their private one"
-# Its children: each sandbox's supervisor, and each run's init (forkserver.c),
-# whose child is the command.
-sups=$(pgrep -P "$template" -f -- '--template-fd' | wc -l)
-inits=$(pgrep -P "$template" -f -- '--resume-init' | wc -l)
-is "$sups/$inits" 2/2 "it keeps --prestart sandboxes waiting"
+# Its children: each sandbox's supervisor, whose child is the run's init,
+# whose child is the command (forkserver.c).
+supervisors() { pgrep -P "$template" -f -- '--template-fd'; }
+runs() {	# runs: "SUPERVISOR INIT COMMAND" for each sandbox with its command
+	local s i c
+	for s in $(supervisors); do
+		i=$(pgrep -P "$s" | head -1)
+		c=${i:+$(pgrep -P "$i" | head -1)}
+		[ -n "$c" ] && echo "$s $i $c"
+	done
+}
+sups=$(supervisors | wc -l)
+waiting=$(runs | wc -l)
+is "$sups/$waiting" 2/2 "it keeps --prestart sandboxes waiting, each with its init and command"
 
 # --- a waiting warm interpreter is as confined as a cold one ---------------------
-init=$(pgrep -P "$template" -f -- '--resume-init' | head -1)
-cmd=$(pgrep -P "$init" | head -1)
-# init holds its standard fds, the supervisor's socket and the command's
-# control socket; nothing of the template's (its listening socket above all).
-is "$(ls /proc/$init/fd | wc -l)" 5 "a waiting run's init holds only its own five fds"
+read -r _ init cmd <<<"$(runs | head -1)"
+# init holds its standard fds, the supervisor's socket, the command's
+# control socket and the lock on its uid; nothing of the template's (its
+# listening socket above all).
+is "$(ls /proc/$init/fd | wc -l)" 6 "a waiting run's init holds only its own six fds"
+listening=$(readlink /proc/$template/fd/3)
+! ls -l /proc/$init/fd /proc/$cmd/fd | grep -qF "$listening"; ok $? "neither it nor its command holds the template's listening socket ($listening)"
+is "$(awk '{ print $4 }' /proc/$cmd/stat)/$(ls /proc/$cmd/fd | wc -l)" "$(awk '$1 == "NSpid:" { print $2 }' /proc/$init/status)/5" \
+	"its command is init's child and holds five fds: 0-4"
 uid=$(awk '$1 == "Uid:" { print $2 }' /proc/$cmd/status)
 [ "$uid" -ge $FIRST ] && [ "$uid" -le $LAST ]; ok $? "a waiting interpreter runs as a uid of the range ($uid)"
 is "$(cap_field "$cmd" CapEff)/$(cap_field "$cmd" CapPrm)/$(cap_field "$cmd" CapBnd)" \
@@ -215,8 +228,7 @@ is "$RC/$OUT" "0/3" "and the next run works"
 is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 2 \
 	"nothing of the finished runs is left: only the two waiting interpreters"
 
-# A warm run's init is the template's child, not its supervisor's: the run
-# must still end when the supervisor does, however it does.
+# The run must end when its supervisor does, however it does.
 gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 stage <<'EOF_PY'
 import time
@@ -226,15 +238,11 @@ warm --timeout 20000 &
 client=$!
 run_init= run_cmd= run_sup=
 for _ in $(seq 100); do
-	for w in $(pgrep -P "$template" -f -- '--resume-init'); do
-		c=$(pgrep -P "$w" | head -1)
-		[ -n "$c" ] && [ -e "/proc/$c/cwd/main.py" ] && run_init=$w run_cmd=$c
-	done
+	while read -r s i c; do
+		[ -e "/proc/$c/cwd/main.py" ] && run_sup=$s run_init=$i run_cmd=$c
+	done < <(runs)
 	[ -n "$run_init" ] && break
 	sleep 0.1
-done
-for sp in $(pgrep -P "$template" -f -- '--template-fd'); do
-	grep -qs "^Pid:[[:space:]]*$run_init\$" /proc/$sp/fdinfo/* && run_sup=$sp
 done
 test -n "$run_sup"; ok $? "a warm run under way: its supervisor $run_sup, init $run_init, command $run_cmd"
 kill -9 "$run_sup"
