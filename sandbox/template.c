@@ -144,8 +144,50 @@ static void leave_private_tmp(void)
 /* The interpreter, as `python3 -s` would start (the same executable, no
  * user site directory, unbuffered, no bytecode writing), with the run's
  * environment, so that what an import reads from it is what a run's would. */
+/* The interpreter's arenas (1 MiB each) come from 2 MiB-aligned chunks of
+ * 8 MiB, in huge pages, rather than each from an mmap() of its own between
+ * the libraries the imports load, where no huge page fits. Once the
+ * imports are done, the chunk's unused rest takes small pages: a run's new
+ * arenas there must not cost it a huge page each. */
+#define HUGE_PAGE (2UL << 20)
+#define ARENA_CHUNK (8UL << 20)
+static char *chunk_next, *chunk_end;
+static bool huge_arenas = true;
+
+static void *arena_alloc(void *ctx, size_t size)
+{
+	(void)ctx;
+	if (size > ARENA_CHUNK)
+		return NULL;
+	if ((size_t)(chunk_end - chunk_next) < size) {
+		char *p = mmap(NULL, ARENA_CHUNK + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		char *a = (char *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+		if ((a > p && munmap(p, (size_t)(a - p)) < 0) ||
+		    munmap(a + ARENA_CHUNK, (size_t)(p + HUGE_PAGE - a)) < 0)
+			return NULL;
+		if (huge_arenas)
+			(void)madvise(a, ARENA_CHUNK, MADV_HUGEPAGE);
+		chunk_next = a;
+		chunk_end = a + ARENA_CHUNK;
+	}
+	void *r = chunk_next;
+	chunk_next += size;
+	return r;
+}
+
+static void arena_free(void *ctx, void *ptr, size_t size)
+{
+	(void)ctx;
+	munmap(ptr, size);
+}
+
 static void start_python(const struct sandbox_options *o)
 {
+	PyObjectArenaAllocator arenas = { NULL, arena_alloc, arena_free };
+	PyObject_SetArenaAllocator(&arenas);
 	char **env = sandbox_environment(o);
 	clearenv();
 	for (char **e = env; *e; e++)
@@ -737,6 +779,9 @@ int main(int argc, char **argv)
 	fill_pool_holes();
 	fill_heap_holes();
 	collapse_to_huge_pages();
+	huge_arenas = false;
+	if (chunk_end > chunk_next)
+		(void)madvise(chunk_next, (size_t)(chunk_end - chunk_next), MADV_NOHUGEPAGE);
 	set_effective(true);
 	leave_private_tmp();
 	set_effective(false);
