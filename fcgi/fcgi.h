@@ -159,9 +159,12 @@ int deps_version_compare(const char *a, const char *b);	/* PEP 440 order: <0, 0,
 
 /* ---- slots.c: the shared page of run slots ---------------------------- */
 void slots_init(void);			/* master, before the first fork */
-enum slot_wait { SLOT_TAKEN, SLOT_QUEUE_FULL, SLOT_TIMED_OUT, SLOT_STOPPING };
-/* Takes a run slot, waiting in the queue up to timeout_ms; *slot is its index. */
-enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int *slot);
+enum slot_wait { SLOT_TAKEN, SLOT_QUEUE_FULL, SLOT_TIMED_OUT, SLOT_STOPPING, SLOT_CLIENT_GONE };
+/* Takes a run slot, waiting in the queue up to timeout_ms, and no longer
+ * once client_fd (the request's connection, or -1) is hung up; *slot is
+ * its index. */
+enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int client_fd,
+			     int *slot);
 void slots_release(int slot);
 void slots_release_pid(pid_t pid);	/* master: what a dead worker held */
 unsigned slots_running(void);
@@ -390,6 +393,7 @@ struct request_ctx {
 	const char *authorization, *api_key;	/* Authorization, X-API-Key, or NULL */
 	long long content_length;	/* -1 when not given */
 	struct FCGX_Stream *in;
+	int client_fd;			/* the request's connection from nginx */
 	char *body;			/* read by the handler that wants it */
 	size_t body_len;
 	int endpoint;			/* route_endpoint(path), for metrics */

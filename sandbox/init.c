@@ -197,15 +197,15 @@ static void kill_everything_else(void)
 
 /* Warm (--template-fd): the next process of our PID namespace is the
  * template's helper (forkserver.c), which forks the command, PID 2, and
- * ends. So that the helper does not take PID 2 itself, the next PID is set
- * past it (the helper sets it back). Still before pivot_root: the host's
+ * ends. So that the helper does not take PID 2 itself, it gets 3 (the
+ * helper sets the last PID back to 1). Still before pivot_root: the host's
  * /proc is at hand, and this file speaks for the writer's PID namespace. */
 static void leave_pid_2_free(void)
 {
 	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		die_errno("open /proc/sys/kernel/ns_last_pid");
-	if (write(fd, "999", 3) != 3)
+	if (write(fd, "2", 1) != 1)
 		die_errno("write /proc/sys/kernel/ns_last_pid");
 	close(fd);
 }

@@ -309,7 +309,7 @@ static json_object *call_tool(struct request_ctx *ctx, json_object *params, cons
 	const char *body = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : "{}";
 	struct request_ctx sub = {
 		.method = "POST", .path = ctx->path, .content_type = "application/json",
-		.request_id = ctx->request_id, .content_length = (long long)strlen(body),
+		.request_id = ctx->request_id, .content_length = (long long)strlen(body), .client_fd = ctx->client_fd,
 		.body = xstrdup(body), .body_len = strlen(body), .endpoint = ctx->endpoint, .log = ctx->log,
 	};
 	handler(&sub);

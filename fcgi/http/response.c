@@ -24,6 +24,7 @@ const char *http_reason(int status)
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 499: return "Client Closed Request";	/* nginx's: no one reads it */
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	default: return "Unknown";

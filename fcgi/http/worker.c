@@ -128,6 +128,7 @@ static void handle(FCGX_Request *req)
 	if (cl && *cl && (*end || ctx.content_length < 0))
 		ctx.content_length = -1;
 	ctx.in = req->in;
+	ctx.client_fd = req->ipcFd;
 	ctx.log = (struct request_log){
 		.request_id = ctx.request_id, .method = ctx.method, .path = ctx.path,
 		.exit_code = INT32_MIN, .run_ms = -1, .memory_peak_kb = -1,

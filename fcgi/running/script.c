@@ -15,9 +15,14 @@ int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 {
 	const struct config *c = &service.cfg;
 	int slot;
-	switch (slots_acquire(c->max_runs, c->queue_size, c->queue_timeout_s * 1000u, &slot)) {
+	switch (slots_acquire(c->max_runs, c->queue_size, c->queue_timeout_s * 1000u, ctx->client_fd, &slot)) {
 	case SLOT_TAKEN:
 		return slot;
+	case SLOT_CLIENT_GONE:
+		/* No one reads the answer; nginx logs 499 for it. */
+		http_fail(e, 499, "the client closed the connection while the run waited for a slot");
+		log_note(&ctx->log, "client gone");
+		return -1;
 	case SLOT_STOPPING:
 		http_fail(e, 503, "the service is shutting down; retry in a moment");
 		goto busy;

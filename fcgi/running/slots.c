@@ -5,11 +5,15 @@
  * queue place is owned by writing the owner's pid into it with a
  * compare-and-swap: no lock is ever held, and when a worker dies holding one
  * (kill -9 mid-request) the master frees what carries its pid. Waiters sleep
- * on a futex over a sequence number that every release bumps.
+ * on a futex over a sequence number that every release bumps, and look at
+ * their connection between sleeps: nginx closes it when the client gives
+ * up, and a request nobody waits for must not keep a place in the queue
+ * (nor take a slot later) from one somebody does.
  */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -50,6 +54,15 @@ static void wake_all(void)
 	syscall(SYS_futex, &shm->released, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* The longest sleep between looks at the connection. */
+#define CLIENT_CHECK_MS 100
+
+static bool hung_up(int fd)
+{
+	struct pollfd p = { fd, POLLRDHUP, 0 };
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -57,7 +70,8 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int *slot)
+enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int client_fd,
+			     int *slot)
 {
 	pid_t self = getpid();
 	if (max_runs > MAX_RUN_SLOTS)
@@ -84,9 +98,15 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 			result = SLOT_STOPPING;
 			break;
 		}
+		if (hung_up(client_fd)) {
+			result = SLOT_CLIENT_GONE;
+			break;
+		}
 		long long left = deadline - now_ms();
 		if (left <= 0)
 			break;
+		if (left > CLIENT_CHECK_MS)
+			left = CLIENT_CHECK_MS;
 		struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
 		/* Sleeps only if no release happened since seq was read. */
 		if (syscall(SYS_futex, &shm->released, FUTEX_WAIT, seq, &ts, NULL, 0) < 0 &&
@@ -95,7 +115,7 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 	}
 	atomic_store(&shm->queue[place], 0);
 	metrics_queue_wait((long)(now_ms() - start));
-	if (result != SLOT_TAKEN)
+	if (result != SLOT_TAKEN && result != SLOT_CLIENT_GONE)
 		metrics_rejected();
 	return result;
 }

@@ -81,6 +81,23 @@ wait $slow
 is "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["stdout"])' "$http_tmp/slow.out")" "slow done" "the running script finished normally"
 run_json '{"script": "print(1)"}'
 is "$status" 200 "and the slot is free again"
+http_stop
+
+# A waiting request whose client gives up leaves the queue at once, so that
+# one somebody waits for gets the place (and the slot after the run).
+http_start max_runs=1 queue_size=1 queue_timeout_s=20
+cat >"$http_tmp/slow.json" <<'JSON'
+{"script": "import time; time.sleep(2); print('slow done')"}
+JSON
+curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' --data-binary "@$http_tmp/slow.json" "$base/api/run" &
+slow=$!
+for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
+curl -s -o /dev/null --max-time 0.4 -H 'Content-Type: application/json' --data-binary '{"script": "print(1)"}' "$base/api/run"
+sleep 0.4
+run_json '{"script": "print(\"after a client left\")"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/after a client left" "a waiting request whose client hung up gave its place in the queue back"
+wait $slow
+like "$(grep -c 'status=499' "$fcgi_log")" '^[1-9]' "and its log line says 499, client gone"
 
 # ---- kill -9 of the worker that runs a request
 curl -s -o "$http_tmp/victim.out" -w '%{http_code}' -H 'Content-Type: application/json' \
