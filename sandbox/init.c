@@ -198,8 +198,9 @@ static void kill_everything_else(void)
 /* Warm (--template-fd): the next process of our PID namespace is the
  * template's helper (forkserver.c), which forks the command, PID 2, and
  * ends. So that the helper does not take PID 2 itself, it gets 3 (the
- * helper sets the last PID back to 1). Still before pivot_root: the host's
- * /proc is at hand, and this file speaks for the writer's PID namespace. */
+ * helper sets the last PID back to 1). The file is our own /proc's: the
+ * service's may be read-only (ProtectKernelTunables=), and it speaks for
+ * the writer's PID namespace anyway. */
 static void leave_pid_2_free(void)
 {
 	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
@@ -279,9 +280,9 @@ void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	set_identity();
 	if (!o->share_net)
 		loopback_up();
+	mounts_build_root(o);
 	if (o->template_fd >= 0)
 		leave_pid_2_free();
-	mounts_build_root(o);
 	if (!cmd)
 		workdir_copy_in(workdir_fd, "/work", o->uid, o->gid);
 

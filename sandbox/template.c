@@ -499,8 +499,6 @@ static char helper_stack[64 * 1024] __attribute__((aligned(64)));
  * guard page below. Only what a run touches of it is ever resident. */
 #define COMMAND_STACK (8UL << 20)
 static char *command_stack;
-/* The next PID of the PID namespace of whoever writes it (init.c). */
-static int ns_last_pid = -1;
 
 static void map_command_stack(void)
 {
@@ -565,16 +563,27 @@ static _Noreturn void command_child(const struct fork_job *j)
 	init_exec_command(&o, &none, &cmd);
 }
 
+/* The next PID of the PID namespace of whoever writes it: 2 (init set it
+ * past us). The sandbox's own /proc: we are in its mount namespace. */
+static int free_pid_2(void)
+{
+	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = write(fd, "1", 1) == 1 ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
 /* The command's maker, a process of the run's PID namespace, still on our
  * memory: into the run's cgroup (while our cgroup namespace sees both ends
- * of the move) and cgroup namespace; the next PID set back to 2 (init set
- * it past us); the command forked; and gone, so that init adopts it. */
+ * of the move) and cgroup namespace; PID 2 made the next; the command
+ * forked; and gone, so that init adopts it. */
 static int make_command(void *arg)
 {
 	struct fork_job *j = arg;
 	if ((j->req->n_fds == FORK_FDS_MAX && join_cgroup(j->fds[FORK_FD_CGROUP]) < 0) ||
-	    setns(j->fds[FORK_FD_INIT], CLONE_NEWCGROUP) < 0 ||
-	    pwrite(ns_last_pid, "1", 1, 0) != 1) {
+	    setns(j->fds[FORK_FD_INIT], CLONE_NEWCGROUP) < 0 || free_pid_2() < 0) {
 		j->err = errno;
 		_exit(SANDBOX_EXIT_FAULT);
 	}
@@ -739,8 +748,6 @@ int main(int argc, char **argv)
 	options = o;
 	options.in_process = warm_command;
 	map_command_stack();
-	if ((ns_last_pid = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC)) < 0)
-		fail("/proc/sys/kernel/ns_last_pid: %s", strerror(errno));
 	/* Only our sandboxes' supervisors take the listening socket, not the
 	 * runs' inits we exec. */
 	if (fcntl(o.accept_fd, F_SETFD, FD_CLOEXEC) < 0)

@@ -44,9 +44,18 @@ try:
     print("sysctl WRITTEN")
 except OSError as e:
     print("sysctl denied", e.errno)
+# Writable by mode (0666), but only with CAP_SYS_ADMIN over the PID
+# namespace: a run that could set it would choose the PIDs of what comes next.
+try:
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write("100")
+    print("ns_last_pid WRITTEN")
+except OSError as e:
+    print("ns_last_pid denied", e.errno)
 open("/work/ok", "w").write("x"); open("/tmp/ok", "w").write("x"); print("work and tmp writable")
 EOF_PY
 unlike "$OUT" "WRITTEN" "nothing outside /work and /tmp can be written"
+like "$OUT" "ns_last_pid denied 1\b" "the PID namespace's next PID cannot be set (EPERM)"
 like "$OUT" "/usr/coderunner-x denied 30" "writing under /usr fails with EROFS"
 like "$OUT" "work and tmp writable" "/work and /tmp are writable"
 [ ! -e /usr/coderunner-x ] && [ ! -e /etc/coderunner-x ] && [ ! -e /coderunner-x ]
