@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -147,8 +148,8 @@ static void leave_private_tmp(void)
 /* The interpreter's arenas (1 MiB each) come from 2 MiB-aligned chunks of
  * 8 MiB, in huge pages, rather than each from an mmap() of its own between
  * the libraries the imports load, where no huge page fits. Once the
- * imports are done, the chunk's unused rest takes small pages: a run's new
- * arenas there must not cost it a huge page each. */
+ * imports are done, no arena takes huge pages any more (below): a run's new
+ * arenas must not cost it a huge page each. */
 #define HUGE_PAGE (2UL << 20)
 #define ARENA_CHUNK (8UL << 20)
 static char *chunk_next, *chunk_end;
@@ -268,8 +269,24 @@ static const char preload_source[] =
 	"del _all, _added, _imports, _chart, _first\n"
 	"sys.stdout.flush(); sys.stderr.flush()\n";
 
+/* The children the preload forks to see what each import brings in must
+ * not outlive us: a service stopped while we import would find them still
+ * in its cgroup. */
+static bool preloading;
+static pid_t template_pid;
+
+static void preload_child(void)
+{
+	if (preloading && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != template_pid))
+		_exit(1);
+}
+
 static void preload(const char *list)
 {
+	template_pid = getpid();
+	preloading = true;
+	if (pthread_atfork(NULL, NULL, preload_child) != 0)
+		fail("pthread_atfork");
 	PyObject *names = PyList_New(0);
 	char *copy = strdup(list), *save = NULL;
 	if (!names || !copy)
@@ -308,6 +325,7 @@ static void preload(const char *list)
 		fail("warm.py failed in the template");
 	}
 	Py_DECREF(r);
+	preloading = false;
 }
 
 /* What the fillers below take, kept reachable: each block's first word
@@ -366,27 +384,38 @@ static void fill_pool_holes(void)
 /* The template's anonymous memory (the interpreter's arenas, the heap) in
  * huge pages where whole ones fit: a fork then copies one entry per 2 MiB
  * instead of 512, and a run's exit frees as few. A page a run writes to
- * splits only the run's mapping of it. Advice, not a condition: a kernel
- * without MADV_COLLAPSE (before 6.1) or without free huge pages leaves
- * small ones. */
+ * splits only the run's mapping of it. Then every such mapping is marked
+ * no-huge-page: the huge pages stay, but a run's faults there ask for no
+ * huge page and nothing collapses the ones it split (without the mark, a
+ * memory bomb at its memory.max in a 1 GB guest went unkilled for half a
+ * minute), and a run's own heap grows in small pages. Advice, not a
+ * condition: a kernel without MADV_COLLAPSE (before 6.1) or without free
+ * huge pages leaves small ones. */
 static void collapse_to_huge_pages(void)
 {
+	enum { MOST = 4096 };
+	static unsigned long from[MOST], to[MOST];
 	const unsigned long huge = 2UL << 20;
+	unsigned n = 0;
 	FILE *f = fopen("/proc/self/maps", "re");
 	if (!f)
 		fail("/proc/self/maps: %s", strerror(errno));
 	char line[512];
-	while (fgets(line, sizeof line, f)) {
-		unsigned long a, b;
+	while (n < MOST && fgets(line, sizeof line, f)) {
 		char perms[8], path[256] = "";
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &a, &b, perms, path) < 3 ||
-		    strcmp(perms, "rw-p") || (path[0] && strcmp(path, "[heap]")))
-			continue;
-		unsigned long start = (a + huge - 1) & ~(huge - 1), end = b & ~(huge - 1);
-		if (end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0)
-			(void)madvise((void *)start, end - start, MADV_COLLAPSE);
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &from[n], &to[n], perms, path) >= 3 &&
+		    !strcmp(perms, "rw-p") && (!path[0] || !strcmp(path, "[heap]")))
+			n++;
 	}
 	fclose(f);
+	/* The maps change under madvise(): read first, then act. */
+	for (unsigned i = 0; i < n; i++) {
+		unsigned long start = (from[i] + huge - 1) & ~(huge - 1), end = to[i] & ~(huge - 1);
+		if (end > start)
+			(void)madvise((void *)start, end - start, MADV_COLLAPSE);
+		(void)madvise((void *)from[i], to[i] - from[i], MADV_NOHUGEPAGE);
+	}
+	huge_arenas = false;
 }
 
 /* The fds open now, as a set of up to 1024. */
@@ -786,9 +815,6 @@ int main(int argc, char **argv)
 	fill_pool_holes();
 	fill_heap_holes();
 	collapse_to_huge_pages();
-	huge_arenas = false;
-	if (chunk_end > chunk_next)
-		(void)madvise(chunk_next, (size_t)(chunk_end - chunk_next), MADV_NOHUGEPAGE);
 	set_effective(true);
 	leave_private_tmp();
 	set_effective(false);

@@ -290,4 +290,24 @@ done
 is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 0 \
 	"a template killed with SIGKILL takes its waiting sandboxes with it"
 
+# Killed while it imports, it takes the children it forks to see what each
+# import brings in (a stopping service would find them in its cgroup).
+rm -f "$sock"
+listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 --sandbox "$SB" "${range[@]}" \
+	--accept-fd 3 -- "$PY" -s -c "$STUB" >/dev/null 2>&1 &
+template=$!
+kids=
+for _ in $(seq 200); do kids=$(pgrep -P "$template" | tr '\n' ' '); [ -n "$kids" ] && break; sleep 0.02; done
+kill -KILL "$template"
+wait "$template" 2>/dev/null
+# At once: left alone, the first of them ends by itself once its imports
+# are done (they take it most of a second).
+left=
+for _ in $(seq 10); do
+	left=$(for k in $kids; do [ -e "/proc/$k" ] && [ "$(awk '{ print $3 }' "/proc/$k/stat" 2>/dev/null)" != Z ] && echo "$k"; done)
+	[ -z "$left" ] && break
+	sleep 0.02
+done
+test -n "$kids" && test -z "$left"; ok $? "killed while it imports, it takes the children that import with it (${kids% })"
+
 done_testing
