@@ -49,14 +49,18 @@ is "$own" "$pooled" "and one in a sandbox of its own, started while another run 
 wait $sleeper
 http_stop
 
+# start_slow SECONDS: a run that sleeps that long and prints "slow done",
+# its curl in the background ($slow, answer in slow.out), once a worker has it
+start_slow() {
+	printf '{"script": "import time; time.sleep(%s); print(\x27slow done\x27)"}' "$1" >"$http_tmp/slow.json"
+	curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' --data-binary "@$http_tmp/slow.json" "$base/api/run" &
+	slow=$!
+	for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
+}
+
 # ---- the queue: 1 slot, 1 waiting place, 1 s wait
 http_start max_runs=1 queue_size=1 queue_timeout_s=1 retry_after_s=7
-cat >"$http_tmp/slow.json" <<'JSON'
-{"script": "import time; time.sleep(3); print('slow done')"}
-JSON
-curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' --data-binary "@$http_tmp/slow.json" "$base/api/run" &
-slow=$!
-for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
+start_slow 3
 curl -s -o "$http_tmp/queued.out" -D "$http_tmp/queued.h" -w '%{http_code} %{time_total}' -H 'Content-Type: application/json' \
 	--data-binary '{"script": "print(1)"}' "$base/api/run" >"$http_tmp/queued.status" &
 queued=$!
@@ -86,12 +90,7 @@ http_stop
 # A waiting request whose client gives up leaves the queue at once, so that
 # one somebody waits for gets the place (and the slot after the run).
 http_start max_runs=1 queue_size=1 queue_timeout_s=20
-cat >"$http_tmp/slow.json" <<'JSON'
-{"script": "import time; time.sleep(2); print('slow done')"}
-JSON
-curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' --data-binary "@$http_tmp/slow.json" "$base/api/run" &
-slow=$!
-for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
+start_slow 2
 curl -s -o /dev/null --max-time 0.4 -H 'Content-Type: application/json' --data-binary '{"script": "print(1)"}' "$base/api/run"
 sleep 0.4
 run_json '{"script": "print(\"after a client left\")"}'
