@@ -41,6 +41,7 @@
 
 #include <cap-ng.h>
 #include <linux/capability.h>
+#include <linux/prctl.h>
 #include <dirent.h>
 #include <malloc.h>
 #include <errno.h>
@@ -451,12 +452,62 @@ static void check_no_fds_left(const bool before[1024])
 		}
 }
 
+/* What execve() would have made of the command's /proc/self/cmdline and
+ * environ: the command line and environment of the run, where the template's
+ * would show (with the sandbox's options, its uid range among them). The
+ * strings go into memory of the command's own, which the kernel is pointed
+ * at: PR_SET_MM_MAP, which takes no privilege, with every other field as
+ * it is. */
+static void show_command_line(char *const *argv, char *const *env)
+{
+	size_t arg_len = 0, env_len = 0;
+	for (char *const *p = argv; *p; p++)
+		arg_len += strlen(*p) + 1;
+	for (char *const *p = env; *p; p++)
+		env_len += strlen(*p) + 1;
+	char *area = malloc(arg_len + env_len), *at = area;	/* for the process's life */
+	if (!area)
+		die("out of memory");
+	for (char *const *p = argv; *p; p++)
+		at = stpcpy(at, *p) + 1;
+	for (char *const *p = env; *p; p++)
+		at = stpcpy(at, *p) + 1;
+
+	/* The fields as they are: /proc/self/stat's 26-28 and 45-51. */
+	char buf[2048];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	char *field = n > 0 ? (buf[n] = '\0', strrchr(buf, ')')) : NULL;
+	if (!field)
+		die("read /proc/self/stat");
+	unsigned long long v[52] = { 0 };
+	for (int i = 3; i < 52 && (field = strchr(field + 1, ' ')); i++)
+		v[i] = strtoull(field + 1, NULL, 10);
+	struct prctl_mm_map map = {
+		.start_code = v[26], .end_code = v[27], .start_stack = v[28],
+		.start_data = v[45], .end_data = v[46], .start_brk = v[47],
+		.brk = (uintptr_t)sbrk(0),
+		.arg_start = (uintptr_t)area, .arg_end = (uintptr_t)area + arg_len,
+		.env_start = (uintptr_t)area + arg_len, .env_end = (uintptr_t)area + arg_len + env_len,
+		.exe_fd = (__u32)-1,
+	};
+	if (prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0) < 0)
+		die_errno("prctl PR_SET_MM_MAP");
+}
+
 /* The command of a warm run: this process, forked from the template, now
  * unprivileged and filtered. warm.py gets the run's environment and command
  * line and runs RUNNER; a SystemExit ends the process as it would python3. */
 static void warm_command(const struct sandbox_options *o, char **env)
 {
 	environ = env;
+	show_command_line(o->argv, env);
+	/* As an exec'd python3 is: its /proc/self files its own, not root's
+	 * (the change of uid made it undumpable). */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0)
+		die_errno("prctl PR_SET_DUMPABLE");
 	PyOS_AfterFork_Child();
 	PyObject *run = PyDict_GetItemString(warm_globals, "run");
 	PyObject *e = PyList_New(0), *a = PyList_New(0);

@@ -117,6 +117,9 @@ ax.plot([1, 2], label="l"); ax.set_title("t"); ax.legend(); fig.savefig("chart.p
 after = [m for m in sys.modules if not m.startswith("encodings.")]
 print("after", len(after), sorted(m for m in after if m.startswith(("pandas.core.", "numpy.", "matplotlib.", "PIL."))))
 print("mpl", matplotlib.get_backend(), matplotlib.get_cachedir())
+import ctypes
+print("dumpable", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), "owner of /proc/self", os.stat("/proc/self").st_uid == os.getuid())
+print("/proc/self/environ", sorted(open("/proc/self/environ", "rb").read().split(b"\0")))
 def f():
     raise ValueError("from main")
 f()
@@ -125,9 +128,15 @@ cold
 cold_out=$OUT cold_err=$ERR cold_rc=$RC
 warm
 is "$RC" "$cold_rc" "a warm run ends as a cold one does (exit $cold_rc)"
-is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas and drawing a chart, environment, flags, fds, pid, name and cwd are a cold run's"
+is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas and drawing a chart, environment (/proc/self/environ too), flags, fds, pid, name, cwd and dumpable flag are a cold run's"
 is "$ERR" "$cold_err" "and so is the traceback"
 [ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
+# A cold pre-started run's command line is the one its sandbox exec'd:
+# python3 -s -c RUNNER. A warm run's must be that too, and not the
+# template's, which names the sandbox's options, its uid range among them.
+stage <<<'import sys; sys.stdout.write(open("/proc/self/cmdline").read().replace("\0", "|"))'
+warm
+is "$OUT" "$PY|-s|-c|$STUB|" "/proc/self/cmdline is the pre-started command line, as a cold run's, not the template's"
 
 # --- its end is python3's: the script's objects are finalized --------------------
 end_script() {
