@@ -698,8 +698,12 @@ static int enter_sandbox(void *arg)
 }
 
 /* One request: the command's pid in the run's PID namespace, once it is
- * init's child, or a negative errno. One thread only, and the
- * interpreter's own fork hooks. */
+ * init's child, or a negative errno. One thread only. The interpreter's
+ * fork hooks run in the command alone (PyOS_AfterFork_Child): those of the
+ * parent side (PyOS_BeforeFork, PyOS_AfterFork_Parent) take and give back
+ * locks against other threads, of which we have none, and would run the
+ * libraries' Python here for every run, writing to our memory that the
+ * runs share (each write splits a huge page of ours). */
 static int32_t fork_command(const struct forkserver_request *req, const int *fds)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -711,12 +715,9 @@ static int32_t fork_command(const struct forkserver_request *req, const int *fds
 	if (threads != 1)
 		fail("%u threads: a fork now could deadlock its child; runs go cold", threads);
 	struct fork_job job = { req, fds, 0, 0, 0 };
-	PyOS_BeforeFork();
 	pid_t helper_pid = clone(enter_sandbox, helper_stack + sizeof helper_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
-	int err = errno;
-	PyOS_AfterFork_Parent();
 	if (helper_pid < 0)
-		return -err;
+		return -errno;
 	while (waitpid(helper_pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	/* The maker's end, which follows its adoption of the command. */
