@@ -24,6 +24,9 @@ import resource
 # same objects, so nothing is imported twice, and sys.modules holds only
 # what the script imported.
 _hidden = {}
+# The names a run has put back: a module comes back once per run at most.
+# _hidden itself is never changed: each change would copy a page of it.
+_back = set()
 _ModuleSpec = type(sys.__spec__)
 
 
@@ -45,16 +48,17 @@ class _Hidden:
 
     @staticmethod
     def find_spec(name, path=None, target=None):
-        if name not in _hidden:
+        if name not in _hidden or name in _back:
             return None
         # The module itself the import system puts back, from our loader:
         # found in sys.modules already, it would be imported again.
-        module = _hidden.pop(name)
+        _back.add(name)
         for n in CLOSURES.get(name, ()):
-            if n in _hidden:
-                sys.modules[n] = _hidden.pop(n)
+            if n in _hidden and n not in _back:
+                _back.add(n)
+                sys.modules[n] = _hidden[n]
                 _bind(n)
-        return _ModuleSpec(name, _Restored(module))
+        return _ModuleSpec(name, _Restored(_hidden[name]))
 
     @staticmethod
     def invalidate_caches():
@@ -65,10 +69,18 @@ sys.meta_path.insert(0, _Hidden)
 
 # Hidden here, once, in the template: a run that hid them itself would
 # touch every module object and copy the pages they are on (about 1.5 ms
-# of each run's CPU).
-_hidden.update((n, m) for n, m in sys.modules.items() if n not in BASE)
+# of each run's CPU). Keyed by names of our own, made one after another,
+# which CLOSURES then names too, their hashes computed here: a run putting
+# back a package's hundreds of modules writes to the few pages these
+# strings fill, not to the page of each import's own name (about 120
+# pages fewer copied for pandas).
+_hidden.update((n.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass"), m)
+               for n, m in sys.modules.items() if n not in BASE)
 for _n in _hidden:
     del sys.modules[_n]
+_names = {_n: _n for _n in _hidden}
+CLOSURES = {_k: tuple(_names.get(_n, _n) for _n in _v) for _k, _v in CLOSURES.items()}
+frozenset().union(*CLOSURES.values())
 
 # A package holds each submodule imported as an attribute, which lets
 # `from package import submodule` skip the import (and sys.modules would
@@ -86,7 +98,7 @@ for _n, _m in _hidden.items():
 
 def _bind(name):
     if name in _unbound:
-        parent, attr = _unbound.pop(name)
+        parent, attr = _unbound[name]
         setattr(parent, attr, sys.modules[name])
 
 
