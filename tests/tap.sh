@@ -16,22 +16,29 @@ ok() {	# ok CONDITION-EXIT-STATUS NAME...: pass when $1 is 0
 	return "$rc"
 }
 
+# shown LABEL TEXT: up to 2000 bytes of TEXT, each line a "#" diagnostic
+# (a line of its own would be read as TAP, and a multi-line value would
+# break the stream where it failed).
+shown() {
+	printf '%s\n' "$2" | head -c 2000 | awk -v label="$1" '{ print "#   " label " " $0 }'
+}
+
 is() {	# is GOT WANT NAME...
 	local got=$1 want=$2; shift 2
 	[ "$got" = "$want" ]
-	ok $? "$@" || printf '#   got:  %s\n#   want: %s\n' "$got" "$want" | head -c 2000
+	ok $? "$@" || { shown "got: " "$got"; shown "want:" "$want"; }
 }
 
 like() {	# like GOT EXTENDED-REGEX NAME...
 	local got=$1 re=$2; shift 2
 	printf '%s' "$got" | grep -Eq -- "$re"
-	ok $? "$@" || printf '#   got:  %s\n#   want match: %s\n' "$got" "$re" | head -c 2000
+	ok $? "$@" || { shown "got: " "$got"; shown "want match:" "$re"; }
 }
 
 unlike() {	# unlike GOT EXTENDED-REGEX NAME...
 	local got=$1 re=$2; shift 2
 	! printf '%s' "$got" | grep -Eq -- "$re"
-	ok $? "$@" || printf '#   got:  %s\n#   must not match: %s\n' "$got" "$re" | head -c 2000
+	ok $? "$@" || { shown "got: " "$got"; shown "must not match:" "$re"; }
 }
 
 skip() {	# skip REASON NAME...
@@ -40,7 +47,7 @@ skip() {	# skip REASON NAME...
 	echo "ok $tap_n - $* # SKIP $reason"
 }
 
-diag() { printf '# %s\n' "$*"; }
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 
 done_testing() {
 	echo "1..$tap_n"
