@@ -165,6 +165,32 @@ is "$RC/$OUT" "$cold_rc/$cold_out" "a warm run's atexit functions run as a cold 
 is "$(sort <<<"$ERR")" "$(sort <<<"$cold_err")" "its objects are finalized at the end, as a cold run's are"
 is "$(cat "$WORK/output/log.txt")" "$cold_log" "a file it wrote and never closed is flushed, as a cold run's is"
 
+# --- a module taken out of sys.modules is imported anew, as in a cold run ---------
+# (a hidden module comes back once per run: once the run has had it, back
+# itself or with pandas, an import finds it on disk again, and so do the
+# modules that import brings in)
+again_script() {
+	stage <<'EOF_PY'
+import sys
+import decimal
+first = decimal
+del sys.modules["decimal"]
+import decimal
+import pandas
+decoder = sys.modules["json.decoder"]
+for name in [n for n in sys.modules if n == "json" or n.startswith("json.")]:
+    del sys.modules[name]
+import json
+print(first is decimal, sys.modules["json.decoder"] is decoder, json.loads("[1]"))
+EOF_PY
+}
+again_script
+cold
+cold_out=$OUT cold_rc=$RC
+again_script
+warm
+is "$RC/$OUT" "$cold_rc/$cold_out" "a module the script took out of sys.modules is imported anew, with what it imports, as in a cold run ($cold_out)"
+
 # --- random streams of its own, and nothing left by the run before --------------
 stage <<'EOF_PY'
 import os, random, tempfile, uuid
