@@ -53,11 +53,15 @@ class _Hidden:
         # The module itself the import system puts back, from our loader:
         # found in sys.modules already, it would be imported again.
         _back.add(name)
+        back = [name]
         for n in CLOSURES.get(name, ()):
             if n in _hidden and n not in _back:
                 _back.add(n)
                 sys.modules[n] = _hidden[n]
                 _bind(n)
+                back.append(n)
+        if not _formats.keys().isdisjoint(back):
+            _register_formats(back)
         return _ModuleSpec(name, _Restored(_hidden[name]))
 
     @staticmethod
@@ -94,6 +98,48 @@ for _n, _m in _hidden.items():
     if _parent and _pm is not None and _pm.__dict__.get(_attr) is _m:
         del _pm.__dict__[_attr]
         _unbound[_n] = _pm, _attr
+
+
+# PIL.Image keeps tables of the image formats that its plugins register
+# when they are imported. A cold run's tables hold what the plugins it
+# imported registered, in the order it imported them; the template's hold
+# every plugin it imported. So the entries of the hidden plugins are taken
+# out of the tables here, each listed under the plugin that defines its
+# reader or writer, and each plugin coming back puts its own back, in the
+# order the template's imports made them.
+_formats = {}
+_pil = _hidden.get("PIL.Image")
+if _pil is not None:
+    def _owner(t, k, v):
+        if t in ("ID", "MIME", "EXTENSION"):
+            id = v if t == "EXTENSION" else k
+            v = _pil.OPEN.get(id, (None,))[0] or _pil.SAVE.get(id) or _pil.SAVE_ALL.get(id)
+        elif t == "OPEN":
+            v = v[0]
+        return getattr(v, "__module__", None)
+    _tables = ("ID", "OPEN", "SAVE", "SAVE_ALL", "MIME", "EXTENSION", "DECODERS", "ENCODERS")
+    for _t in _tables:
+        _table = getattr(_pil, _t)
+        for _k, _v in list(zip(_table, _table) if _t == "ID" else _table.items()):
+            _m = _owner(_t, _k, _v)
+            if _m in _hidden:
+                _formats.setdefault(_names[_m], []).append((_t, _k, _v))
+    for _entries in _formats.values():
+        for _t, _k, _v in _entries:
+            if _t == "ID":
+                _pil.ID.remove(_k)
+            else:
+                del getattr(_pil, _t)[_k]
+
+
+def _register_formats(back):
+    for m, entries in _formats.items():
+        if m in back:
+            for t, k, v in entries:
+                if t == "ID":
+                    _pil.ID.append(k)
+                else:
+                    getattr(_pil, t)[k] = v
 
 
 def _bind(name):

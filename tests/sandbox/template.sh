@@ -108,9 +108,16 @@ print("fds", sorted(os.listdir("/proc/self/fd")))
 print("pid", os.getpid(), os.getppid(), "cwd", os.getcwd(), "umask", os.umask(0o22))
 print("comm", open("/proc/self/comm").read().strip())
 print("groups", os.getgroups(), "gid == uid", os.getgid() == os.getuid())
-import pandas, numpy, matplotlib.pyplot
+import pandas, numpy, matplotlib.pyplot, PIL.Image
+def charting():
+    pil = [PIL.Image.ID, PIL.Image._initialized] + [list(getattr(PIL.Image, t)) for t in
+        ("OPEN", "SAVE", "SAVE_ALL", "MIME", "EXTENSION", "DECODERS", "ENCODERS")]
+    fonts = matplotlib.font_manager._get_font.cache_info().currsize
+    print("charting", pil, fonts, matplotlib.pyplot._backend_mod, matplotlib.pyplot.get_fignums())
+charting()
 fig, ax = matplotlib.pyplot.subplots()
 ax.plot([1, 2], label="l"); ax.set_title("t"); ax.legend(); fig.savefig("chart.png")
+charting()
 # Codecs looked up while matplotlib builds its font cache in a fresh /tmp
 # (encodings.utf_16_be) are all a cold run imports that a warm one, whose
 # font list is loaded, need not.
@@ -128,7 +135,7 @@ cold
 cold_out=$OUT cold_err=$ERR cold_rc=$RC
 warm
 is "$RC" "$cold_rc" "a warm run ends as a cold one does (exit $cold_rc)"
-is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas and drawing a chart, environment (/proc/self/environ too), flags, fds, pid, name, cwd and dumpable flag are a cold run's"
+is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas and drawing a chart, PIL's format tables, pyplot's figures, backend and fonts, environment (/proc/self/environ too), flags, fds, pid, name, cwd and dumpable flag are a cold run's"
 is "$ERR" "$cold_err" "and so is the traceback"
 [ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
 # A cold pre-started run's command line is the one its sandbox exec'd:
