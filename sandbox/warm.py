@@ -60,8 +60,7 @@ class _Hidden:
                 sys.modules[n] = _hidden[n]
                 _bind(n)
                 back.append(n)
-        if not _formats.keys().isdisjoint(back):
-            _register_formats(back)
+        _register_formats(back)
         return _ModuleSpec(name, _Restored(_hidden[name]))
 
     @staticmethod
@@ -105,7 +104,7 @@ for _n, _m in _hidden.items():
 # imported registered, in the order it imported them; the template's hold
 # every plugin it imported. So the entries of the hidden plugins are taken
 # out of the tables here, each listed under the plugin that defines its
-# reader or writer, and each plugin coming back puts its own back, in the
+# reader or writer, and a plugin coming back puts its own back, in the
 # order the template's imports made them.
 _formats = {}
 _pil = _hidden.get("PIL.Image")
@@ -117,14 +116,13 @@ if _pil is not None:
         elif t == "OPEN":
             v = v[0]
         return getattr(v, "__module__", None)
-    _tables = ("ID", "OPEN", "SAVE", "SAVE_ALL", "MIME", "EXTENSION", "DECODERS", "ENCODERS")
-    for _t in _tables:
+    for _t in ("ID", "OPEN", "SAVE", "SAVE_ALL", "MIME", "EXTENSION", "DECODERS", "ENCODERS"):
         _table = getattr(_pil, _t)
-        for _k, _v in list(zip(_table, _table) if _t == "ID" else _table.items()):
+        for _k, _v in zip(_table, _table) if _t == "ID" else _table.items():
             _m = _owner(_t, _k, _v)
             if _m in _hidden:
-                _formats.setdefault(_names[_m], []).append((_t, _k, _v))
-    for _entries in _formats.values():
+                _formats.setdefault(_names[_m], (len(_formats), []))[1].append((_t, _k, _v))
+    for _, _entries in _formats.values():
         for _t, _k, _v in _entries:
             if _t == "ID":
                 _pil.ID.remove(_k)
@@ -133,13 +131,12 @@ if _pil is not None:
 
 
 def _register_formats(back):
-    for m, entries in _formats.items():
-        if m in back:
-            for t, k, v in entries:
-                if t == "ID":
-                    _pil.ID.append(k)
-                else:
-                    getattr(_pil, t)[k] = v
+    for _, entries in sorted(_formats[n] for n in back if n in _formats):
+        for t, k, v in entries:
+            if t == "ID":
+                _pil.ID.append(k)
+            else:
+                getattr(_pil, t)[k] = v
 
 
 def _bind(name):

@@ -198,6 +198,25 @@ again_script
 warm
 is "$RC/$OUT" "$cold_rc/$cold_out" "a module the script took out of sys.modules is imported anew, with what it imports, as in a cold run ($cold_out)"
 
+# PIL's plugins register their formats in PIL.Image's tables when imported:
+# the tables name the plugins the script imported, in its order.
+formats_script() {
+	stage <<'EOF_PY'
+import PIL.Image as Image
+before = list(Image.ID)
+import PIL.TiffImagePlugin, PIL.BmpImagePlugin
+imported = list(Image.ID)
+Image.preinit()
+print(before, imported, Image.ID, list(Image.SAVE), list(Image.MIME), list(Image.EXTENSION), list(Image.DECODERS))
+EOF_PY
+}
+formats_script
+cold
+cold_out=$OUT cold_rc=$RC
+formats_script
+warm
+is "$RC/$OUT" "$cold_rc/$cold_out" "PIL's format tables hold the plugins the script imported, in its order, as a cold run's"
+
 # --- random streams of its own, and nothing left by the run before --------------
 stage <<'EOF_PY'
 import os, random, tempfile, uuid
