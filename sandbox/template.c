@@ -227,7 +227,10 @@ static void start_python(const struct sandbox_options *o)
  * run has no fd but its own), pyplot's backend and PIL's plugin flag, which
  * a run's first chart sets up again, as a cold run's does. What the drawing
  * imported comes back with its closure (_first, computed in a child), and
- * the formats PIL's plugins registered come back with them (warm.py). */
+ * the formats PIL's plugins registered come back with them (warm.py).
+ * While the template imports, what each module registers in atexit,
+ * copyreg and warnings is recorded in REGISTERED, so that warm.py can take
+ * it back and make it again when that module comes back. */
 static const char preload_source[] =
 	"import sys\n"
 	"BASE = frozenset(sys.modules)\n"
@@ -267,8 +270,36 @@ static const char preload_source[] =
 	"_first = _added(_chart, BASE | set(_all)) if 'matplotlib.pyplot' in _all else []\n"
 	"CLOSURES = {n: _added(_imports([n]), BASE)\n"
 	"            for n in sorted({m.split('.')[0] for m in _all + _first} | set(PRELOAD) | set(_first))}\n"
+	"import atexit, copyreg, functools, warnings\n"
+	"REGISTERED = []\n"
+	"def _recording(fn, made):\n"
+	"    def record(*args, **kwargs):\n"
+	"        r = fn(*args, **kwargs)\n"
+	"        REGISTERED.append((sys._getframe(1).f_globals.get('__name__'),) + made(fn, *args, **kwargs))\n"
+	"        return r\n"
+	"    return record\n"
+	"def _filter(fn, *args, append=False, **kwargs):\n"
+	"    item = warnings.filters[-1 if append else 0]\n"
+	"    def undo():\n"
+	"        for i, f in enumerate(warnings.filters):\n"
+	"            if f is item:\n"
+	"                del warnings.filters[i]\n"
+	"                warnings._filters_mutated()\n"
+	"                return True\n"
+	"        return False\n"
+	"    return undo, functools.partial(warnings._add_filter, *item, append=append)\n"
+	"_calls = [(atexit, 'register', lambda fn, f, *a, **k:\n"
+	"              (lambda: atexit.unregister(f) or True, functools.partial(fn, f, *a, **k))),\n"
+	"          (copyreg, 'pickle', lambda fn, c, *a:\n"
+	"              (lambda: copyreg.dispatch_table.pop(c, None) is not None, functools.partial(fn, c, *a))),\n"
+	"          (warnings, 'filterwarnings', _filter), (warnings, 'simplefilter', _filter)]\n"
+	"_calls = [(m, name, getattr(m, name), made) for m, name, made in _calls]\n"
+	"for m, name, fn, made in _calls:\n"
+	"    setattr(m, name, _recording(fn, made))\n"
 	"for n in PRELOAD + _first:\n"
 	"    __import__(n)\n"
+	"for m, name, fn, made in _calls:\n"
+	"    setattr(m, name, fn)\n"
 	"if 'matplotlib.pyplot' in sys.modules:\n"
 	"    import matplotlib.font_manager\n"
 	"    matplotlib.font_manager.fontManager\n"
@@ -280,7 +311,7 @@ static const char preload_source[] =
 	"    PIL.Image._initialized = 0\n"
 	"    del plt, PIL\n"
 	"IMPORTED = ' '.join(sorted({m.split('.')[0] for m in sys.modules} - BASE))\n"
-	"del _all, _added, _imports, _chart, _first\n"
+	"del _all, _added, _imports, _chart, _first, _recording, _filter, _calls\n"
 	"sys.stdout.flush(); sys.stderr.flush()\n";
 
 /* The children the preload forks to see what each import brings in must

@@ -7,12 +7,15 @@
 #             preloaded name, each top-level package they imported and each
 #             module the warm-up imported on its own
 #   RUNNER    the runner every warm run's command line ends with
+#   REGISTERED  (module, undo, redo) for each registration the imports made
+#             in atexit, copyreg and warnings, in order: undo() takes it
+#             back (false if it was gone already), redo() makes it again
 # and leaves run(ENV, ARGV), which template.c calls in the command's process
 # of each warm run, once the sandbox's limits, uid, empty capability sets and
 # seccomp filter are in force:
 #   ENV       the run's environment, "NAME=VALUE" strings
 #   ARGV      the command line, [python3, -s, -c, RUNNER]
-import _io, os, sys
+import _io, functools, os, sys
 _WRITERS = (_io.TextIOWrapper, _io.BufferedWriter, _io.BufferedRandom)
 # The runner imports resource at its start: imported here, it is hidden
 # with the rest and comes back from memory instead of from disk in every run.
@@ -60,7 +63,7 @@ class _Hidden:
                 sys.modules[n] = _hidden[n]
                 _bind(n)
                 back.append(n)
-        _register_formats(back)
+        _redo(back)
         return _ModuleSpec(name, _Restored(_hidden[name]))
 
     @staticmethod
@@ -99,14 +102,23 @@ for _n, _m in _hidden.items():
         _unbound[_n] = _pm, _attr
 
 
-# PIL.Image keeps tables of the image formats that its plugins register
-# when they are imported. A cold run's tables hold what the plugins it
-# imported registered, in the order it imported them; the template's hold
-# every plugin it imported. So the entries of the hidden plugins are taken
-# out of the tables here, each listed under the plugin that defines its
-# reader or writer, and a plugin coming back puts its own back, in the
-# order the template's imports made them.
-_formats = {}
+# What the imports registered in other modules (atexit functions, copyreg
+# reducers, warning filters; formats in PIL.Image's tables) is there in a
+# cold run only once the module that registered it is imported: so it is
+# taken back here, and made again when that module comes back, in the order
+# the template's imports made it. _redone: module -> (rank, [redo, ...]).
+_redone = {}
+
+
+def _made_by(module, redo):
+    _redone.setdefault(_names[module], (len(_redone), []))[1].append(redo)
+
+
+for _m, _undo, _again in REGISTERED:
+    if _m in _hidden and _undo():
+        _made_by(_m, _again)
+# PIL.Image's tables of image formats, filled by its plugins: each entry
+# belongs to the plugin that defines its reader or writer.
 _pil = _hidden.get("PIL.Image")
 if _pil is not None:
     def _owner(t, k, v):
@@ -116,27 +128,26 @@ if _pil is not None:
         elif t == "OPEN":
             v = v[0]
         return getattr(v, "__module__", None)
+    _taken = []
     for _t in ("ID", "OPEN", "SAVE", "SAVE_ALL", "MIME", "EXTENSION", "DECODERS", "ENCODERS"):
         _table = getattr(_pil, _t)
         for _k, _v in zip(_table, _table) if _t == "ID" else _table.items():
             _m = _owner(_t, _k, _v)
             if _m in _hidden:
-                _formats.setdefault(_names[_m], (len(_formats), []))[1].append((_t, _k, _v))
-    for _, _entries in _formats.values():
-        for _t, _k, _v in _entries:
-            if _t == "ID":
-                _pil.ID.remove(_k)
-            else:
-                del getattr(_pil, _t)[_k]
+                _taken.append((_table, _k))
+                _made_by(_m, functools.partial(_table.append, _k) if _t == "ID"
+                         else functools.partial(_table.__setitem__, _k, _v))
+    for _table, _k in _taken:
+        if isinstance(_table, list):
+            _table.remove(_k)
+        else:
+            del _table[_k]
 
 
-def _register_formats(back):
-    for _, entries in sorted(_formats[n] for n in back if n in _formats):
-        for t, k, v in entries:
-            if t == "ID":
-                _pil.ID.append(k)
-            else:
-                getattr(_pil, t)[k] = v
+def _redo(back):
+    for _, redos in sorted(_redone[n] for n in back if n in _redone):
+        for redo in redos:
+            redo()
 
 
 def _bind(name):

@@ -217,6 +217,35 @@ formats_script
 warm
 is "$RC/$OUT" "$cold_rc/$cold_out" "PIL's format tables hold the plugins the script imported, in its order, as a cold run's"
 
+# What an import registers in modules every run has (warning filters,
+# copyreg reducers, atexit functions) is there once the script imports it,
+# after what the script registered itself.
+registered_script() {
+	stage <<'EOF_PY'
+import atexit, copyreg, warnings
+def filters():
+    return [(f[0], f[1] and f[1].pattern, f[2].__name__) for f in warnings.filters]
+print("bare", filters(), list(copyreg.dispatch_table))
+warnings.simplefilter("error")
+atexit.register(print, "registered first, runs last")
+import numpy, logging
+print("imported", filters(), list(copyreg.dispatch_table))
+class Handler(logging.Handler):
+    def emit(self, record):
+        pass
+    def close(self):
+        print("logging.shutdown closes the handler")
+        super().close()
+logging.getLogger().addHandler(Handler())
+EOF_PY
+}
+registered_script
+cold
+cold_out=$OUT cold_rc=$RC
+registered_script
+warm
+is "$RC/$OUT" "$cold_rc/$cold_out" "numpy's warning filters and copyreg reducers come with numpy, and logging's atexit function runs before the script's earlier one, as in a cold run"
+
 # --- random streams of its own, and nothing left by the run before --------------
 stage <<'EOF_PY'
 import os, random, tempfile, uuid
