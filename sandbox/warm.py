@@ -103,7 +103,7 @@ for _n, _m in _hidden.items():
 
 
 # What the imports registered in other modules (atexit functions, copyreg
-# reducers, warning filters; formats in PIL.Image's tables) is there in a
+# reducers, warning filters, import hooks; formats in PIL.Image's tables) is there in a
 # cold run only once the module that registered it is imported: so it is
 # taken back here, and made again when that module comes back, in the order
 # the template's imports made it. _redone: module -> (rank, [redo, ...]).
@@ -117,6 +117,13 @@ def _made_by(module, redo):
 for _m, _undo, _again in REGISTERED:
     if _m in _hidden and _undo():
         _made_by(_m, _again)
+# An import hook a package installed in sys.meta_path (six's) is there once
+# the package is imported, at the end.
+for _f in list(sys.meta_path):
+    _m = getattr(_f, "__module__", None)
+    if _m in _hidden:
+        sys.meta_path.remove(_f)
+        _made_by(_m, functools.partial(sys.meta_path.append, _f))
 # PIL.Image's tables of image formats, filled by its plugins: each entry
 # belongs to the plugin that defines its reader or writer.
 _pil = _hidden.get("PIL.Image")

@@ -222,7 +222,7 @@ is "$RC/$OUT" "$cold_rc/$cold_out" "PIL's format tables hold the plugins the scr
 # after what the script registered itself.
 registered_script() {
 	stage <<'EOF_PY'
-import atexit, copyreg, warnings
+import atexit, copyreg, sys, warnings
 def filters():
     return [(f[0], f[1] and f[1].pattern, f[2].__name__) for f in warnings.filters]
 print("bare", filters(), list(copyreg.dispatch_table))
@@ -230,6 +230,11 @@ warnings.simplefilter("error")
 atexit.register(print, "registered first, runs last")
 import numpy, logging
 print("imported", filters(), list(copyreg.dispatch_table))
+def hooks():
+    return [type(f).__name__ for f in sys.meta_path if f.__class__.__name__ != "type"]
+before = hooks()
+import matplotlib.pyplot
+print("hooks", before, hooks())
 class Handler(logging.Handler):
     def emit(self, record):
         pass
@@ -244,7 +249,7 @@ cold
 cold_out=$OUT cold_rc=$RC
 registered_script
 warm
-is "$RC/$OUT" "$cold_rc/$cold_out" "numpy's warning filters and copyreg reducers come with numpy, and logging's atexit function runs before the script's earlier one, as in a cold run"
+is "$RC/$OUT" "$cold_rc/$cold_out" "numpy's warning filters and copyreg reducers come with numpy, six's import hook with matplotlib, and logging's atexit function runs before the script's earlier one, as in a cold run"
 
 # --- random streams of its own, and nothing left by the run before --------------
 stage <<'EOF_PY'
