@@ -103,10 +103,11 @@ for _n, _m in _hidden.items():
 
 
 # What the imports registered in other modules (atexit functions, copyreg
-# reducers, warning filters, import hooks; formats in PIL.Image's tables) is there in a
-# cold run only once the module that registered it is imported: so it is
-# taken back here, and made again when that module comes back, in the order
-# the template's imports made it. _redone: module -> (rank, [redo, ...]).
+# reducers, warning filters, import hooks; formats in PIL.Image's tables)
+# is there in a cold run only once the module that registered it is
+# imported: so it is taken back here, and made again when that module comes
+# back, in the order the template's imports made it.
+# _redone: module -> (rank, [redo, ...]).
 _redone = {}
 
 
