@@ -159,15 +159,18 @@ static void kill_init(struct supervisor *s, const char *why)
 }
 
 /* init sends one result; a fault in init, or in the command's set-up, sends
- * an error first. An error wins over whatever follows it. */
-static void read_result(struct supervisor *s)
+ * an error first. An error wins over whatever follows it. Once init is gone
+ * (GONE), all it said is in the socket, and nothing more will come: the
+ * socket is read without waiting, since a warm sandbox's supervisor holds
+ * init's end itself until the template has it, and would wait for ever. */
+static void read_result(struct supervisor *s, bool gone)
 {
 	struct init_result r;
-	ssize_t n = read(s->result_fd, &r, sizeof r);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+	ssize_t n = recv(s->result_fd, &r, sizeof r, gone ? MSG_DONTWAIT : 0);
+	if (n < 0 && (errno == EINTR || (errno == EAGAIN && !gone)))
 		return;
 	if (n != (ssize_t)sizeof r) {
-		s->final = true;	/* end of file: init is gone */
+		s->final = true;	/* end of file, or all of it read: init is gone */
 		return;
 	}
 	r.error[sizeof r.error - 1] = '\0';
@@ -243,12 +246,12 @@ static void supervise(struct supervisor *s, enum until until)
 		if (fds[1].revents)
 			take_signal(s);
 		if (fds[2].revents)
-			read_result(s);
+			read_result(s, false);
 		if (fds[3].revents)
 			check_client(s);
 		if (fds[0].revents) {
-			while (!s->final)	/* init is gone: its pipe holds all it said */
-				read_result(s);
+			while (!s->final)
+				read_result(s, true);
 			while (wait4(s->pid, &s->status, 0, &s->ru) < 0)
 				if (errno != EINTR)
 					die_errno("wait4");

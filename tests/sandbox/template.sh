@@ -385,6 +385,31 @@ done
 is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 0 \
 	"a template killed with SIGKILL takes its waiting sandboxes with it"
 
+# SIGTERM the moment the template says it is warm: its sandboxes are still
+# building their roots (a service stopped just after a reload). Each ends its
+# init and then itself; none may wait for ever on what init said.
+stopped=0
+for i in 1 2 3; do
+	rm -f "$sock" "$tmp_root/said"
+	mkfifo "$tmp_root/said"
+	listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 --sandbox "$SB" \
+		"${range[@]}" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/said" 2>"$tmp_root/template.err" &
+	template=$!
+	read -r -t 60 _ <"$tmp_root/said"
+	kill -TERM "$template"
+	for _ in $(seq 100); do gone "$template" && break; sleep 0.1; done
+	gone "$template" && stopped=$((stopped + 1))
+	pkill -KILL -P "$template" 2>/dev/null
+	kill -KILL "$template" 2>/dev/null
+	wait "$template" 2>/dev/null
+done
+is "$stopped" 3 "a template sent SIGTERM as it says it is warm ends within 10 s, with its sandboxes (3 times)"
+for _ in $(seq 50); do
+	[ "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" = 0 ] && break
+	sleep 0.1
+done
+is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 0 "and nothing of them is left"
+
 # Killed while it imports, it takes the children it forks to see what each
 # import brings in (a stopping service would find them in its cgroup).
 rm -f "$sock"
