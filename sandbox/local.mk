@@ -22,17 +22,19 @@ coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(S
 # sanitizer's runtime, with terabytes of shadow memory mapped, cannot live
 # under a run's RLIMIT_AS.
 bin_PROGRAMS += coderunner-template
-coderunner_template_SOURCES = sandbox/template.c $(sandbox_sources)
-nodist_coderunner_template_SOURCES = sandbox/warm.c
+coderunner_template_SOURCES = sandbox/template/template.h sandbox/template/main.c \
+	sandbox/template/python.c sandbox/template/memory.c sandbox/template/fork.c \
+	$(sandbox_sources)
+nodist_coderunner_template_SOURCES = sandbox/template/warm.c
 coderunner_template_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_EMBED_CFLAGS)
 coderunner_template_CFLAGS = -std=c11 -Wall -Wextra $(WERROR_CFLAGS)
 coderunner_template_LDFLAGS =
 coderunner_template_LDADD = $(PYTHON_EMBED_LIBS) $(JSON_C_LIBS) $(CAPNG_LIBS) $(SECCOMP_LIBS) -lm
-sandbox/warm.c: $(srcdir)/fcgi/running/runners/embed.sh $(srcdir)/sandbox/warm.py
-	@$(MKDIR_P) sandbox
-	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/running/runners/embed.sh $(srcdir)/sandbox/warm.py >$@.tmp && mv $@.tmp $@
-CLEANFILES += sandbox/warm.c sandbox/warm.c.tmp
-EXTRA_DIST += sandbox/warm.py
+sandbox/template/warm.c: $(srcdir)/fcgi/running/runners/embed.sh $(srcdir)/sandbox/template/warm.py
+	@$(MKDIR_P) sandbox/template
+	$(AM_V_GEN)$(SHELL) $(srcdir)/fcgi/running/runners/embed.sh $(srcdir)/sandbox/template/warm.py >$@.tmp && mv $@.tmp $@
+CLEANFILES += sandbox/template/warm.c sandbox/template/warm.c.tmp
+EXTRA_DIST += sandbox/template/warm.py
 
 sandbox_tests = tests/sandbox/cli.sh tests/sandbox/isolation.sh tests/sandbox/limits.sh \
 	tests/sandbox/workdir.sh tests/sandbox/libraries.sh tests/sandbox/prestart.sh \

@@ -59,7 +59,7 @@ struct sandbox_options {
 	bool share_net;			/* --share-net: the host's network, not a new one */
 	char *const *argv;		/* the command */
 	/* Instead of exec'ing argv: carry on in this very process (a template's
-	 * interpreter, template.c), once the command's limits, identity and
+	 * interpreter, sandbox/template/python.c), once the command's limits, identity and
 	 * filter are in force. env is its clean environment. */
 	void (*in_process)(const struct sandbox_options *o, char **env);	/* never returns */
 };

@@ -1,7 +1,7 @@
 /* supervisor.c — the supervisor: build one sandbox, run one command, report.
  *
  * sandbox_main() is coderunner-sandbox once its options are parsed (main.c),
- * and each child of coderunner-template (template.c). It reads as the list
+ * and each child of coderunner-template (sandbox/template/). It reads as the list
  * of stages:
  *   1. options and the report fd (options.c, die.c)
  *   2. the run's own uid, with --uid-range (uids.c), and its cgroup, when a

@@ -1,4 +1,4 @@
-# warm.py — makes the template's interpreter (template.c) ready to serve
+# warm.py — makes the template's interpreter (python.c) ready to serve
 # warm runs, and each forked copy of it what a fresh `python3 -s -c RUNNER`
 # would be. It runs once in the template, after the preload imports, with in
 # its globals:
@@ -10,7 +10,7 @@
 #   REGISTERED  (module, undo, redo) for each registration the imports made
 #             in atexit, copyreg and warnings, in order: undo() takes it
 #             back (false if it was gone already), redo() makes it again
-# and leaves run(ENV, ARGV), which template.c calls in the command's process
+# and leaves run(ENV, ARGV), which python.c calls in the command's process
 # of each warm run, once the sandbox's limits, uid, empty capability sets and
 # seccomp filter are in force:
 #   ENV       the run's environment, "NAME=VALUE" strings

@@ -1,0 +1,330 @@
+/* main.c — coderunner-template: pre-started sandboxes whose interpreter
+ * has already imported the libraries scripts use.
+ *
+ *   coderunner-template --preload numpy,pandas,matplotlib.pyplot --prestart N \
+ *       --sandbox PATH [coderunner-sandbox option]... --accept-fd FD \
+ *       -- /usr/bin/python3 -s -c RUNNER
+ *
+ * Importing numpy, pandas and matplotlib costs an agent's script most of its
+ * time, every run. This program embeds the interpreter, imports the preload
+ * list once, and keeps N sandboxes waiting on the listening socket FD. Each
+ * is coderunner-sandbox (PATH) --template-fd with our sandbox options,
+ * spawned (posix_spawn: no copy of our memory), and builds its sandbox as
+ * any other: uid, cgroup, init in its namespaces, root. Where its init would
+ * fork the command, it asks us (fork.c; the supervisor's side is
+ * sandbox/forkserver.c): a helper on our memory
+ * enters init's namespaces and makes a process there that forks the
+ * command, our interpreter, and ends, so that init adopts it as its child,
+ * PID 2. The command goes through the same stages as any (rlimits,
+ * privilege drop, no_new_privs, seccomp, clean environment), is not
+ * exec'd but carries on holding the imports, and warm.py (python.c) makes it what
+ * `python3 -s -c RUNNER` would be (environment, random streams,
+ * sys.modules, argv) before RUNNER runs. One copy of our memory per run:
+ * the command's. When a run claims a sandbox, its supervisor says so on
+ * its stdout, a socket to us, and we start the next one; no sandbox serves
+ * two runs.
+ *
+ * Privilege: this process holds what coderunner-sandbox holds, and
+ * CAP_SYS_CHROOT (setns() into a mount namespace needs it), but it runs
+ * Python only with an empty effective capability set, with a private /tmp
+ * (so an import that writes a cache writes nowhere shared); after the
+ * imports it runs no Python at all, only this file's loop. The helper
+ * raises its own effective set to enter a sandbox; the command drops every
+ * set before RUNNER runs.
+ *
+ * Messages on stdout, for whoever keeps us (coderunner-fcgi's pool): "warm PID
+ * NAME..." once the first sandboxes are started, with the top-level modules
+ * the imports brought in (a run whose own packages provide one of them
+ * cannot be warm). Diagnostics go to stderr.
+ *
+ * The parts, in the order main() calls them:
+ *   python.c  the interpreter, the preload list imported (in a private
+ *             /tmp), warm.py loaded; later, in each command, run() called
+ *   memory.c  our memory laid out for forking: the interpreter's arenas and
+ *             the heap's holes filled, huge pages
+ *   fork.c    a warm run's command, forked into a sandbox that asks for it
+ *   main.c    the pool of pre-started sandboxes: spawned, claimed, reaped
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>	/* PY_MAJOR_VERSION */
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/template/template.h"
+
+#define MAX_CHILDREN 512
+
+struct child {
+	pid_t pid;
+	bool claimed;
+};
+
+static struct child children[MAX_CHILDREN];
+static unsigned n_children;
+struct sandbox_options template_options;
+static const char *sandbox_path;	/* coderunner-sandbox: each child, and each waiter */
+static char **supervisor_argv;		/* coderunner-sandbox --template-fd 4 OPTION... -- COMMAND */
+static int requests[2] = { -1, -1 };	/* [0] ours, [1] the children's fd 4 */
+static int claims[2] = { -1, -1 };	/* [0] ours, [1] the children's stdout */
+
+void fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("coderunner-template: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(SANDBOX_EXIT_FAULT);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Raises or empties the effective set, keeping the permitted one. */
+void set_effective(bool raised)
+{
+	if (capng_get_caps_process() < 0)
+		fail("cannot read our capabilities");
+	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (capng_have_capability(CAPNG_PERMITTED, cap))
+			capng_update(raised ? CAPNG_ADD : CAPNG_DROP, CAPNG_EFFECTIVE, cap);
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+		fail("cannot %s our effective capabilities", raised ? "raise" : "empty");
+}
+
+/* Each pre-started sandbox is coderunner-sandbox --template-fd, spawned
+ * (no copy of our memory: posix_spawn shares it until the exec), with our
+ * claims socket as its stdout and the requests socket as fd 4. */
+static bool spawn(void)
+{
+	if (n_children == MAX_CHILDREN)
+		return false;
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", NULL };
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_init(&fa);
+	int accept_fd = template_options.accept_fd;
+	posix_spawn_file_actions_adddup2(&fa, accept_fd, accept_fd);	/* inherited */
+	posix_spawn_file_actions_adddup2(&fa, claims[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, requests[1], 4);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	/* Raised for the exec: the path may need CAP_DAC_READ_SEARCH to reach. */
+	set_effective(true);
+	int rc = posix_spawn(&pid, sandbox_path, &fa, &attr, supervisor_argv, envp);
+	set_effective(false);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		fprintf(stderr, "coderunner-template: spawn %s: %s\n", sandbox_path, strerror(rc));
+		return false;
+	}
+	children[n_children++] = (struct child){ pid, false };
+	return true;
+}
+
+static unsigned waiting(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_children; i++)
+		n += !children[i].claimed;
+	return n;
+}
+
+static void read_claims(void)
+{
+	char msg[32];
+	ssize_t n;
+	while ((n = recv(claims[0], msg, sizeof msg - 1, MSG_DONTWAIT)) > 0) {
+		msg[n] = '\0';
+		pid_t pid = (pid_t)atoi(msg);
+		for (unsigned i = 0; i < n_children; i++)
+			if (children[i].pid == pid)
+				children[i].claimed = true;
+	}
+}
+
+/* Reaps what ended; true if a child ended before any run claimed it. */
+static bool reap(void)
+{
+	bool unclaimed = false;
+	pid_t pid;
+	/* A child says it was claimed before its run, and may have ended
+	 * since: read what it said first. */
+	read_claims();
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		for (unsigned i = 0; i < n_children; i++)
+			if (children[i].pid == pid) {
+				unclaimed |= !children[i].claimed;
+				children[i] = children[--n_children];
+				break;
+			}
+	return unclaimed;
+}
+
+static void signal_children(int sig, bool idle_only)
+{
+	for (unsigned i = 0; i < n_children; i++)
+		if (!idle_only || !children[i].claimed)
+			kill(children[i].pid, sig);
+}
+
+int main(int argc, char **argv)
+{
+	const char *list = NULL;
+	unsigned prestart = 1;
+	int i = 1;
+	for (; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--preload"))
+			list = argv[i + 1];
+		else if (!strcmp(argv[i], "--prestart"))
+			prestart = (unsigned)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--sandbox"))
+			sandbox_path = argv[i + 1];
+		else
+			break;
+	}
+	if (!list || !*list || prestart < 1 || prestart > MAX_CHILDREN / 2 || !sandbox_path)
+		fail("usage: coderunner-template --preload LIST --prestart N --sandbox PATH "
+		     "[coderunner-sandbox option]... --accept-fd FD -- PYTHON -s -c RUNNER");
+	/* Each child: coderunner-sandbox --template-fd 4, then our sandbox
+	 * template_options and command as they are. */
+	supervisor_argv = calloc((size_t)(argc - i + 4), sizeof *supervisor_argv);
+	if (!supervisor_argv)
+		fail("out of memory");
+	supervisor_argv[0] = (char *)sandbox_path;
+	supervisor_argv[1] = "--template-fd";
+	supervisor_argv[2] = "4";
+	for (int k = i; k < argc; k++)
+		supervisor_argv[k - i + 3] = argv[k];
+	struct sandbox_options o;
+	char err[256];
+	argv[i - 1] = argv[0];
+	if (options_parse(&o, argc - i + 1, argv + i - 1, err, sizeof err) < 0)
+		fail("%s", err);
+	template_options = o;
+	template_options.in_process = python_warm_command;
+	fork_map_command_stack();
+	/* Only our sandboxes' supervisors take the listening socket, not the
+	 * runs' inits we exec. */
+	if (fcntl(o.accept_fd, F_SETFD, FD_CLOEXEC) < 0)
+		fail("--accept-fd %d: %s", o.accept_fd, strerror(errno));
+	if (o.accept_fd < 0 || !o.argv[0] || !o.argv[1] || strcmp(o.argv[1], "-s") || !o.argv[2] ||
+	    strcmp(o.argv[2], "-c") || !o.argv[3] || o.argv[4])
+		fail("the command must be pre-started (--accept-fd) and PYTHON -s -c RUNNER");
+	/* Only the interpreter we embed can stand in for the one asked for. */
+	char want[PATH_MAX], have[PATH_MAX];
+	if (!realpath(o.argv[0], want) || !realpath("/usr/bin/python" Py_STRINGIFY(PY_MAJOR_VERSION) "."
+						   Py_STRINGIFY(PY_MINOR_VERSION), have) || strcmp(want, have))
+		fail("%s is not the interpreter this template embeds (python%d.%d); runs go cold",
+		     o.argv[0], PY_MAJOR_VERSION, PY_MINOR_VERSION);
+	privileges_check();
+	/* setns() into a mount namespace takes CAP_SYS_CHROOT besides. */
+	if (capng_get_caps_process() < 0 || !capng_have_capability(CAPNG_PERMITTED, CAP_SYS_CHROOT))
+		fail("without CAP_SYS_CHROOT no command can be forked into a sandbox; runs go cold");
+
+	/* Our stdout is for our keeper's messages; children say "claimed" to
+	 * us, and ask for their commands. */
+	int keeper = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (keeper < 0 || null < 0 || dup2(null, 1) < 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, claims) < 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, requests) < 0)
+		fail("set up our fds: %s", strerror(errno));
+	close(null);
+
+	bool fds_before[1024];
+	python_open_fds(fds_before);
+	python_enter_private_tmp();
+	set_effective(false);
+	python_start(&o);
+	python_preload(list);
+	python_check_no_fds_left(fds_before);
+	memory_fill_pool_holes();
+	memory_fill_heap_holes();
+	memory_collapse_to_huge_pages();
+	set_effective(true);
+	python_leave_private_tmp();
+	set_effective(false);
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	int sigfd;
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		fail("signalfd: %s", strerror(errno));
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		fail("prctl: %s", strerror(errno));
+
+	bool stopping = false, said_warm = false;
+	long long last_failure = 0;
+	for (;;) {
+		/* A child that ends unclaimed (a set-up that fails) is
+		 * replaced once a second at most, never in a storm. */
+		while (!stopping && waiting() < prestart && now_ms() - last_failure > 1000)
+			if (!spawn())
+				last_failure = now_ms();
+		if (!said_warm && !stopping && n_children) {
+			const char *imported = python_imported();
+			char msg[IMPORTED_MAX + 32];
+			int len = snprintf(msg, sizeof msg, "warm %d %s\n", (int)getpid(), imported);
+			if (write(keeper, msg, (size_t)len) < 0)
+				fprintf(stderr, "coderunner-template: cannot tell our keeper: %s\n", strerror(errno));
+			said_warm = true;
+		}
+		if (stopping && n_children == 0)
+			_exit(0);	/* the interpreter needs no teardown */
+		struct pollfd fds[3] = { { sigfd, POLLIN, 0 }, { claims[0], POLLIN, 0 }, { requests[0], POLLIN, 0 } };
+		if (poll(fds, 3, 1000) < 0 && errno != EINTR)
+			fail("poll: %s", strerror(errno));
+		if (fds[2].revents)
+			fork_handle_requests(requests[0]);
+		if (fds[1].revents)
+			read_claims();
+		struct signalfd_siginfo si;
+		if (fds[0].revents && read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+			if (si.ssi_signo == SIGHUP && !stopping) {
+				/* Retire: the idle go, runs under way finish. */
+				stopping = true;
+				signal_children(SIGHUP, true);
+			} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+				stopping = true;
+				signal_children(SIGTERM, false);
+			}
+		}
+		if (reap())
+			last_failure = now_ms();
+	}
+}
+

@@ -1,0 +1,349 @@
+/* python.c — coderunner-template's interpreter: started as `python3 -s`
+ * would be, the preload list imported in a private /tmp (refused if it
+ * leaves an fd open), warm.py loaded; and in each warm run's command,
+ * handed to warm.py's run(), which makes it the fresh interpreter a cold
+ * run has.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "sandbox/template/template.h"
+
+extern const char runner_warm[];
+extern char **environ;
+
+static PyObject *warm_globals;	/* warm.py's: BASE, CLOSURES, run() */
+static char imported[IMPORTED_MAX];	/* the top-level modules the imports brought in */
+
+/* The imports run with a private /tmp, in a mount namespace of our own:
+ * what one writes there (matplotlib's font cache) is nobody else's, and no
+ * file another user planted in the host's /tmp is read or written. The
+ * namespace is a copy of the host's that host mounts still propagate into
+ * (a slave); once the imports are done the private /tmp goes, and the
+ * host's is there again for the children, which build their sandboxes
+ * from the host's file system. (Going back to the host's namespace with
+ * setns() would take CAP_SYS_CHROOT as well, which the service does not
+ * hold.) */
+void python_enter_private_tmp(void)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
+		fail("a private /tmp for the imports: %s", strerror(errno));
+}
+
+void python_leave_private_tmp(void)
+{
+	if (umount2("/tmp", MNT_DETACH) < 0)
+		fail("the private /tmp of the imports: %s", strerror(errno));
+}
+
+/* The interpreter, as `python3 -s` would start (the same executable, no
+ * user site directory, unbuffered, no bytecode writing), with the run's
+ * environment, so that what an import reads from it is what a run's would. */
+void python_start(const struct sandbox_options *o)
+{
+	memory_use_huge_arenas();
+	char **env = sandbox_environment(o);
+	clearenv();
+	for (char **e = env; *e; e++)
+		putenv(*e);
+	/* One thread: forking a process with a BLAS thread pool running
+	 * can deadlock the child. */
+	setenv("OPENBLAS_NUM_THREADS", "1", 1);
+	setenv("OMP_NUM_THREADS", "1", 1);
+	setenv("MKL_NUM_THREADS", "1", 1);
+
+	PyConfig config;
+	PyConfig_InitPythonConfig(&config);
+	config.user_site_directory = 0;
+	config.buffered_stdio = 0;
+	config.write_bytecode = 0;
+	config.parse_argv = 0;
+	PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, o->argv[0]);
+	if (!PyStatus_Exception(st))
+		st = PyConfig_SetBytesString(&config, &config.executable, o->argv[0]);
+	if (!PyStatus_Exception(st))
+		st = Py_InitializeFromConfig(&config);
+	PyConfig_Clear(&config);
+	if (PyStatus_Exception(st))
+		fail("cannot start the interpreter: %s", st.err_msg ? st.err_msg : "?");
+}
+
+/* The preload list imported, and what warm.py needs to hide it again:
+ * BASE (a bare interpreter's modules) and CLOSURES, computed in children
+ * forked before the imports, so that each is what a cold import brings in.
+ * With matplotlib.pyplot, the template loads the font list and draws and
+ * saves a chart: what the first chart of an interpreter sets up is then
+ * ready in every run (a chart's run takes about 6 ms less; the template's
+ * RSS grows by 1.5 MiB). Then it lets go of what would make a run differ
+ * from a cold one: the figure, the fonts (each holds its file open, and a
+ * run has no fd but its own), pyplot's backend and PIL's plugin flag, which
+ * a run's first chart sets up again, as a cold run's does. What the drawing
+ * imported comes back with its closure (_first, computed in a child), and
+ * the formats PIL's plugins registered come back with them (warm.py).
+ * While the template imports, what each module registers in atexit,
+ * copyreg and warnings is recorded in REGISTERED, so that warm.py can take
+ * it back and make it again when that module comes back. */
+static const char preload_source[] =
+	"import sys\n"
+	"BASE = frozenset(sys.modules)\n"
+	"import os, gc\n"
+	"def _added(fn, since):\n"
+	"    r, w = os.pipe()\n"
+	"    pid = os.fork()\n"
+	"    if pid == 0:\n"
+	"        os.close(r)\n"
+	"        try:\n"
+	"            fn()\n"
+	"        except BaseException:\n"
+	"            pass\n"
+	"        os.write(w, '\\n'.join(sorted(set(sys.modules) - since)).encode())\n"
+	"        os._exit(0)\n"
+	"    os.close(w)\n"
+	"    out = b''\n"
+	"    while chunk := os.read(r, 1 << 16):\n"
+	"        out += chunk\n"
+	"    os.close(r)\n"
+	"    os.waitpid(pid, 0)\n"
+	"    return [n for n in out.decode().split('\\n') if n]\n"
+	"def _imports(names):\n"
+	"    def fn():\n"
+	"        for n in names:\n"
+	"            try:\n"
+	"                __import__(n)\n"
+	"            except BaseException:\n"
+	"                pass\n"
+	"    return fn\n"
+	"_all = _added(_imports(PRELOAD), BASE)\n"
+	"def _chart():\n"
+	"    import io, matplotlib.pyplot as plt\n"
+	"    fig, ax = plt.subplots()\n"
+	"    ax.plot([0, 1], [0, 1])\n"
+	"    fig.savefig(io.BytesIO(), format='png')\n"
+	"_first = _added(_chart, BASE | set(_all)) if 'matplotlib.pyplot' in _all else []\n"
+	"CLOSURES = {n: _added(_imports([n]), BASE)\n"
+	"            for n in sorted({m.split('.')[0] for m in _all + _first} | set(PRELOAD) | set(_first))}\n"
+	"import atexit, copyreg, functools, warnings\n"
+	"REGISTERED = []\n"
+	"def _recording(fn, made):\n"
+	"    def record(*args, **kwargs):\n"
+	"        r = fn(*args, **kwargs)\n"
+	"        REGISTERED.append((sys._getframe(1).f_globals.get('__name__'),) + made(fn, *args, **kwargs))\n"
+	"        return r\n"
+	"    return record\n"
+	"def _filter(fn, *args, append=False, **kwargs):\n"
+	"    item = warnings.filters[-1 if append else 0]\n"
+	"    def undo():\n"
+	"        for i, f in enumerate(warnings.filters):\n"
+	"            if f is item:\n"
+	"                del warnings.filters[i]\n"
+	"                warnings._filters_mutated()\n"
+	"                return True\n"
+	"        return False\n"
+	"    return undo, functools.partial(warnings._add_filter, *item, append=append)\n"
+	"_calls = [(atexit, 'register', lambda fn, f, *a, **k:\n"
+	"              (lambda: atexit.unregister(f) or True, functools.partial(fn, f, *a, **k))),\n"
+	"          (copyreg, 'pickle', lambda fn, c, *a:\n"
+	"              (lambda: copyreg.dispatch_table.pop(c, None) is not None, functools.partial(fn, c, *a))),\n"
+	"          (warnings, 'filterwarnings', _filter), (warnings, 'simplefilter', _filter)]\n"
+	"_calls = [(m, name, getattr(m, name), made) for m, name, made in _calls]\n"
+	"for m, name, fn, made in _calls:\n"
+	"    setattr(m, name, _recording(fn, made))\n"
+	"for n in PRELOAD + _first:\n"
+	"    __import__(n)\n"
+	"for m, name, fn, made in _calls:\n"
+	"    setattr(m, name, fn)\n"
+	"if 'matplotlib.pyplot' in sys.modules:\n"
+	"    import matplotlib.font_manager\n"
+	"    matplotlib.font_manager.fontManager\n"
+	"    _chart()\n"
+	"    import matplotlib.pyplot as plt, PIL.Image\n"
+	"    plt.close('all')\n"
+	"    matplotlib.font_manager._get_font.cache_clear()\n"
+	"    plt._backend_mod = None\n"
+	"    PIL.Image._initialized = 0\n"
+	"    del plt, PIL\n"
+	"IMPORTED = ' '.join(sorted({m.split('.')[0] for m in sys.modules} - BASE))\n"
+	"del _all, _added, _imports, _chart, _first, _recording, _filter, _calls\n"
+	"sys.stdout.flush(); sys.stderr.flush()\n";
+
+/* The children the preload forks to see what each import brings in must
+ * not outlive us: a service stopped while we import would find them still
+ * in its cgroup. */
+static bool preloading;
+static pid_t template_pid;
+
+static void preload_child(void)
+{
+	if (preloading && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != template_pid))
+		_exit(1);
+}
+
+void python_preload(const char *list)
+{
+	template_pid = getpid();
+	preloading = true;
+	if (pthread_atfork(NULL, NULL, preload_child) != 0)
+		fail("pthread_atfork");
+	PyObject *names = PyList_New(0);
+	char *copy = strdup(list), *save = NULL;
+	if (!names || !copy)
+		fail("out of memory");
+	for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		PyObject *s = PyUnicode_FromString(t);
+		if (!s || PyList_Append(names, s) < 0)
+			fail("out of memory");
+		Py_DECREF(s);
+	}
+	free(copy);
+	warm_globals = PyDict_New();
+	PyObject *runner = PyUnicode_DecodeFSDefault(template_options.argv[3]);
+	if (!warm_globals || !runner || PyDict_SetItemString(warm_globals, "__builtins__", PyEval_GetBuiltins()) < 0 ||
+	    PyDict_SetItemString(warm_globals, "PRELOAD", names) < 0 ||
+	    PyDict_SetItemString(warm_globals, "RUNNER", runner) < 0)
+		fail("out of memory");
+	Py_DECREF(names);
+	Py_DECREF(runner);
+	PyObject *r = PyRun_String(preload_source, Py_file_input, warm_globals, warm_globals);
+	if (!r) {
+		PyErr_Print();
+		fail("cannot import the preload list %s", list);
+	}
+	Py_DECREF(r);
+	PyObject *names_imported = PyDict_GetItemString(warm_globals, "IMPORTED");
+	const char *text = names_imported ? PyUnicode_AsUTF8(names_imported) : NULL;
+	if (!text || strlen(text) >= sizeof imported)
+		fail("the preload list imported more modules than we can name");
+	snprintf(imported, sizeof imported, "%s", text);
+	/* warm.py hides what was imported, defines run() and freezes the
+	 * collector's view of the template's objects. */
+	r = PyRun_String(runner_warm, Py_file_input, warm_globals, warm_globals);
+	if (!r) {
+		PyErr_Print();
+		fail("warm.py failed in the template");
+	}
+	Py_DECREF(r);
+	preloading = false;
+}
+
+const char *python_imported(void)
+{
+	return imported;
+}
+
+/* The fds open now, as a set of up to 1024. */
+void python_open_fds(bool set[1024])
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		fail("/proc/self/fd: %s", strerror(errno));
+	memset(set, 0, 1024 * sizeof *set);
+	for (struct dirent *e; (e = readdir(d));) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd != dirfd(d) && fd < 1024)
+			set[fd] = true;
+	}
+	closedir(d);
+}
+
+/* A run has no fd but its own: whatever the imports left open (a module
+ * that holds a file) would be closed under them in every run, so such a
+ * preload list is refused. */
+void python_check_no_fds_left(const bool before[1024])
+{
+	bool now[1024];
+	python_open_fds(now);
+	for (int fd = 0; fd < 1024; fd++)
+		if (now[fd] && !before[fd]) {
+			char link[64], target[PATH_MAX] = "?";
+			snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+			ssize_t n = readlink(link, target, sizeof target - 1);
+			target[n > 0 ? n : 1] = '\0';
+			fail("the preload list left fd %d open (%s), which no run could use; runs go cold",
+			     fd, target);
+		}
+}
+
+/* What execve() would have made of the command's /proc/self/cmdline and
+ * environ: the command line and environment of the run, where the template's
+ * would show (with the sandbox's options, its uid range among them). The
+ * strings go into memory of the command's own, which the kernel is pointed
+ * at: PR_SET_MM_MAP, which takes no privilege, with every other field as
+ * it is. */
+static void show_command_line(char *const *argv, char *const *env)
+{
+	size_t arg_len = 0, env_len = 0;
+	for (char *const *p = argv; *p; p++)
+		arg_len += strlen(*p) + 1;
+	for (char *const *p = env; *p; p++)
+		env_len += strlen(*p) + 1;
+	char *area = malloc(arg_len + env_len), *at = area;	/* for the process's life */
+	if (!area)
+		die("out of memory");
+	for (char *const *p = argv; *p; p++)
+		at = stpcpy(at, *p) + 1;
+	for (char *const *p = env; *p; p++)
+		at = stpcpy(at, *p) + 1;
+
+	/* The fields as they are: /proc/self/stat's 26-28 and 45-51. */
+	char buf[2048];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	char *field = n > 0 ? (buf[n] = '\0', strrchr(buf, ')')) : NULL;
+	if (!field)
+		die("read /proc/self/stat");
+	unsigned long long v[52] = { 0 };
+	for (int i = 3; i < 52 && (field = strchr(field + 1, ' ')); i++)
+		v[i] = strtoull(field + 1, NULL, 10);
+	struct prctl_mm_map map = {
+		.start_code = v[26], .end_code = v[27], .start_stack = v[28],
+		.start_data = v[45], .end_data = v[46], .start_brk = v[47],
+		.brk = (uintptr_t)sbrk(0),
+		.arg_start = (uintptr_t)area, .arg_end = (uintptr_t)area + arg_len,
+		.env_start = (uintptr_t)area + arg_len, .env_end = (uintptr_t)area + arg_len + env_len,
+		.exe_fd = (__u32)-1,
+	};
+	if (prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0) < 0)
+		die_errno("prctl PR_SET_MM_MAP");
+}
+
+/* The command of a warm run: this process, forked from the template, now
+ * unprivileged and filtered. warm.py gets the run's environment and command
+ * line and runs RUNNER; a SystemExit ends the process as it would python3. */
+void python_warm_command(const struct sandbox_options *o, char **env)
+{
+	environ = env;
+	show_command_line(o->argv, env);
+	/* As an exec'd python3 is: its /proc/self files its own, not root's
+	 * (the change of uid made it undumpable). */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0)
+		die_errno("prctl PR_SET_DUMPABLE");
+	PyOS_AfterFork_Child();
+	PyObject *run = PyDict_GetItemString(warm_globals, "run");
+	PyObject *e = PyList_New(0), *a = PyList_New(0);
+	if (!run || !e || !a)
+		_exit(SANDBOX_EXIT_FAULT);
+	for (char **p = env; *p; p++)
+		PyList_Append(e, PyUnicode_DecodeFSDefault(*p));
+	for (char *const *p = o->argv; *p; p++)
+		PyList_Append(a, PyUnicode_DecodeFSDefault(*p));
+	/* run() ends the process itself, as python3 would end it. */
+	if (!PyObject_CallFunctionObjArgs(run, e, a, NULL))
+		PyErr_Print();
+	_exit(1);
+}

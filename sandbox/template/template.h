@@ -1,0 +1,35 @@
+/* template.h — what the parts of coderunner-template share (main.c). */
+#ifndef CODERUNNER_TEMPLATE_H
+#define CODERUNNER_TEMPLATE_H
+
+#include <stdbool.h>
+
+#include "sandbox/sandbox.h"
+
+/* main.c */
+extern struct sandbox_options template_options;	/* a pre-started sandbox's, the command in process */
+_Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void set_effective(bool raised);
+
+/* python.c: the interpreter and its imports */
+#define IMPORTED_MAX 8000	/* the top-level modules' names, space-separated */
+void python_enter_private_tmp(void);
+void python_leave_private_tmp(void);
+void python_open_fds(bool set[1024]);
+void python_check_no_fds_left(const bool before[1024]);
+void python_start(const struct sandbox_options *o);
+void python_preload(const char *list);
+const char *python_imported(void);
+void python_warm_command(const struct sandbox_options *o, char **env);
+
+/* memory.c: our memory, laid out for forking */
+void memory_use_huge_arenas(void);
+void memory_fill_pool_holes(void);
+void memory_fill_heap_holes(void);
+void memory_collapse_to_huge_pages(void);
+
+/* fork.c: a warm run's command, forked into a sandbox */
+void fork_map_command_stack(void);
+void fork_handle_requests(int sock);
+
+#endif
