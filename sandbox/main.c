@@ -2,7 +2,8 @@
  *
  *   coderunner-sandbox [OPTION]... -- COMMAND [ARG]...
  *
- * The options (options.c), then the supervisor's stages (supervisor.c).
+ * The options (options.c), then the supervisor's stages (supervisor.c); or,
+ * with --zygote, supervisors forked for coderunner-template (zygote.c).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,5 +32,5 @@ int main(int argc, char **argv)
 		options_usage(help ? stdout : stderr);
 		return help ? 0 : SANDBOX_EXIT_FAULT;
 	}
-	return sandbox_main(&o);
+	return o.zygote_fd >= 0 ? zygote_main(&o) : sandbox_main(&o);
 }

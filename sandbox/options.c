@@ -17,7 +17,7 @@
 enum {
 	OPT_WORKDIR = 256, OPT_TIMEOUT, OPT_MEMORY, OPT_PIDS, OPT_FSIZE, OPT_NOFILE,
 	OPT_TMP_SIZE, OPT_WORK_SIZE, OPT_USER, OPT_CGROUP, OPT_REPORT_FD,
-	OPT_SETENV, OPT_KEEP_FD, OPT_ACCEPT_FD, OPT_UID_RANGE, OPT_UID_LOCK, OPT_RO_BIND, OPT_SHARE_NET, OPT_TEMPLATE_FD, OPT_HELP,
+	OPT_SETENV, OPT_KEEP_FD, OPT_ACCEPT_FD, OPT_UID_RANGE, OPT_UID_LOCK, OPT_RO_BIND, OPT_SHARE_NET, OPT_TEMPLATE_FD, OPT_ZYGOTE, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -40,6 +40,7 @@ static const struct option long_options[] = {
 	{ "ro-bind", required_argument, NULL, OPT_RO_BIND },
 	{ "share-net", no_argument, NULL, OPT_SHARE_NET },
 	{ "template-fd", required_argument, NULL, OPT_TEMPLATE_FD },
+	{ "zygote", required_argument, NULL, OPT_ZYGOTE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -69,7 +70,10 @@ void options_usage(FILE *out)
 	      "                       take the run from a client on listening socket FD\n"
 	      "                       (--timeout and --memory are then the most it may ask)\n"
 	      "  --template-fd FD     with --accept-fd: coderunner-template, on socket FD, forks\n"
-	      "                       the command into the sandbox instead of an exec\n", out);
+	      "                       the command into the sandbox instead of an exec\n"
+	      "  --zygote FD          with --template-fd: for each byte read on socket FD, fork\n"
+	      "                       a supervisor with these options as its sibling, and\n"
+	      "                       answer its pid (coderunner-template)\n", out);
 }
 
 /* A whole decimal number in [min, max]; nothing else, no trailing text. */
@@ -179,7 +183,7 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 	*o = (struct sandbox_options){
 		.timeout_ms = 30000, .memory_mb = 1536, .pids = 64, .fsize_mb = 16,
 		.nofile = 256, .tmp_size_mb = 64, .work_size_mb = 64,
-		.user = "nobody", .report_fd = -1, .accept_fd = -1, .template_fd = -1,
+		.user = "nobody", .report_fd = -1, .accept_fd = -1, .template_fd = -1, .zygote_fd = -1,
 	};
 	int c, bad = 0, index = 0;
 	const char *arg = NULL;
@@ -219,6 +223,7 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 		case OPT_SHARE_NET:	o->share_net = true; break;
 		case OPT_ACCEPT_FD:	bad = parse_fd(optarg, &o->accept_fd) || o->accept_fd < 3; break;
 		case OPT_TEMPLATE_FD:	bad = parse_fd(optarg, &o->template_fd) || o->template_fd < 3; break;
+		case OPT_ZYGOTE:	bad = parse_fd(optarg, &o->zygote_fd) || o->zygote_fd < 3; break;
 		case OPT_HELP:
 			snprintf(err, errlen, "help");
 			return -1;
@@ -257,6 +262,11 @@ int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, s
 	}
 	if (o->template_fd >= 0 && (o->accept_fd < 0 || o->template_fd == o->accept_fd)) {
 		snprintf(err, errlen, "--template-fd needs --accept-fd, another fd");
+		return -1;
+	}
+	if (o->zygote_fd >= 0 && (o->template_fd < 0 || o->zygote_fd == o->template_fd ||
+				  o->zygote_fd == o->accept_fd)) {
+		snprintf(err, errlen, "--zygote needs --template-fd, another fd");
 		return -1;
 	}
 	o->argv = argv + optind;

@@ -49,6 +49,8 @@ struct sandbox_options {
 	int accept_fd;			/* -1, or a listening socket: pre-started mode */
 	int template_fd;		/* -1, or a socket to coderunner-template, which
 					 * forks the command (forkserver.c) */
+	int zygote_fd;			/* -1, or a socket on which coderunner-template
+					 * asks for supervisors (zygote.c) */
 	int keep_fds[SANDBOX_MAX_FDS];
 	int n_keep_fds;
 	const char *setenv[SANDBOX_MAX_ENV];
@@ -114,6 +116,9 @@ struct run_report {
 
 /* main.c: build the sandbox o describes, run its command, report; the exit status. */
 int sandbox_main(struct sandbox_options *o);
+
+/* zygote.c: --zygote, supervisors forked for coderunner-template; the exit status. */
+int zygote_main(struct sandbox_options *o);
 
 /* options.c */
 int options_parse(struct sandbox_options *o, int argc, char **argv, char *err, size_t errlen);

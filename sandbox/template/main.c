@@ -62,6 +62,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,7 @@ static unsigned n_children;
 struct sandbox_options template_options;
 static const char *sandbox_path;	/* coderunner-sandbox: each child, and each waiter */
 static char **supervisor_argv;		/* coderunner-sandbox --template-fd 4 OPTION... -- COMMAND */
+static char **zygote_argv;		/* coderunner-sandbox --zygote 5 --template-fd 4 OPTION... */
 static int requests[2] = { -1, -1 };	/* [0] ours, [1] the children's fd 4 */
 static int claims[2] = { -1, -1 };	/* [0] ours, [1] the children's stdout */
 
@@ -113,13 +115,11 @@ void set_effective(bool raised)
 		fail("cannot %s our effective capabilities", raised ? "raise" : "empty");
 }
 
-/* Each pre-started sandbox is coderunner-sandbox --template-fd, spawned
- * (no copy of our memory: posix_spawn shares it until the exec), with our
- * claims socket as its stdout and the requests socket as fd 4. */
-static bool spawn(void)
+/* coderunner-sandbox with ARGV, spawned (no copy of our memory: posix_spawn
+ * shares it until the exec), with our claims socket as its stdout, the
+ * requests socket as fd 4 and ZYGOTE_END, if any, as fd 5. */
+static pid_t exec_sandbox(char **argv, int zygote_end)
 {
-	if (n_children == MAX_CHILDREN)
-		return false;
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", NULL };
 	sigset_t none, all;
 	sigemptyset(&none);
@@ -131,7 +131,9 @@ static bool spawn(void)
 	posix_spawn_file_actions_adddup2(&fa, accept_fd, accept_fd);	/* inherited */
 	posix_spawn_file_actions_adddup2(&fa, claims[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, requests[1], 4);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	if (zygote_end >= 0)
+		posix_spawn_file_actions_adddup2(&fa, zygote_end, 5);
+	posix_spawn_file_actions_addclosefrom_np(&fa, zygote_end >= 0 ? 6 : 5);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
@@ -139,14 +141,89 @@ static bool spawn(void)
 	pid_t pid;
 	/* Raised for the exec: the path may need CAP_DAC_READ_SEARCH to reach. */
 	set_effective(true);
-	int rc = posix_spawn(&pid, sandbox_path, &fa, &attr, supervisor_argv, envp);
+	int rc = posix_spawn(&pid, sandbox_path, &fa, &attr, argv, envp);
 	set_effective(false);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {
 		fprintf(stderr, "coderunner-template: spawn %s: %s\n", sandbox_path, strerror(rc));
-		return false;
+		return -1;
 	}
+	return pid;
+}
+
+/* The zygote (sandbox/zygote.c): coderunner-sandbox --zygote 5 with the
+ * supervisors' options, which forks each supervisor, as our child, for a
+ * byte on our end of a socket pair: an exec of each would cost about 1 ms
+ * of CPU more per run. Without it (it could not start, or it ended), each
+ * supervisor is executed as before, and a new zygote is tried once a
+ * second at most. */
+static int zygote = -1;			/* our end, or -1 */
+static pid_t zygote_pid;
+static long long zygote_tried;
+
+static void start_zygote(void)
+{
+	zygote_tried = now_ms();
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		fprintf(stderr, "coderunner-template: the zygote's socket: %s\n", strerror(errno));
+		return;
+	}
+	/* Not waited for: if it never answers, we time out below. */
+	struct timeval limit = { .tv_sec = 5 };
+	pid_t pid = setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) < 0 ? -1 :
+		exec_sandbox(zygote_argv, sv[1]);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return;
+	}
+	zygote = sv[0];
+	zygote_pid = pid;
+}
+
+/* Our end closed: the zygote reads end of file and ends (or, stuck, is
+ * killed); reap() collects it. */
+static void stop_zygote(void)
+{
+	if (zygote < 0)
+		return;
+	close(zygote);
+	zygote = -1;
+}
+
+/* A supervisor from the zygote: its pid, or -1. */
+static pid_t fork_supervisor(void)
+{
+	int32_t pid = 0;
+	if (send(zygote, "s", 1, MSG_NOSIGNAL) != 1 || recv(zygote, &pid, sizeof pid, 0) != (ssize_t)sizeof pid) {
+		fprintf(stderr, "coderunner-template: the zygote does not answer (%s); supervisors are executed\n",
+			strerror(errno));
+		kill(zygote_pid, SIGKILL);
+		stop_zygote();
+		return -1;
+	}
+	if (pid < 0) {
+		fprintf(stderr, "coderunner-template: the zygote cannot fork: %s\n", strerror(-pid));
+		return -1;
+	}
+	return pid;
+}
+
+/* Each pre-started sandbox is coderunner-sandbox --template-fd: its
+ * supervisor forked by the zygote, or executed. */
+static bool spawn(void)
+{
+	if (n_children == MAX_CHILDREN)
+		return false;
+	if (zygote < 0 && now_ms() - zygote_tried > 1000)
+		start_zygote();
+	pid_t pid = zygote >= 0 ? fork_supervisor() : -1;
+	if (pid < 0)
+		pid = exec_sandbox(supervisor_argv, -1);
+	if (pid < 0)
+		return false;
 	children[n_children++] = (struct child){ pid, false };
 	return true;
 }
@@ -180,13 +257,18 @@ static bool reap(void)
 	/* A child says it was claimed before its run, and may have ended
 	 * since: read what it said first. */
 	read_claims();
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		if (pid == zygote_pid) {
+			stop_zygote();
+			zygote_pid = 0;
+		}
 		for (unsigned i = 0; i < n_children; i++)
 			if (children[i].pid == pid) {
 				unclaimed |= !children[i].claimed;
 				children[i] = children[--n_children];
 				break;
 			}
+	}
 	return unclaimed;
 }
 
@@ -218,13 +300,19 @@ int main(int argc, char **argv)
 	/* Each child: coderunner-sandbox --template-fd 4, then our sandbox
 	 * template_options and command as they are. */
 	supervisor_argv = calloc((size_t)(argc - i + 4), sizeof *supervisor_argv);
-	if (!supervisor_argv)
+	zygote_argv = calloc((size_t)(argc - i + 6), sizeof *zygote_argv);
+	if (!supervisor_argv || !zygote_argv)
 		fail("out of memory");
 	supervisor_argv[0] = (char *)sandbox_path;
 	supervisor_argv[1] = "--template-fd";
 	supervisor_argv[2] = "4";
 	for (int k = i; k < argc; k++)
 		supervisor_argv[k - i + 3] = argv[k];
+	zygote_argv[0] = (char *)sandbox_path;
+	zygote_argv[1] = "--zygote";
+	zygote_argv[2] = "5";
+	for (int k = 1; supervisor_argv[k]; k++)
+		zygote_argv[k + 2] = supervisor_argv[k];
 	struct sandbox_options o;
 	char err[256];
 	argv[i - 1] = argv[0];
@@ -317,9 +405,11 @@ int main(int argc, char **argv)
 			if (si.ssi_signo == SIGHUP && !stopping) {
 				/* Retire: the idle go, runs under way finish. */
 				stopping = true;
+				stop_zygote();
 				signal_children(SIGHUP, true);
 			} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 				stopping = true;
+				stop_zygote();
 				signal_children(SIGTERM, false);
 			}
 		}

@@ -157,7 +157,7 @@ json_with() {
 fcgi_workers() { pgrep -P "$fcgi_pid" -x coderunner-fcgi | sort -n; }
 pool_sandboxes() {	# pre-started by the master, or forked by its template
 	{ pgrep -P "$fcgi_pid" -x coderunner-sand
-	  for t in $(pgrep -P "$fcgi_pid" -x coderunner-temp); do pgrep -P "$t"; done; } | sort -n
+	  for t in $(pgrep -P "$fcgi_pid" -x coderunner-temp); do pgrep -P "$t" -x coderunner-sand; done; } | sort -n
 }
 # A worker in a run waits in poll() on its pipes (an idle one in accept(), a
 # queued one on a futex); a sandbox that took a run has handed its output

@@ -60,9 +60,9 @@ is "$(cap_field "$template" CapEff)" 0000000000000000 "the template runs with an
 is "$(ls /proc/$template/task | wc -l)" 1 "and one thread"
 is "$(findmnt -N "$template" -no FSTYPE,OPTIONS -T /tmp)" "$(findmnt -no FSTYPE,OPTIONS -T /tmp)" \
 	"and sees the host's /tmp again after its imports, in their private one"
-# Its children: each sandbox's supervisor, whose child is the run's init,
-# whose child is the command (forkserver.c).
-supervisors() { pgrep -P "$template" -f -- '--template-fd'; }
+# Its children: the zygote (zygote.c), and each sandbox's supervisor, whose
+# child is the run's init, whose child is the command (forkserver.c).
+supervisors() { pgrep -P "$template" -x coderunner-sand; }
 runs() {	# runs: "SUPERVISOR INIT COMMAND" for each sandbox with its command
 	local s i c
 	for s in $(supervisors); do
@@ -74,6 +74,9 @@ runs() {	# runs: "SUPERVISOR INIT COMMAND" for each sandbox with its command
 sups=$(supervisors | wc -l)
 waiting=$(runs | wc -l)
 is "$sups/$waiting" 2/2 "it keeps --prestart sandboxes waiting, each with its init and command"
+zygote=$(pgrep -P "$template" -x sandbox-zygote)
+is "$(wc -w <<<"$zygote")/$(tr '\0' '\n' <"/proc/$zygote/cmdline" | sed -n 2,5p | paste -sd' ')" "1/--zygote 5 --template-fd 4" \
+	"their supervisors are forked by its one zygote, coderunner-sandbox --zygote (zygote.c)"
 
 # --- a waiting warm interpreter is as confined as a cold one ---------------------
 read -r _ init cmd <<<"$(runs | head -1)"
@@ -345,6 +348,29 @@ for _ in $(seq 50); do gone "$run_init" && gone "$run_cmd" && break; sleep 0.1; 
 gone "$run_init" && gone "$run_cmd"; ok $? "kill -9 of its supervisor ends the run at once: init and command are gone"
 wait "$client"
 
+# --- without its zygote ------------------------------------------------------------
+# Killed: runs go on, the pool fills again, and a new zygote takes its place.
+pool_full() { for _ in $(seq 100); do [ "$(runs | wc -l)" = 2 ] && return 0; sleep 0.1; done; return 1; }
+stage <<'EOF_PY'
+import pandas
+print(pandas.Series([1, 2]).sum())
+EOF_PY
+kill -KILL "$zygote"
+warm
+is "$RC/$OUT" "0/3" "with its zygote killed, a warm run works"
+pool_full; ok $? "and the pool fills again"
+new=
+for _ in $(seq 30); do new=$(pgrep -P "$template" -x sandbox-zygote); [ -n "$new" ] && break; sleep 0.1; done
+test -n "$new" && [ "$new" != "$zygote" ]; ok $? "and a new zygote takes its place"
+# Stopped: the template waits 5 s for its answer at most, then kills it and
+# executes the supervisor, as it would without one.
+kill -STOP "$new"
+warm
+is "$RC/$OUT" "0/3" "with its zygote stopped, a warm run works"
+pool_full; ok $? "and the pool fills again"
+gone "$new"; ok $? "and the stopped zygote is gone"
+kill -CONT "$new" 2>/dev/null	# (if not, so that what follows does not hang)
+
 # --- as the service runs it --------------------------------------------------------
 # An unprivileged user holding only the documented capabilities as ambient
 # ones, as coderunner.service grants them.
@@ -368,7 +394,11 @@ EOF_PY
 chmod 0777 "$WORK" "$WORK/output"
 warm
 is "$RC/$OUT" "0/3 True" "and a warm run in it works"
+zygote=$(pgrep -P "$template" -x sandbox-zygote)
+test -n "$zygote" && [ "$(cap_field "$zygote" CapEff)" = "$(cap_field "$(supervisors | head -1)" CapEff)" ]
+ok $? "its zygote holds what its supervisors hold"
 kill -HUP "$template"; wait "$template"
+gone "$zygote"; ok $? "and ends with the template"
 
 # --- the end of a template ---------------------------------------------------------
 kill -HUP "$template"
@@ -376,14 +406,16 @@ wait "$template"; rc=$?
 is "$rc" 0 "SIGHUP retires the template: its idle sandboxes go, then it"
 is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 0 "and nothing of them is left"
 start_template
+zygote=$(pgrep -P "$template" -x sandbox-zygote)
 kill -KILL "$template"
 wait "$template" 2>/dev/null
 for _ in $(seq 50); do
-	[ "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" = 0 ] && break
+	[ "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" = 0 ] && gone "$zygote" && break
 	sleep 0.1
 done
 is "$(ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l)" 0 \
 	"a template killed with SIGKILL takes its waiting sandboxes with it"
+test -n "$zygote" && gone "$zygote"; ok $? "and its zygote"
 
 # SIGTERM the moment the template says it is warm: its sandboxes are still
 # building their roots (a service stopped just after a reload). Each ends its

@@ -66,6 +66,13 @@ int main(void)
 	ok(PARSE("--report-fd", "5", "--keep-fd", "5", "--", "true") < 0,
 	   "the report fd cannot also be kept");
 	ok(PARSE("--accept-fd", "3", "--", "true") == 0 && o.accept_fd == 3, "--accept-fd");
+	ok(PARSE("--zygote", "5", "--template-fd", "4", "--accept-fd", "3", "--", "true") == 0 &&
+	   o.zygote_fd == 5 && o.template_fd == 4, "--zygote with --template-fd");
+	ok(PARSE("--zygote", "5", "--accept-fd", "3", "--", "true") < 0 && strstr(err, "--zygote"),
+	   "--zygote without --template-fd is refused (%s)", err);
+	ok(PARSE("--zygote", "4", "--template-fd", "4", "--accept-fd", "3", "--", "true") < 0 &&
+	   strstr(err, "--zygote"), "--zygote on the template's own fd is refused");
+	ok(PARSE("--", "true") == 0 && o.zygote_fd == -1, "by default: no zygote");
 	ok(PARSE("--ro-bind", "/var/cache/x:y/sets:/packages", "--share-net", "--", "true") == 0 &&
 	   o.n_binds == 1 && !strcmp(o.bind_src[0], "/var/cache/x:y/sets") && !strcmp(o.bind_dst[0], "/packages") &&
 	   o.share_net, "--ro-bind DIR:/NAME (the last colon splits) and --share-net");
