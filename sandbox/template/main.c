@@ -170,7 +170,8 @@ static void start_zygote(void)
 		fprintf(stderr, "coderunner-template: the zygote's socket: %s\n", strerror(errno));
 		return;
 	}
-	/* Not waited for: if it never answers, we time out below. */
+	/* Its answers are waited for 5 s at most: a zygote that hangs must
+	 * not hold up the pool. */
 	struct timeval limit = { .tv_sec = 5 };
 	pid_t pid = setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) < 0 ? -1 :
 		exec_sandbox(zygote_argv, sv[1]);
@@ -198,7 +199,7 @@ static pid_t fork_supervisor(void)
 {
 	int32_t pid = 0;
 	if (send(zygote, "s", 1, MSG_NOSIGNAL) != 1 || recv(zygote, &pid, sizeof pid, 0) != (ssize_t)sizeof pid) {
-		fprintf(stderr, "coderunner-template: the zygote does not answer (%s); supervisors are executed\n",
+		fprintf(stderr, "coderunner-template: the zygote does not answer (%s); a new one is started\n",
 			strerror(errno));
 		kill(zygote_pid, SIGKILL);
 		stop_zygote();
@@ -298,7 +299,7 @@ int main(int argc, char **argv)
 		fail("usage: coderunner-template --preload LIST --prestart N --sandbox PATH "
 		     "[coderunner-sandbox option]... --accept-fd FD -- PYTHON -s -c RUNNER");
 	/* Each child: coderunner-sandbox --template-fd 4, then our sandbox
-	 * template_options and command as they are. */
+	 * options and command as they are; the zygote: --zygote 5 before them. */
 	supervisor_argv = calloc((size_t)(argc - i + 4), sizeof *supervisor_argv);
 	zygote_argv = calloc((size_t)(argc - i + 6), sizeof *zygote_argv);
 	if (!supervisor_argv || !zygote_argv)
