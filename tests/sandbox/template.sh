@@ -77,6 +77,9 @@ is "$sups/$waiting" 2/2 "it keeps --prestart sandboxes waiting, each with its in
 zygote=$(pgrep -P "$template" -x sandbox-zygote)
 is "$(wc -w <<<"$zygote")/$(tr '\0' '\n' <"/proc/$zygote/cmdline" | sed -n 2,5p | paste -sd' ')" "1/--zygote 5 --template-fd 4" \
 	"their supervisors are forked by its one zygote, coderunner-sandbox --zygote (zygote.c)"
+zygote_socket=$(readlink "/proc/$zygote/fd/5")
+held=$(for s in $(supervisors); do ls -l "/proc/$s/fd"; done | grep -cF -- "$zygote_socket")
+is "$zygote_socket/$held" "${zygote_socket:-?}/0" "and none of them holds the zygote's socket"
 
 # --- a waiting warm interpreter is as confined as a cold one ---------------------
 read -r _ init cmd <<<"$(runs | head -1)"
