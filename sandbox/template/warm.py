@@ -91,15 +91,32 @@ frozenset().union(*CLOSURES.values())
 # A package holds each submodule imported as an attribute, which lets
 # `from package import submodule` skip the import (and sys.modules would
 # never show it) and `package.submodule` work where a cold run's would fail.
-# So each hidden submodule is unbound from its package here, and bound again
-# when it comes back, as its import would bind it.
+# So a hidden submodule is unbound from its package here, and bound again
+# when it comes back, as its import would bind it: unless it comes back
+# whenever its package does, which is so when every closure that holds the
+# package holds it too and the package itself is in the closure of its
+# top-level one (so that it never comes back alone). Such a submodule is
+# bound in every run in which its package is there, as in a cold one, and
+# stays bound here: binding it again would write to its package's dict and
+# to the module. (Of the 674 modules hidden, 116 are unbound; importing
+# pandas, which binds none of them, went from 3.1 to 1.3 ms, and a pandas
+# run copies about 300 pages fewer.)
+_with = {}
+for _v in CLOSURES.values():
+    _s = frozenset(_v)
+    for _n in _v:
+        _with[_n] = _with[_n] & _s if _n in _with else _s
 _unbound = {}
 for _n, _m in _hidden.items():
     _parent, _, _attr = _n.rpartition(".")
     _pm = sys.modules.get(_parent) or _hidden.get(_parent)
-    if _parent and _pm is not None and _pm.__dict__.get(_attr) is _m:
-        del _pm.__dict__[_attr]
-        _unbound[_n] = _pm, _attr
+    if not _parent or _pm is None or _pm.__dict__.get(_attr) is not _m:
+        continue
+    if _parent in CLOSURES.get(_parent.partition(".")[0], ()) and _n in _with.get(_parent, ()):
+        continue
+    del _pm.__dict__[_attr]
+    _unbound[_n] = _pm, _attr
+del _with
 
 
 # What the imports registered in other modules (atexit functions, copyreg

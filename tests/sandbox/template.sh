@@ -204,6 +204,34 @@ again_script
 warm
 is "$RC/$OUT" "$cold_rc/$cold_out" "a module the script took out of sys.modules is imported anew, with what it imports, as in a cold run ($cold_out)"
 
+# A package's submodules are its attributes once imported, and only then:
+# after `import matplotlib` a cold run has no matplotlib.backends.backend_agg
+# (the template's chart imported it), after pyplot's first chart it has.
+bound_script() {
+	stage <<'EOF_PY'
+import sys, types
+def bound():
+    for name, m in sorted(sys.modules.items()):
+        if hasattr(m, "__path__") and not name.startswith("encodings"):
+            print(name, sorted(k for k, v in vars(m).items()
+                               if isinstance(v, types.ModuleType) and v.__name__ == name + "." + k))
+import matplotlib, pandas
+bound()
+from matplotlib import backends
+print("backends", backends.__name__, hasattr(backends, "backend_agg"))
+import matplotlib.pyplot as plt
+plt.subplots()[0].savefig("chart.png")
+bound()
+EOF_PY
+}
+bound_script
+cold
+cold_out=$OUT cold_rc=$RC
+bound_script
+warm
+is "$RC/$(md5sum <<<"$OUT")" "$cold_rc/$(md5sum <<<"$cold_out")" "each package's submodules are bound to it as in a cold run, before and after pyplot's first chart ($(wc -l <<<"$cold_out") packages)"
+[ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -10 | sed 's/^/# /'
+
 # PIL's plugins register their formats in PIL.Image's tables when imported:
 # the tables name the plugins the script imported, in its order.
 formats_script() {
