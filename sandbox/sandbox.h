@@ -203,6 +203,7 @@ void privileges_drop(const struct sandbox_options *o);
 void privileges_limit_memory(const struct sandbox_options *o, bool cgroup);
 
 /* seccomp.c */
+bool seccomp_prepare(void);	/* once, before forking sandboxes; false with errno */
 void seccomp_install(void);
 
 /* report.c */

@@ -336,6 +336,8 @@ int main(int argc, char **argv)
 		fail("%s is not the interpreter this template embeds (python%d.%d); runs go cold",
 		     o.argv[0], PY_MAJOR_VERSION, PY_MINOR_VERSION);
 	privileges_check();
+	if (!seccomp_prepare())
+		fail("build the seccomp filter: %s", strerror(errno));
 	/* setns() into a mount namespace takes CAP_SYS_CHROOT besides. */
 	if (capng_get_caps_process() < 0 || !capng_have_capability(CAPNG_PERMITTED, CAP_SYS_CHROOT))
 		fail("without CAP_SYS_CHROOT no command can be forked into a sandbox; runs go cold");
