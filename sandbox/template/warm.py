@@ -242,9 +242,15 @@ def run(ENV, ARGV):
     # Random streams of its own. random reseeds itself in a forked child (an
     # os.register_at_fork hook, run by PyOS_AfterFork_Child); numpy's legacy
     # global RandomState and tempfile's name sequence do not.
+    # numpy's state is set as its import seeds it (the first word 0x80000000,
+    # the other 623 random, no Gaussian cached), from os.urandom rather than
+    # through a SeedSequence: 93 pages copied instead of 155.
+    numpy = _hidden.get("numpy") or sys.modules.get("numpy")
     numpy_random = _hidden.get("numpy.random") or sys.modules.get("numpy.random")
-    if numpy_random:
-        numpy_random.seed()
+    if numpy and numpy_random:
+        key = numpy.frombuffer(os.urandom(2496), numpy.uint32).copy()
+        key[0] = 0x80000000
+        numpy_random.set_state(("MT19937", key, 624, 0, 0.0))
     tempfile = _hidden.get("tempfile") or sys.modules.get("tempfile")
     if tempfile:
         tempfile._name_sequence = None
