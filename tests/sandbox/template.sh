@@ -121,14 +121,23 @@ def charting():
     fonts = matplotlib.font_manager._get_font.cache_info().currsize
     print("charting", pil, fonts, matplotlib.pyplot._backend_mod, matplotlib.pyplot.get_fignums())
 charting()
+import io, pandas.core.array_algos.take, pandas.core.dtypes.cast, pandas.core.groupby.ops
+def framing():
+    print("framing", [f.cache_info() for f in (pandas.core.array_algos.take._get_take_nd_function_cached,
+        pandas.core.dtypes.cast._maybe_promote_cached, pandas.core.groupby.ops.WrappedCythonOp._get_cython_function)])
+framing()
 fig, ax = matplotlib.pyplot.subplots()
 ax.plot([1, 2], label="l"); ax.set_title("t"); ax.legend(); fig.savefig("chart.png")
 charting()
+df = pandas.DataFrame({"k": [1, 2, 1], "v": [0.5, 1.5, 2.5]})
+df.to_csv(io.StringIO())
+print(df.groupby("k").v.mean().to_json(), df.to_string())
+framing()
 # Codecs looked up while matplotlib builds its font cache in a fresh /tmp
 # (encodings.utf_16_be) are all a cold run imports that a warm one, whose
 # font list is loaded, need not.
 after = [m for m in sys.modules if not m.startswith("encodings.")]
-print("after", len(after), sorted(m for m in after if m.startswith(("pandas.core.", "numpy.", "matplotlib.", "PIL."))))
+print("after", len(after), sorted(m for m in after if m.startswith(("pandas.core.", "pandas.io.", "numpy.", "matplotlib.", "PIL."))))
 print("mpl", matplotlib.get_backend(), matplotlib.get_cachedir())
 import ctypes
 print("dumpable", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), "owner of /proc/self", os.stat("/proc/self").st_uid == os.getuid())
@@ -141,7 +150,7 @@ cold
 cold_out=$OUT cold_err=$ERR cold_rc=$RC
 warm
 is "$RC" "$cold_rc" "a warm run ends as a cold one does (exit $cold_rc)"
-is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas and drawing a chart, PIL's format tables, pyplot's figures, backend and fonts, environment (/proc/self/environ too), flags, fds, pid, name, cwd and dumpable flag are a cold run's"
+is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas, drawing a chart and working a DataFrame, PIL's format tables, pyplot's figures, backend and fonts, pandas' caches, environment (/proc/self/environ too), flags, fds, pid, name, cwd and dumpable flag are a cold run's"
 is "$ERR" "$cold_err" "and so is the traceback"
 [ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
 # A cold pre-started run's command line is the one its sandbox exec'd:
@@ -222,6 +231,10 @@ print("backends", backends.__name__, hasattr(backends, "backend_agg"))
 import matplotlib.pyplot as plt
 plt.subplots()[0].savefig("chart.png")
 bound()
+import io
+print("csvs", hasattr(pandas.io.formats, "csvs"))
+pandas.DataFrame({"a": [1]}).to_csv(io.StringIO())
+bound()
 EOF_PY
 }
 bound_script
@@ -229,7 +242,7 @@ cold
 cold_out=$OUT cold_rc=$RC
 bound_script
 warm
-is "$RC/$(md5sum <<<"$OUT")" "$cold_rc/$(md5sum <<<"$cold_out")" "each package's submodules are bound to it as in a cold run, before and after pyplot's first chart ($(wc -l <<<"$cold_out") packages)"
+is "$RC/$(md5sum <<<"$OUT")" "$cold_rc/$(md5sum <<<"$cold_out")" "each package's submodules are bound to it as in a cold run, before and after pyplot's first chart and pandas' first CSV ($(wc -l <<<"$cold_out") packages)"
 [ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -10 | sed 's/^/# /'
 
 # PIL's plugins register their formats in PIL.Image's tables when imported:
