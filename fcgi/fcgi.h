@@ -441,7 +441,7 @@ void health_init(void);			/* master, before the first fork */
 void health_release_pid(pid_t pid);	/* master: a worker died mid-check */
 
 /* ---- worker.c / master.c ---------------------------------------------- */
-_Noreturn void worker_main(int listen_fd);
+_Noreturn void worker_main(int listen_fd, pid_t master);
 int master_main(int listen_fd);
 bool worker_service_stopping(void);	/* SIGTERM: the service stops, runs not begun give up */
 

@@ -55,6 +55,7 @@ static long long now_ms(void)
 
 static void spawn(void)
 {
+	pid_t master = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_msg("cannot fork a worker: %s", strerror(errno));
@@ -62,7 +63,7 @@ static void spawn(void)
 	}
 	if (pid == 0) {
 		close(sigfd);
-		worker_main(listen_fd);
+		worker_main(listen_fd, master);
 	}
 	pool[n_pool++] = (struct worker){ .pid = pid };
 }

@@ -146,10 +146,12 @@ static void handle(FCGX_Request *req)
 	buf_free(&ctx.rsp.body);
 }
 
-void worker_main(int listen_fd)
+void worker_main(int listen_fd, pid_t master)
 {
-	pid_t master = getppid();
-	/* A worker outliving its master would hold the socket forever. */
+	/* A worker outliving its master would hold the socket forever. The
+	 * master's pid comes from the master: read here with getppid(), it
+	 * would be init's already if the master died before this line, and
+	 * the check below would pass with no signal ever to come. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		die_errno("prctl PR_SET_PDEATHSIG");
 	if (getppid() != master)
