@@ -190,6 +190,41 @@ is "$(run_uid_procs)" 0 "no process runs as a run uid"
 is "$(workdirs)" 0 "no work directory is left"
 fcgi_pid=
 http_stop
+
+# ---- a worker forked just before its master is killed: each child of the
+# master's fork()s waits 1 s first (a pthread_atfork handler, preloaded),
+# the master dies meanwhile, and the worker must not stay on without it.
+if ldd "$fcgi_bin" | grep -q libasan; then
+	skip "AddressSanitizer's runtime must come first; no library is preloaded before it" \
+		"a worker whose master died before it started ends"
+else
+	cc -shared -fPIC -o "$http_tmp/slowfork.so" -x c - <<'C'
+#include <pthread.h>
+#include <unistd.h>
+static void slow(void) { usleep(1000000); }
+__attribute__((constructor)) static void start(void) { pthread_atfork(NULL, NULL, slow); }
+C
+	fcgi_wrapper=(/usr/bin/env "LD_PRELOAD=$http_tmp/slowfork.so")
+	http_start preload=none prestarted=1
+	unset fcgi_wrapper
+	before=$(fcgi_workers)
+	kill -9 $(fcgi_workers | head -1)
+	new=
+	for _ in $(seq 100); do
+		new=$(fcgi_workers | grep -vxF -f <(echo "$before") | head -1)
+		[ -n "$new" ] && break
+		sleep 0.02
+	done
+	kill -9 "$fcgi_pid"
+	wait "$fcgi_pid" 2>/dev/null
+	for _ in $(seq 40); do kill -0 "$new" 2>/dev/null || break; sleep 0.1; done
+	[ -n "$new" ] && ! kill -0 "$new" 2>/dev/null
+	ok $? "a worker whose master died before it started ends (${new:-none forked})"
+	[ -n "$new" ] && kill -9 "$new" 2>/dev/null
+	fcgi_pid=
+	http_stop
+fi
+
 http_start preload=none prestarted=1
 run_json '{"script": "print(\"again\")"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/again" "a new master serves at once"
