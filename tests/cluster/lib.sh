@@ -8,6 +8,7 @@
 #   fleet_setup N         namespaces and links for N hosts and the front
 #   host_start I [KEY=VALUE...]   nginx + coderunner on host I
 #   host_kill I           kill -9 every process of host I
+#   host_leftovers I      what of host I still runs: "PID COMMAND" lines
 #   host_stop_service I   SIGTERM to host I's coderunner (nginx stays)
 #   host_start_service I  coderunner again on host I
 #   front_start I...      the front, with hosts I... in its upstream
@@ -117,7 +118,17 @@ host_kill() {
 	pids=$(ip netns pids "$(ns "$1")")
 	[ -z "$pids" ] || kill -9 $pids 2>/dev/null
 	# What a killed supervisor leaves (its init dies with it) is gone in a moment.
-	for _ in $(seq 50); do [ -z "$(ip netns pids "$(ns "$1")")" ] && break; sleep 0.1; done
+	for _ in $(seq 50); do [ -z "$(host_leftovers "$1")" ] && break; sleep 0.1; done
+}
+
+# Processes in host I's namespace, and those of its run uids (a run has a
+# network namespace of its own).
+host_leftovers() {
+	local first=$((2000000000 + ($1 - 1) * 300)) pid
+	for pid in $(ip netns pids "$(ns "$1")" 2>/dev/null); do
+		echo "$pid $(cat /proc/$pid/comm 2>/dev/null)"
+	done
+	ps -eo uid=,pid=,comm= | awk -v lo=$first -v hi=$((first + 299)) '$1 >= lo && $1 <= hi { print $2, $3 }'
 }
 
 host_stop_service() {
