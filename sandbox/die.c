@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -122,4 +124,26 @@ void die_errno(const char *fmt, ...)
 	if (n >= 0 && (size_t)n < sizeof msg)
 		snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(saved));
 	die_message(msg);
+}
+
+/* The other way we end: with the process that spawned us, by SIG
+ * (PR_SET_PDEATHSIG). A parent that died before this call sends nothing,
+ * and we would go on unseen (a template importing for no one, a sandbox
+ * waiting on a socket no one serves). So the parent is checked after: the
+ * process that made the socket pair on our stdout, our keeper, which
+ * spawned us and reads what we say there (SO_PEERCRED names it), must
+ * still be our parent. Spawned otherwise (a cold run's supervisor, a test),
+ * there is no one to compare with. 0, or -1 with errno (ESRCH: gone). */
+int die_with_parent(int sig)
+{
+	if (prctl(PR_SET_PDEATHSIG, sig) < 0)
+		return -1;
+	struct ucred keeper;
+	socklen_t len = sizeof keeper;
+	if (getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_PEERCRED, &keeper, &len) == 0 && keeper.pid > 0 &&
+	    getppid() != keeper.pid) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
 }

@@ -109,8 +109,8 @@ static int block_signals(sigset_t *saved)
 	if (fd < 0)
 		die_errno("signalfd");
 	/* If the caller dies, stop the run rather than let it go on unseen. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		die_errno("prctl PDEATHSIG");
+	if (die_with_parent(SIGTERM) < 0)
+		die_errno("the process that started us");
 	return fd;
 }
 

@@ -49,11 +49,8 @@ static int supervisor(struct sandbox_options *o)
 
 int zygote_main(struct sandbox_options *o)
 {
-	pid_t keeper = getppid();
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		return fault("prctl PR_SET_PDEATHSIG");
-	if (getppid() != keeper)
-		return 0;	/* the template is gone already */
+	if (die_with_parent(SIGKILL) < 0)
+		return errno == ESRCH ? 0 : fault("prctl PR_SET_PDEATHSIG");	/* ESRCH: the template is gone */
 	if (prctl(PR_SET_NAME, "sandbox-zygote") < 0)
 		return fault("prctl PR_SET_NAME");
 	for (;;) {

@@ -282,6 +282,12 @@ static void signal_children(int sig, bool idle_only)
 
 int main(int argc, char **argv)
 {
+	/* Ended by our keeper's end from the start: a service killed while we
+	 * import (10 s and more) must not leave us to import for no one, and
+	 * then wait for ever. SIGTERM ends us at once until the imports are
+	 * done; from then on signalfd takes it, as a retirement. */
+	if (die_with_parent(SIGTERM) < 0)
+		fail("our keeper: %s", strerror(errno));
 	const char *list = NULL;
 	unsigned prestart = 1;
 	int i = 1;
@@ -375,8 +381,6 @@ int main(int argc, char **argv)
 	int sigfd;
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
 		fail("signalfd: %s", strerror(errno));
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		fail("prctl: %s", strerror(errno));
 
 	bool stopping = false, said_warm = false;
 	long long last_failure = 0;

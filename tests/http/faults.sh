@@ -2,7 +2,8 @@
 # faults.sh — the service when the machine misbehaves: the init of a run's
 # sandbox killed, nginx killed mid-request, work_root full, a worker out of
 # file descriptors, reloads under load, the sandbox binary missing, and the
-# master itself killed with -9. Each must end in a clean answer (or a clean
+# master itself killed with -9 (with a run in flight, as a worker starts, as
+# the template imports). Each must end in a clean answer (or a clean
 # failure), leave nothing behind, and be followed by a service that works.
 # (kill -9 of a worker is in service.sh, of the template in warm.sh; the
 # master under systemd and a cgroup that cannot be made in the system test.)
@@ -224,6 +225,22 @@ C
 	fcgi_pid=
 	http_stop
 fi
+
+# ---- the master killed while its template imports (10 s and more): the
+# template must end, not import on and then wait for ever for no one.
+warm_wait=0 http_start prestarted=1
+template=
+for _ in $(seq 100); do template=$(pgrep -P "$fcgi_pid" -x coderunner-temp | head -1); [ -n "$template" ] && break; sleep 0.05; done
+sleep 0.5
+importing=$(grep -c '"warm": false' <<<"$(curl -s "$base/")")
+kill -9 "$fcgi_pid"
+wait "$fcgi_pid" 2>/dev/null
+for _ in $(seq 50); do kill -0 "$template" 2>/dev/null || break; sleep 0.1; done
+[ -n "$template" ] && [ "$importing" = 1 ] && ! kill -0 "$template" 2>/dev/null
+ok $? "a template whose master died while it imported ends (${template:-none started})"
+[ -n "$template" ] && kill -9 "$template" 2>/dev/null
+fcgi_pid=
+http_stop
 
 http_start preload=none prestarted=1
 run_json '{"script": "print(\"again\")"}'
