@@ -23,7 +23,7 @@ coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(S
 # under a run's RLIMIT_AS.
 bin_PROGRAMS += coderunner-template
 coderunner_template_SOURCES = sandbox/template/template.h sandbox/template/main.c \
-	sandbox/template/python.c sandbox/template/memory.c sandbox/template/fork.c \
+	sandbox/template/python.c sandbox/template/memory.c sandbox/template/pages.c sandbox/template/fork.c \
 	$(sandbox_sources)
 nodist_coderunner_template_SOURCES = sandbox/template/warm.c
 coderunner_template_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_EMBED_CFLAGS)

@@ -154,7 +154,8 @@ static const char preload_source[] =
 	"    df.to_csv(io.StringIO())\n"
 	"    df.to_json(orient='records')\n"
 	"    repr(df), str(df.v)\n"
-	"_warm_ups = [w for n, w in (('pandas', _frame), ('matplotlib.pyplot', _chart)) if n in _all]\n"
+	"SAMPLES = {n: w for n, w in (('pandas', _frame), ('matplotlib.pyplot', _chart)) if n in _all}\n"
+	"_warm_ups = list(SAMPLES.values())\n"
 	"_first = sorted(set().union(*(_added(w, BASE | set(_all)) for w in _warm_ups)))\n"
 	"CLOSURES = {n: _added(_imports([n]), BASE)\n"
 	"            for n in sorted({m.split('.')[0] for m in _all + _first} | set(PRELOAD) | set(_first))}\n"
@@ -209,6 +210,18 @@ static const char preload_source[] =
 	"del _all, _added, _imports, _chart, _frame, _warm_ups, _caches, _first, _recording, _filter, _calls\n"
 	"sys.stdout.flush(); sys.stderr.flush()\n";
 
+/* COPY_AHEAD(name), which warm.py calls as a run's import brings NAME
+ * back: the pages that import and its use will write, copied now. */
+static PyObject *copy_ahead(PyObject *self, PyObject *name)
+{
+	(void)self;
+	const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+	if (s)
+		pages_copy_ahead(s);
+	PyErr_Clear();
+	Py_RETURN_NONE;
+}
+
 /* The children the preload forks to see what each import brings in must
  * not outlive us: a service stopped while we import would find them still
  * in its cgroup. */
@@ -246,6 +259,11 @@ void python_preload(const char *list)
 		fail("out of memory");
 	Py_DECREF(names);
 	Py_DECREF(runner);
+	static PyMethodDef copy_ahead_def = { "copy_ahead", copy_ahead, METH_O, NULL };
+	PyObject *ahead = PyCFunction_New(&copy_ahead_def, NULL);
+	if (!ahead || PyDict_SetItemString(warm_globals, "COPY_AHEAD", ahead) < 0)
+		fail("out of memory");
+	Py_DECREF(ahead);
 	PyObject *r = PyRun_String(preload_source, Py_file_input, warm_globals, warm_globals);
 	if (!r) {
 		PyErr_Print();
@@ -266,6 +284,41 @@ void python_preload(const char *list)
 	}
 	Py_DECREF(r);
 	preloading = false;
+}
+
+/* In a child of the finished template: what a run that imports NAME does
+ * with our memory, as far as we can tell: the import, brought back by
+ * warm.py, and the package worked as the warm-up worked it (SAMPLES). */
+static void sample(const char *name)
+{
+	PyOS_AfterFork_Child();
+	PyObject *module = PyImport_ImportModule(name);
+	PyObject *samples = PyDict_GetItemString(warm_globals, "SAMPLES");
+	PyObject *fn = samples ? PyDict_GetItemString(samples, name) : NULL;
+	if (!module)
+		_exit(1);
+	PyObject *r = fn ? PyObject_CallNoArgs(fn) : NULL;
+	Py_XDECREF(r);
+	PyErr_Clear();
+}
+
+/* The pages that each module of the preload list writes in a run that
+ * imports it, learnt (pages.c) and said in our log. */
+void python_learn_pages(void)
+{
+	PyObject *names = PyDict_GetItemString(warm_globals, "PRELOAD");
+	char said[512] = "";
+	size_t len = 0;
+	for (Py_ssize_t i = 0; names && i < PyList_Size(names); i++) {
+		const char *name = PyUnicode_AsUTF8(PyList_GetItem(names, i));
+		if (!name)
+			fail("out of memory");
+		pages_learn(name, sample);
+		if (len < sizeof said)
+			len += (size_t)snprintf(said + len, sizeof said - len, "%s%s %lu",
+						len ? ", " : "", name, pages_learnt(name));
+	}
+	fprintf(stderr, "coderunner-template: pages copied ahead as a run imports: %s\n", said);
 }
 
 const char *python_imported(void)

@@ -19,6 +19,7 @@ void python_open_fds(bool set[1024]);
 void python_check_no_fds_left(const bool before[1024]);
 void python_start(const struct sandbox_options *o);
 void python_preload(const char *list);
+void python_learn_pages(void);
 const char *python_imported(void);
 void python_warm_command(const struct sandbox_options *o, char **env);
 
@@ -27,6 +28,11 @@ void memory_use_huge_arenas(void);
 void memory_fill_pool_holes(void);
 void memory_fill_heap_holes(void);
 void memory_collapse_to_huge_pages(void);
+
+/* pages.c: what a run importing a package writes, copied ahead */
+void pages_learn(const char *name, void (*work)(const char *name));
+unsigned long pages_learnt(const char *name);
+void pages_copy_ahead(const char *name);
 
 /* fork.c: a warm run's command, forked into a sandbox */
 void fork_map_command_stack(void);

@@ -7,6 +7,8 @@
 #             preloaded name, each top-level package they imported and each
 #             module the warm-up imported on its own
 #   RUNNER    the runner every warm run's command line ends with
+#   COPY_AHEAD  COPY_AHEAD(name) copies the pages that a run importing a
+#             preloaded name will write, in one go (pages.c)
 #   REGISTERED  (module, undo, redo) for each registration the imports made
 #             in atexit, copyreg and warnings, in order: undo() takes it
 #             back (false if it was gone already), redo() makes it again
@@ -56,6 +58,7 @@ class _Hidden:
         # The module itself the import system puts back, from our loader:
         # found in sys.modules already, it would be imported again.
         _back.add(name)
+        COPY_AHEAD(name)
         back = [name]
         for n in CLOSURES.get(name, ()):
             if n in _hidden and n not in _back:

@@ -298,6 +298,36 @@ registered_script
 warm
 is "$RC/$OUT" "$cold_rc/$cold_out" "numpy's warning filters and copyreg reducers come with numpy, six's import hook with matplotlib, and logging's atexit function runs before the script's earlier one, as in a cold run"
 
+# --- the pages an import writes, copied ahead (pages.c) --------------------------
+learnt=$(sed -n 's/^coderunner-template: pages copied ahead as a run imports: //p' "$tmp_root/template.err")
+like "$learnt" '^numpy [1-9][0-9]*, pandas [1-9][0-9]*, matplotlib\.pyplot [1-9][0-9]*$' \
+	"the template learns which of its pages a run writes as it imports each module of the list ($learnt)"
+pandas_pages=$(sed -n 's/.*pandas \([0-9]*\).*/\1/p' <<<"$learnt")
+# The pages of the run's private mappings that it alone maps (pagemap's
+# bits 63 present, 56 exclusive, 61 file or shared), before and after
+# `import pandas`, which alone copies some 700.
+stage <<'EOF_PY'
+def own():
+    n = 0
+    with open("/proc/self/pagemap", "rb", buffering=0) as pm, open("/proc/self/maps") as maps:
+        for line in maps:
+            f = line.split()
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            if f[1] != "rw-p":
+                continue
+            pm.seek(lo // 4096 * 8)
+            data = pm.read((hi - lo) // 4096 * 8)
+            n += sum(1 for i in range(7, len(data), 8) if data[i] & 0xa1 == 0x81)
+    return n
+own()
+before = own()
+import pandas
+print(own() - before)
+EOF_PY
+warm
+[ "$RC" = 0 ] && [ "${OUT:-0}" -ge $((pandas_pages * 3 / 4)) ]; ok $? \
+	"a warm run's import of pandas makes at least 3/4 of those pages its own in one go ($OUT of $pandas_pages)"
+
 # --- random streams of its own, and nothing left by the run before --------------
 stage <<'EOF_PY'
 import os, random, tempfile, uuid
