@@ -59,7 +59,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -285,7 +284,8 @@ int main(int argc, char **argv)
 	/* Ended by our keeper's end from the start: a service killed while we
 	 * import (10 s and more) must not leave us to import for no one, and
 	 * then wait for ever. SIGTERM ends us at once until the imports are
-	 * done; from then on signalfd takes it, as a retirement. */
+	 * done; from then on our signalfd takes it, and we stop with our
+	 * sandboxes. */
 	if (die_with_parent(SIGTERM) < 0)
 		fail("our keeper: %s", strerror(errno));
 	const char *list = NULL;
