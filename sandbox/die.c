@@ -129,19 +129,21 @@ void die_errno(const char *fmt, ...)
 /* The other way we end: with the process that spawned us, by SIG
  * (PR_SET_PDEATHSIG). A parent that died before this call sends nothing,
  * and we would go on unseen (a template importing for no one, a sandbox
- * waiting on a socket no one serves). So the parent is checked after: the
- * process that made the socket pair on our stdout, our keeper, which
- * spawned us and reads what we say there (SO_PEERCRED names it), must
- * still be our parent. Spawned otherwise (a cold run's supervisor, a test),
- * there is no one to compare with. 0, or -1 with errno (ESRCH: gone). */
-int die_with_parent(int sig)
+ * waiting on a socket no one serves). So the parent is checked after:
+ * PARENT, its pid as it took it before forking us, or, for 0, the process
+ * that made the socket pair on our stdout, our keeper, which spawned us and
+ * reads what we say there (SO_PEERCRED names it). Spawned otherwise (a
+ * cold run's supervisor, a test), there is no one to compare with. 0, or
+ * -1 with errno (ESRCH: gone). */
+int die_with_parent(int sig, pid_t parent)
 {
 	if (prctl(PR_SET_PDEATHSIG, sig) < 0)
 		return -1;
 	struct ucred keeper;
 	socklen_t len = sizeof keeper;
-	if (getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_PEERCRED, &keeper, &len) == 0 && keeper.pid > 0 &&
-	    getppid() != keeper.pid) {
+	if (!parent && getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_PEERCRED, &keeper, &len) == 0)
+		parent = keeper.pid;
+	if (parent > 0 && getppid() != parent) {
 		errno = ESRCH;
 		return -1;
 	}

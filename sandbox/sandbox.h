@@ -133,7 +133,7 @@ void die_set_pipe(int fd);	/* in init: faults go to the supervisor on this pipe 
 void die_set_listener(int listen_fd);
 void die_set_client(int fd);	/* the report goes here; a reply is still owed */
 void die_client_replied(void);
-int die_with_parent(int sig);	/* PR_SET_PDEATHSIG, and -1 (ESRCH) if it is gone already */
+int die_with_parent(int sig, pid_t parent);	/* PR_SET_PDEATHSIG; -1 (ESRCH) if it is gone already */
 
 /* cgroup.c */
 struct run_cgroup {

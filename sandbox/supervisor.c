@@ -109,7 +109,7 @@ static int block_signals(sigset_t *saved)
 	if (fd < 0)
 		die_errno("signalfd");
 	/* If the caller dies, stop the run rather than let it go on unseen. */
-	if (die_with_parent(SIGTERM) < 0)
+	if (die_with_parent(SIGTERM, 0) < 0)
 		die_errno("the process that started us");
 	return fd;
 }

@@ -49,7 +49,7 @@ static int supervisor(struct sandbox_options *o)
 
 int zygote_main(struct sandbox_options *o)
 {
-	if (die_with_parent(SIGKILL) < 0)
+	if (die_with_parent(SIGKILL, 0) < 0)
 		return errno == ESRCH ? 0 : fault("prctl PR_SET_PDEATHSIG");	/* ESRCH: the template is gone */
 	if (prctl(PR_SET_NAME, "sandbox-zygote") < 0)
 		return fault("prctl PR_SET_NAME");

@@ -286,7 +286,7 @@ int main(int argc, char **argv)
 	 * then wait for ever. SIGTERM ends us at once until the imports are
 	 * done; from then on our signalfd takes it, and we stop with our
 	 * sandboxes. */
-	if (die_with_parent(SIGTERM) < 0)
+	if (die_with_parent(SIGTERM, 0) < 0)
 		fail("our keeper: %s", strerror(errno));
 	const char *list = NULL;
 	unsigned prestart = 1;

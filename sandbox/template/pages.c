@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -146,7 +145,7 @@ void pages_learn(const char *name, void (*work)(const char *name))
 		fail("fork: %s", strerror(errno));
 	if (pid == 0) {
 		close(p[0]);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		if (die_with_parent(SIGKILL, parent) < 0)
 			_exit(1);
 		work(name);
 		_exit(report_pages(p[1]) < 0 ? 1 : 0);

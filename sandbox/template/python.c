@@ -230,7 +230,7 @@ static pid_t template_pid;
 
 static void preload_child(void)
 {
-	if (preloading && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != template_pid))
+	if (preloading && die_with_parent(SIGKILL, template_pid) < 0)
 		_exit(1);
 }
 
