@@ -304,6 +304,7 @@ int write_all(int fd, const void *data, size_t n);	/* 0, or -1 with errno */
 struct run_result {
 	int exit_code, signal;
 	bool timed_out, oom_killed;
+	bool memory_starved;		/* killed for memory the host, not its limit, lacked */
 	long duration_ms, memory_peak_kb;
 	struct buf out, err;
 	bool out_truncated, err_truncated;

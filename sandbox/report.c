@@ -46,6 +46,7 @@ char *report_encode(const struct run_report *r)
 	add(o, "signal", json_object_new_int(r->signal));
 	add(o, "timed_out", json_object_new_boolean(r->timed_out));
 	add(o, "oom_killed", json_object_new_boolean(r->oom_killed));
+	add(o, "memory_starved", json_object_new_boolean(r->memory_starved));
 	add(o, "duration_ms", json_object_new_uint64(r->duration_ms));
 	add(o, "cpu_ms", json_object_new_uint64(r->cpu_ms));
 	add(o, "memory_peak_kb", json_object_new_uint64(r->memory_peak_kb));

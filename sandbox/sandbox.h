@@ -106,6 +106,7 @@ struct run_report {
 	int signal;
 	bool timed_out;
 	bool oom_killed;
+	bool memory_starved;		/* OOM-killed below its own limit: the host ran out */
 	uint64_t duration_ms;
 	uint64_t cpu_ms;
 	uint64_t memory_peak_kb;

@@ -278,6 +278,12 @@ static int write_report(const struct sandbox_options *o, struct supervisor *s,
 	if (o->cgroup_parent) {
 		rep.oom_killed = cgroup_oom_killed(cg);
 		rep.memory_peak_kb = cgroup_memory_peak_kb(cg);
+		/* Killed for memory well below its own limit: an OOM killer
+		 * above the run's cgroup acted, the host (or the service's
+		 * share of it) had no more. A run killed at its limit peaks at
+		 * it, to the page. */
+		rep.memory_starved = rep.oom_killed && rep.memory_peak_kb &&
+				     rep.memory_peak_kb + 1024 < o->memory_mb * 1024;
 	}
 	if (s->cut_short)
 		rep.error = s->cut_short;

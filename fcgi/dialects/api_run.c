@@ -23,6 +23,9 @@ static void explain_kill(struct run_result *res, const struct run_request *r)
 	char line[160];
 	if (res->timed_out)
 		snprintf(line, sizeof line, "coderunner: the script timed out: it was killed after the %g s timeout\n", r->timeout_s);
+	else if (res->memory_starved)
+		snprintf(line, sizeof line, "coderunner: the script was killed for memory: the host had no more "
+			 "to give it, below its %u MB limit\n", r->memory_mb);
 	else if (res->oom_killed)
 		snprintf(line, sizeof line, "coderunner: the script was killed for exceeding the %u MB memory limit\n",
 			 r->memory_mb);

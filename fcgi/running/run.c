@@ -132,6 +132,8 @@ static void parse_report(const char *text, struct run_result *res)
 		res->timed_out = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "oom_killed", &v))
 		res->oom_killed = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "memory_starved", &v))
+		res->memory_starved = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "duration_ms", &v))
 		res->duration_ms = (long)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "memory_peak_kb", &v))

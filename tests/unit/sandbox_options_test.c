@@ -102,7 +102,7 @@ int main(void)
 				.duration_ms = 1000, .options = &o };
 	char *json = report_encode(&r);
 	is_str(json, "{\"exit_code\":124,\"signal\":9,\"timed_out\":true,\"oom_killed\":false,"
-		     "\"duration_ms\":1000,\"cpu_ms\":0,\"memory_peak_kb\":0,\"limits\":{\"memory\":"
+		     "\"memory_starved\":false,\"duration_ms\":1000,\"cpu_ms\":0,\"memory_peak_kb\":0,\"limits\":{\"memory\":"
 		     "\"rlimit\",\"memory_mb\":1536,\"pids\":64,\"timeout_ms\":30000}}",
 	       "the report encodes every field");
 	free(json);
