@@ -281,9 +281,9 @@ static int write_report(const struct sandbox_options *o, struct supervisor *s,
 		/* Killed for memory well below its own limit: an OOM killer
 		 * above the run's cgroup acted, the host (or the service's
 		 * share of it) had no more. A run killed at its limit peaks at
-		 * it, to the page. */
+		 * it, to the page; 4 MB leaves room for whatever was charged last. */
 		rep.memory_starved = rep.oom_killed && rep.memory_peak_kb &&
-				     rep.memory_peak_kb + 1024 < o->memory_mb * 1024;
+				     rep.memory_peak_kb + 4096 < o->memory_mb * 1024;
 	}
 	if (s->cut_short)
 		rep.error = s->cut_short;
