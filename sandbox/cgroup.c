@@ -99,6 +99,37 @@ uint64_t cgroup_memory_peak_kb(const struct run_cgroup *cg)
 	return strtoull(buf, NULL, 10) / 1024;
 }
 
+uint64_t cgroup_memory_current_kb(const struct run_cgroup *cg)
+{
+	char buf[64];
+	if (read_file(cg, "memory.current", buf, sizeof buf) < 0)
+		return 0;
+	return strtoull(buf, NULL, 10) / 1024;
+}
+
+/* memory.pressure, kept open for the run: how long all of its processes
+ * at once have waited for memory (PSI's "full" line), read as often as the
+ * supervisor looks. -1 where the kernel keeps no pressure figures. */
+int cgroup_open_pressure(const struct run_cgroup *cg)
+{
+	char path[sizeof cg->path + 64];
+	snprintf(path, sizeof path, "%s/memory.pressure", cg->path);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* The run's total stall in microseconds ("full ... total=N"), or -1. */
+int64_t cgroup_memory_stall_us(int pressure_fd)
+{
+	char buf[256];
+	ssize_t n = pread(pressure_fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *full = strstr(buf, "full ");
+	const char *total = full ? strstr(full, "total=") : NULL;
+	return total ? (int64_t)strtoull(total + strlen("total="), NULL, 10) : -1;
+}
+
 void cgroup_kill(const struct run_cgroup *cg)
 {
 	char path[sizeof cg->path + 64];

@@ -145,6 +145,9 @@ void cgroup_create(struct run_cgroup *cg, const struct sandbox_options *o);
 void cgroup_set_memory(const struct run_cgroup *cg, uint64_t memory_mb);
 bool cgroup_oom_killed(const struct run_cgroup *cg);
 uint64_t cgroup_memory_peak_kb(const struct run_cgroup *cg);
+uint64_t cgroup_memory_current_kb(const struct run_cgroup *cg);
+int cgroup_open_pressure(const struct run_cgroup *cg);
+int64_t cgroup_memory_stall_us(int pressure_fd);
 void cgroup_kill(const struct run_cgroup *cg);
 void cgroup_remove(struct run_cgroup *cg);
 

@@ -147,6 +147,13 @@ struct supervisor {
 	bool exited;
 	int status;
 	struct rusage ru;
+	/* The host out of memory (check_starved): while the run goes */
+	const struct run_cgroup *cg;
+	int pressure_fd;		/* its memory.pressure, -1 if not watched */
+	uint64_t memory_limit_kb;	/* its memory.max */
+	int64_t stall_us;		/* its stall at the last look */
+	uint64_t looked, starving_since;	/* ms; 0 for not yet, not now */
+	bool starved;			/* killed here for it */
 };
 
 static void kill_init(struct supervisor *s, const char *why)
@@ -210,6 +217,44 @@ static void check_client(struct supervisor *s)
 	}
 }
 
+/* The host out of memory before the run's limit: the kernel's OOM killer
+ * acts only once reclaim stops making progress, and until then a run that
+ * wants more than the host has stalls in reclaim, and wears down the host's
+ * page cache, the code of every other run and of the service among it: on
+ * a 1 GB guest the kernel took 12 to 95 s to kill such a run, and the host
+ * answered little else meanwhile. A run all of whose processes have waited
+ * for memory (PSI's "full") at least half of every second for STARVED_MS,
+ * while below its own limit, is killed here as the kernel's OOM killer
+ * would kill it: 137, memory_starved in the report. (systemd-oomd does the
+ * same for whole units, and is not on every host.) */
+#define LOOK_MS 1000
+#define STARVED_MS 10000
+
+static void check_starved(struct supervisor *s)
+{
+	uint64_t now = now_ms();
+	if (s->pressure_fd < 0 || s->starved || now < s->looked + LOOK_MS)
+		return;
+	int64_t stall = cgroup_memory_stall_us(s->pressure_fd);
+	if (stall < 0) {
+		close(s->pressure_fd);	/* no pressure figures: nothing to watch */
+		s->pressure_fd = -1;
+		return;
+	}
+	bool stalled = s->looked && (uint64_t)(stall - s->stall_us) * 2 >= (now - s->looked) * 1000;
+	if (!stalled)
+		s->starving_since = 0;
+	else if (!s->starving_since)
+		s->starving_since = s->looked;
+	s->stall_us = stall;
+	s->looked = now;
+	if (s->starving_since && now - s->starving_since >= STARVED_MS &&
+	    cgroup_memory_current_kb(s->cg) + 4096 < s->memory_limit_kb) {
+		s->starved = true;
+		kill_init(s, NULL);
+	}
+}
+
 enum until { UNTIL_BUILT, UNTIL_READY, UNTIL_RESULT, UNTIL_EXIT };
 
 static bool done(const struct supervisor *s, enum until until)
@@ -236,13 +281,16 @@ static void supervise(struct supervisor *s, enum until until)
 		uint64_t now = now_ms();
 		int wait = s->deadline == UINT64_MAX ? -1 :
 			   now >= s->deadline ? 0 : (int)(s->deadline - now);
+		if (s->pressure_fd >= 0 && !s->starved && (wait < 0 || wait > LOOK_MS))
+			wait = LOOK_MS;
 		int n = poll(fds, 4, wait);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			die_errno("poll");
-		if (n == 0)
+		if (n == 0 && now_ms() >= s->deadline)
 			kill_init(s, "the sandbox did not finish after the timeout");
+		check_starved(s);
 		if (fds[1].revents)
 			take_signal(s);
 		if (fds[2].revents)
@@ -276,14 +324,14 @@ static int write_report(const struct sandbox_options *o, struct supervisor *s,
 		.memory_peak_kb = usable ? (uint64_t)r->memory_peak_kb : (uint64_t)s->ru.ru_maxrss,
 	};
 	if (o->cgroup_parent) {
-		rep.oom_killed = cgroup_oom_killed(cg);
+		rep.oom_killed = s->starved || cgroup_oom_killed(cg);
 		rep.memory_peak_kb = cgroup_memory_peak_kb(cg);
 		/* Killed for memory well below its own limit: an OOM killer
 		 * above the run's cgroup acted, the host (or the service's
 		 * share of it) had no more. A run killed at its limit peaks at
 		 * it, to the page; 4 MB leaves room for whatever was charged last. */
-		rep.memory_starved = rep.oom_killed && rep.memory_peak_kb &&
-				     rep.memory_peak_kb + 4096 < o->memory_mb * 1024;
+		rep.memory_starved = s->starved || (rep.oom_killed && rep.memory_peak_kb &&
+				     rep.memory_peak_kb + 4096 < o->memory_mb * 1024);
 	}
 	if (s->cut_short)
 		rep.error = s->cut_short;
@@ -457,6 +505,7 @@ int sandbox_main(struct sandbox_options *options)
 
 	struct supervisor s = {
 		.pid = pid, .pidfd = pidfd, .sigfd = sigfd, .result_fd = result[0], .client_fd = -1,
+		.pressure_fd = -1,
 		.deadline = prestarted ? UINT64_MAX : start + o.timeout_ms + BACKSTOP_MS,
 	};
 	if (prestarted) {
@@ -472,7 +521,15 @@ int sandbox_main(struct sandbox_options *options)
 		}
 		start = now_ms();
 	}
+	if (o.cgroup_parent) {
+		s.cg = &cg;
+		s.memory_limit_kb = o.memory_mb * 1024;
+		s.pressure_fd = cgroup_open_pressure(&cg);
+	}
 	supervise(&s, UNTIL_RESULT);
+	if (s.pressure_fd >= 0)
+		close(s.pressure_fd);
+	s.pressure_fd = -1;
 	int exit_status = write_report(&o, &s, &cg, start);
 	if (!prestarted)
 		release_caller();
