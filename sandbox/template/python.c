@@ -261,9 +261,12 @@ void python_preload(const char *list)
 	Py_DECREF(runner);
 	static PyMethodDef copy_ahead_def = { "copy_ahead", copy_ahead, METH_O, NULL };
 	PyObject *ahead = PyCFunction_New(&copy_ahead_def, NULL);
-	if (!ahead || PyDict_SetItemString(warm_globals, "COPY_AHEAD", ahead) < 0)
+	PyObject *every = PyUnicode_FromString(EVERY_RUN);
+	if (!ahead || !every || PyDict_SetItemString(warm_globals, "COPY_AHEAD", ahead) < 0 ||
+	    PyDict_SetItemString(warm_globals, "EVERY_RUN", every) < 0)
 		fail("out of memory");
 	Py_DECREF(ahead);
+	Py_DECREF(every);
 	PyObject *r = PyRun_String(preload_source, Py_file_input, warm_globals, warm_globals);
 	if (!r) {
 		PyErr_Print();
@@ -302,13 +305,28 @@ static void sample(const char *name)
 	PyErr_Clear();
 }
 
-/* The pages that each module of the preload list writes in a run that
- * imports it, learnt (pages.c) and said in our log. */
+/* In a child of the finished template: what every run does with our
+ * memory (warm.py's sample_run). */
+static void sample_run(const char *name)
+{
+	(void)name;
+	PyOS_AfterFork_Child();
+	PyObject *fn = PyDict_GetItemString(warm_globals, "sample_run");
+	PyObject *r = fn ? PyObject_CallNoArgs(fn) : NULL;
+	if (!r)
+		_exit(1);
+	Py_DECREF(r);
+}
+
+/* The pages that every run writes, and those that each module of the
+ * preload list writes in a run that imports it, learnt (pages.c) and said
+ * in our log. */
 void python_learn_pages(void)
 {
 	PyObject *names = PyDict_GetItemString(warm_globals, "PRELOAD");
+	pages_learn(EVERY_RUN, sample_run);
 	char said[512] = "";
-	size_t len = 0;
+	size_t len = (size_t)snprintf(said, sizeof said, "every run %lu", pages_learnt(EVERY_RUN));
 	for (Py_ssize_t i = 0; names && i < PyList_Size(names); i++) {
 		const char *name = PyUnicode_AsUTF8(PyList_GetItem(names, i));
 		if (!name)
@@ -316,9 +334,9 @@ void python_learn_pages(void)
 		pages_learn(name, sample);
 		if (len < sizeof said)
 			len += (size_t)snprintf(said + len, sizeof said - len, "%s%s %lu",
-						len ? ", " : "", name, pages_learnt(name));
+						", ", name, pages_learnt(name));
 	}
-	fprintf(stderr, "coderunner-template: pages copied ahead as a run imports: %s\n", said);
+	fprintf(stderr, "coderunner-template: pages copied ahead: %s\n", said);
 }
 
 const char *python_imported(void)

@@ -29,7 +29,9 @@ void memory_fill_pool_holes(void);
 void memory_fill_heap_holes(void);
 void memory_collapse_to_huge_pages(void);
 
-/* pages.c: what a run importing a package writes, copied ahead */
+/* pages.c: what a run importing a package writes, copied ahead; and what
+ * every run writes, under a name no module has */
+#define EVERY_RUN "(every run)"
 void pages_learn(const char *name, void (*work)(const char *name));
 unsigned long pages_learnt(const char *name);
 void pages_copy_ahead(const char *name);

@@ -8,7 +8,9 @@
 #             module the warm-up imported on its own
 #   RUNNER    the runner every warm run's command line ends with
 #   COPY_AHEAD  COPY_AHEAD(name) copies the pages that a run importing a
-#             preloaded name will write, in one go (pages.c)
+#             preloaded name will write, in one go (pages.c); COPY_AHEAD(EVERY_RUN)
+#             those that every run writes
+#   EVERY_RUN   the name of that set
 #   REGISTERED  (module, undo, redo) for each registration the imports made
 #             in atexit, copyreg and warnings, in order: undo() takes it
 #             back (false if it was gone already), redo() makes it again
@@ -192,7 +194,7 @@ def _flush_std():
             pass
 
 
-def _finish(code, runner_globals):
+def _finish(code, runner_globals, exit=os._exit):
     """What python3 does at its end, without tearing down the template's
     modules: wait for the script's threads, run its atexit functions,
     flush, finalize what the script made, exit with SystemExit's status."""
@@ -224,7 +226,7 @@ def _finish(code, runner_globals):
     sys.modules.pop("__main__", None)
     _gc.collect()
     _flush_std()
-    os._exit(status)
+    exit(status)
 
 
 # Every object there is goes out of the collector's sight, so that no
@@ -236,7 +238,21 @@ _gc.collect()
 _gc.freeze()
 
 
+def sample_run():
+    """What every run does with the template's memory once its script is
+    there, as far as a child of the template can do it: a script compiled
+    and run, and python3's end up to the exit. pages.c learns from it which
+    pages every run writes."""
+    runner_globals = {"__name__": "__main__", "__builtins__": __builtins__}
+    exec(compile("print(1)", "<string>", "exec"), runner_globals)
+    _finish(0, runner_globals, exit=lambda status: None)
+
+
 def run(ENV, ARGV):
+    # What every run writes of the template's memory, copied in one go
+    # rather than a fault at a time; the most of it before the run's
+    # script has even arrived.
+    COPY_AHEAD(EVERY_RUN)
     # The run's environment, not the template's.
     os.environ.clear()
     for kv in ENV:

@@ -299,9 +299,9 @@ warm
 is "$RC/$OUT" "$cold_rc/$cold_out" "numpy's warning filters and copyreg reducers come with numpy, six's import hook with matplotlib, and logging's atexit function runs before the script's earlier one, as in a cold run"
 
 # --- the pages an import writes, copied ahead (pages.c) --------------------------
-learnt=$(sed -n 's/^coderunner-template: pages copied ahead as a run imports: //p' "$tmp_root/template.err")
-like "$learnt" '^numpy [1-9][0-9]*, pandas [1-9][0-9]*, matplotlib\.pyplot [1-9][0-9]*$' \
-	"the template learns which of its pages a run writes as it imports each module of the list ($learnt)"
+learnt=$(sed -n 's/^coderunner-template: pages copied ahead: //p' "$tmp_root/template.err")
+like "$learnt" '^every run [1-9][0-9]*, numpy [1-9][0-9]*, pandas [1-9][0-9]*, matplotlib\.pyplot [1-9][0-9]*$' \
+	"the template learns which of its pages every run writes, and a run as it imports each module of the list ($learnt)"
 pandas_pages=$(sed -n 's/.*pandas \([0-9]*\).*/\1/p' <<<"$learnt")
 # The pages of the run's private mappings that it alone maps (pagemap's
 # bits 63 present, 56 exclusive, 61 file or shared), before and after
