@@ -82,6 +82,9 @@ static int join_cgroup(int dir_fd)
  * goes through (init.c). */
 static _Noreturn void command_child(const struct fork_job *j)
 {
+	/* The pages of ours that every run writes, copied in one go rather
+	 * than a fault at a time, before any of them is written (pages.c). */
+	pages_copy_ahead(EVERY_RUN);
 	die_set_pipe(j->fds[FORK_FD_RESULT]);
 	for (int i = 0; getppid() != 1; i++) {
 		if (i == 100000)

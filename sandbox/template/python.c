@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "sandbox/template/template.h"
@@ -261,12 +263,9 @@ void python_preload(const char *list)
 	Py_DECREF(runner);
 	static PyMethodDef copy_ahead_def = { "copy_ahead", copy_ahead, METH_O, NULL };
 	PyObject *ahead = PyCFunction_New(&copy_ahead_def, NULL);
-	PyObject *every = PyUnicode_FromString(EVERY_RUN);
-	if (!ahead || !every || PyDict_SetItemString(warm_globals, "COPY_AHEAD", ahead) < 0 ||
-	    PyDict_SetItemString(warm_globals, "EVERY_RUN", every) < 0)
+	if (!ahead || PyDict_SetItemString(warm_globals, "COPY_AHEAD", ahead) < 0)
 		fail("out of memory");
 	Py_DECREF(ahead);
-	Py_DECREF(every);
 	PyObject *r = PyRun_String(preload_source, Py_file_input, warm_globals, warm_globals);
 	if (!r) {
 		PyErr_Print();
@@ -305,14 +304,36 @@ static void sample(const char *name)
 	PyErr_Clear();
 }
 
+/* A list of str from a NULL-ended array of C strings, or NULL. */
+static PyObject *str_list(char *const *p)
+{
+	PyObject *list = PyList_New(0);
+	for (; list && *p; p++) {
+		PyObject *s = PyUnicode_DecodeFSDefault(*p);
+		if (!s || PyList_Append(list, s) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(s);
+	}
+	return list;
+}
+
 /* In a child of the finished template: what every run does with our
- * memory (warm.py's sample_run). */
+ * memory, from the fork on (warm.py's sample_run): the runner of a
+ * pre-started sandbox reads its run on fd 3, here a print(1) with no
+ * channel (fd 4). */
 static void sample_run(const char *name)
 {
 	(void)name;
+	static const char go[] = "0\0" "0\0" "\0" "-c\0" "print(1)";
+	int s[2], null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) < 0 ||
+	    dup2(s[0], 3) < 0 || dup2(null, 4) < 0 ||
+	    write(s[1], go, sizeof go - 1) != (ssize_t)(sizeof go - 1) || shutdown(s[1], SHUT_WR) < 0)
+		_exit(1);
 	PyOS_AfterFork_Child();
 	PyObject *fn = PyDict_GetItemString(warm_globals, "sample_run");
-	PyObject *r = fn ? PyObject_CallNoArgs(fn) : NULL;
+	PyObject *argv = str_list(template_options.argv);
+	PyObject *r = fn && argv ? PyObject_CallOneArg(fn, argv) : NULL;
 	if (!r)
 		_exit(1);
 	Py_DECREF(r);
@@ -333,8 +354,8 @@ void python_learn_pages(void)
 			fail("out of memory");
 		pages_learn(name, sample);
 		if (len < sizeof said)
-			len += (size_t)snprintf(said + len, sizeof said - len, "%s%s %lu",
-						", ", name, pages_learnt(name));
+			len += (size_t)snprintf(said + len, sizeof said - len, ", %s %lu",
+						name, pages_learnt(name));
 	}
 	fprintf(stderr, "coderunner-template: pages copied ahead: %s\n", said);
 }
@@ -435,13 +456,9 @@ void python_warm_command(const struct sandbox_options *o, char **env)
 		die_errno("prctl PR_SET_DUMPABLE");
 	PyOS_AfterFork_Child();
 	PyObject *run = PyDict_GetItemString(warm_globals, "run");
-	PyObject *e = PyList_New(0), *a = PyList_New(0);
+	PyObject *e = str_list(env), *a = str_list(o->argv);
 	if (!run || !e || !a)
 		_exit(SANDBOX_EXIT_FAULT);
-	for (char **p = env; *p; p++)
-		PyList_Append(e, PyUnicode_DecodeFSDefault(*p));
-	for (char *const *p = o->argv; *p; p++)
-		PyList_Append(a, PyUnicode_DecodeFSDefault(*p));
 	/* run() ends the process itself, as python3 would end it. */
 	if (!PyObject_CallFunctionObjArgs(run, e, a, NULL))
 		PyErr_Print();

@@ -8,9 +8,7 @@
 #             module the warm-up imported on its own
 #   RUNNER    the runner every warm run's command line ends with
 #   COPY_AHEAD  COPY_AHEAD(name) copies the pages that a run importing a
-#             preloaded name will write, in one go (pages.c); COPY_AHEAD(EVERY_RUN)
-#             those that every run writes
-#   EVERY_RUN   the name of that set
+#             preloaded name will write, in one go (pages.c)
 #   REGISTERED  (module, undo, redo) for each registration the imports made
 #             in atexit, copyreg and warnings, in order: undo() takes it
 #             back (false if it was gone already), redo() makes it again
@@ -238,21 +236,15 @@ _gc.collect()
 _gc.freeze()
 
 
-def sample_run():
-    """What every run does with the template's memory once its script is
-    there, as far as a child of the template can do it: a script compiled
-    and run, and python3's end up to the exit. pages.c learns from it which
-    pages every run writes."""
-    runner_globals = {"__name__": "__main__", "__builtins__": __builtins__}
-    exec(compile("print(1)", "<string>", "exec"), runner_globals)
-    _finish(0, runner_globals, exit=lambda status: None)
+def sample_run(ARGV):
+    """What every run does with the template's memory, as far as a child of
+    the template can do it: run() up to python3's end, its runner given a
+    print(1) on fd 3 (python.c). pages.c learns from it which pages every
+    run writes."""
+    run(["PATH=/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8"], ARGV, exit=lambda status: None)
 
 
-def run(ENV, ARGV):
-    # What every run writes of the template's memory, copied in one go
-    # rather than a fault at a time; the most of it before the run's
-    # script has even arrived.
-    COPY_AHEAD(EVERY_RUN)
+def run(ENV, ARGV, exit=os._exit):
     # The run's environment, not the template's.
     os.environ.clear()
     for kv in ENV:
@@ -283,4 +275,4 @@ def run(ENV, ARGV):
         exec(code, runner_globals)
     except SystemExit as e:
         status = e.code
-    _finish(status, runner_globals)
+    _finish(status, runner_globals, exit)
