@@ -58,7 +58,8 @@ class _Hidden:
         # The module itself the import system puts back, from our loader:
         # found in sys.modules already, it would be imported again.
         _back.add(name)
-        COPY_AHEAD(name)
+        for n in _AHEAD.get(name, ()):
+            COPY_AHEAD(n)
         back = [name]
         for n in CLOSURES.get(name, ()):
             if n in _hidden and n not in _back:
@@ -90,6 +91,20 @@ for _n in _hidden:
 _names = {_n: _n for _n in _hidden}
 CLOSURES = {_k: tuple(_names.get(_n, _n) for _n in _v) for _k, _v in CLOSURES.items()}
 frozenset().union(*CLOSURES.values())
+
+# The pages a run importing a preloaded name will write (pages.c) are
+# copied as the first hidden module of its import comes back: for
+# `import matplotlib.pyplot`, as matplotlib does, whose closure would
+# otherwise be put back a fault at a time first (some 260 faults).
+_AHEAD = {}
+for _p in PRELOAD:
+    _parts = _p.split(".")
+    for _i in range(1, len(_parts) + 1):
+        _first = ".".join(_parts[:_i])
+        if _first in _hidden:
+            _AHEAD.setdefault(_names[_first], []).append(_p)
+            break
+_AHEAD = {_k: tuple(_v) for _k, _v in _AHEAD.items()}
 
 # A package holds each submodule imported as an attribute, which lets
 # `from package import submodule` skip the import (and sys.modules would

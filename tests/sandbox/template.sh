@@ -303,10 +303,11 @@ learnt=$(sed -n 's/^coderunner-template: pages copied ahead: //p' "$tmp_root/tem
 like "$learnt" '^every run [1-9][0-9]*, numpy [1-9][0-9]*, pandas [1-9][0-9]*, matplotlib\.pyplot [1-9][0-9]*$' \
 	"the template learns which of its pages every run writes, and a run as it imports each module of the list ($learnt)"
 pandas_pages=$(sed -n 's/.*pandas \([0-9]*\).*/\1/p' <<<"$learnt")
+pyplot_pages=$(sed -n 's/.*matplotlib\.pyplot \([0-9]*\).*/\1/p' <<<"$learnt")
 # The pages of the run's private mappings that it alone maps (pagemap's
-# bits 63 present, 56 exclusive, 61 file or shared), before and after
-# `import pandas`, which alone copies some 700.
-stage <<'EOF_PY'
+# bits 63 present, 56 exclusive, 61 file or shared), before and after an
+# import.
+own_py=$(cat <<'EOF_PY'
 def own():
     n = 0
     with open("/proc/self/pagemap", "rb", buffering=0) as pm, open("/proc/self/maps") as maps:
@@ -321,12 +322,27 @@ def own():
     return n
 own()
 before = own()
+EOF_PY
+)
+# `import pandas` alone copies some 700.
+stage <<EOF_PY
+$own_py
 import pandas
 print(own() - before)
 EOF_PY
 warm
 [ "$RC" = 0 ] && [ "${OUT:-0}" -ge $((pandas_pages * 3 / 4)) ]; ok $? \
 	"a warm run's import of pandas makes at least 3/4 of those pages its own in one go ($OUT of $pandas_pages)"
+# pyplot's are copied as matplotlib, the first module of its import, comes
+# back; putting matplotlib back alone copies some 300.
+stage <<EOF_PY
+$own_py
+import matplotlib
+print(own() - before)
+EOF_PY
+warm
+[ "$RC" = 0 ] && [ "${OUT:-0}" -ge $((pyplot_pages * 3 / 4)) ]; ok $? \
+	"a warm run's import of matplotlib makes at least 3/4 of the pages learnt for matplotlib.pyplot its own in one go ($OUT of $pyplot_pages)"
 
 # --- random streams of its own, and nothing left by the run before --------------
 stage <<'EOF_PY'
