@@ -324,25 +324,24 @@ own()
 before = own()
 EOF_PY
 )
-# `import pandas` alone copies some 700.
-stage <<EOF_PY
+# owns_learnt MODULE LEARNT DESCRIPTION: a warm run's `import MODULE` makes
+# at least 3/4 of LEARNT pages its own in one go.
+owns_learnt() {
+	stage <<EOF_PY
 $own_py
-import pandas
+import $1
 print(own() - before)
 EOF_PY
-warm
-[ "$RC" = 0 ] && [ "${OUT:-0}" -ge $((pandas_pages * 3 / 4)) ]; ok $? \
-	"a warm run's import of pandas makes at least 3/4 of those pages its own in one go ($OUT of $pandas_pages)"
+	warm
+	[ "$RC" = 0 ] && [ "${OUT:-0}" -ge $(($2 * 3 / 4)) ]; ok $? "$3 ($OUT of $2)"
+}
+# `import pandas` alone copies some 700.
+owns_learnt pandas "$pandas_pages" \
+	"a warm run's import of pandas makes at least 3/4 of those pages its own in one go"
 # pyplot's are copied as matplotlib, the first module of its import, comes
 # back; putting matplotlib back alone copies some 300.
-stage <<EOF_PY
-$own_py
-import matplotlib
-print(own() - before)
-EOF_PY
-warm
-[ "$RC" = 0 ] && [ "${OUT:-0}" -ge $((pyplot_pages * 3 / 4)) ]; ok $? \
-	"a warm run's import of matplotlib makes at least 3/4 of the pages learnt for matplotlib.pyplot its own in one go ($OUT of $pyplot_pages)"
+owns_learnt matplotlib "$pyplot_pages" \
+	"a warm run's import of matplotlib makes at least 3/4 of the pages learnt for matplotlib.pyplot its own in one go"
 
 # --- random streams of its own, and nothing left by the run before --------------
 stage <<'EOF_PY'
