@@ -221,12 +221,14 @@ static void check_client(struct supervisor *s)
  * acts only once reclaim stops making progress, and until then a run that
  * wants more than the host has stalls in reclaim, and wears down the host's
  * page cache, the code of every other run and of the service among it: on
- * a 1 GB guest the kernel took 12 to 95 s to kill such a run, and the host
+ * a 1 GB guest the kernel took 12 to 110 s to kill such a run, and the host
  * answered little else meanwhile. A run all of whose processes have waited
  * for memory (PSI's "full") at least half of every second for STARVED_MS,
  * while below its own limit, is killed here as the kernel's OOM killer
  * would kill it: 137, memory_starved in the report. (systemd-oomd does the
- * same for whole units, and is not on every host.) */
+ * same for whole units, and is not on every host.) A run that spins in the
+ * page allocator rather than waits in reclaim shows no such stall, and is
+ * left to the kernel's OOM killer. */
 #define LOOK_MS 1000
 #define STARVED_MS 10000
 
