@@ -51,6 +51,9 @@ static const struct key keys[] = {
 	  0, 0, BINDIR "/coderunner-template", "the coderunner-template binary (warm runs)" },
 	S(preload, "numpy, pandas, matplotlib.pyplot",
 	  "modules a template imports once, so that runs start warm with them; none: every run starts cold"),
+	S(template_cache, "/var/cache/coderunner/template",
+	  "a file where the template keeps what each of its imports brings in, so that the next one starts "
+	  "in seconds; none: found out at every start"),
 	S(allowed_hosts, "localhost, 127.0.0.1, [::1]",
 	  "host names (any port) that /mcp's Host and a browser's Origin on an endpoint that runs code may carry; * allows any"),
 	S(api_keys_file, "none",
@@ -210,6 +213,10 @@ static int config_resolve(struct config *c, char *err, size_t errlen)
 		}
 	if (c->template_bin[0] != '/') {
 		snprintf(err, errlen, "template: must be an absolute path");
+		return -1;
+	}
+	if (strcmp(c->template_cache, "none") && c->template_cache[0] != '/') {
+		snprintf(err, errlen, "template_cache: must be an absolute path, or none");
 		return -1;
 	}
 	if (strcmp(c->package_index_url, "none") && strncmp(c->package_index_url, "http://", 7) &&

@@ -90,6 +90,7 @@ struct config {
 	unsigned queue_timeout_s, retry_after_s, drain_timeout_s;
 	char sandbox[4096], python[4096], work_root[4096];
 	char template_bin[4096], preload[1024];	/* preload "none": no template */
+	char template_cache[4096];		/* "none": none kept */
 	char allowed_hosts[1024];	/* names a browser's Origin and /mcp's Host may carry */
 	char api_keys_file[4096];	/* "none": no keys asked for */
 	unsigned n_api_keys;		/* read from it by config_load() */

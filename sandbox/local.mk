@@ -22,7 +22,7 @@ coderunner_sandbox_LDADD = sandbox/libsandbox.a $(JSON_C_LIBS) $(CAPNG_LIBS) $(S
 # sanitizer's runtime, with terabytes of shadow memory mapped, cannot live
 # under a run's RLIMIT_AS.
 bin_PROGRAMS += coderunner-template
-coderunner_template_SOURCES = sandbox/template/template.h sandbox/template/main.c \
+coderunner_template_SOURCES = sandbox/template/template.h sandbox/template/main.c sandbox/template/cache.c \
 	sandbox/template/python.c sandbox/template/memory.c sandbox/template/pages.c sandbox/template/fork.c \
 	$(sandbox_sources)
 nodist_coderunner_template_SOURCES = sandbox/template/warm.c

@@ -186,10 +186,10 @@ static void sandbox_command(const struct config *c, struct sandbox_command *cmd)
 static void template_command(const struct config *c, struct sandbox_command *cmd)
 {
 	sandbox_command(c, cmd);
-	int n = 0;
+	int n = 0, own = strcmp(c->template_cache, "none") ? 9 : 7;
 	while (cmd->argv[n])
 		n++;
-	memmove(cmd->argv + 7, cmd->argv + 1, (size_t)n * sizeof *cmd->argv);	/* with the NULL */
+	memmove(cmd->argv + own, cmd->argv + 1, (size_t)n * sizeof *cmd->argv);	/* with the NULL */
 	snprintf(cmd->prestart, sizeof cmd->prestart, "%u", c->prestarted);
 	cmd->argv[0] = (char *)c->template_bin;
 	cmd->argv[1] = "--preload";
@@ -198,6 +198,10 @@ static void template_command(const struct config *c, struct sandbox_command *cmd
 	cmd->argv[4] = cmd->prestart;
 	cmd->argv[5] = "--sandbox";	/* which starts each pre-started sandbox */
 	cmd->argv[6] = (char *)c->sandbox;
+	if (own == 9) {
+		cmd->argv[7] = "--cache";
+		cmd->argv[8] = (char *)c->template_cache;
+	}
 }
 
 /* Starts a pre-started sandbox (or the template) on the listening socket,

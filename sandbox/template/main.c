@@ -2,7 +2,7 @@
  * has already imported the libraries scripts use.
  *
  *   coderunner-template --preload numpy,pandas,matplotlib.pyplot --prestart N \
- *       --sandbox PATH [coderunner-sandbox option]... --accept-fd FD \
+ *       --sandbox PATH [--cache FILE] [coderunner-sandbox option]... --accept-fd FD \
  *       -- /usr/bin/python3 -s -c RUNNER
  *
  * Importing numpy, pandas and matplotlib costs an agent's script most of its
@@ -38,10 +38,12 @@
  * cannot be warm). Diagnostics go to stderr.
  *
  * The parts, in the order main() calls them:
+ *   cache.c   what each import brings in, kept from the last start (--cache)
  *   python.c  the interpreter, the preload list imported (in a private
  *             /tmp), warm.py loaded; later, in each command, run() called
  *   memory.c  our memory laid out for forking: the interpreter's arenas and
  *             the heap's holes filled, huge pages
+ *   pages.c   what runs write, learnt once, copied ahead
  *   fork.c    a warm run's command, forked into a sandbox that asks for it
  *   main.c    the pool of pre-started sandboxes: spawned, claimed, reaped
  */
@@ -288,7 +290,7 @@ int main(int argc, char **argv)
 	 * sandboxes. */
 	if (die_with_parent(SIGTERM, 0) < 0)
 		fail("our keeper: %s", strerror(errno));
-	const char *list = NULL;
+	const char *list = NULL, *cache_path = NULL;
 	unsigned prestart = 1;
 	int i = 1;
 	for (; i + 1 < argc; i += 2) {
@@ -298,11 +300,13 @@ int main(int argc, char **argv)
 			prestart = (unsigned)atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--sandbox"))
 			sandbox_path = argv[i + 1];
+		else if (!strcmp(argv[i], "--cache"))
+			cache_path = argv[i + 1];
 		else
 			break;
 	}
 	if (!list || !*list || prestart < 1 || prestart > MAX_CHILDREN / 2 || !sandbox_path)
-		fail("usage: coderunner-template --preload LIST --prestart N --sandbox PATH "
+		fail("usage: coderunner-template --preload LIST --prestart N --sandbox PATH [--cache FILE] "
 		     "[coderunner-sandbox option]... --accept-fd FD -- PYTHON -s -c RUNNER");
 	/* Each child: coderunner-sandbox --template-fd 4, then our sandbox
 	 * options and command as they are; the zygote: --zygote 5 before them. */
@@ -360,10 +364,14 @@ int main(int argc, char **argv)
 
 	bool fds_before[1024];
 	python_open_fds(fds_before);
+	set_effective(false);	/* the file is read as the user we run as */
+	char *cached = cache_path ? cache_read(cache_path) : NULL;
+	set_effective(true);
 	python_enter_private_tmp();
 	set_effective(false);
 	python_start(&o);
-	python_preload(list);
+	python_preload(list, cached);
+	free(cached);
 	python_check_no_fds_left(fds_before);
 	memory_fill_pool_holes();
 	memory_fill_heap_holes();
@@ -373,6 +381,10 @@ int main(int argc, char **argv)
 	set_effective(true);
 	python_leave_private_tmp();
 	set_effective(false);
+	if (cache_path && python_from_cache())
+		fprintf(stderr, "coderunner-template: what each import brings in: as kept in %s\n", cache_path);
+	else if (cache_path && python_found_out() && cache_write(cache_path, python_found_out()))
+		fprintf(stderr, "coderunner-template: what each import brings in: found out, kept in %s\n", cache_path);
 
 	sigset_t set;
 	sigemptyset(&set);

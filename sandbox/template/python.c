@@ -87,6 +87,13 @@ void python_start(const struct sandbox_options *o)
 /* The preload list imported, and what warm.py needs to hide it again:
  * BASE (a bare interpreter's modules) and CLOSURES, computed in children
  * forked before the imports, so that each is what a cold import brings in.
+ * There are some 140 of them, a cold import each, and they take most of
+ * the template's start: they run side by side, one per CPU (four at most,
+ * since each may hold the whole list), in the order asked for, and those
+ * that depend on the warm-ups' findings (below) join the queue as those
+ * two are done. What they found (FOUND_OUT) is kept in a file for the next
+ * template (cache.c), which takes it from there (CACHED) instead if every
+ * file and directory it was found from is as it was (_identity).
  * With pandas, the template then works a small DataFrame as agents' scripts
  * do (build, group, sort, describe, merge, write as JSON and CSV): the
  * interpreter's method cache, the bytecode it specialised and numpy's loop
@@ -110,7 +117,11 @@ static const char preload_source[] =
 	"import sys\n"
 	"BASE = frozenset(sys.modules)\n"
 	"import os, gc\n"
-	"def _added(fn, since):\n"
+	"_width = min(4, len(os.sched_getaffinity(0)))\n"
+	"_running = []\n"
+	"def _spawn(fn, since):\n"
+	"    if len(_running) == _width:\n"
+	"        _finish(_running.pop(0))\n"
 	"    r, w = os.pipe()\n"
 	"    pid = os.fork()\n"
 	"    if pid == 0:\n"
@@ -122,12 +133,21 @@ static const char preload_source[] =
 	"        os.write(w, '\\n'.join(sorted(set(sys.modules) - since)).encode())\n"
 	"        os._exit(0)\n"
 	"    os.close(w)\n"
+	"    child = [r, pid, None]\n"
+	"    _running.append(child)\n"
+	"    return child\n"
+	"def _finish(child):\n"
 	"    out = b''\n"
-	"    while chunk := os.read(r, 1 << 16):\n"
+	"    while chunk := os.read(child[0], 1 << 16):\n"
 	"        out += chunk\n"
-	"    os.close(r)\n"
-	"    os.waitpid(pid, 0)\n"
-	"    return [n for n in out.decode().split('\\n') if n]\n"
+	"    os.close(child[0])\n"
+	"    os.waitpid(child[1], 0)\n"
+	"    child[2] = [n for n in out.decode().split('\\n') if n]\n"
+	"def _added(child):\n"
+	"    if child in _running:\n"
+	"        _running.remove(child)\n"
+	"        _finish(child)\n"
+	"    return child[2]\n"
 	"def _imports(names):\n"
 	"    def fn():\n"
 	"        for n in names:\n"
@@ -136,7 +156,6 @@ static const char preload_source[] =
 	"            except BaseException:\n"
 	"                pass\n"
 	"    return fn\n"
-	"_all = _added(_imports(PRELOAD), BASE)\n"
 	"def _chart():\n"
 	"    import io, matplotlib.pyplot as plt\n"
 	"    fig, ax = plt.subplots()\n"
@@ -156,11 +175,40 @@ static const char preload_source[] =
 	"    df.to_csv(io.StringIO())\n"
 	"    df.to_json(orient='records')\n"
 	"    repr(df), str(df.v)\n"
-	"SAMPLES = {n: w for n, w in (('pandas', _frame), ('matplotlib.pyplot', _chart)) if n in _all}\n"
-	"_warm_ups = list(SAMPLES.values())\n"
-	"_first = sorted(set().union(*(_added(w, BASE | set(_all)) for w in _warm_ups)))\n"
-	"CLOSURES = {n: _added(_imports([n]), BASE)\n"
-	"            for n in sorted({m.split('.')[0] for m in _all + _first} | set(PRELOAD) | set(_first))}\n"
+	"def _identity(paths):\n"
+	"    out = ['coderunner-template imports 1', repr(sys.version), ' '.join(PRELOAD), repr(sys.path)]\n"
+	"    for p in paths:\n"
+	"        try:\n"
+	"            st = os.stat(p)\n"
+	"            out.append('%s %d %d' % (p, st.st_size, st.st_mtime_ns))\n"
+	"        except OSError:\n"
+	"            out.append(p + ' - -')\n"
+	"    return out\n"
+	"def _from_cache():\n"
+	"    head, _, body = (CACHED or '').partition('\\n\\n')\n"
+	"    lines = head.split('\\n')\n"
+	"    if not CACHED or _identity([l.rsplit(' ', 2)[0] for l in lines[4:]]) != lines:\n"
+	"        return None\n"
+	"    found = {'closure': {}}\n"
+	"    for line in body.split('\\n'):\n"
+	"        kind, name, *names = line.split(' ') + ['']\n"
+	"        found.setdefault(kind, {})[name] = [n for n in names if n]\n"
+	"    if '-' in found.get('all', ()) and '-' in found.get('first', ()):\n"
+	"        return found['all']['-'], found['first']['-'], found['closure']\n"
+	"_hit = _from_cache()\n"
+	"if _hit:\n"
+	"    _all, _first, CLOSURES = _hit\n"
+	"    SAMPLES = {n: w for n, w in (('pandas', _frame), ('matplotlib.pyplot', _chart)) if n in _all}\n"
+	"else:\n"
+	"    _all = _added(_spawn(_imports(PRELOAD), BASE))\n"
+	"    SAMPLES = {n: w for n, w in (('pandas', _frame), ('matplotlib.pyplot', _chart)) if n in _all}\n"
+	"    _warm_ups = [_spawn(w, BASE | set(_all)) for w in SAMPLES.values()]\n"
+	"    _closures = {n: _spawn(_imports([n]), BASE) for n in sorted({m.split('.')[0] for m in _all} | set(PRELOAD))}\n"
+	"    _first = sorted(set().union(*map(_added, _warm_ups)))\n"
+	"    _closures.update({n: _spawn(_imports([n]), BASE)\n"
+	"                      for n in sorted(({m.split('.')[0] for m in _first} | set(_first)) - set(_closures))})\n"
+	"    CLOSURES = {n: _added(_closures[n]) for n in sorted(_closures)}\n"
+	"    del _warm_ups, _closures\n"
 	"import atexit, copyreg, functools, warnings\n"
 	"REGISTERED = []\n"
 	"def _recording(fn, made):\n"
@@ -192,13 +240,13 @@ static const char preload_source[] =
 	"for m, name, fn, made in _calls:\n"
 	"    setattr(m, name, fn)\n"
 	"_caches = [f for f in gc.get_objects() if isinstance(f, functools._lru_cache_wrapper) and not f.cache_info().currsize]\n"
-	"if _frame in _warm_ups:\n"
+	"if 'pandas' in SAMPLES:\n"
 	"    try:\n"
 	"        _frame()\n"
 	"    except Exception as e:\n"
 	"        print('coderunner-template: the pandas warm-up failed:', repr(e), file=sys.stderr)\n"
 	"[c.cache_clear() for c in _caches]\n"
-	"if _chart in _warm_ups:\n"
+	"if 'matplotlib.pyplot' in SAMPLES:\n"
 	"    import matplotlib.font_manager\n"
 	"    matplotlib.font_manager.fontManager\n"
 	"    _chart()\n"
@@ -209,7 +257,17 @@ static const char preload_source[] =
 	"    PIL.Image._initialized = 0\n"
 	"    del plt, PIL\n"
 	"IMPORTED = ' '.join(sorted({m.split('.')[0] for m in sys.modules} - BASE))\n"
-	"del _all, _added, _imports, _chart, _frame, _warm_ups, _caches, _first, _recording, _filter, _calls\n"
+	"FOUND_OUT, FROM_CACHE = None, bool(_hit)\n"
+	"if not _hit:\n"
+	"    _files = {f for m in list(sys.modules.values())\n"
+	"              if isinstance(f := (getattr(m, '__dict__', None) or {}).get('__file__'), str)}\n"
+	"    _files |= {os.path.dirname(f) for f in _files} | {p for p in sys.path if p} | {os.readlink('/proc/self/exe')}\n"
+	"    if not any('\\n' in f for f in _files):\n"
+	"        FOUND_OUT = '\\n'.join(_identity(sorted(_files)) + ['', 'all - ' + ' '.join(_all), 'first - ' + ' '.join(_first)] +\n"
+	"                              ['closure %s %s' % (n, ' '.join(v)) for n, v in CLOSURES.items()]) + '\\n'\n"
+	"    del _files\n"
+	"del _all, _width, _running, _spawn, _finish, _added, _imports, _chart, _frame, _identity, _from_cache, _hit\n"
+	"del _caches, _first, _recording, _filter, _calls\n"
 	"sys.stdout.flush(); sys.stderr.flush()\n";
 
 /* COPY_AHEAD(name), which warm.py calls as a run's import brings NAME
@@ -236,7 +294,10 @@ static void preload_child(void)
 		_exit(1);
 }
 
-void python_preload(const char *list)
+static char *found_out;	/* for the cache, when it was not from it */
+static bool from_cache;
+
+void python_preload(const char *list, const char *cached)
 {
 	template_pid = getpid();
 	preloading = true;
@@ -261,6 +322,11 @@ void python_preload(const char *list)
 		fail("out of memory");
 	Py_DECREF(names);
 	Py_DECREF(runner);
+	PyObject *text_cached = cached ? PyUnicode_DecodeUTF8(cached, (Py_ssize_t)strlen(cached), "replace") : Py_None;
+	if (!text_cached || PyDict_SetItemString(warm_globals, "CACHED", text_cached) < 0)
+		fail("out of memory");
+	if (cached)
+		Py_DECREF(text_cached);
 	static PyMethodDef copy_ahead_def = { "copy_ahead", copy_ahead, METH_O, NULL };
 	PyObject *ahead = PyCFunction_New(&copy_ahead_def, NULL);
 	if (!ahead || PyDict_SetItemString(warm_globals, "COPY_AHEAD", ahead) < 0)
@@ -277,6 +343,14 @@ void python_preload(const char *list)
 	if (!text || strlen(text) >= sizeof imported)
 		fail("the preload list imported more modules than we can name");
 	snprintf(imported, sizeof imported, "%s", text);
+	/* What the imports brought in, for the cache (cache.c). */
+	PyObject *found = PyDict_GetItemString(warm_globals, "FOUND_OUT");
+	const char *found_text = found && PyUnicode_Check(found) ? PyUnicode_AsUTF8(found) : NULL;
+	if (found_text && !(found_out = strdup(found_text)))
+		fail("out of memory");
+	PyObject *hit = PyDict_GetItemString(warm_globals, "FROM_CACHE");
+	from_cache = hit && PyObject_IsTrue(hit) == 1;
+	PyErr_Clear();
 	/* warm.py hides what was imported, defines run() and freezes the
 	 * collector's view of the template's objects. */
 	r = PyRun_String(runner_warm, Py_file_input, warm_globals, warm_globals);
@@ -363,6 +437,18 @@ void python_learn_pages(void)
 const char *python_imported(void)
 {
 	return imported;
+}
+
+/* What each import brings in, as found out by this start's children; NULL
+ * when it came from the cache (or names a path no file can hold). */
+const char *python_found_out(void)
+{
+	return found_out;
+}
+
+bool python_from_cache(void)
+{
+	return from_cache;
 }
 
 /* The fds open now, as a set of up to 1024. */

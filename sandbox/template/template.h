@@ -18,10 +18,16 @@ void python_leave_private_tmp(void);
 void python_open_fds(bool set[1024]);
 void python_check_no_fds_left(const bool before[1024]);
 void python_start(const struct sandbox_options *o);
-void python_preload(const char *list);
+void python_preload(const char *list, const char *cached);
+const char *python_found_out(void);	/* for the cache, if not from it */
+bool python_from_cache(void);
 void python_learn_pages(void);
 const char *python_imported(void);
 void python_warm_command(const struct sandbox_options *o, char **env);
+
+/* cache.c: what each import brings in, kept between starts */
+char *cache_read(const char *path);
+bool cache_write(const char *path, const char *text);
 
 /* memory.c: our memory, laid out for forking */
 void memory_use_huge_arenas(void);

@@ -15,6 +15,12 @@ PY=/usr/bin/python3
 
 http_tmp=$(mktemp -d /tmp/coderunner-http.XXXXXX)
 chmod 0755 "$http_tmp"
+# What each import of the preload list brings in, kept by one template for
+# the next, as the service keeps it (template_cache): shared by the tests, so
+# that only the first template finds it out (tests/sandbox/template.sh tests
+# both ways).
+template_cache=/var/tmp/coderunner-test-cache/template
+mkdir -p "${template_cache%/*}"
 fcgi_bin=$top_builddir/coderunner-fcgi
 sandbox_bin=$top_builddir/coderunner-sandbox
 
@@ -33,6 +39,7 @@ http_start() {
 		echo "template = $top_builddir/coderunner-template"
 		echo "work_root = $work_root"
 		echo "python = /usr/bin/python3"
+		echo "template_cache = $template_cache"
 		# HTTP_CONFIG: keys a whole test file runs with (tests/http/cold/).
 		[ -z "${HTTP_CONFIG:-}" ] || printf '%s\n' "$HTTP_CONFIG"
 		for kv in "$@"; do echo "$kv"; done

@@ -11,6 +11,12 @@ SB=${SB:-$top_builddir/coderunner-sandbox}
 PY=/usr/bin/python3
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 tmp_root=$(mktemp -d /tmp/coderunner-test.XXXXXX)
+# What each import of the preload list brings in, kept by one template for
+# the next (coderunner-template --cache), as the service keeps it: shared by
+# the tests, so that only the first template finds it out (template.sh tests
+# both ways).
+template_cache=/var/tmp/coderunner-test-cache/template
+mkdir -p "${template_cache%/*}"
 sb_cleanup() {
 	local pid
 	for pid in $(cat "$tmp_root"/templates 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
@@ -49,7 +55,7 @@ warm_socket() {
 	sock=$tmp_root/template-$key.sock
 	if [ ! -S "$sock" ]; then
 		listen_exec "$sock" "$top_builddir/coderunner-template" --preload numpy,pandas,matplotlib.pyplot \
-			--prestart 1 --sandbox "$SB" --timeout 120 --memory 4096 "$@" --accept-fd 3 \
+			--prestart 1 --sandbox "$SB" --cache "$template_cache" --timeout 120 --memory 4096 "$@" --accept-fd 3 \
 			-- "$PY" -s -c "$(cat "$top_srcdir/fcgi/running/runners/prestart.py")" \
 			>"$tmp_root/template-$key.out" 2>>"$tmp_root/template.err" &
 		echo $! >>"$tmp_root/templates"

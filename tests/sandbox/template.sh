@@ -20,10 +20,13 @@ in_range() { ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | w
 none_left() { for _ in $(seq 50); do [ "$(in_range)" = 0 ] && return; sleep 0.1; done; }
 
 # start_template [OPTION]...: a template on $sock; its pid in $template, and
-# what it says on stdout in $tmp_root/template.out.
+# what it says on stdout in $tmp_root/template.out. With $cache, it keeps
+# what each import brings in there (--cache); without, it finds it out.
+cache=
 start_template() {
 	rm -f "$sock"
-	listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 --sandbox "$SB" "${range[@]}" \
+	listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 --sandbox "$SB" \
+		${cache:+--cache "$cache"} "${range[@]}" \
 		"$@" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
 	template=$!
 	for _ in $(seq 300); do grep -q warm "$tmp_root/template.out" && break; sleep 0.1; done
@@ -160,9 +163,46 @@ is "$ERR" "$cold_err" "and so is the traceback"
 # A cold pre-started run's command line is the one its sandbox exec'd:
 # python3 -s -c RUNNER. A warm run's must be that too, and not the
 # template's, which names the sandbox's options, its uid range among them.
+probe=$(cat "$WORK/main.py") probe_out=$cold_out probe_err=$cold_err
 stage <<<'import sys; sys.stdout.write(open("/proc/self/cmdline").read().replace("\0", "|"))'
 warm
 is "$OUT" "$PY|-s|-c|$STUB|" "/proc/self/cmdline is the pre-started command line, as a cold run's, not the template's"
+
+# --- what each import brings in, kept from one start to the next (--cache) -------
+# The template above found it out, in a child per module. With --cache it
+# keeps it in a file, and the next start takes it from there if every file
+# and directory it was found from is as it was; the rest of this file runs
+# against a template started so.
+retire() { kill -HUP "$template"; wait "$template"; }
+said() { grep -o 'what each import brings in: .*' "$tmp_root/template.err"; }
+retire
+cache=$tmp_root/imports
+start_template
+is "$(said)" "what each import brings in: found out, kept in $cache" \
+	"with --cache and no file yet, the template finds out what each import brings in, and keeps it"
+kept=$(cat "$cache")
+retire
+start_template
+is "$(said)" "what each import brings in: as kept in $cache" "the next template takes it from the file"
+stage <<<"$probe"
+warm
+is "$OUT" "$probe_out" "and its warm runs see what a cold run sees (the probe above)"
+is "$ERR" "$probe_err" "and so is the traceback"
+[ "$OUT" = "$probe_out" ] || diff <(echo "$probe_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
+retire
+# numpy's __init__.py a byte longer and newer, as far as the file says
+sed -i 's|^\(/usr/[^ ]*/numpy/__init__.py\) \([0-9]*\) |\1 1\2 |' "$cache"
+! cmp -s "$cache" <(echo "$kept"); ok $? "(the file now says numpy's __init__.py has changed)"
+start_template
+is "$(said)" "what each import brings in: found out, kept in $cache" "a file from which a module has changed is not used: found out again"
+is "$(cat "$cache")" "$kept" "and replaced"
+retire
+echo 'coderunner-template imports 1' >"$cache"
+start_template
+is "$(said)" "what each import brings in: found out, kept in $cache" "nor is a file cut short"
+retire
+start_template
+is "$(said)" "what each import brings in: as kept in $cache" "(a template from the file again, for what follows)"
 
 # --- its end is python3's: the script's objects are finalized --------------------
 end_script() {
