@@ -575,7 +575,7 @@ for i in 1 2 3; do
 	rm -f "$sock" "$tmp_root/said"
 	mkfifo "$tmp_root/said"
 	listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 --sandbox "$SB" \
-		"${range[@]}" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/said" 2>"$tmp_root/template.err" &
+		--cache "$cache" "${range[@]}" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/said" 2>"$tmp_root/template.err" &
 	template=$!
 	read -r -t 60 _ <"$tmp_root/said"
 	kill -TERM "$template"
