@@ -59,8 +59,14 @@ out=$("$TEMPLATE" --preload json --prestart 1 --sandbox "$SB" "${range[@]}" --ac
 is "$rc" 125 "with another interpreter than the one it embeds, it refuses"
 like "$out" "is not the interpreter this template embeds" "and says why"
 
+# (With --cache: what each import brings in it finds out, and keeps for the
+# next template, below.)
+cache=$tmp_root/imports
+said() { grep -o 'what each import brings in: .*' "$tmp_root/template.err"; }
 start_template
 like "$(cat "$tmp_root/template.out")" "^warm $template .*\<numpy\>.*\<pandas\>" "the template imports the list and says it is warm, naming the modules it imported"
+is "$(said)" "what each import brings in: found out, kept in $cache" \
+	"with --cache and no file yet, it finds out what each import brings in, and keeps it"
 
 # --- the template itself ----------------------------------------------------------
 is "$(cap_field "$template" CapEff)" 0000000000000000 "the template runs with an empty effective capability set"
@@ -169,17 +175,11 @@ warm
 is "$OUT" "$PY|-s|-c|$STUB|" "/proc/self/cmdline is the pre-started command line, as a cold run's, not the template's"
 
 # --- what each import brings in, kept from one start to the next (--cache) -------
-# The template above found it out, in a child per module. With --cache it
-# keeps it in a file, and the next start takes it from there if every file
-# and directory it was found from is as it was; the rest of this file runs
-# against a template started so.
+# The template above found it out, in a child per module, and kept it in a
+# file. The next one takes it from there if every file and directory it was
+# found from is as it was; the rest of this file runs against templates
+# started so.
 retire() { kill -HUP "$template"; wait "$template"; }
-said() { grep -o 'what each import brings in: .*' "$tmp_root/template.err"; }
-retire
-cache=$tmp_root/imports
-start_template
-is "$(said)" "what each import brings in: found out, kept in $cache" \
-	"with --cache and no file yet, the template finds out what each import brings in, and keeps it"
 kept=$(cat "$cache")
 retire
 start_template
@@ -527,8 +527,8 @@ svc=61002
 chown "$svc" "$tmp_root"; rm -f "$tmp_root/uids.lock"
 rm -f "$sock"
 LISTEN_AS=(setpriv --reuid=$svc --regid=$svc --clear-groups --inh-caps=$caps --ambient-caps=$caps)
-listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 1 --sandbox "$SB" "${range[@]}" \
-	--accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
+listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 1 --sandbox "$SB" \
+	--cache "$cache" "${range[@]}" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
 LISTEN_AS=()
 template=$!
 for _ in $(seq 300); do grep -q warm "$tmp_root/template.out" && break; sleep 0.1; done
