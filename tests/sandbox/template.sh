@@ -24,7 +24,10 @@ none_left() { for _ in $(seq 50); do [ "$(in_range)" = 0 ] && return; sleep 0.1;
 # what each import brings in there (--cache); without, it finds it out.
 cache=
 start_template() {
+	# Emptied here, not only by the redirection in the job, which may come
+	# after the loop below has read the last template's "warm".
 	rm -f "$sock"
+	: >"$tmp_root/template.out"
 	listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 2 --sandbox "$SB" \
 		${cache:+--cache "$cache"} "${range[@]}" \
 		"$@" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
@@ -526,6 +529,7 @@ caps=+sys_admin,+net_admin,+setuid,+setgid,+setpcap,+chown,+kill,+dac_read_searc
 svc=61002
 chown "$svc" "$tmp_root"; rm -f "$tmp_root/uids.lock"
 rm -f "$sock"
+: >"$tmp_root/template.out"
 LISTEN_AS=(setpriv --reuid=$svc --regid=$svc --clear-groups --inh-caps=$caps --ambient-caps=$caps)
 listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 1 --sandbox "$SB" \
 	--cache "$cache" "${range[@]}" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
