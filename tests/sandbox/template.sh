@@ -530,6 +530,9 @@ svc=61002
 chown "$svc" "$tmp_root"; rm -f "$tmp_root/uids.lock"
 rm -f "$sock"
 : >"$tmp_root/template.out"
+# The kept file is read as the service user, with no capability in effect:
+# one it could read only by CAP_DAC_READ_SEARCH is not read.
+chmod 0600 "$cache"
 LISTEN_AS=(setpriv --reuid=$svc --regid=$svc --clear-groups --inh-caps=$caps --ambient-caps=$caps)
 listen_exec "$sock" "$TEMPLATE" --preload numpy,pandas,matplotlib.pyplot --prestart 1 --sandbox "$SB" \
 	--cache "$cache" "${range[@]}" --accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/template.out" 2>"$tmp_root/template.err" &
@@ -538,6 +541,9 @@ template=$!
 for _ in $(seq 300); do grep -q warm "$tmp_root/template.out" && break; sleep 0.1; done
 like "$(cat "$tmp_root/template.out")" "^warm" "a service user with only the documented ambient capabilities runs a template" ||
 	sed 's/^/# /' "$tmp_root/template.err"
+is "$(said)/$(grep -c -- "$cache: Permission denied" "$tmp_root/template.err")" "what each import brings in: found out, kept in $cache/1" \
+	"it reads the kept file with no capability in effect: root's, mode 0600, is refused, and found out again"
+is "$(stat -c %u/%a "$cache")" "$svc/644" "and the file it keeps in its place is the service user's"
 stage <<'EOF_PY'
 import os, pandas
 print(pandas.Series([1, 2]).sum(), os.getuid() != 61002)
