@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,8 @@ char *cache_read(const char *path)
 	return text;
 }
 
-/* As the user we run as, with no capability in effect: the file belongs
- * to the service. A failure costs the next start its time, no more: it
- * is said, and false. */
-bool cache_write(const char *path, const char *text)
+/* TEXT as PATH: a new file of ours, renamed over it. */
+static bool write_file(const char *path, const char *text)
 {
 	char tmp[4096 + 32];
 	snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
@@ -75,4 +74,24 @@ bool cache_write(const char *path, const char *text)
 		unlink(tmp);
 	}
 	return !err;
+}
+
+/* As the user we run as, with no capability in effect: the file belongs
+ * to the service. A failure costs the next start its time, no more: it
+ * is said, and false. The signals that end us until we are warm (a
+ * service stopped or reloaded) wait until the new file has its name or is
+ * gone, so that none of ours is left half-written in the directory. */
+bool cache_write(const char *path, const char *text)
+{
+	sigset_t ends, before;
+	sigemptyset(&ends);
+	sigaddset(&ends, SIGTERM);
+	sigaddset(&ends, SIGINT);
+	sigaddset(&ends, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &ends, &before) < 0)
+		fail("sigprocmask: %s", strerror(errno));
+	bool kept = write_file(path, text);
+	if (sigprocmask(SIG_SETMASK, &before, NULL) < 0)
+		fail("sigprocmask: %s", strerror(errno));
+	return kept;
 }

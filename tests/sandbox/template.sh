@@ -204,6 +204,21 @@ echo 'coderunner-template imports 1' >"$cache"
 start_template
 is "$(said)" "what each import brings in: found out, kept in $cache" "nor is a file cut short"
 retire
+# Stopped as it puts its new file in place (SIGTERM, from a service that
+# stops, as it renames the file over the old one, under gdb): it ends once
+# the file has its name, and leaves none of its own half-written.
+rm -f "$tmp_root/gdb.sock"
+mkdir "$tmp_root/json"
+listen_exec "$tmp_root/gdb.sock" /usr/bin/timeout 120 gdb -q -batch -ex 'handle SIGTERM nostop noprint pass' \
+	-ex 'set breakpoint pending on' -ex 'break rename' -ex run \
+	-ex 'python import gdb, os; os.kill(gdb.selected_inferior().pid, 15)' -ex continue \
+	--args "$TEMPLATE" --preload json --prestart 1 --sandbox "$SB" --cache "$tmp_root/json/cache" "${range[@]}" \
+	--accept-fd 3 -- "$PY" -s -c "$STUB" >"$tmp_root/gdb.out" 2>&1 &
+wait $!
+is "$(grep -c '^Breakpoint 1, rename' "$tmp_root/gdb.out")/$(grep -o 'terminated with signal SIGTERM' "$tmp_root/gdb.out")/$(ls "$tmp_root/json")" \
+	"1/terminated with signal SIGTERM/cache" \
+	"a template sent SIGTERM as it keeps the file ends with the file in place, and nothing else of it in the directory" ||
+	sed 's/^/# /' "$tmp_root/gdb.out" | grep -v Detaching | tail -15
 start_template
 is "$(said)" "what each import brings in: as kept in $cache" "(a template from the file again, for what follows)"
 
