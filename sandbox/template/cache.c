@@ -12,6 +12,7 @@
  * host's, and written after it is gone, whole: a new file renamed over the
  * old, since templates of several services may share it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,10 +25,36 @@
 
 #define CACHE_MAX (4UL << 20)
 
+/* New files of templates killed outright while they wrote one (SIGKILL,
+ * which cache_write cannot hold off): PATH.PID of a PID that is gone.
+ * What cannot be looked at or removed stays, for the next start. */
+static void remove_strays(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	const char *base = slash ? slash + 1 : path;
+	size_t len = strlen(base);
+	DIR *d = opendir(slash == path ? "/" : dir);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		const char *pid = e->d_name + len + 1;
+		if (strncmp(e->d_name, base, len) || e->d_name[len] != '.' || !*pid ||
+		    strspn(pid, "0123456789") != strlen(pid) || strlen(pid) > 9)
+			continue;
+		if (kill((pid_t)atoi(pid), 0) < 0 && errno == ESRCH && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			fprintf(stderr, "coderunner-template: removed %s, left by a template killed as it wrote it\n",
+				e->d_name);
+	}
+	closedir(d);
+}
+
 /* The file's text, or NULL when there is none (or it cannot be read, or
  * is larger than any we write): then it is found out again. */
 char *cache_read(const char *path)
 {
+	remove_strays(path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno != ENOENT)

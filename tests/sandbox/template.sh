@@ -219,8 +219,16 @@ is "$(grep -c '^Breakpoint 1, rename' "$tmp_root/gdb.out")/$(grep -o 'terminated
 	"1/terminated with signal SIGTERM/cache" \
 	"a template sent SIGTERM as it keeps the file ends with the file in place, and nothing else of it in the directory" ||
 	sed 's/^/# /' "$tmp_root/gdb.out" | grep -v Detaching | tail -15
+# A new file left by a template killed outright as it wrote it (SIGKILL,
+# which it cannot hold off): the next removes it, but not one of a process
+# that lives.
+: >"$cache.4194305"
+: >"$cache.$$"
 start_template
 is "$(said)" "what each import brings in: as kept in $cache" "(a template from the file again, for what follows)"
+is "$(ls "$cache".* 2>/dev/null)/$(grep -c "removed imports.4194305, left by a template killed" "$tmp_root/template.err")" "$cache.$$/1" \
+	"the next template removes the new file of one that is gone, and says so, not that of one that lives"
+rm -f "$cache.$$"
 
 # --- its end is python3's: the script's objects are finalized --------------------
 end_script() {
