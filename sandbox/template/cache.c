@@ -39,9 +39,10 @@ static void remove_strays(const char *path)
 	if (!d)
 		return;
 	for (struct dirent *e; (e = readdir(d));) {
+		if (strncmp(e->d_name, base, len) || e->d_name[len] != '.')
+			continue;
 		const char *pid = e->d_name + len + 1;
-		if (strncmp(e->d_name, base, len) || e->d_name[len] != '.' || !*pid ||
-		    strspn(pid, "0123456789") != strlen(pid) || strlen(pid) > 9)
+		if (!*pid || strspn(pid, "0123456789") != strlen(pid) || strlen(pid) > 9)
 			continue;
 		if (kill((pid_t)atoi(pid), 0) < 0 && errno == ESRCH && unlinkat(dirfd(d), e->d_name, 0) == 0)
 			fprintf(stderr, "coderunner-template: removed %s, left by a template killed as it wrote it\n",

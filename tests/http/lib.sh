@@ -15,12 +15,7 @@ PY=/usr/bin/python3
 
 http_tmp=$(mktemp -d /tmp/coderunner-http.XXXXXX)
 chmod 0755 "$http_tmp"
-# What each import of the preload list brings in, kept by one template for
-# the next, as the service keeps it (template_cache): shared by the tests, so
-# that only the first template finds it out (tests/sandbox/template.sh tests
-# both ways).
-template_cache=/var/tmp/coderunner-test-cache/template
-mkdir -p "${template_cache%/*}"
+. "$top_srcdir"/tests/template-cache.sh
 fcgi_bin=$top_builddir/coderunner-fcgi
 sandbox_bin=$top_builddir/coderunner-sandbox
 

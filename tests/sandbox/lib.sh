@@ -11,12 +11,7 @@ SB=${SB:-$top_builddir/coderunner-sandbox}
 PY=/usr/bin/python3
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 tmp_root=$(mktemp -d /tmp/coderunner-test.XXXXXX)
-# What each import of the preload list brings in, kept by one template for
-# the next (coderunner-template --cache), as the service keeps it: shared by
-# the tests, so that only the first template finds it out (template.sh tests
-# both ways).
-template_cache=/var/tmp/coderunner-test-cache/template
-mkdir -p "${template_cache%/*}"
+. "$top_srcdir"/tests/template-cache.sh
 sb_cleanup() {
 	local pid
 	for pid in $(cat "$tmp_root"/templates 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
