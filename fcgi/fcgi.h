@@ -191,7 +191,8 @@ bool pool_warm(void);				/* a template's sandboxes are waiting */
 pid_t pool_template(void);			/* its pid, 0 when there is none */
 bool pool_can_start(void);			/* false: its last sandbox could not even be run */
 /* Whether the template imported any of these space-separated top-level
- * modules (a run that brings its own cannot start from it). */
+ * modules (a run that brings its own cannot start from it); "*" stands for
+ * too many to name, and is taken to be one it imported. */
 bool pool_imports_any(const char *names);
 void pool_read_claims(void);
 bool pool_reaped(pid_t pid, int status);	/* true if pid was one of them */

@@ -99,6 +99,11 @@ deps_run 'import numpy; print(numpy.__version__)' numpy==0.1
 is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/0.1/{"numpy": "0.1"}' \
 	"numpy==0.1 gets what it asked for, not the pre-installed numpy"
 is "$(metric "$cold")" $((c + 1)) "cold: the template had imported numpy"
+c=$(metric "$cold")
+deps_run 'import numpy; print(numpy.__version__)' crowd==1.0
+is "$status/$(jq_ 'j["stdout"]')" '200/crowd' \
+	"a set with more top-level modules than a run can name gets its own numpy too"
+is "$(metric "$cold")" $((c + 1)) "cold: the set's modules could not be checked against the template's"
 deps_run 'import os
 for what, f in [("write", lambda: open("/packages/x", "w")), ("list", lambda: os.listdir("/packages")),
                 ("change", lambda: open(os.environ["PYTHONPATH"] + "/greet.py", "a"))]:

@@ -52,6 +52,10 @@ wheel("needs-greet", "1.0", {"needs_greet/__init__.py": b"import greet\nGREETING
       requires=["greet>=2.0"])
 wheel("other", "1.0", {"other.py": b"NAME = 'other'\n"})
 wheel("numpy", "0.1", {"numpy/__init__.py": b"__version__ = '0.1'\n"})
+# A numpy of its own among more top-level modules than a run's record of
+# them holds (4 KiB): such a set can never run warm.
+wheel("crowd", "1.0", {"numpy/__init__.py": b"__version__ = 'crowd'\n",
+                       **{f"crowd_module_{i:03d}.py": b"" for i in range(300)}})
 # Big and incompressible: for package_max_mb and the cache's size.
 for n in ("big-a", "big-b", "big-c"):
     wheel(n, "1.0", {f"{n.replace('-', '_')}/__init__.py": b"", f"{n.replace('-', '_')}/blob.bin": os.urandom(700 << 10)})
