@@ -232,7 +232,12 @@ static void spawn(const struct config *c, bool is_template)
 	const char *what = is_template ? c->template_bin : c->sandbox;
 	int rc = spawn_sandbox(c, listen_fd, notify[1], &pid, is_template);
 	last_spawn_ms = now_ms();
-	if (rc != 0 && !cannot_start)
+	if (is_template)	/* one that could not even be run too: no retry storm */
+		template_started_ms = last_spawn_ms;
+	if (rc != 0 && is_template)
+		log_msg("cannot run %s: %s; runs start cold, and it is tried again in %d s", what,
+			strerror(rc), TEMPLATE_RETRY_S);
+	else if (rc != 0 && !cannot_start)
 		log_msg("cannot run %s: %s; trying again every second", what, strerror(rc));
 	cannot_start = rc != 0;
 	if (!is_template)
@@ -240,7 +245,6 @@ static void spawn(const struct config *c, bool is_template)
 	if (rc == 0) {
 		members[n_members++] = (struct member){ pid, generation, false, is_template };
 		if (is_template) {
-			template_started_ms = now_ms();
 			log_msg("template %d: importing %s; runs start cold until it is warm", (int)pid,
 				c->preload);
 		}

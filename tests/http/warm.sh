@@ -99,4 +99,14 @@ get /
 is "$(jq_ 'j["capabilities"]["sandbox"]["warm"]')" "false" "GET / says runs are not warm"
 http_stop
 
+# One that cannot even be run is tried again after 10 s, not on every turn
+# of the master's loop.
+warm_wait=0 http_start "template = /nonexistent/coderunner-template"
+run_json '{"script": "print(1)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/1" "a template that cannot be run: runs start cold"
+sleep 3
+is "$(grep -c "cannot run /nonexistent/coderunner-template: No such file or directory; runs start cold" "$fcgi_log")" 1 \
+	"it is logged, and not tried again within 3 s"
+http_stop
+
 done_testing
