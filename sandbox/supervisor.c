@@ -399,6 +399,19 @@ static void announce_claim(void)
  * be ready, then for a client, and hand init the run. False when told to
  * stop before any client came. A set-up that failed is still reported to the
  * first client, so that a run learns why it could not start. */
+/* SIGHUP retires a sandbox that waits for its run (a reload's, from the
+ * pool or the template). They send it by what they have heard of the claims,
+ * which lags behind: one that has taken its run no longer takes it. */
+static void take_hangup_no_more(int sigfd)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (signalfd(sigfd, &set, 0) < 0)
+		die_errno("signalfd");
+}
+
 static bool claim(struct sandbox_options *o, struct supervisor *s, const struct run_cgroup *cg,
 		  struct command_fds *cmd)
 {
@@ -411,6 +424,7 @@ static bool claim(struct sandbox_options *o, struct supervisor *s, const struct 
 		return false;
 	close(o->accept_fd);
 	die_set_listener(-1);
+	take_hangup_no_more(s->sigfd);
 	/* From now on the client is what the run lives for: it ends the run by
 	 * hanging up. Whoever started us (a pool, a template) may go, and the
 	 * run with it must not. */

@@ -89,6 +89,27 @@ http_stop
 is "$(pgrep -f "$top_builddir/coderunner-template" | wc -l)" 0 "stopping the service stops the template and its sandboxes"
 log_clean
 
+# SIGHUP retires a sandbox that waits for a run: the master's and the
+# template's on a reload, sent by what it knows of the claims, which lags.
+# A sandbox that has taken its run is no longer retired by it. Sent to every
+# sandbox, pre-started by the master and forked from the template.
+for pool in preload=none ""; do
+	http_start prestarted=2 $pool
+	curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' \
+		--data-binary '{"script": "import time\ntime.sleep(2)\nprint(\"slow done\")"}' "$base/api/run" &
+	slow=$!
+	sleep 1
+	# Each supervisor has its init as a child (the template's zygote has none).
+	for p in $(pool_sandboxes); do [ -n "$(pgrep -P "$p")" ] && kill -HUP "$p"; done
+	wait $slow
+	like "$(cat "$http_tmp/slow.out")" '"stdout": "slow done\\n"' \
+		"${pool:-warm}: a run under way is not ended by the SIGHUP that retires waiting sandboxes"
+	run_json '{"script": "print(1)"}'
+	is "$status/$(jq_ 'j["stdout"]')" "200/1" "${pool:-warm}: and the retired ones are replaced"
+	http_stop
+done
+log_clean
+
 # A template that cannot start: runs start cold, and the log says why.
 warm_wait=0 http_start "template = /bin/false"
 for _ in $(seq 50); do grep -q "ended (status 1)" "$fcgi_log" && break; sleep 0.1; done
