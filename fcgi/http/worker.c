@@ -157,7 +157,10 @@ void worker_main(int listen_fd, pid_t master)
 	if (getppid() != master)
 		_exit(0);
 
-	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept() must return */
+	/* SA_RESTART: a busy worker goes on reading the body and writing the
+	 * answer (libfcgi takes an EINTR for an error). An idle one never
+	 * comes back to accept(): the handler ends it there. */
+	struct sigaction sa = { .sa_handler = on_term, .sa_flags = SA_RESTART };
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
 	    sigaction(SIGUSR1, &sa, NULL) < 0)

@@ -242,6 +242,38 @@ ok $? "a template whose master died while it imported ends (${template:-none sta
 fcgi_pid=
 http_stop
 
+# ---- a worker told to retire (SIGUSR1, as a reload does) while it writes
+# an 11 MB answer, again and again: it finishes the request first, whole,
+# whatever system call the signal interrupts. With nginx keeping 128 KB of
+# an answer and no temporary file, and a client reading at 2 MB/s, the
+# worker's writes wait on nginx. (A reload signals each old worker once and
+# leaves new ones alone, so only the request's worker is signalled here.)
+snippet_sed='s|^fastcgi_buffers .*|fastcgi_buffers 4 32k;|; s|^fastcgi_busy_buffers_size .*|fastcgi_busy_buffers_size 32k;\nfastcgi_max_temp_file_size 0;|' \
+	http_start preload=none
+curl -s -m 120 --limit-rate 2M -o "$http_tmp/big.out" -w '%{http_code}' "${J[@]}" --data-binary \
+	'{"script": "import hashlib, os\nout = os.urandom(8 << 20)\nopen(\"output/big.bin\", \"wb\").write(out)\nprint(hashlib.sha256(out).hexdigest())"}' \
+	"$base/api/run" >"$http_tmp/big.status" &
+bg_pid=$!
+w=	# the worker with the request: nginx's connection is its
+while [ -z "$w" ] && kill -0 "$bg_pid" 2>/dev/null; do
+	w=$(ss -xpnH state connected src "$sock" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+done
+signals=0
+while kill -USR1 "$w" 2>/dev/null && kill -0 "$bg_pid" 2>/dev/null; do signals=$((signals + 1)); sleep 0.001; done
+wait $bg_pid
+is "$(cat "$http_tmp/big.status") $($PY - "$http_tmp/big.out" <<'PY'
+import base64, hashlib, json, sys
+try:
+    j = json.load(open(sys.argv[1]))
+    got = hashlib.sha256(base64.b64decode(j["artifacts"]["big.bin"]["content"])).hexdigest()
+    print("whole" if got == j["stdout"].strip() else "a wrong artifact")
+except ValueError:
+    print("cut short")
+PY
+)" "200 whole" "a worker signalled to retire $signals times as it writes a big answer writes it whole"
+log_clean
+http_stop
+
 http_start preload=none prestarted=1
 run_json '{"script": "print(\"again\")"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/again" "a new master serves at once"
