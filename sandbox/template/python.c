@@ -55,6 +55,31 @@ void python_leave_private_tmp(void)
 /* The interpreter, as `python3 -s` would start (the same executable, no
  * user site directory, unbuffered, no bytecode writing), with the run's
  * environment, so that what an import reads from it is what a run's would. */
+/* Python builds sys.stdout and sys.stderr over fds 1 and 2 as it starts,
+ * and keeps whether each can seek. A run's are pipes, and ours are not
+ * (/dev/null, a log file): so they are built over a pipe, and our fds are
+ * put back after, with what the interpreter said meanwhile. (A run's stdin
+ * is a file, as our /dev/null is.) */
+static PyStatus initialize_over_a_pipe(const PyConfig *config)
+{
+	int out = fcntl(1, F_DUPFD_CLOEXEC, 3), err = fcntl(2, F_DUPFD_CLOEXEC, 3), p[2];
+	if (out < 0 || err < 0 || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
+		fail("build the standard streams over a pipe: %s", strerror(errno));
+	PyStatus st = Py_InitializeFromConfig(config);
+	if (dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(125);	/* no stderr to say so on */
+	close(out);
+	close(err);
+	close(p[1]);
+	char said[4096];
+	ssize_t n;
+	while ((n = read(p[0], said, sizeof said)) > 0)
+		if (write(2, said, (size_t)n) < 0)
+			break;
+	close(p[0]);
+	return st;
+}
+
 void python_start(const struct sandbox_options *o)
 {
 	memory_use_huge_arenas();
@@ -78,7 +103,7 @@ void python_start(const struct sandbox_options *o)
 	if (!PyStatus_Exception(st))
 		st = PyConfig_SetBytesString(&config, &config.executable, o->argv[0]);
 	if (!PyStatus_Exception(st))
-		st = Py_InitializeFromConfig(&config);
+		st = initialize_over_a_pipe(&config);
 	PyConfig_Clear(&config);
 	if (PyStatus_Exception(st))
 		fail("cannot start the interpreter: %s", st.err_msg ? st.err_msg : "?");

@@ -12,6 +12,11 @@ is_warm() { curl -s "$base/" | grep -q '"warm": true'; }
 PANDAS=$(json_with script 'import pandas as pd, numpy as np
 df = pd.DataFrame({"k": np.arange(1000) % 7, "v": np.arange(1000)})
 print(df.groupby("k").v.sum().to_json())')
+# What a script sees of its standard streams; Python sets most of it as it
+# builds them, in a warm run when the template started.
+STDIO=$(json_with script 'import sys
+print([(f.mode, f.encoding, f.errors, f.line_buffering, f.write_through, f.isatty(), f.seekable(),
+        f.buffer.seekable()) for f in (sys.stdin, sys.stdout, sys.stderr)])' '{"stdin": "x"}')
 SLOW=$(json_with script 'import time, pandas
 time.sleep(2)
 print("slow done")')
@@ -27,6 +32,8 @@ is "$status/$(jq_ 'j["exit_code"]')" "200/0" "a pandas script runs warm"
 like "$(jq_ 'j["stdout"]')" '^\{"0":' "and answers"
 is "$(( $(starts warm) - warm0 ))" 1 "counted as a warm start"
 diag "a warm pandas run took $(jq_ 'j["duration_ms"]') ms in its sandbox"
+run_json "$STDIO"
+warm_stdio=$(jq_ 'j["stdout"]')
 rss=$(curl -s "$base/metrics" | sed -n 's/^coderunner_template_resident_bytes //p')
 [ "${rss:-0}" -gt $((20 << 20)) ]; ok $? "/metrics reports the template's resident memory ($((rss >> 20)) MB)"
 
@@ -118,6 +125,8 @@ run_json "$PANDAS"
 is "$status/$(jq_ 'j["exit_code"]')" "200/0" "and runs start cold"
 get /
 is "$(jq_ 'j["capabilities"]["sandbox"]["warm"]')" "false" "GET / says runs are not warm"
+run_json "$STDIO"
+is "$warm_stdio" "$(jq_ 'j["stdout"]')" "a warm run's standard streams are a cold run's: mode, encoding, buffering, not seekable"
 http_stop
 
 # One that cannot even be run is tried again after 10 s, not on every turn

@@ -130,6 +130,8 @@ print("fds", sorted(os.listdir("/proc/self/fd")))
 print("pid", os.getpid(), os.getppid(), "cwd", os.getcwd(), "umask", os.umask(0o22))
 print("comm", open("/proc/self/comm").read().strip())
 print("groups", os.getgroups(), "gid == uid", os.getgid() == os.getuid())
+print("stdio", [(f.name, f.mode, f.encoding, f.errors, f.line_buffering, f.write_through, f.isatty(),
+                 f.seekable(), f.buffer.seekable(), f.buffer.raw.seekable()) for f in (sys.stdin, sys.stdout, sys.stderr)])
 import pandas, numpy, matplotlib.pyplot, PIL.Image
 def charting():
     pil = [PIL.Image.ID, PIL.Image._initialized] + [list(getattr(PIL.Image, t)) for t in
@@ -166,7 +168,7 @@ cold
 cold_out=$OUT cold_err=$ERR cold_rc=$RC
 warm
 is "$RC" "$cold_rc" "a warm run ends as a cold one does (exit $cold_rc)"
-is "$OUT" "$cold_out" "argv, __main__, sys.path, sys.modules before and after importing pandas, drawing a chart and working a DataFrame, PIL's format tables, pyplot's figures, backend and fonts, pandas' caches, environment (/proc/self/environ too), flags, fds, pid, name, cwd and dumpable flag are a cold run's"
+is "$OUT" "$cold_out" "argv, __main__, sys.path, the standard streams, sys.modules before and after importing pandas, drawing a chart and working a DataFrame, PIL's format tables, pyplot's figures, backend and fonts, pandas' caches, environment (/proc/self/environ too), flags, fds, pid, name, cwd and dumpable flag are a cold run's"
 is "$ERR" "$cold_err" "and so is the traceback"
 [ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
 # A cold pre-started run's command line is the one its sandbox exec'd:
