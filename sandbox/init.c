@@ -231,11 +231,30 @@ static pid_t command_from_template(int result_fd, const struct command_fds *cmd)
 	return (pid_t)command;
 }
 
+/* The pages PID shares (with the template it was forked from), in kB; 0
+ * if that cannot be read. */
+static int64_t shared_kb(pid_t pid)
+{
+	char path[40], line[128];
+	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+	FILE *f = fopen(path, "re");
+	long long kb, sum = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "Shared_Clean: %lld kB", &kb) == 1 || sscanf(line, "Shared_Dirty: %lld kB", &kb) == 1)
+			sum += kb;
+	if (f)
+		fclose(f);
+	return sum;
+}
+
 /* Pre-started: waits for the command to be ready and for the run to be
  * claimed, fills /work and hands the command its arguments. Returns the work
- * dir's fd and sets the run's timeout. */
+ * dir's fd and sets the run's timeout; for a command forked from the
+ * template, with no cgroup to measure the run, *inherited_kb is what of its
+ * resident set it still shares with the template as it waits for the run. */
 static int start_claimed_run(const struct sandbox_options *o, int result_fd,
-			     const struct command_fds *cmd, uint64_t *timeout_ms)
+			     const struct command_fds *cmd, pid_t command, uint64_t *timeout_ms,
+			     int64_t *inherited_kb)
 {
 	static struct init_go go;
 	char ready;
@@ -244,6 +263,8 @@ static int start_claimed_run(const struct sandbox_options *o, int result_fd,
 	 * the run's report will say. */
 	while ((n = read(cmd->control[0], &ready, 1)) < 0 && errno == EINTR)
 		;
+	if (o->template_fd >= 0 && !o->cgroup_parent)
+		*inherited_kb = shared_kb(command);
 	struct init_result r = { .ready = 1 };
 	if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
 		die_errno("tell the supervisor the sandbox is ready");
@@ -319,8 +340,9 @@ void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	struct init_result r = { 0 };
 	int64_t start = now_us();
 	uint64_t timeout_ms = o->timeout_ms;
+	int64_t inherited_kb = 0;
 	if (cmd) {
-		workdir_fd = start_claimed_run(o, result_fd, cmd, &timeout_ms);
+		workdir_fd = start_claimed_run(o, result_fd, cmd, command, &timeout_ms, &inherited_kb);
 		start = now_us();	/* the run starts now, not the command */
 	}
 
@@ -340,7 +362,11 @@ void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
 		die_errno("getrusage");
 	r.cpu_us = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
 		   ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-	r.memory_peak_kb = ru.ru_maxrss;
+	/* A warm command's resident set counts the template's pages from its
+	 * start: the run's own are the rest. (Where the run has a cgroup, the
+	 * supervisor reports its memory.peak instead, which counts only the
+	 * pages the run was charged for: the same.) */
+	r.memory_peak_kb = ru.ru_maxrss > inherited_kb ? ru.ru_maxrss - inherited_kb : 0;
 
 	/* The run is over: let go of its output pipes so that the caller sees
 	 * end-of-file now, not after the namespaces are torn down. */

@@ -36,6 +36,12 @@ run_json "$STDIO"
 warm_stdio=$(jq_ 'j["stdout"]')
 rss=$(curl -s "$base/metrics" | sed -n 's/^coderunner_template_resident_bytes //p')
 [ "${rss:-0}" -gt $((20 << 20)) ]; ok $? "/metrics reports the template's resident memory ($((rss >> 20)) MB)"
+# A warm run maps the template's pages from its start; its memory peak is
+# its own (memory.peak, or without a cgroup what its resident set grew by).
+run_json '{"script": "x = bytearray(40 << 20)"}'
+peak=$(jq_ 'int(j["memory_peak_mb"])')
+[ "$peak" -ge 40 ] && [ "$peak" -lt $((40 + (rss >> 21))) ]; ok $? \
+	"a warm run of 40 MB reports a memory peak of its own: $peak MB, not counting the template's $((rss >> 20))"
 
 # Every dialect, every mode of /api/run and the health check run warm.
 warm0=$(starts warm)
