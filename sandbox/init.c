@@ -196,11 +196,11 @@ static void kill_everything_else(void)
 }
 
 /* Warm (--template-fd): the next process of our PID namespace is the
- * template's helper (forkserver.c), which forks the command, PID 2, and
- * ends. So that the helper does not take PID 2 itself, it gets 3 (the
- * helper sets the last PID back to 1). The file is our own /proc's: the
- * service's may be read-only (ProtectKernelTunables=), and it speaks for
- * the writer's PID namespace anyway. */
+ * command's maker (the template's fork.c), which forks the command, PID 2,
+ * and ends. So that the maker does not take PID 2 itself, it gets 3 (and
+ * sets the last PID back to 1 before its fork). The file is our own
+ * /proc's: the service's may be read-only (ProtectKernelTunables=), and it
+ * speaks for the writer's PID namespace anyway. */
 static void leave_pid_2_free(void)
 {
 	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);

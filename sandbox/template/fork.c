@@ -171,7 +171,9 @@ static int enter_sandbox(void *arg)
  * parent side (PyOS_BeforeFork, PyOS_AfterFork_Parent) take and give back
  * locks against other threads, of which we have none, and would run the
  * libraries' Python here for every run, writing to our memory that the
- * runs share (each write splits a huge page of ours). */
+ * runs share (each write splits a huge page of ours). (The maker's fork()
+ * still runs the C library's pthread_atfork handlers on our memory: with
+ * one thread they find no lock held.) */
 static int32_t fork_command(const struct forkserver_request *req, const int *fds)
 {
 	DIR *d = opendir("/proc/self/task");

@@ -36,9 +36,9 @@ static char imported[IMPORTED_MAX];	/* the top-level modules the imports brought
  * namespace is a copy of the host's that host mounts still propagate into
  * (a slave); once the imports are done the private /tmp goes, and the
  * host's is there again for the children, which build their sandboxes
- * from the host's file system. (Going back to the host's namespace with
- * setns() would take CAP_SYS_CHROOT as well, which the service does not
- * hold.) */
+ * from the host's file system. (Going back with setns() would want a
+ * handle on the host's namespace kept open all the while, for nothing: the
+ * detached /tmp is all there is to undo.) */
 void python_enter_private_tmp(void)
 {
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
