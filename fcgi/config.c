@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -247,6 +248,13 @@ static int config_resolve(struct config *c, char *err, size_t errlen)
 	if (c->work_root[0] != '/' || c->sandbox[0] != '/' || c->python[0] != '/') {
 		snprintf(err, errlen, "%s: must be an absolute path",
 			 c->work_root[0] != '/' ? "work_root" : c->sandbox[0] != '/' ? "sandbox" : "python");
+		return -1;
+	}
+	/* The pre-started sandboxes' socket lives there (pool.c). */
+	struct sockaddr_un addr;
+	if (strlen(c->work_root) + sizeof "/sandbox.sock.new" > sizeof addr.sun_path) {
+		snprintf(err, errlen, "work_root: at most %zu characters, for the socket of the sandboxes in it",
+			 sizeof addr.sun_path - sizeof "/sandbox.sock.new");
 		return -1;
 	}
 	return 0;

@@ -46,21 +46,6 @@ static int check_programs(const struct config *c)
 	return rc;
 }
 
-static void make_work_root(const char *path)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-				die_errno("work_root: cannot create %s", tmp);
-			*p = '/';
-		}
-	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-		die_errno("work_root: cannot create %s", tmp);
-}
-
 int main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_PRINT, OPT_HELP_CONFIG, OPT_VERSION, OPT_HELP };
@@ -122,7 +107,9 @@ int main(int argc, char **argv)
 
 	if (config_check_run_uids(&service.cfg, err, sizeof err) < 0)
 		die("%s", err);
-	make_work_root(service.cfg.work_root);
+	char failed[4096];
+	if (stage_make_root(service.cfg.work_root, failed, sizeof failed) < 0)
+		die_errno("work_root: cannot create %s", failed);
 	stage_remove_leftovers(service.cfg.work_root, 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);
 	service.memory_ceiling_mb = cgroup_memory_ceiling(service.cgroup_dir,

@@ -136,8 +136,12 @@ static void reload(void)
 		log_msg("SIGHUP: keeping the running configuration: %s", err);
 		return;
 	}
-	if (mkdir(next.work_root, 0700) < 0 && errno != EEXIST)
-		log_msg("SIGHUP: cannot create work_root %s: %s", next.work_root, strerror(errno));
+	char failed[4096];
+	if (stage_make_root(next.work_root, failed, sizeof failed) < 0) {
+		log_msg("SIGHUP: keeping the running configuration: work_root: cannot create %s: %s", failed,
+			strerror(errno));
+		return;
+	}
 	if (packages_init(&next, false, err, sizeof err) < 0) {
 		log_msg("SIGHUP: %s; dependencies will not be installed", err);
 		strcpy(next.package_index_url, "none");

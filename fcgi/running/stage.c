@@ -178,6 +178,21 @@ void stage_retry_removals(void)
 		retry_dir[0] = '\0';
 }
 
+/* work_root and the directories above it, as mkdir -p would; -1 with errno
+ * and *failed (the one that could not be made) set. */
+int stage_make_root(const char *work_root, char *failed, size_t len)
+{
+	snprintf(failed, len, "%s", work_root);
+	for (char *p = failed + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(failed, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(failed, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 /* After a worker died (pid) or at start-up (pid 0): its run.PID.* dirs. */
 void stage_remove_leftovers(const char *work_root, pid_t pid)
 {

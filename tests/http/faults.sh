@@ -141,6 +141,23 @@ like "$(grep -c 'reloaded' "$fcgi_log")" '^[3-9]$' "and the three reloads happen
 settled "$(descendants "$fcgi_pid" | wc -l)"
 is "$(workdirs)" 0 "no work directory is left"
 
+# ---- a reload to a work_root that cannot be made, or is too long for the
+# sandboxes' socket in it: the running configuration stays, and says why
+cp "$conf" "$http_tmp/conf.good"
+touch "$http_tmp/a-file"
+for bad in "$http_tmp/a-file/work" "/var/tmp/$(printf 'w%.0s' $(seq 100))"; do
+	echo "work_root = $bad" >>"$conf"
+	said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
+	kill -HUP "$fcgi_pid"
+	for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
+	like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: (work_root: cannot create $http_tmp/a-file|$conf: work_root: at most [0-9]+ characters)" \
+		"a reload to work_root = ${bad:0:40}... is refused, and the log says why"
+	cp "$http_tmp/conf.good" "$conf"
+	run_json '{"script": "print(\"still\")"}'
+	is "$status/$(jq_ 'j["stdout"]')" "200/still" "and the service goes on as it was"
+done
+ok $([ ! -e "/var/tmp/$(printf 'w%.0s' $(seq 100))" ]; echo $?) "nothing was made of the long one"
+
 # ---- work_root full: a 507, then recovery when space returns
 http_stop
 work_fs=$http_tmp/small
