@@ -316,9 +316,11 @@ struct run_result {
 	long wall_ms;			/* from spawn to exit, set-up and teardown included */
 	char fault[512];		/* non-empty: the sandbox failed */
 	int fault_errno;		/* when it could not even start: why */
+	bool client_gone;		/* stopped: client_fd was hung up */
 };
+/* client_fd: the request's connection, whose hang-up stops the run; or -1. */
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
-		 struct run_result *res);
+		 struct run_result *res, int client_fd);
 void run_result_free(struct run_result *res);
 unsigned run_memory_mb(unsigned asked);	/* asked, or the ceiling if lower */
 enum run_outcome run_outcome(const struct run_result *res);
@@ -328,7 +330,9 @@ enum run_outcome run_outcome(const struct run_result *res);
  * caller reads dir (./output) and removes it with stage_remove(). 0 with res
  * filled in (res->fault set when the sandbox itself failed), or -1 with e
  * set when the script did not run: 503 (busy, or out of fds or memory) or
- * 507 (work_root full), each with Retry-After in ctx, or 500. */
+ * 507 (work_root full), each with Retry-After in ctx, or 500; or when no
+ * one waits for its answer any more: 499 (the client hung up, and a run
+ * under way was stopped). */
 struct request_ctx;
 int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
 	       char *dir, size_t dirlen, struct http_error *e);

@@ -358,7 +358,7 @@ fail:
 }
 
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
-		 struct run_result *res)
+		 struct run_result *res, int client_fd)
 {
 	memset(res, 0, sizeof *res);
 	res->exit_code = -1;
@@ -413,13 +413,18 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	 * end-of-file came before it (init closes them first), or will not
 	 * come at all if the sandbox failed: then what they hold is read. */
 	while (open_[REPORT]) {
-		struct pollfd pfd[N_STREAMS];
+		struct pollfd pfd[N_STREAMS + 1];
 		int map[N_STREAMS], n = 0;
 		for (int i = 0; i < N_STREAMS; i++)
 			if (open_[i]) {
 				pfd[n] = (struct pollfd){ .fd = streams[i].fd, .events = POLLIN };
 				map[n++] = i;
 			}
+		/* No one will read the answer of a client that hung up (nginx
+		 * closes our connection then): the run stops, and frees its slot
+		 * for one that is still wanted. A pre-started sandbox ends the
+		 * run when we hang up below; our own is told so. */
+		pfd[n] = (struct pollfd){ .fd = client_fd, .events = POLLRDHUP };
 		long long left = deadline - now_ms();
 		if (left <= 0) {
 			snprintf(res->fault, sizeof res->fault, "the sandbox did not finish %d s after the timeout",
@@ -430,11 +435,18 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 				kill(own, SIGTERM);
 			break;
 		}
-		int rc = poll(pfd, (nfds_t)n, (int)left);
+		int rc = poll(pfd, (nfds_t)n + (client_fd >= 0), (int)left);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
 			die_errno("poll");
+		if (client_fd >= 0 && pfd[n].revents) {
+			res->client_gone = true;
+			snprintf(res->fault, sizeof res->fault, "the client hung up");
+			if (own > 0)
+				kill(own, SIGTERM);
+			break;
+		}
 		for (int k = 0; k < n; k++)
 			if (pfd[k].revents && !drain(&streams[map[k]]))
 				open_[map[k]] = false;

@@ -52,8 +52,14 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 		slots_release(slot);
 		goto host;
 	}
-	run_sandbox(c, dir, r, res);
+	run_sandbox(c, dir, r, res, ctx->client_fd);
 	slots_release(slot);
+	if (res->client_gone) {
+		http_fail(e, 499, "the client closed the connection while the script ran; it was stopped");
+		log_note(&ctx->log, "client gone");
+		run_result_free(res);
+		return -1;
+	}
 	/* Out of fds or memory before the sandbox even started: the script
 	 * did not run, and a retry will find them again. */
 	if (res->fault[0] && (res->fault_errno == EMFILE || res->fault_errno == ENFILE ||

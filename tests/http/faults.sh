@@ -60,6 +60,17 @@ is "$(run_uid_procs)" 1 "only the pre-started sandbox's command runs as a run ui
 run_json '{"script": "print(1)"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/1" "the next run works"
 
+# ---- a client that hangs up: no one will read the answer, so the run is
+# stopped (nginx closes our connection) and its slot freed, long before the
+# script's timeout
+curl -s -m 2 -o /dev/null "${J[@]}" --data-binary \
+	'{"script": "import time\ntime.sleep(100)", "timeout": 120}' "$base/api/run"
+for _ in $(seq 100); do grep -q "status=499.*client gone" "$fcgi_log" && break; sleep 0.1; done
+like "$(grep "status=499" "$fcgi_log" | tail -1)" "client gone" "a run whose client hung up is stopped, and logged as a 499"
+for _ in $(seq 100); do [ "$(run_uid_procs)" = 1 ] && break; sleep 0.1; done
+is "$(run_uid_procs)" 1 "its script is gone: only the pre-started sandbox's command runs as a run uid"
+settled "$idle"; ok $? "nothing of it is left: no process, no work directory"
+
 # ---- nginx killed in the middle of a request
 bg_run nginx '{"script": "import time; time.sleep(2); print(\"done\")"}'
 for _ in $(seq 50); do [ -n "$(busy_workers)" ] && break; sleep 0.1; done
@@ -67,7 +78,7 @@ kill -9 "$nginx_pid" $(pgrep -P "$nginx_pid")
 wait "$nginx_pid" 2>/dev/null
 wait $bg_pid
 is "$(cat "$http_tmp/nginx.status")" 000 "the client of a killed nginx gets no answer"
-settled "$idle"; ok $? "the run finishes and leaves nothing: the worker wrote to a closed connection and carried on"
+settled "$idle"; ok $? "the run leaves nothing: its worker stopped it when nginx's connection closed, and carried on"
 nginx -c "$http_tmp/nginx.conf" -e "$http_tmp/nginx-error.log" &
 nginx_pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null "$base/health" && break; sleep 0.1; done

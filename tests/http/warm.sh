@@ -86,6 +86,15 @@ warm0=$(starts warm)
 run_json "$PANDAS"
 is "$status/$(( $(starts warm) - warm0 ))" "200/1" "and runs start from it"
 
+# A client that hangs up: its warm run is stopped, and the sandbox with it.
+curl -s -m 2 -o /dev/null -H 'Content-Type: application/json' --data-binary \
+	'{"script": "import time\ntime.sleep(100)", "timeout": 120}' "$base/api/run"
+for _ in $(seq 100); do grep -q "status=499.*client gone" "$fcgi_log" && break; sleep 0.1; done
+like "$(grep "status=499" "$fcgi_log" | tail -1)" "client gone" "a warm run whose client hung up is stopped, and logged as a 499"
+sleeping() { ps -e -o uid=,wchan:32= | awk '$1 >= 2000000000 && $1 <= 2000000999 && /nanosleep/' | wc -l; }
+for _ in $(seq 100); do [ "$(sleeping)" = 0 ] && break; sleep 0.1; done
+is "$(sleeping)" 0 "and its script is gone"
+
 # A reload: a new template, the old one retires once its runs are done.
 old=$(template_pid)
 printf '%s' "$SLOW" >"$http_tmp/slow.json"
