@@ -297,7 +297,7 @@ bool request_valid_file_path(const char *path, size_t len);
 int stage_create(const struct config *c, const struct run_request *r, char *dir, size_t dirlen,
 		 struct http_error *e);
 void stage_remove(const char *dir);
-void stage_remove_leftovers(const char *work_root, pid_t pid);	/* pid 0: all */
+void stage_remove_leftovers(const char *dir, const char *what, pid_t pid);	/* pid 0: all */
 int stage_make_root(const char *work_root, char *failed, size_t len);
 void stage_retry_removals(void);	/* after a request: what stage_remove could not */
 int remove_tree_at(int dirfd, const char *name);
@@ -345,6 +345,7 @@ int run_slot_take(struct request_ctx *ctx, struct http_error *e);
 /* Master, at start and reload: the cache's directories; at start, staging
  * emptied too. On failure, the caller turns installs off. */
 int packages_init(const struct config *c, bool at_start, char *err, size_t errlen);
+void packages_remove_leftovers(const struct config *c, pid_t worker);	/* a dead worker's installs */
 /* r->missing installed (or found in the cache) and taken for the run:
  * r->package_path, package_modules, package_lock set, and the version each
  * got appended to r->packages. 0, or -1 with e set. */

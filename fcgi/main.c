@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	char failed[4096];
 	if (stage_make_root(service.cfg.work_root, failed, sizeof failed) < 0)
 		die_errno("work_root: cannot create %s", failed);
-	stage_remove_leftovers(service.cfg.work_root, 0);
+	stage_remove_leftovers(service.cfg.work_root, "run", 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);
 	service.memory_ceiling_mb = cgroup_memory_ceiling(service.cgroup_dir,
 							  config_template(&service.cfg));

@@ -93,7 +93,8 @@ static void reap(bool stopping)
 		pool[i] = pool[--n_pool];
 		slots_release_pid(pid);
 		health_release_pid(pid);
-		stage_remove_leftovers(service.cfg.work_root, pid);
+		stage_remove_leftovers(service.cfg.work_root, "run", pid);
+		packages_remove_leftovers(&service.cfg, pid);
 		if (!retiring && !stopping)
 			metrics_worker_restart();
 		if (WIFSIGNALED(status))

@@ -23,7 +23,8 @@
  *                     interpreter. A request seen before costs a file read.
  *   locks/REQ         held (flock) by the one worker installing REQ: the same
  *                     requirements asked for at once are installed once.
- *   staging/          installs under way; emptied at start.
+ *   staging/          installs under way (install.WORKER.*); emptied at start,
+ *                     and of a worker's when it dies.
  *   cache.lock        held while evicting.
  * A set is published with one rename(), so a run never sees half of one.
  * A run holds a shared flock on its set's directory until it ends; eviction
@@ -117,6 +118,17 @@ int packages_init(const struct config *c, bool at_start, char *err, size_t errle
 			log_msg("cannot remove %s/%s: %s", path, de->d_name, strerror(errno));
 	closedir(d);
 	return 0;
+}
+
+/* A worker that died in an install (killed at the end of a reload's
+ * drain, say) leaves its staging directory, named for it. */
+void packages_remove_leftovers(const struct config *c, pid_t worker)
+{
+	if (!config_installs(c))
+		return;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/staging", c->package_cache);
+	stage_remove_leftovers(path, "install", worker);
 }
 
 /* REQ: what the requirements, the source of packages and the interpreter
@@ -412,7 +424,7 @@ static int install(struct request_ctx *ctx, const struct config *c, const char *
 		   const struct run_request *r, struct http_error *e)
 {
 	char staging[4300], work_mb[16], links[4200];
-	snprintf(staging, sizeof staging, "%s/staging/install.XXXXXX", c->package_cache);
+	snprintf(staging, sizeof staging, "%s/staging/install.%d.XXXXXX", c->package_cache, (int)getpid());
 	if (!mkdtemp(staging))
 		return http_fail(e, 500, "cannot make a staging directory in %s/staging: %s", c->package_cache,
 				 strerror(errno));

@@ -193,10 +193,11 @@ int stage_make_root(const char *work_root, char *failed, size_t len)
 	return mkdir(failed, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* After a worker died (pid) or at start-up (pid 0): its run.PID.* dirs. */
-void stage_remove_leftovers(const char *work_root, pid_t pid)
+/* After a worker died (pid) or at start-up (pid 0): the WHAT.PID.* dirs it
+ * made in DIR (run, in work_root; install, in the package cache's staging). */
+void stage_remove_leftovers(const char *dir, const char *what, pid_t pid)
 {
-	int fd = open(work_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	DIR *d = fdopendir(fd);
@@ -204,12 +205,13 @@ void stage_remove_leftovers(const char *work_root, pid_t pid)
 		close(fd);
 		return;
 	}
-	char prefix[32];
-	int plen = pid ? snprintf(prefix, sizeof prefix, "run.%d.", (int)pid) : snprintf(prefix, sizeof prefix, "run.");
+	char prefix[64];
+	int plen = pid ? snprintf(prefix, sizeof prefix, "%s.%d.", what, (int)pid) :
+			 snprintf(prefix, sizeof prefix, "%s.", what);
 	struct dirent *de;
 	while ((de = readdir(d)))
 		if (strncmp(de->d_name, prefix, (size_t)plen) == 0 &&
 		    remove_tree_at(dirfd(d), de->d_name) < 0)
-			log_msg("cannot remove %s/%s: %s", work_root, de->d_name, strerror(errno));
+			log_msg("cannot remove %s/%s: %s", dir, de->d_name, strerror(errno));
 	closedir(d);
 }

@@ -196,6 +196,18 @@ deps_run 1 big-b
 is "$status" 504 "an install past package_install_timeout_s is a 504"
 [ $(($(date +%s) - t0)) -lt 20 ]; ok $? "and ends at its time limit"
 cache_whole "$cache" "after the install timed out"
+# A worker killed in an install (at the end of a reload's drain, say): its
+# staging directory goes when it dies, not at the next start.
+deps_run 1 big-c >/dev/null 2>&1 &
+bg=$!
+d=
+for _ in $(seq 100); do d=$(ls "$cache/staging" | grep -m1 '^install\.'); [ -n "$d" ] && break; sleep 0.05; done
+worker=$(cut -d. -f2 <<<"$d")
+[ -n "$worker" ] && kill -9 "$worker"
+wait $bg
+for _ in $(seq 100); do [ -z "$(ls -A "$cache/staging")" ] && break; sleep 0.1; done
+is "$(ls -A "$cache/staging")/${d:-none}" "/install.$worker.${d##*.}" \
+	"a worker killed in an install: its staging directory is removed as it is reaped"
 http_stop
 index_stop
 
