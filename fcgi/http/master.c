@@ -174,6 +174,14 @@ int master_main(int fd)
 	sigfd = signalfd(-1, &handled, SFD_CLOEXEC);
 	if (sigfd < 0)
 		die_errno("signalfd");
+	/* A reload's SIGUSR1 may reach a worker forked a moment before, not
+	 * yet with its handler: blocked from the fork, it waits for it. (The
+	 * sandboxes we spawn get an empty mask; workers set theirs.) */
+	sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &usr1, NULL) < 0)
+		die_errno("sigprocmask");
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	sigaction(SIGPIPE, &ign, NULL);
 
