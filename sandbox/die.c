@@ -39,6 +39,11 @@ void die_set_pipe(int fd)
 	pipe_fd = fd;
 }
 
+int die_pipe(void)
+{
+	return pipe_fd;
+}
+
 void die_set_listener(int fd)
 {
 	listen_fd = fd;

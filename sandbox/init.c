@@ -113,8 +113,12 @@ void init_exec_command(const struct sandbox_options *o, const sigset_t *saved_ma
 	privileges_limit_memory(o, o->cgroup_parent != NULL);
 	if (o->in_process && cmd) {
 		/* No exec will close what is marked close-on-exec: every fd
-		 * but the pre-started command's own 0-4 goes now. */
-		if (close_range(5, ~0U, 0) < 0)
+		 * but the pre-started command's own 0-4 goes now, but the pipe
+		 * a fault is told on, which in_process closes once its last
+		 * step that can fail is done. */
+		int pipe = die_pipe();
+		if ((pipe > 5 && close_range(5, (unsigned)pipe - 1, 0) < 0) ||
+		    close_range(pipe >= 5 ? (unsigned)pipe + 1 : 5, ~0U, 0) < 0)
 			die_errno("close_range");
 		o->in_process(o, env);
 	}

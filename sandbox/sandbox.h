@@ -130,6 +130,7 @@ void die_init(int report_fd, const struct sandbox_options *o);
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void die_set_pipe(int fd);	/* in init: faults go to the supervisor on this pipe */
+int die_pipe(void);		/* that pipe, or -1 */
 /* Pre-started: a fault before a client is there waits for one to tell. */
 void die_set_listener(int listen_fd);
 void die_set_client(int fd);	/* the report goes here; a reply is still owed */

@@ -565,6 +565,11 @@ void python_warm_command(const struct sandbox_options *o, char **env)
 	 * (the change of uid made it undumpable). */
 	if (prctl(PR_SET_DUMPABLE, 1) < 0)
 		die_errno("prctl PR_SET_DUMPABLE");
+	/* Nothing from here on is the sandbox's fault to tell: the pipe to
+	 * the supervisor goes before the run's code can reach it. */
+	if (die_pipe() >= 5)
+		close(die_pipe());
+	die_set_pipe(-1);
 	PyOS_AfterFork_Child();
 	PyObject *run = PyDict_GetItemString(warm_globals, "run");
 	PyObject *e = str_list(env), *a = str_list(o->argv);
