@@ -395,10 +395,6 @@ static void announce_claim(void)
 		fprintf(stderr, "coderunner-sandbox: cannot announce the claim: %s\n", strerror(errno));
 }
 
-/* Pre-started: the sandbox is built and the command started; wait for it to
- * be ready, then for a client, and hand init the run. False when told to
- * stop before any client came. A set-up that failed is still reported to the
- * first client, so that a run learns why it could not start. */
 /* SIGHUP retires a sandbox that waits for its run (a reload's, from the
  * pool or the template). They send it by what they have heard of the claims,
  * which lags behind: one that has taken its run no longer takes it. */
@@ -412,6 +408,10 @@ static void take_hangup_no_more(int sigfd)
 		die_errno("signalfd");
 }
 
+/* Pre-started: the sandbox is built and the command started; wait for it to
+ * be ready, then for a client, and hand init the run. False when told to
+ * stop before any client came. A set-up that failed is still reported to the
+ * first client, so that a run learns why it could not start. */
 static bool claim(struct sandbox_options *o, struct supervisor *s, const struct run_cgroup *cg,
 		  struct command_fds *cmd)
 {
