@@ -151,6 +151,9 @@ static void reload(void)
 	if (deps_load(&next, err, sizeof err) < 0)
 		log_msg("SIGHUP: %s; dependencies will be refused", err);
 	service.cfg = next;
+	/* A template's memory is set aside from what a run may have: a reload
+	 * that starts or ends one moves the ceiling the new workers enforce. */
+	service.memory_ceiling_mb = cgroup_memory_ceiling(service.cgroup_dir, config_template(&service.cfg));
 	pool_reload(&service.cfg);
 	for (unsigned i = 0; i < n_pool; i++) {
 		pool[i].retiring = true;

@@ -107,6 +107,16 @@ like "$(cat "$http_tmp/slow.out")" '"stdout": "slow done\\n"' "a run under way t
 for _ in $(seq 300); do is_warm && [ "$(template_pid)" != "$old" ] && ! kill -0 "$old" 2>/dev/null && break; sleep 0.1; done
 ok $(kill -0 "$old" 2>/dev/null; [ $? -ne 0 ]; echo $?) "the old template has retired"
 is_warm; ok $? "and a new one is warm"
+
+# A reload to preload = none: no template, and the memory set aside for one
+# goes back to the runs.
+per_run() { curl -s "$base/" | $PY -c 'import json, sys; print(json.load(sys.stdin)["capabilities"]["sandbox"]["memory_per_run_mb"])'; }
+with_template=$(per_run)
+echo "preload = none" >>"$conf"
+kill -HUP "$fcgi_pid"
+for _ in $(seq 100); do [ "$(per_run)" != "$with_template" ] && break; sleep 0.1; done
+is "$(( $(per_run) - with_template ))" 128 "a reload that ends the template gives its memory reserve back to the runs"
+is_warm; ok $(( ! $? )) "and runs are cold"
 http_stop
 is "$(pgrep -f "$top_builddir/coderunner-template" | wc -l)" 0 "stopping the service stops the template and its sandboxes"
 log_clean
