@@ -298,7 +298,7 @@ int stage_create(const struct config *c, const struct run_request *r, char *dir,
 		 struct http_error *e);
 void stage_remove(const char *dir);
 void stage_remove_leftovers(const char *dir, const char *what, pid_t pid);	/* pid 0: all */
-int stage_make_root(const char *work_root, char *failed, size_t len);
+int stage_make_root(const char *root, mode_t mode, char *failed, size_t len);
 void stage_retry_removals(void);	/* after a request: what stage_remove could not */
 int remove_tree_at(int dirfd, const char *name);
 int write_all(int fd, const void *data, size_t n);	/* 0, or -1 with errno */

@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	if (config_check_run_uids(&service.cfg, err, sizeof err) < 0)
 		die("%s", err);
 	char failed[4096];
-	if (stage_make_root(service.cfg.work_root, failed, sizeof failed) < 0)
+	if (stage_make_root(service.cfg.work_root, 0700, failed, sizeof failed) < 0)
 		die_errno("work_root: cannot create %s", failed);
 	stage_remove_leftovers(service.cfg.work_root, "run", 0);
 	cgroup_setup(service.cfg.cgroup, service.cgroup_dir, sizeof service.cgroup_dir);

@@ -138,7 +138,7 @@ static void reload(void)
 		return;
 	}
 	char failed[4096];
-	if (stage_make_root(next.work_root, failed, sizeof failed) < 0) {
+	if (stage_make_root(next.work_root, 0700, failed, sizeof failed) < 0) {
 		log_msg("SIGHUP: keeping the running configuration: work_root: cannot create %s: %s", failed,
 			strerror(errno));
 		return;

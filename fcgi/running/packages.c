@@ -80,14 +80,9 @@ int packages_init(const struct config *c, bool at_start, char *err, size_t errle
 	char path[4200];
 	/* The parents as mkdir -p would make them; the cache's own parts with
 	 * the modes the header says. */
-	snprintf(path, sizeof path, "%s", c->package_cache);
-	for (char *p = path + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "package_cache: mkdir %s: %s", path, strerror(errno));
-			return -1;
-		}
-		*p = '/';
+	if (stage_make_root(c->package_cache, 0755, path, sizeof path) < 0) {
+		snprintf(err, errlen, "package_cache: mkdir %s: %s", path, strerror(errno));
+		return -1;
 	}
 	static const struct { const char *name; mode_t mode; } parts[] = {
 		{ "", 0755 }, { "/sets", 0711 }, { "/requests", 0700 }, { "/locks", 0700 }, { "/staging", 0700 },

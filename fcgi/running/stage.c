@@ -178,11 +178,12 @@ void stage_retry_removals(void)
 		retry_dir[0] = '\0';
 }
 
-/* work_root and the directories above it, as mkdir -p would; -1 with errno
- * and *failed (the one that could not be made) set. */
-int stage_make_root(const char *work_root, char *failed, size_t len)
+/* ROOT (work_root, the package cache) with MODE and the directories above
+ * it as mkdir -p would make them; -1 with errno and *failed (the one that
+ * could not be made) set. */
+int stage_make_root(const char *root, mode_t mode, char *failed, size_t len)
 {
-	snprintf(failed, len, "%s", work_root);
+	snprintf(failed, len, "%s", root);
 	for (char *p = failed + 1; *p; p++)
 		if (*p == '/') {
 			*p = '\0';
@@ -190,7 +191,7 @@ int stage_make_root(const char *work_root, char *failed, size_t len)
 				return -1;
 			*p = '/';
 		}
-	return mkdir(failed, 0700) < 0 && errno != EEXIST ? -1 : 0;
+	return mkdir(failed, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* After a worker died (pid) or at start-up (pid 0): the WHAT.PID.* dirs it

@@ -212,7 +212,8 @@ http_stop
 index_stop
 
 # ---- from a directory of wheels, cold runs, a small cache
-cache=$http_tmp/cache2
+# (its parents do not exist yet: the service makes them.)
+cache=$http_tmp/made/by/service/cache2
 http_start "package_find_links = $http_tmp/wheels/links" "package_cache = $cache" \
 	package_max_mb=2 package_cache_max_mb=1 preload=none
 deps_run 'import greet; print(greet.VERSION)' greet==1.0
