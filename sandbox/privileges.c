@@ -9,9 +9,11 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <grp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "sandbox/sandbox.h"
 
@@ -62,14 +64,34 @@ void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup)
 		set_limit(RLIMIT_NPROC, "NPROC", (rlim_t)o->pids);
 }
 
+/* The address space this process has now, in bytes (VmSize, the kernel's
+ * count that RLIMIT_AS bounds). */
+static rlim_t address_space(void)
+{
+	char line[128];
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (!f)
+		die_errno("open /proc/self/statm");
+	bool read = fgets(line, sizeof line, f) && sscanf(line, "%lu", &pages) == 1;
+	fclose(f);
+	if (!read)
+		die("cannot read /proc/self/statm");
+	return (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+}
+
 /* Without a cgroup the memory limit is RLIMIT_AS, set at the very last moment
  * before exec: once set, this process itself can map no more memory, and the
  * set-up steps before it (libcap-ng, libseccomp, a sanitizer's allocator)
- * still allocate. */
+ * still allocate. A warm command starts with the template's address space,
+ * none of it the run's own memory (under a cgroup the template's pages are
+ * charged to the template): its limit comes on top of what it has, or a run
+ * would have 200 MB less than a cold one. Its runner, which lowers the limit
+ * to the run's, does the same (prestart.py). */
 void privileges_limit_memory(const struct sandbox_options *o, bool cgroup)
 {
 	if (!cgroup)
-		set_limit(RLIMIT_AS, "AS", (rlim_t)o->memory_mb << 20);
+		set_limit(RLIMIT_AS, "AS", ((rlim_t)o->memory_mb << 20) + (o->in_process ? address_space() : 0));
 }
 
 void privileges_drop(const struct sandbox_options *o)

@@ -284,7 +284,7 @@ def run(ENV, ARGV, exit=os._exit):
     sys.orig_argv[:] = ARGV
     sys.path.insert(0, "")
     code = _runner[1] if ARGV[3] == _runner[0] else compile(ARGV[3], "<string>", "exec")
-    runner_globals = {"__name__": "__main__", "__builtins__": __builtins__}
+    runner_globals = {"__name__": "__main__", "__builtins__": __builtins__, "WARM": True}
     status = 0
     try:
         exec(code, runner_globals)

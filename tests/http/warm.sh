@@ -86,6 +86,14 @@ warm0=$(starts warm)
 run_json "$PANDAS"
 is "$status/$(( $(starts warm) - warm0 ))" "200/1" "and runs start from it"
 
+# The memory a run asks for is its own, as in a cold run: without a cgroup
+# its RLIMIT_AS comes on top of the 200 MB of address space the template left.
+warm0=$(starts warm)
+run_json "$(json_with script 'print(len(bytearray(200 << 20)))' '{"memory_mb": 300}')"
+is "$status/$(jq_ 'j["exit_code"], j["stdout"]')" '200/[0, "209715200\n"]' "a warm run has 200 MB of a 300 MB limit"
+run_json "$(json_with script 'print(len(bytearray(400 << 20)))' '{"memory_mb": 300}')"
+is "$status/$(jq_ 'j["exit_code"] != 0')/$(( $(starts warm) - warm0 ))" "200/true/2" "but not 400, and both ran warm"
+
 # A client that hangs up: its warm run is stopped, and the sandbox with it.
 curl -s -m 2 -o /dev/null -H 'Content-Type: application/json' --data-binary \
 	'{"script": "import time\ntime.sleep(100)", "timeout": 120}' "$base/api/run"

@@ -26,8 +26,16 @@ del sys.modules["resource"]
 sys.path_importer_cache.pop("", None)
 
 memory_mb, channel, packages, *argv = go.decode("utf-8", "surrogateescape").split("\0")
-if int(memory_mb):
-    resource.setrlimit(resource.RLIMIT_AS, (int(memory_mb) << 20,) * 2)
+limit = int(memory_mb) << 20
+if limit:
+    # In a warm run (WARM, from the template's warm.py) the address space
+    # the template left is not the run's: the limit comes on top of it, up
+    # to what the sandbox allows (privileges.c does the same).
+    if globals().get("WARM"):
+        with open("/proc/self/statm") as f:
+            limit += int(f.read().split()[0]) * resource.getpagesize()
+        limit = min(limit, resource.getrlimit(resource.RLIMIT_AS)[1])
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 if channel != "1":
     os.close(4)
 if packages:
@@ -55,7 +63,7 @@ else:
         print(f"{sys.executable}: can't open file {filename!r}: [Errno {e.errno}] {e.strerror}",
               file=sys.stderr)
         raise SystemExit(2)
-del go, chunk, memory_mb, channel, packages, resource
+del go, chunk, memory_mb, channel, packages, resource, limit
 sys.modules["__main__"] = main
 try:
     exec(compile(source, filename, "exec"), main.__dict__)
