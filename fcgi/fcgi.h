@@ -373,8 +373,15 @@ struct json_object *pyrunner_parse(const struct config *c, const char *body, siz
 
 /* ---- json_check.c ------------------------------------------------------- */
 /* True if s[0..n) is exactly one JSON value by RFC 8259 (valid UTF-8, no
- * NaN or Infinity, no raw control characters), nested at most max_depth. */
+ * NaN or Infinity, no raw control characters, no unpaired surrogate
+ * escape), nested at most max_depth. */
 bool json_check(const char *s, size_t n, unsigned max_depth);
+/* The same, and *key_nul set if an object key holds \u0000 (json-c cuts
+ * keys there: "a\u0000b" would pass for "a"). */
+bool json_check_keys(const char *s, size_t n, unsigned max_depth, bool *key_nul);
+/* How many bytes of s[0..n) the JSON value at its start takes, white space
+ * after it included; 0 if none is there. UTF-8 is not checked. */
+size_t json_value_length(const char *s, size_t n, unsigned max_depth);
 
 /* ---- artifacts.c ------------------------------------------------------- */
 /* Appends the "artifacts" object body into json and names files left out in omitted. */
@@ -419,6 +426,9 @@ const char *route_endpoint_name(int endpoint);	/* "other" for n; NULL past it */
 handler_fn api_run;		/* api_run.c */
 handler_fn api_pyrunner;	/* pyrunner.c */
 handler_fn api_execute;		/* execute.c */
+/* How deep main()'s value may be: deeper than Python's json.dumps can go
+ * with its default recursion limit. */
+#define EXECUTE_RESULT_MAX_DEPTH 1000
 handler_fn api_info, api_health;	/* info.c */
 handler_fn api_metrics;		/* metrics.c */
 handler_fn api_mcp;		/* mcp.c */

@@ -17,8 +17,6 @@
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
-/* Deeper than Python's json.dumps can go with its default recursion limit. */
-#define RESULT_MAX_DEPTH 1000
 
 /* {"error": ...}, with what the script printed when it ran. */
 static void answer_error(struct request_ctx *ctx, int status, const char *message,
@@ -112,7 +110,7 @@ static void answer(struct request_ctx *ctx, const struct config *c, const struct
 	} else if (returned && res->channel_truncated) {
 		snprintf(msg, sizeof msg, "main() returned more than %u KiB of JSON", c->max_output_kib);
 		answer_error(ctx, 400, msg, res);
-	} else if (returned && nl && json_check(nl + 1, res->channel.len - head_len - 1, RESULT_MAX_DEPTH)) {
+	} else if (returned && nl && json_check(nl + 1, res->channel.len - head_len - 1, EXECUTE_RESULT_MAX_DEPTH)) {
 		struct buf *b = &ctx->rsp.body;
 		size_t result_len = res->channel.len - head_len - 1;
 		ctx->rsp.status = 200;

@@ -15,6 +15,7 @@
 struct cursor {
 	const unsigned char *p, *end;
 	unsigned depth_left;
+	bool key_nul;		/* an object key holds \u0000 */
 };
 
 static void skip_space(struct cursor *c)
@@ -74,9 +75,26 @@ static bool is_hex(unsigned char ch)
 	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
+/* Four hex digits after \u: the code unit, or -1. */
+static long hex4(struct cursor *c)
+{
+	if (c->end - c->p < 4)
+		return -1;
+	long u = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned char ch = *c->p++;
+		if (!is_hex(ch))
+			return -1;
+		u = u * 16 + (ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10);
+	}
+	return u;
+}
+
 /* The input was checked to be UTF-8 as a whole, so bytes >= 0x80 are parts
- * of valid characters; only controls, quotes and escapes matter here. */
-static bool string(struct cursor *c)
+ * of valid characters; only controls, quotes and escapes matter here. A
+ * surrogate escape must be half of a pair: a lone one is no character, and
+ * strict parsers refuse the whole text over it (RFC 8259, section 8.2). */
+static bool string(struct cursor *c, bool key)
 {
 	if (!take(c, '"'))
 		return false;
@@ -92,11 +110,15 @@ static bool string(struct cursor *c)
 			return false;
 		ch = *c->p++;
 		if (ch == 'u') {
-			if (c->end - c->p < 4)
+			long u = hex4(c);
+			if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
 				return false;
-			for (int i = 0; i < 4; i++)
-				if (!is_hex(*c->p++))
+			if (u >= 0xD800 && u <= 0xDBFF) {
+				long low = take(c, '\\') && take(c, 'u') ? hex4(c) : -1;
+				if (low < 0xDC00 || low > 0xDFFF)
 					return false;
+			}
+			c->key_nul |= key && u == 0;
 		} else if (!strchr("\"\\/bfnrt", ch) || ch == '\0')
 			return false;
 	}
@@ -118,7 +140,7 @@ static bool container(struct cursor *c, char open, char close, bool keys)
 		do {
 			skip_space(c);
 			if (keys) {
-				if (!string(c))
+				if (!string(c, true))
 					return false;
 				skip_space(c);
 				if (!take(c, ':'))
@@ -144,7 +166,7 @@ static bool value(struct cursor *c)
 	switch (*c->p) {
 	case '{': good = container(c, '{', '}', true); break;
 	case '[': good = container(c, '[', ']', false); break;
-	case '"': good = string(c); break;
+	case '"': good = string(c, false); break;
 	case 't': good = literal(c, "true"); break;
 	case 'f': good = literal(c, "false"); break;
 	case 'n': good = literal(c, "null"); break;
@@ -154,10 +176,24 @@ static bool value(struct cursor *c)
 	return good;
 }
 
-bool json_check(const char *s, size_t n, unsigned max_depth)
+bool json_check_keys(const char *s, size_t n, unsigned max_depth, bool *key_nul)
 {
 	if (!utf8_valid((const unsigned char *)s, n))
 		return false;
-	struct cursor c = { (const unsigned char *)s, (const unsigned char *)s + n, max_depth };
-	return value(&c) && c.p == c.end;
+	struct cursor c = { (const unsigned char *)s, (const unsigned char *)s + n, max_depth, false };
+	bool good = value(&c) && c.p == c.end;
+	if (key_nul)
+		*key_nul = c.key_nul;
+	return good;
+}
+
+bool json_check(const char *s, size_t n, unsigned max_depth)
+{
+	return json_check_keys(s, n, max_depth, NULL);
+}
+
+size_t json_value_length(const char *s, size_t n, unsigned max_depth)
+{
+	struct cursor c = { (const unsigned char *)s, (const unsigned char *)s + n, max_depth, false };
+	return value(&c) ? (size_t)(c.p - (const unsigned char *)s) : 0;
 }

@@ -17,6 +17,7 @@
  * Who may call is checked before (router.c): the Host and Origin must be
  * names the operator allowed, against DNS rebinding.
  */
+#include <ctype.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -263,9 +264,38 @@ static bool failed(const char *tool, int status, json_object *answer)
 	return !json_object_object_get_ex(answer, "exit_code", &v) || json_object_get_int(v) != 0;
 }
 
+/* main()'s value as /execute wrote it: json-c would clamp 10**30 to
+ * 2**64-1 on the way through, so the parsed value is serialised as the
+ * text it came from. */
+static void keep_result_text(json_object *answer, const struct buf *body)
+{
+	static const char head[] = "{\"result\": ";
+	json_object *v;
+	if (!json_object_object_get_ex(answer, "result", &v) || !v || body->len < sizeof head ||
+	    memcmp(body->data, head, sizeof head - 1))
+		return;
+	const char *text = body->data + sizeof head - 1;
+	size_t n = json_value_length(text, body->len - (sizeof head - 1), EXECUTE_RESULT_MAX_DEPTH);
+	while (n && isspace((unsigned char)text[n - 1]))
+		n--;
+	if (!n)
+		return;
+	char *copy = xmalloc(n + 1);
+	memcpy(copy, text, n);
+	copy[n] = '\0';
+	json_object_set_serializer(v, json_object_userdata_to_json_string, copy, json_object_free_userdata);
+}
+
 static json_object *tool_result(const char *tool, int status, const struct buf *body)
 {
-	json_object *answer = json_tokener_parse(body->data ? body->data : "");
+	/* As deep as /execute lets main()'s value be, and a little more. */
+	json_tokener *tok = json_tokener_new_ex(EXECUTE_RESULT_MAX_DEPTH + 2);
+	if (!tok)
+		die("out of memory creating a JSON parser");
+	json_object *answer = json_tokener_parse_ex(tok, body->data ? body->data : "", (int)body->len);
+	json_tokener_free(tok);
+	if (answer && !strcmp(tool, "execute_main") && status == 200)
+		keep_result_text(answer, body);
 	if (!answer || !json_object_is_type(answer, json_type_object)) {
 		json_object_put(answer);
 		answer = json_object_new_object();
@@ -353,7 +383,10 @@ void api_mcp(struct request_ctx *ctx)
 	if (json_object_object_get_ex(msg, "id", &id) && id &&
 	    !json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int))
 		id = NULL;
-	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || strcmp(json_object_get_string(v), "2.0")) {
+	/* A string: json-c gives null no string at all, and the number 2.0 the
+	 * string "2.0". */
+	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), "2.0")) {
 		mcp_error(ctx, 400, id, RPC_INVALID_REQUEST, "invalid request: jsonrpc must be \"2.0\"");
 		goto out;
 	}

@@ -168,20 +168,6 @@ static const char *suggest(const char *key)
 
 /* ---- content ------------------------------------------------------------ */
 
-/* json-c cuts object keys at an escaped NUL ("a\u0000b" becomes "a"), so a
- * name with a NUL would pass as a shorter, valid one. The raw body tells. */
-static const char *body_now;
-static size_t body_now_len;
-
-static bool key_had_nul(const char *key)
-{
-	if (!body_now || !memmem(body_now, body_now_len, "\\u0000", 6))
-		return false;
-	char pat[300];
-	int n = snprintf(pat, sizeof pat, "%s\\u0000", key);
-	return n > 0 && (size_t)n < sizeof pat && memmem(body_now, body_now_len, pat, (size_t)n);
-}
-
 struct totals {
 	size_t count, bytes;
 };
@@ -273,7 +259,7 @@ static int parse_context(const struct config *c, struct run_request *r, json_obj
 		size_t n = strlen(name);	/* json-c keys stop at NUL: a NUL shows as a short name */
 		if (++t->count > c->max_entries)
 			return http_fail(e, 413, "more than %u files and context entries", c->max_entries);
-		if (!request_valid_context_name(name, n) || key_had_nul(name))
+		if (!request_valid_context_name(name, n))
 			return http_fail(e, 400, "context name \"%s\" is not allowed: names must be 1 to 255 bytes, "
 					 "without \"/\" or \"\\\", and must not start with \".\"", shown(name, n, nm, sizeof nm));
 		size_t plen = n + 7;
@@ -297,7 +283,7 @@ static int parse_files(const struct config *c, struct run_request *r, json_objec
 		size_t n = strlen(name);
 		if (++t->count > c->max_entries)
 			return http_fail(e, 413, "more than %u files and context entries", c->max_entries);
-		if (!request_valid_file_path(name, n) || key_had_nul(name))
+		if (!request_valid_file_path(name, n))
 			return http_fail(e, 400, "file path \"%s\" is not allowed: use relative paths whose parts "
 					 "are not empty and do not start with \".\", without \"\\\"", shown(name, n, nm, sizeof nm));
 		if (add_entry(c, r, "file", name, n, xstrdup(name), v, t, e))
@@ -392,7 +378,8 @@ static int parse_timeout(const struct config *c, struct run_request *r, double t
 		warn(r, "timeout_s %g is above the %u s maximum and was clamped to it", t, c->timeout_max_s);
 		t = c->timeout_max_s;
 	}
-	r->timeout_s = t;
+	/* Runs are timed in milliseconds: less than one is one. */
+	r->timeout_s = t < 0.001 ? 0.001 : t;
 	return 0;
 }
 
@@ -420,8 +407,14 @@ json_object *request_json_value(const struct config *c, const char *body, size_t
 		die("out of memory creating a JSON parser");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	json_object *root = json_tokener_parse_ex(tok, body, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	/* A number at the very end may go on for all json-c knows: a space
+	 * ends it (and leaves a body that is cut short unfinished). */
 	size_t consumed = tok->char_offset;
+	if (!root && json_tokener_get_error(tok) == json_tokener_continue) {
+		root = json_tokener_parse_ex(tok, " ", 1);
+		consumed = len;
+	}
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	json_tokener_free(tok);
 	if (!root || jerr != json_tokener_success) {
 		json_object_put(root);
@@ -448,10 +441,18 @@ json_object *request_json_value(const struct config *c, const char *body, size_t
 		http_fail(e, 400, "the body is not valid UTF-8");
 		return NULL;
 	}
-	if (!json_check(body, len, c->max_json_depth + 1)) {
+	bool key_nul;
+	if (!json_check_keys(body, len, c->max_json_depth + 1, &key_nul)) {
 		json_object_put(root);
-		http_fail(e, 400, "the body is not valid JSON: a control character inside a string, or another "
-			  "form RFC 8259 does not allow");
+		http_fail(e, 400, "the body is not valid JSON: a control character inside a string, an unpaired "
+			  "surrogate escape, or another form RFC 8259 does not allow");
+		return NULL;
+	}
+	/* json-c cuts a key at an escaped NUL: a name "a\u0000/../x" would
+	 * pass for "a". No name of any dialect may hold one. */
+	if (key_nul) {
+		json_object_put(root);
+		http_fail(e, 400, "a key in the body holds a NUL character (\\u0000), which no name may");
 		return NULL;
 	}
 	return root;
@@ -477,8 +478,6 @@ int request_parse_json(const struct config *c, const char *body, size_t len,
 	if (!root)
 		return -1;
 	r->json = root;
-	body_now = body;
-	body_now_len = len;
 
 	json_object *script = NULL, *files = NULL, *entry = NULL, *context = NULL;
 	json_object *timeout = NULL, *deps = NULL, *memory = NULL, *in = NULL;

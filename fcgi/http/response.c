@@ -26,7 +26,10 @@ const char *http_reason(int status)
 	case 422: return "Unprocessable Content";
 	case 499: return "Client Closed Request";	/* nginx's: no one reads it */
 	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 507: return "Insufficient Storage";
 	default: return "Unknown";
 	}
 }

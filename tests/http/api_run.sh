@@ -26,6 +26,8 @@ post /api/run 'print("bare")' -H 'Content-Type:'
 is "$status/$(jq_ 'j["stdout"]')" "200/bare" "raw mode with no Content-Type at all"
 post '/api/run?timeout_s=1' 'import time; time.sleep(5)' -H 'Content-Type: text/plain'
 is "$status/$(jq_ 'j["exit_code"]')" "200/124" "raw mode honours ?timeout_s"
+post '/api/run?timeout_s=0.0001' 'import time; time.sleep(5)' -H 'Content-Type: text/plain'
+is "$status/$(jq_ 'j["exit_code"]')" "200/124" "a timeout below a millisecond is one millisecond, not an error"
 for bad in 0 -1 abc '' 1e999; do
 	post "/api/run?timeout_s=$bad" 'print(1)' -H 'Content-Type: text/plain'
 	is "$status" 400 "raw mode with timeout_s=$bad is a 400"

@@ -75,6 +75,11 @@ execute $'def main():\n    return float("nan")'
 like "$status/$(jq_ 'j["error"]')" '^400/main\(\) returned a value that is not valid JSON.*NaN' "NaN is a 400"
 execute $'def main():\n    return {"x": [float("inf")]}'
 like "$status/$(jq_ 'j["error"]')" '^400/main\(\) returned a value that is not valid JSON.*Infinity' "Infinity is a 400"
+execute $'def main():\n    return {"ok": "\\U0001f600", "bad": b"\\xff".decode("utf-8", "surrogateescape")}'
+is "$status/$(jq_ 'j["error"]')" "400/main() returned a string with a lone surrogate (U+DCFF), which is no Unicode character and has no JSON form" \
+	"a lone surrogate is a 400 (strict parsers refuse its escape)"
+execute $'def main():\n    return ["\\U0001f600", "\\\\ud800"]'
+is "$status/$(jq_ 'j["result"] == ["\U0001f600", "\\ud800"]')" '200/true' "a pair is one character, and a backslash before ud800 no escape"
 execute $'def main():\n    return {1, 2}'
 like "$status/$(jq_ 'j["error"]')" '^400/main\(\) returned a value that is not JSON-serialisable: Object of type set' "a set is a 400"
 execute $'def main():\n    return object()'

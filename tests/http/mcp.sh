@@ -45,15 +45,30 @@ mcp '[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "a batch is a 400 (batches left the protocol in 2025-06-18)"
 mcp '{"jsonrpc": "2.0", "id": 1, "method": '
 is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "400/[null, -32700]" "a body that is not JSON is a parse error"
+mcp '1'
+is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "a bare number is valid JSON, but no message: an invalid request"
 mcp '{"jsonrpc": "2.0", "id": 2, "method": "resources/list"}'
 is "$status/$(jq_ 'j["error"]["code"]')" "200/-32601" "an unknown method is method-not-found"
 mcp '{"jsonrpc": "1.0", "id": 2, "method": "ping"}'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "jsonrpc other than 2.0 is an invalid request"
+for v in null 2.0; do
+	mcp '{"jsonrpc": '$v', "id": 2, "method": "ping"}'
+	is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "and so is jsonrpc $v"
+done
 mcp '{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "run_python", "arguments": "print(1)"}}'
 is "$status/$(jq_ 'j["error"]["code"]')" "200/-32602" "arguments that are not an object are invalid params"
 mcp '{"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "print(1)", "bogus": 1}}}'
 is "$(jq_ 'j["result"]["isError"], j["result"]["structuredContent"]["warnings"]')" \
 	'[false, ["unknown field \"bogus\" ignored"]]' "an unknown argument runs with the dialect's warning"
+# main()'s value as Python wrote it: digits json-c would clamp, and depth
+# beyond json-c's default of 32.
+mcp '{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "execute_main", "arguments": {"script": "def main():\n    return [10**30, -10**23, 0.1]"}}}'
+is "$(jq_ 'j["result"]["isError"], j["result"]["structuredContent"]["result"], j["result"]["content"][0]["text"]')" \
+	'[false, [1000000000000000000000000000000, -100000000000000000000000, 0.1], "main() returned: [1000000000000000000000000000000, -100000000000000000000000, 0.1]"]' \
+	"execute_main keeps every digit of main()'s value"
+mcp '{"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "execute_main", "arguments": {"script": "def main():\n    v = 1\n    for _ in range(40):\n        v = [v]\n    return v"}}}'
+is "$(jq_ 'j["result"]["isError"], json.dumps(j["result"]["structuredContent"]["result"]).count("[")')" \
+	'[false, 40]' "and a value 40 levels deep"
 get /mcp
 is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
 

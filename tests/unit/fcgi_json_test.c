@@ -1,5 +1,6 @@
 /* fcgi_json_test.c — json_check(): what POST /execute copies into a response
- * must be exactly one RFC 8259 JSON value, whatever a script wrote. */
+ * must be exactly one RFC 8259 JSON value, whatever a script wrote; and the
+ * keys with a NUL that json-c would cut short. */
 #include <string.h>
 
 #include "fcgi/fcgi.h"
@@ -10,13 +11,25 @@ static int check(const char *s)
 	return json_check(s, strlen(s), 8);
 }
 
+/* 1 if a key holds \u0000, 0 if none does, -1 if s is no JSON. */
+static int keys_nul(const char *s)
+{
+	bool nul = false;
+	return json_check_keys(s, strlen(s), 8, &nul) ? nul : -1;
+}
+
+static int value_length(const char *s)
+{
+	return (int)json_value_length(s, strlen(s), 8);
+}
+
 int main(void)
 {
 	const char *good[] = {
 		"null", "true", "false", "0", "-0", "42", "-1.5e+10", "1E3", "0.30000000000000004",
 		"1000000000000000000000000000000", "\"\"", "\"a\\\"b\\\\c\\/\\b\\f\\n\\r\\t\\u00e9\"",
 		"\"h\xc3\xa9\"", "[]", "{}", " [1, \"two\", {\"k\": [null]}] ", "{\"a\": {\"b\": []}}",
-		"\"\\ud800\"",
+		"\"\\ud83d\\ude00\"", "\"\\uD83D\\uDE00\"", "\"\\u0000\"",
 	};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
 		ok(check(good[i]), "valid: %s", good[i]);
@@ -26,11 +39,19 @@ int main(void)
 		"\"a\tb\"", "\"\\x41\"", "\"\\u00\"", "\"unterminated", "[1,]", "[1 2]", "{\"a\":1,}",
 		"{a: 1}", "{\"a\" 1}", "'x'", "tru", "nul", "1 2", "{\"ok\": true}\n1", "[", "]",
 		"\"\xff\"", "\"\xc0\xaf\"", "/*c*/1", "[1]x",
+		"\"\\ud800\"", "\"\\udc00\"", "\"\\udcff\\ud800\"", "\"\\ud800\\u0041\"", "\"\\ud800x\"",
+		"\"\\ud800\\\"",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		ok(!check(bad[i]), "invalid: %s", bad[i]);
 	ok(!json_check("\"a\0b\"", 5, 8), "invalid: a raw NUL in a string");
 	ok(json_check("1\0", 1, 8), "only the given length is read");
+
+	is_int(keys_nul("{\"a\": \"b\\u0000\"}"), 0, "a NUL in a value is no NUL in a key");
+	is_int(keys_nul("{\"a\": {\"\\u0061\\u0000/x\": 1}}"), 1, "a NUL in a nested key is seen, however spelt");
+	is_int(keys_nul("{\"a\\\\u0000\": 1}"), 0, "an escaped backslash before u0000 is no NUL");
+	is_int(value_length("[1, {\"a\": 2}] , \"x\""), 14, "the length of the value at the start, with its space");
+	is_int(value_length("[1, "), 0, "0 for a value cut short");
 
 	ok(check("[[[[[[[[1]]]]]]]]"), "8 levels deep is within a depth of 8");
 	ok(!check("[[[[[[[[[1]]]]]]]]]"), "9 levels deep is refused");

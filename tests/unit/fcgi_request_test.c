@@ -144,6 +144,8 @@ int main(void)
 	is_int(json("{\"script\": \"1\", \"timeout_s\": 0}"), 400, "timeout_s 0 is a 400");
 	is_int(json("{\"script\": \"1\", \"timeout_s\": -3}"), 400, "a negative timeout_s is a 400");
 	is_int(json("{\"script\": \"1\", \"timeout_s\": 0.001}"), 0, "a tiny positive timeout_s is fine");
+	is_int(json("{\"script\": \"1\", \"timeout_s\": 0.0001}"), 0, "so is one below a millisecond");
+	ok(req.timeout_s == 0.001, "which is one millisecond (the sandbox counts no less)");
 	is_int(json("{\"script\": \"1\", \"timeout_s\": 300}"), 0, "timeout_s 300 is fine");
 	ok(req.timeout_s == 300 && req.warnings.len == 0, "without a warning");
 	is_int(json("{\"script\": \"1\", \"timeout_s\": 301}"), 0, "timeout_s 301 is accepted");
@@ -196,6 +198,15 @@ int main(void)
 	is_int(json("{\"script\": \"1\", \"context\": {\".env\": \"x\"}}"), 400, "a dot-leading context name is a 400");
 	is_int(json("{\"script\": \"1\", \"context\": {\"..\": \"x\"}}"), 400, "a context name .. is a 400");
 	is_int(json("{\"script\": \"1\", \"context\": {\"a\\u0000b\": \"x\"}}"), 400, "a context name with NUL is a 400");
+	is_int(json("{\"script\": \"1\", \"context\": {\"\\u0061\\u0000/../x\": \"1\"}}"), 400,
+	       "so is one whose NUL is spelt with other escapes before it");
+	is_int(json("{\"script\": \"1\", \"context\": {\"data\": \"more data\\u0000\"}}"), 0,
+	       "a NUL in a content is no NUL in a name, though it follows the name's letters");
+	is_int(json("{\"script\": \"1\", \"note\\u0000\": 1}"), 400, "a NUL in any key is a 400");
+	ok(strstr(err.message, "NUL") != NULL, "saying so");
+	is_int(json("12"), 400, "a number is no request");
+	ok(strstr(err.message, "must be a JSON object") != NULL, "and is said to be valid JSON of the wrong kind");
+	is_int(json("{\"script\": \"\\ud800\"}"), 400, "an unpaired surrogate escape is a 400");
 	char name[300];
 	memset(name, 'n', 255);
 	name[255] = '\0';

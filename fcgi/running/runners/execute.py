@@ -116,6 +116,16 @@ except ValueError as e:
            "(NaN and Infinity have no JSON form)" % e, e)
 except (TypeError, RecursionError) as e:
     finish("main() returned a value that is not JSON-serialisable: %s" % e, e)
+# A lone surrogate (as bytes decoded with surrogateescape hold) is no
+# character: json.dumps writes it as an escape, which strict parsers refuse,
+# and the service passes no such text on. Looked for only when the text has
+# such an escape at all.
+if "\\ud" in encoded:
+    try:
+        json.dumps(result, ensure_ascii=False).encode()
+    except UnicodeEncodeError as e:
+        finish("main() returned a string with a lone surrogate (U+%04X), which is no Unicode "
+               "character and has no JSON form" % ord(e.object[e.start]), e)
 flush()
 send(b'{"ok": true}\n' + encoded.encode())
 os._exit(0)
