@@ -206,7 +206,14 @@ static void add_artifact(json_object *content, const char *name, json_object *va
 	} else {
 		json_object *res = json_object_new_object();
 		struct buf uri = { 0 };
-		buf_printf(&uri, "file:///work/output/%s", name);
+		/* RFC 3986: every byte but the unreserved ones and the
+		 * path's slashes is percent-encoded. */
+		buf_puts(&uri, "file:///work/output/");
+		for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+			if (isalnum(*p) || strchr("-._~/", *p))
+				buf_putc(&uri, (char)*p);
+			else
+				buf_printf(&uri, "%%%02X", *p);
 		json_object_object_add(res, "uri", json_object_new_string(uri.data));
 		json_object_object_add(res, "mimeType", json_object_new_string(text ? "text/plain" :
 									      "application/octet-stream"));

@@ -6,7 +6,8 @@
  * fstat() on the opened fd says it is regular (O_NONBLOCK so a FIFO could
  * never block us). Symbolic links, FIFOs, sockets and devices are skipped.
  * Names are sorted so the same run gives the same response. Files beyond the
- * size budget are left out and named in artifacts_omitted.
+ * size budget, and names that are not UTF-8, are left out and named in
+ * artifacts_omitted.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -127,7 +128,11 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth)
 		}
 		buf_puts(&path, names[i]);
 		struct stat st;
-		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* A name JSON cannot hold: written as U+FFFD, \xff and \xfe
+		 * would be one key. Named (so) among those left out. */
+		if (!utf8_valid((const unsigned char *)names[i], strlen(names[i])))
+			omit(w, path.data);
+		else if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			if (S_ISREG(st.st_mode))
 				add_file(w, dirfd(d), names[i], path.data);
 			else if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {

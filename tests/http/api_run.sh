@@ -99,6 +99,9 @@ is "$(jq_ 'j["artifacts"]["sub/deeper/b.bin"]["encoding"], len(__import__("base6
 is "$(jq_ 'j["artifacts"]["nul.txt"]["encoding"]')" "base64" "a file with NUL is base64"
 run_json '{"script": "import os\nos.symlink(\"/etc/passwd\", \"output/passwd\")\nos.mkfifo(\"output/fifo\")\nopen(\"output/ok.txt\",\"w\").write(\"ok\")"}'
 is "$(jq_ 'sorted(j["artifacts"])')" '["ok.txt"]' "a symlink to a host file and a FIFO are never followed or read"
+run_json '{"script": "for n in (b\"output/\\xff\", b\"output/\\xfe\", b\"output/ok\"): open(n, \"w\").write(\"x\")"}'
+is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[["ok"], ["\ufffd", "\ufffd"]]' \
+	"names that are not UTF-8 are left out (as one JSON key, two would be one file) and named"
 run_json '{"script": "import os\nfor i in range(3): open(f\"output/f{i}.bin\",\"wb\").write(os.urandom(4*1024*1024))"}'
 is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[["f0.bin", "f1.bin"], ["f2.bin"]]' \
 	"artifacts beyond 10 MiB are left out and named in artifacts_omitted"

@@ -69,6 +69,9 @@ is "$(jq_ 'j["result"]["isError"], j["result"]["structuredContent"]["result"], j
 mcp '{"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "execute_main", "arguments": {"script": "def main():\n    v = 1\n    for _ in range(40):\n        v = [v]\n    return v"}}}'
 is "$(jq_ 'j["result"]["isError"], json.dumps(j["result"]["structuredContent"]["result"]).count("[")')" \
 	'[false, 40]' "and a value 40 levels deep"
+mcp '{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "open(\"output/a b#1%.txt\", \"w\").write(\"x\")"}}}'
+is "$(jq_ '[c["resource"]["uri"] for c in j["result"]["content"] if c["type"] == "resource"]')" \
+	'["file:///work/output/a%20b%231%25.txt"]' "an artifact's URI is percent-encoded"
 get /mcp
 is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
 
