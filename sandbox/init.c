@@ -357,7 +357,7 @@ void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
 		r.wait_status = SIGKILL;	/* as waitpid would report the kill */
 	kill_everything_else();
 	if (workdir_fd >= 0)
-		workdir_copy_out("/work/output", workdir_fd);
+		workdir_copy_out("/work/output", workdir_fd, o->work_size_mb << 20);
 
 	/* Every process of the run has been reaped by now, so the children's
 	 * usage is the whole run's. */

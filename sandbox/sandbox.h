@@ -200,7 +200,7 @@ void loopback_up(void);
 
 /* workdir.c */
 void workdir_copy_in(int workdir_fd, const char *work, uid_t uid, gid_t gid);
-void workdir_copy_out(const char *output, int workdir_fd);
+void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes);
 
 /* privileges.c */
 void privileges_check(void);

@@ -7,7 +7,11 @@
  * directory's output/. Only directories and regular files are copied, each
  * opened with O_NOFOLLOW and checked with fstat: a symbolic link to a host
  * file, a FIFO that would block, or a device is skipped, never followed or
- * read. Depth is bounded; the tmpfs's size and inode caps bound the rest.
+ * read. Depth is bounded; the tmpfs's inode cap bounds the number of files.
+ * Its size cap does not bound what comes out: a sparse file or a hard link
+ * takes no room in /work, but its copy takes all its length. So what comes
+ * out is counted by length, each link as a file, against /work's size, and
+ * a file beyond that is not copied.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,16 +26,19 @@
 
 #define MAX_DEPTH 32
 
-static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid_t gid)
+/* budget: the bytes still to be copied, or NULL for no bound. */
+static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid_t gid, off_t *budget)
 {
 	struct stat st;
 	int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (in < 0)
 		return;	/* vanished, unreadable, or a link: not ours to copy */
-	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode) || (budget && st.st_size > *budget)) {
 		close(in);
 		return;
 	}
+	if (budget)
+		*budget -= st.st_size;
 	int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 			 (st.st_mode & 0111) ? 0755 : 0644);
 	if (out < 0)
@@ -53,7 +60,7 @@ static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid
 }
 
 /* Copies the entries of src_dir into dst_dir; uid (unless -1) owns the copies. */
-static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth)
+static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth, off_t *budget)
 {
 	int fd = dup(src_dir);
 	if (fd < 0)
@@ -69,7 +76,7 @@ static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth)
 		if (fstatat(src_dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISREG(st.st_mode)) {
-			copy_file(src_dir, dst_dir, e->d_name, uid, gid);
+			copy_file(src_dir, dst_dir, e->d_name, uid, gid, budget);
 		} else if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
 			int sub_src = openat(src_dir, e->d_name,
 					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -81,7 +88,7 @@ static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth)
 					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub_dst < 0)
 				die_errno("open %s", e->d_name);
-			copy_tree(sub_src, sub_dst, uid, gid, depth + 1);
+			copy_tree(sub_src, sub_dst, uid, gid, depth + 1, budget);
 			/* Given away only once filled: without CAP_DAC_OVERRIDE we
 			 * could not write into a directory that is no longer ours. */
 			if (uid != (uid_t)-1 && fchown(sub_dst, uid, gid) < 0)
@@ -101,14 +108,15 @@ void workdir_copy_in(int workdir_fd, const char *work, uid_t uid, gid_t gid)
 	if (dst < 0)
 		die_errno("open %s", work);
 	if (workdir_fd >= 0)
-		copy_tree(workdir_fd, dst, uid, gid, 0);
+		copy_tree(workdir_fd, dst, uid, gid, 0, NULL);
 	if (fchown(dst, uid, gid) < 0)
 		die_errno("chown %s", work);
 	close(dst);
 }
 
-void workdir_copy_out(const char *output, int workdir_fd)
+void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes)
 {
+	off_t budget = (off_t)max_bytes;
 	int src = open(output, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (src < 0)
 		return;	/* the script removed or replaced ./output: nothing to return */
@@ -117,7 +125,7 @@ void workdir_copy_out(const char *output, int workdir_fd)
 	int dst = openat(workdir_fd, "output", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dst < 0)
 		die_errno("open output");
-	copy_tree(src, dst, (uid_t)-1, (gid_t)-1, 0);
+	copy_tree(src, dst, (uid_t)-1, (gid_t)-1, 0, &budget);
 	close(src);
 	close(dst);
 }

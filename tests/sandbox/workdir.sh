@@ -68,6 +68,22 @@ like "$OUT" made "a 100-level tree can be made"
 [ -z "$(find "$WORK/output" -name deep.txt)" ]
 ok $? "but output deeper than the bound is not copied"
 
+# What comes back is bounded by /work's size, counted by length: sparse files
+# and hard links take no room in /work, but their copies would.
+sb --work-size 8 <<'EOF_PY'
+import os
+for i in range(10):
+    with open(f"output/sparse{i}", "wb") as f:
+        f.truncate(8 << 20)
+open("output/one", "wb").write(os.urandom(1 << 20))
+for i in range(10):
+    os.link("output/one", f"output/link{i}")
+print("made")
+EOF_PY
+like "$OUT" made "80 MB of sparse files and 10 links to a 1 MB file fit in an 8 MB /work"
+back=$(find "$WORK/output" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
+[ "$back" -le $((8 << 20)) ]; ok $? "but no more than 8 MB of it comes back ($back bytes)"
+
 # No mount, process or directory outlives a run.
 mounts_before=$(wc -l </proc/self/mounts)
 sb <<'EOF_PY'
