@@ -7,6 +7,8 @@
  * fail for an unprivileged user without capabilities; the filter removes the
  * kernel code behind them from the attack surface altogether.
  *
+ * Sockets are allowed only of the local, IP and netlink families.
+ *
  * clone(2) is allowed only without namespace flags. clone3(2) passes its flags
  * in memory a filter cannot read, so it fails with ENOSYS: glibc then falls
  * back to clone(2), which the filter can inspect.
@@ -28,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,6 +53,17 @@ static const char *const denied[] = {
 	"iopl", "ioperm", "vhangup", "uselib",
 	"fanotify_init", "nfsservctl",
 };
+
+/* The address families a script may open sockets of: local, IP (which
+ * the network namespace confines to loopback), and netlink, which libc's
+ * getaddrinfo() and if_nameindex() use. Every other family is refused,
+ * with EAFNOSUPPORT: vsock and Hyper-V sockets reach the hypervisor past
+ * any network namespace, and the rest (AF_ALG, AF_PACKET, Bluetooth, TIPC,
+ * RDS, XDP and more) are kernel code a script has no use for. */
+static bool family_allowed(unsigned long family)
+{
+	return family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK;
+}
 
 static const unsigned long namespace_flags[] = {
 	CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
@@ -74,6 +88,18 @@ static bool build(scmp_filter_ctx ctx)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
 				     SCMP_A0(SCMP_CMP_MASKED_EQ, namespace_flags[i], namespace_flags[i])) < 0)
 			return false;
+	/* One rule per family refused, and one for the families to come. */
+	static const int calls[] = { SCMP_SYS(socket), SCMP_SYS(socketpair) };
+	for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+		for (unsigned long family = 0; family < AF_MAX; family++)
+			if (!family_allowed(family) &&
+			    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), calls[i], 1,
+					     SCMP_A0(SCMP_CMP_EQ, family)) < 0)
+				return false;
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), calls[i], 1,
+				     SCMP_A0(SCMP_CMP_GE, AF_MAX)) < 0)
+			return false;
+	}
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
 }
 

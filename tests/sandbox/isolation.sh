@@ -87,6 +87,35 @@ like "$OUT" "\('192.0.2.1', 80\) refused ENETUNREACH in 0\.0" "connect to anothe
 like "$OUT" "loopback ping" "loopback works inside"
 like "$OUT" "interfaces \['lo'\]" "only the loopback interface exists"
 
+# Socket families past the network namespace: vsock reaches the hypervisor
+# (and shares its port space with the host), AF_ALG and the rest are kernel
+# code a script has no use for. Only local, IP and netlink sockets open.
+sb <<'EOF_PY'
+import ctypes, errno, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def try_socket(name, family, kind):
+    r = libc.socket(family, kind, 0)
+    print(name, "opened" if r >= 0 else errno.errorcode[ctypes.get_errno()])
+for name, family, kind in [("AF_VSOCK", 40, socket.SOCK_STREAM), ("AF_ALG", 38, socket.SOCK_SEQPACKET),
+                           ("AF_PACKET", 17, socket.SOCK_DGRAM), ("AF_TIPC", 30, socket.SOCK_RDM),
+                           ("AF_BLUETOOTH", 31, socket.SOCK_STREAM), ("AF_HYPERV", 43, socket.SOCK_STREAM)]:
+    try_socket(name, family, kind)
+# The family in the upper half of the 64-bit argument, which the kernel drops.
+r = libc.syscall(41, ctypes.c_long((1 << 32) | 40), socket.SOCK_STREAM, 0)
+print("AF_VSOCK_HIGH_BITS", "opened" if r >= 0 else errno.errorcode[ctypes.get_errno()])
+r = libc.syscall(53, 40, socket.SOCK_STREAM, 0, ctypes.byref((ctypes.c_int * 2)()))
+print("socketpair AF_VSOCK", "opened" if r >= 0 else errno.errorcode[ctypes.get_errno()])
+for name, family, kind in [("AF_UNIX", 1, socket.SOCK_STREAM), ("AF_INET", 2, socket.SOCK_DGRAM),
+                           ("AF_INET6", 10, socket.SOCK_STREAM), ("AF_NETLINK", 16, socket.SOCK_RAW)]:
+    try_socket(name, family, kind)
+EOF_PY
+for fam in AF_VSOCK AF_ALG AF_PACKET AF_TIPC AF_BLUETOOTH AF_HYPERV AF_VSOCK_HIGH_BITS "socketpair AF_VSOCK"; do
+	like "$OUT" "^$fam EAFNOSUPPORT$" "a socket of $fam cannot be opened"
+done
+for fam in AF_UNIX AF_INET AF_INET6 AF_NETLINK; do
+	like "$OUT" "^$fam opened$" "one of $fam can"
+done
+
 # --- host processes ----------------------------------------------------------
 # A host process running as the very uid the sandbox uses: only the PID
 # namespace keeps the script from seeing and killing it.
