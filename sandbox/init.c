@@ -103,6 +103,10 @@ void init_exec_command(const struct sandbox_options *o, const sigset_t *saved_ma
 	prepare_fds(o);
 	if (cmd)
 		place_command_fds(cmd);
+	/* A session of its own, without the caller's terminal: on a terminal
+	 * it shares, TIOCSTI would type commands into the caller's shell. */
+	if (setsid() < 0)
+		die_errno("setsid");
 	/* Under memory pressure the script is the first thing to go. */
 	set_oom_score_adj("1000");
 	privileges_set_rlimits(o, o->cgroup_parent != NULL);

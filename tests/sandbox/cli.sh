@@ -15,6 +15,19 @@ like "$out" "unknown option --bogus" "an unknown option is named"
 "$SB" --help | grep -q -- --workdir
 ok $? "--help lists the options"
 
+# Run from a terminal, the command has a session of its own, without that
+# terminal: pushing input into it (TIOCSTI) would type into the caller's shell.
+probe='import fcntl, os, termios
+try:
+    fcntl.ioctl(0, termios.TIOCSTI, b"#")
+    print("TIOCSTI typed")
+except OSError as e:
+    print("TIOCSTI", e.strerror)
+print("own session", os.getsid(0) == os.getpid())'
+out=$(script -qec "$(printf '%q ' "$SB" -- "$PY" -c "$probe")" /dev/null </dev/null | tr -d '\r')
+like "$out" "TIOCSTI Operation not permitted" "a command on the caller's terminal cannot type into it"
+like "$out" "own session True" "it leads a session of its own"
+
 rep=$("$SB" --workdir /nonexistent --report-fd 3 -- /bin/true 3>&1 2>/dev/null); rc=$?
 is "$rc" 125 "a missing work dir is the sandbox's fault (125)"
 like "$rep" '"exit_code":-1' "the report says exit_code -1"
