@@ -56,8 +56,11 @@ void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup)
 	set_limit(RLIMIT_CORE, "CORE", 0);	/* no core dumps of hostile code */
 	set_limit(RLIMIT_FSIZE, "FSIZE", (rlim_t)o->fsize_mb << 20);
 	set_limit(RLIMIT_NOFILE, "NOFILE", (rlim_t)o->nofile);
-	/* CPU time is a backstop behind the wall timeout that init enforces. */
-	set_limit(RLIMIT_CPU, "CPU", (rlim_t)(o->timeout_ms / 1000 + 2));
+	/* CPU time is a backstop behind the wall timeout that init enforces.
+	 * It counts every thread of a process: a run on all the CPUs (numpy's
+	 * BLAS threads) spends the timeout's seconds that many times over. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	set_limit(RLIMIT_CPU, "CPU", (rlim_t)(o->timeout_ms / 1000 + 2) * (rlim_t)(cpus > 0 ? cpus : 1));
 	/* Without a cgroup RLIMIT_NPROC is the process limit: it counts the
 	 * user's processes. */
 	if (!cgroup)

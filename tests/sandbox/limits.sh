@@ -33,6 +33,26 @@ time.sleep(60)
 EOF_PY
 is "$RC" 124 "a sleeping script ends at a fractional timeout"
 
+# CPU time counts every thread: threads on every CPU spend it faster than
+# the clock, and RLIMIT_CPU, the backstop behind the timeout, must not end
+# them first (with a SIGKILL that reads as 137, the code of memory).
+sb --timeout 5 <<'EOF_PY'
+import hashlib, os, resource, threading, time
+print("limit", resource.getrlimit(resource.RLIMIT_CPU)[0])
+end = time.monotonic() + 4
+def spin():
+    while time.monotonic() < end:
+        hashlib.sha256(bytes(1 << 20)).digest()    # without the GIL
+threads = [threading.Thread(target=spin) for _ in range(os.cpu_count() + 1)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("done, CPU %.1f s" % sum(os.times()[:2]))
+EOF_PY
+cpu_limit=$(sed -n 's/^limit //p' <<<"$OUT")
+[ "${cpu_limit:-0}" -ge $(( 7 * $(nproc) )) ]; ok $? "RLIMIT_CPU is the timeout and 2 s for each CPU ($cpu_limit s)"
+is "$RC" 0 "threads busy on every CPU for 4 s finish within a 5 s timeout"
+like "$OUT" "done, CPU" "and are not killed for CPU time"
+
 # --- processes -----------------------------------------------------------------
 sb --timeout 20 --pids 32 <<'EOF_PY'
 import os, time
