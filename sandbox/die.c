@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -137,16 +138,21 @@ void die_errno(const char *fmt, ...)
  * waiting on a socket no one serves). So the parent is checked after:
  * PARENT, its pid as it took it before forking us, or, for 0, the process
  * that made the socket pair on our stdout, our keeper, which spawned us and
- * reads what we say there (SO_PEERCRED names it). Spawned otherwise (a
- * cold run's supervisor, a test), there is no one to compare with. 0, or
- * -1 with errno (ESRCH: gone). */
+ * reads what we say there (SO_PEERCRED names it). A socket pair's peer has
+ * no address; a stdout connected to a named socket (journald's, under
+ * systemd) is no keeper's. Spawned otherwise (a cold run's supervisor, a
+ * test), there is no one to compare with. 0, or -1 with errno (ESRCH:
+ * gone). */
 int die_with_parent(int sig, pid_t parent)
 {
 	if (prctl(PR_SET_PDEATHSIG, sig) < 0)
 		return -1;
 	struct ucred keeper;
-	socklen_t len = sizeof keeper;
-	if (!parent && getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_PEERCRED, &keeper, &len) == 0)
+	struct sockaddr_un peer;
+	socklen_t len = sizeof keeper, peer_len = sizeof peer;
+	if (!parent && getsockopt(STDOUT_FILENO, SOL_SOCKET, SO_PEERCRED, &keeper, &len) == 0 &&
+	    getpeername(STDOUT_FILENO, (struct sockaddr *)&peer, &peer_len) == 0 &&
+	    peer.sun_family == AF_UNIX && peer_len == sizeof peer.sun_family)
 		parent = keeper.pid;
 	if (parent > 0 && getppid() != parent) {
 		errno = ESRCH;

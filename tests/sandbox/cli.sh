@@ -28,6 +28,38 @@ out=$(script -qec "$(printf '%q ' "$SB" -- "$PY" -c "$probe")" /dev/null </dev/n
 like "$out" "TIOCSTI Operation not permitted" "a command on the caller's terminal cannot type into it"
 like "$out" "own session True" "it leads a session of its own"
 
+# Standard output connected to a named socket served by another process, as
+# journald's is under systemd: a stream to write to, not a keeper to die with.
+out=$("$PY" - "$SB" "$tmp_root/stdout.sock" <<'EOF_PY'
+import os, socket, sys
+sb, path = sys.argv[1:]
+ready_r, ready_w = os.pipe()
+r, w = os.pipe()
+server = os.fork()
+if server == 0:        # the socket's server (SO_PEERCRED names it): not the sandbox's parent
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen()
+    os.write(ready_w, b"r")
+    conn, _ = srv.accept()
+    os.write(w, b"".join(iter(lambda: conn.recv(4096), b"")))
+    os._exit(0)
+os.close(w)
+os.read(ready_r, 1)
+run = os.fork()
+if run == 0:
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(path)
+    os.dup2(c.fileno(), 1)
+    os.execv(sb, [sb, "--", "/bin/echo", "through the socket"])
+status = os.waitstatus_to_exitcode(os.waitpid(run, 0)[1])
+got = b"".join(iter(lambda: os.read(r, 4096), b""))
+os.waitpid(server, 0)
+print(got.decode().strip(), "/ exit", status)
+EOF_PY
+)
+is "$out" "through the socket / exit 0" "a run whose stdout is a named socket of another process's runs"
+
 rep=$("$SB" --workdir /nonexistent --report-fd 3 -- /bin/true 3>&1 2>/dev/null); rc=$?
 is "$rc" 125 "a missing work dir is the sandbox's fault (125)"
 like "$rep" '"exit_code":-1' "the report says exit_code -1"
