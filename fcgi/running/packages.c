@@ -23,6 +23,7 @@
  *                     interpreter. A request seen before costs a file read.
  *   locks/REQ         held (flock) by the one worker installing REQ: the same
  *                     requirements asked for at once are installed once.
+ *                     Removed as it lets go.
  *   staging/          installs under way (install.WORKER.*); emptied at start,
  *                     and of a worker's when it dies.
  *   cache.lock        held while evicting.
@@ -560,16 +561,26 @@ int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run
 	/* One install per set of requirements: the others wait for it, then
 	 * find its set. */
 	snprintf(path, sizeof path, "%s/locks/%s", c->package_cache, req);
-	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0)
-		return http_fail(e, 500, "cannot open %s: %s", path, strerror(errno));
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
-	for (unsigned waited_ms = 0; flock(lock, LOCK_EX | LOCK_NB) < 0; waited_ms += 50) {
-		if (waited_ms > (c->package_install_timeout_s + 30) * 1000u) {
-			close(lock);
-			return http_fail(e, 504, "another install of the same dependencies did not finish in time");
+	unsigned waited_ms = 0;
+	int lock;
+	for (;;) {
+		if ((lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+			return http_fail(e, 500, "cannot open %s: %s", path, strerror(errno));
+		for (; flock(lock, LOCK_EX | LOCK_NB) < 0; waited_ms += 50) {
+			if (waited_ms > (c->package_install_timeout_s + 30) * 1000u) {
+				close(lock);
+				return http_fail(e, 504, "another install of the same dependencies did not finish in time");
+			}
+			nanosleep(&pause, NULL);
 		}
-		nanosleep(&pause, NULL);
+		/* The holder before us removes the file as it lets go (or the
+		 * directory would keep one per set ever asked for): a lock on
+		 * a file no longer at PATH is no lock. */
+		struct stat held, now;
+		if (fstat(lock, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino)
+			break;
+		close(lock);
 	}
 	int rc = 0;
 	if (lookup(c, req, r) == 0) {
@@ -581,6 +592,7 @@ int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run
 		else
 			evict(c);
 	}
+	unlink(path);
 	close(lock);
 	return rc;
 }

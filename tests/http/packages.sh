@@ -57,6 +57,7 @@ cache_whole() {
 	done
 	is "$partial" "" "$2: every set in the cache is whole"
 	is "$(find "$1" -type l)" "" "$2: the cache holds no symbolic link"
+	is "$(ls -A "$1/locks")" "" "$2: no install lock is left"
 }
 installed='coderunner_package_sets_total{event="installed"}'
 cached='coderunner_package_sets_total{event="cached"}'
