@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -111,6 +112,22 @@ static void mirror_entry(const char *dir, const char *name)
 	bind_readonly(src, dst);
 }
 
+/* /etc/NAME, a symbolic link followed: the file it names is bound in its
+ * place. systemd-resolved makes /etc/resolv.conf a link into /run, which
+ * the sandbox has not; mirrored as a link, it would name nothing. A link
+ * that names nothing here either is skipped. */
+static void mirror_followed(const char *name)
+{
+	char src[PATH_MAX], real[PATH_MAX], dst[PATH_MAX];
+	struct stat st;
+	path_join(src, sizeof src, "/etc", name);
+	path_join(dst, sizeof dst, NEWROOT, src);
+	if (!realpath(src, real) || stat(real, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	make_file(dst, "");
+	bind_readonly(real, dst);
+}
+
 static void stop_propagation(void)
 {
 	/* Without this, mounts made here would propagate to the host (systemd
@@ -151,8 +168,8 @@ static void mount_etc(const struct sandbox_options *o)
 	make_file(NEWROOT "/etc/group", buf);
 	/* With the host's network, its names too; otherwise only our own. */
 	if (o->share_net) {
-		mirror_entry("/etc", "hosts");
-		mirror_entry("/etc", "resolv.conf");
+		mirror_followed("hosts");
+		mirror_followed("resolv.conf");
 	} else {
 		make_file(NEWROOT "/etc/hosts", "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n");
 	}

@@ -60,6 +60,22 @@ EOF_PY
 )
 is "$out" "through the socket / exit 0" "a run whose stdout is a named socket of another process's runs"
 
+# With the host's network (installs), its /etc/resolv.conf, also where that
+# is a link into /run, as systemd-resolved makes it: the file is bound, not
+# the link, which would name nothing inside. Tried in a mount namespace of
+# the test's own, whose /etc is a copy with such a link.
+# (The link's target is in /var, which the sandbox has not either; /tmp is
+# where the sandbox builds its root, hiding the host's.)
+etc_copy=$(mktemp -d "$tmp_root/etc.XXXXXX")
+resolved=$(mktemp -d /var/tmp/coderunner-resolved.XXXXXX)
+echo "nameserver 192.0.2.53" >"$resolved/stub-resolv.conf"
+out=$(unshare -m --propagation private bash -c 'mount -t tmpfs etc "$1" && cp -a /etc/. "$1"/ &&
+	ln -sfn "$2" "$1/resolv.conf" && mount --bind "$1" /etc &&
+	exec "$3" --share-net -- "$4" -c "print(open(\"/etc/resolv.conf\").read().strip())"' \
+	_ "$etc_copy" "$resolved/stub-resolv.conf" "$SB" "$PY" 2>&1)
+rm -rf "$resolved"
+is "$out" "nameserver 192.0.2.53" "--share-net: a resolv.conf that is a link out of /etc is read through"
+
 rep=$("$SB" --workdir /nonexistent --report-fd 3 -- /bin/true 3>&1 2>/dev/null); rc=$?
 is "$rc" 125 "a missing work dir is the sandbox's fault (125)"
 like "$rep" '"exit_code":-1' "the report says exit_code -1"
