@@ -20,8 +20,15 @@ is "$status" 301 "/playground redirects to /playground/"
 get /playground/
 is "$status" 200 "/playground/ is served by nginx"
 like "$headers" 'Content-Security-Policy: default-src .none.' "with a content security policy"
+like "$headers" 'X-Request-Id: [0-9a-f]{32}' "and the request's id"
 get /playground/../coderunner.conf
 unlike "$status" '^200$' "and nothing outside its directory"
+get /playground/nope.js
+is "$status/$(jq_ 'j["error"]')" "404/the playground has no such file" "a file it does not have is a JSON 404"
+like "$headers" 'X-Request-Id: [0-9a-f]{32}' "with the request's id"
+post /playground/ '{}'
+is "$status/$(jq_ 'j["error"]')/$(grep -i '^allow:' <<<"$headers")" "405/the playground is read with GET/Allow: GET, HEAD" \
+	"a POST is a JSON 405 that names the methods"
 
 printf 'city,temp\nOslo,8\nLima,19\n' >"$http_tmp/data.csv"
 shot=$top_builddir/tests/http/playground.png
