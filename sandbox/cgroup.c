@@ -70,8 +70,17 @@ void cgroup_create(struct run_cgroup *cg, const struct sandbox_options *o)
 	int n = snprintf(cg->path, sizeof cg->path, "%s/run-%d", o->cgroup_parent, (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof cg->path)
 		die("--cgroup path too long");
-	if (mkdir(cg->path, 0755) < 0)
-		die_errno("create cgroup %s", cg->path);
+	/* No live process has our pid: a cgroup named for it is what a
+	 * supervisor of that pid left when it was killed (SIGKILL runs no
+	 * atexit), perhaps with processes still in it. They go with it. */
+	if (mkdir(cg->path, 0755) < 0) {
+		if (errno != EEXIST)
+			die_errno("create cgroup %s", cg->path);
+		fprintf(stderr, "coderunner-sandbox: removing %s, left by a supervisor that was killed\n", cg->path);
+		cgroup_remove(cg);
+		if (mkdir(cg->path, 0755) < 0)
+			die_errno("create cgroup %s", cg->path);
+	}
 	cgroup_set_memory(cg, o->memory_mb);
 	write_file(cg, "memory.swap.max", "0", true);
 	write_file(cg, "memory.oom.group", "1", true);
