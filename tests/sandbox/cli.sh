@@ -24,7 +24,10 @@ try:
 except OSError as e:
     print("TIOCSTI", e.strerror)
 print("own session", os.getsid(0) == os.getpid())'
-out=$(script -qec "$(printf '%q ' "$SB" -- "$PY" -c "$probe")" /dev/null </dev/null | tr -d '\r')
+# script(1) hands the line to $SHELL, which may be dash: no $'...' quoting,
+# so the probe travels as hex.
+hex=$(printf '%s' "$probe" | od -An -tx1 | tr -d ' \n')
+out=$(SHELL=/bin/sh script -qec "$SB -- $PY -c 'exec(bytes.fromhex(\"$hex\"))'" /dev/null </dev/null | tr -d '\r')
 like "$out" "TIOCSTI Operation not permitted" "a command on the caller's terminal cannot type into it"
 like "$out" "own session True" "it leads a session of its own"
 
