@@ -255,6 +255,21 @@ static int64_t shared_kb(pid_t pid)
 	return sum;
 }
 
+/* Sends what it can of buf to the pre-started command; false when the
+ * command is gone, which the run's report will say. */
+static bool send_all(int fd, const char *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = send(fd, buf + done, len - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
 /* Pre-started: waits for the command to be ready and for the run to be
  * claimed, fills /work and hands the command its arguments. Returns the work
  * dir's fd and sets the run's timeout; for a command forked from the
@@ -279,14 +294,14 @@ static int start_claimed_run(const struct sandbox_options *o, int result_fd,
 
 	int workdir_fd = prestart_receive_go(result_fd, &go);
 	workdir_copy_in(workdir_fd, "/work", o->uid, o->gid);
-	for (size_t done = 0; done < go.args_len;) {
-		n = send(cmd->control[0], go.args + done, go.args_len - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;	/* the command is gone: the report will say so */
-		done += (size_t)n;
-	}
+	/* The command was started with the CPU time of the longest run it
+	 * could be claimed for; the first field tells it the run's own, which
+	 * it sets (an unprivileged process may lower its limits, and init has
+	 * no CAP_SYS_RESOURCE to do it from outside) before the run's code. */
+	char cpu[24];
+	int cpu_len = snprintf(cpu, sizeof cpu, "%llu", (unsigned long long)privileges_cpu_seconds(go.timeout_ms));
+	if (send_all(cmd->control[0], cpu, (size_t)cpu_len + 1))
+		send_all(cmd->control[0], go.args, go.args_len);
 	close(cmd->control[0]);
 	*timeout_ms = go.timeout_ms;
 	return workdir_fd;

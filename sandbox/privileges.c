@@ -9,6 +9,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <grp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -51,16 +52,24 @@ static void set_limit(int resource, const char *name, rlim_t value)
 		die_errno("setrlimit %s", name);
 }
 
+/* CPU time is a backstop behind the wall timeout that init enforces. It
+ * counts every thread of a process: a run on all the CPUs (numpy's BLAS
+ * threads) spends the timeout's seconds that many times over. The CPUs it
+ * may use are its affinity mask, one system call; there is no /sys here for
+ * sysconf() to count the online ones. */
+rlim_t privileges_cpu_seconds(uint64_t timeout_ms)
+{
+	cpu_set_t set;
+	int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+	return (rlim_t)(timeout_ms / 1000 + 2) * (rlim_t)(cpus > 0 ? cpus : 1);
+}
+
 void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup)
 {
 	set_limit(RLIMIT_CORE, "CORE", 0);	/* no core dumps of hostile code */
 	set_limit(RLIMIT_FSIZE, "FSIZE", (rlim_t)o->fsize_mb << 20);
 	set_limit(RLIMIT_NOFILE, "NOFILE", (rlim_t)o->nofile);
-	/* CPU time is a backstop behind the wall timeout that init enforces.
-	 * It counts every thread of a process: a run on all the CPUs (numpy's
-	 * BLAS threads) spends the timeout's seconds that many times over. */
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	set_limit(RLIMIT_CPU, "CPU", (rlim_t)(o->timeout_ms / 1000 + 2) * (rlim_t)(cpus > 0 ? cpus : 1));
+	set_limit(RLIMIT_CPU, "CPU", privileges_cpu_seconds(o->timeout_ms));
 	/* Without a cgroup RLIMIT_NPROC is the process limit: it counts the
 	 * user's processes. */
 	if (!cgroup)

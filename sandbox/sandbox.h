@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #define SANDBOX_EXIT_FAULT 125	/* the sandbox failed, not the command */
@@ -205,6 +206,7 @@ void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes);
 /* privileges.c */
 void privileges_check(void);
 void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup);
+rlim_t privileges_cpu_seconds(uint64_t timeout_ms);
 void privileges_drop(const struct sandbox_options *o);
 void privileges_limit_memory(const struct sandbox_options *o, bool cgroup);
 

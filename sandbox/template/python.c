@@ -418,12 +418,12 @@ static PyObject *str_list(char *const *p)
 
 /* In a child of the finished template: what every run does with our
  * memory, from the fork on (warm.py's sample_run): the runner of a
- * pre-started sandbox reads its run on fd 3, here a print(1) with no
- * channel (fd 4). */
+ * pre-started sandbox reads its run on fd 3 (prestart.py), here a print(1)
+ * with an hour of CPU time, no memory limit and no channel (fd 4). */
 static void sample_run(const char *name)
 {
 	(void)name;
-	static const char go[] = "0\0" "0\0" "\0" "-c\0" "print(1)";
+	static const char go[] = "3600\0" "0\0" "0\0" "\0" "-c\0" "print(1)";
 	int s[2], null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) < 0 ||
 	    dup2(s[0], 3) < 0 || dup2(null, 4) < 0 ||

@@ -2,6 +2,7 @@
 # `python3 -s -c <this>` before there is a run, so that a run does not wait
 # for the interpreter to start. It says it is ready on fd 3 and then reads
 # its run there, up to end-of-file, as NUL-separated fields:
+#   cpu_s       the RLIMIT_CPU to set, from the sandbox's init (init.c)
 #   memory_mb   the RLIMIT_AS to set (0: a cgroup limits memory instead)
 #   channel     1: keep fd 4, a runner's channel; 0: close it
 #   packages    the run's package set to put on sys.path, as PYTHONPATH
@@ -25,7 +26,8 @@ os.close(3)
 del sys.modules["resource"]
 sys.path_importer_cache.pop("", None)
 
-memory_mb, channel, packages, *argv = go.decode("utf-8", "surrogateescape").split("\0")
+cpu_s, memory_mb, channel, packages, *argv = go.decode("utf-8", "surrogateescape").split("\0")
+resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s)))
 limit = int(memory_mb) << 20
 if limit:
     # In a warm run (WARM, from the template's warm.py) the address space
@@ -63,7 +65,7 @@ else:
         print(f"{sys.executable}: can't open file {filename!r}: [Errno {e.errno}] {e.strerror}",
               file=sys.stderr)
         raise SystemExit(2)
-del go, chunk, memory_mb, channel, packages, resource, limit
+del go, chunk, cpu_s, memory_mb, channel, packages, resource, limit
 sys.modules["__main__"] = main
 try:
     exec(compile(source, filename, "exec"), main.__dict__)
