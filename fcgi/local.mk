@@ -62,7 +62,7 @@ fcgi_http_tests = tests/http/api_run.sh tests/http/service.sh tests/http/pyrunne
 	tests/http/valgrind.sh \
 	tests/http/cold/api_run.sh tests/http/cold/execute.sh tests/http/cold/pyrunner.sh
 TESTS += $(fcgi_http_tests)
-EXTRA_DIST += tests/http/lib.sh tests/http/wheels.py tests/http/mcp_client.mjs tests/http/openapi_check.mjs $(fcgi_http_tests)
+EXTRA_DIST += tests/http/lib.sh tests/http/wheels.py tests/http/fcgi_client.py tests/http/mcp_client.mjs tests/http/openapi_check.mjs $(fcgi_http_tests)
 
 
 # fcgi/coderunner.conf and nginx/coderunner.conf are installed by systemd/local.mk.

@@ -1,26 +1,31 @@
 /* worker.c — one process, one request at a time, off the shared listening socket.
  *
- * The kernel hands each connection to one of the workers blocked in accept(),
- * so the pool needs no dispatcher. A worker first gives up its effective
+ * The kernel wakes one of the workers waiting on the listening socket for each
+ * connection (EPOLLEXCLUSIVE), so the pool needs no dispatcher. A worker first gives up its effective
  * capabilities: it parses hostile JSON, and only coderunner-sandbox (which
  * regains what it needs at execve as the root service user, or from the
  * ambient set) should ever use a privilege.
  *
  * Stopping: SIGTERM (the service stops) or SIGUSR1 (a reload retires the
- * worker) sets a flag; a worker idle in accept() exits at once, a busy one
- * finishes its request first (the master bounds how long). Only when the
+ * worker) sets a flag; a worker idle in epoll_wait() exits at once, a busy
+ * one finishes its request first (the master bounds how long). Busy starts
+ * before accept(): libfcgi reads a connection's parameters inside
+ * FCGX_Accept_r, and a worker that exited there would drop the request. Only when the
  * service stops does a request still waiting for a run slot give up (503):
  * a retired worker's request runs, so a reload loses none.
  */
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <time.h>
@@ -146,6 +151,24 @@ static void handle(FCGX_Request *req)
 	buf_free(&ctx.rsp.body);
 }
 
+/* The listening socket, shared by every worker, turns non-blocking: a
+ * worker accepts only once woken for a connection, and finds EAGAIN, not a
+ * wait it cannot leave, when another worker took it first. EPOLLEXCLUSIVE
+ * wakes one worker per connection rather than all of them. */
+static int wait_on_listener(int listen_fd)
+{
+	int flags = fcntl(listen_fd, F_GETFL);
+	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		die_errno("make the listening socket non-blocking");
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		die_errno("epoll_create1");
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+		die_errno("epoll_ctl the listening socket");
+	return epfd;
+}
+
 void worker_main(int listen_fd, pid_t master)
 {
 	/* A worker outliving its master would hold the socket forever. The
@@ -195,17 +218,31 @@ void worker_main(int listen_fd, pid_t master)
 	FCGX_Request req;
 	if (FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		die("FCGX_InitRequest failed");
+	int epfd = wait_on_listener(listen_fd);
 
 	while (!stopping) {
+		/* Idle only while nothing is accepted: epoll_wait() is never
+		 * restarted after a signal, and its handler exits here. */
 		idle = 1;
 		if (stopping)
 			break;
-		int rc = FCGX_Accept_r(&req);
+		struct epoll_event ev;
+		struct pollfd kept = { req.ipcFd, POLLIN, 0 };
+		/* A web server that keeps its connection (FCGI_KEEP_CONN)
+		 * sends the next request on it, not to the listener. */
+		int ready = req.ipcFd >= 0 ? poll(&kept, 1, -1) : epoll_wait(epfd, &ev, 1, -1);
 		idle = 0;
+		if (ready < 0 && errno != EINTR)
+			die_errno("wait for a request");
+		if (ready <= 0 || stopping)
+			continue;
+		int rc = FCGX_Accept_r(&req);
 		if (rc < 0) {
 			if (stopping)
 				break;
-			if (rc == -EINTR || rc == -ECONNABORTED || rc == -EPROTO)
+			/* EAGAIN: another worker woken for the same connection
+			 * took it. */
+			if (rc == -EAGAIN || rc == -EINTR || rc == -ECONNABORTED || rc == -EPROTO)
 				continue;
 			die("accepting a FastCGI request failed (%d)", rc);
 		}

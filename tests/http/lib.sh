@@ -161,10 +161,15 @@ pool_sandboxes() {	# pre-started by the master, or forked by its template
 	{ pgrep -P "$fcgi_pid" -x coderunner-sand
 	  for t in $(pgrep -P "$fcgi_pid" -x coderunner-temp); do pgrep -P "$t" -x coderunner-sand; done; } | sort -n
 }
-# A worker in a run waits in poll() on its pipes (an idle one in accept(), a
-# queued one on a futex); a sandbox that took a run has handed its output
-# pipes over to the worker.
-busy_workers() { local w; for w in $(fcgi_workers); do grep -q poll "/proc/$w/wchan" 2>/dev/null && echo "$w"; done; }
+# A worker in a run waits in poll() on its pipes (an idle one in
+# epoll_wait(), a queued one on a futex); a sandbox that took a run has
+# handed its output pipes over to the worker.
+busy_workers() {
+	local w
+	for w in $(fcgi_workers); do
+		grep -q poll "/proc/$w/wchan" 2>/dev/null && ! grep -q epoll "/proc/$w/wchan" && echo "$w"
+	done
+}
 busy_sandboxes() {
 	local s
 	for s in $(pool_sandboxes); do

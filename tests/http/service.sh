@@ -134,6 +134,16 @@ sleep 1
 run_json '{"script": "import time; time.sleep(3)"}'
 is "$(jq_ 'j["exit_code"]')" 124 "after SIGHUP the new timeout_default_s is in force"
 like "$(cat "$fcgi_log")" 'SIGHUP: configuration .* reloaded' "and the reload is logged"
+# A reload the moment a worker has accepted a connection and waits for its
+# parameters: the worker is no longer idle, and answers before it retires.
+out=$($PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" reload)
+like "$out" '"stdout": "42\\n"' "a reload between a connection's accept and its parameters loses no request"
+like "$out" '^end of request' "(the FastCGI request ends properly)"
+# A web server that keeps its connections open sends its next request on one.
+out=$($PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" keep)
+is "$(grep -oE '"stdout": "(42|48)\\n"|^end of request' <<<"$out" | tr '\n' ' ')" \
+	'"stdout": "42\n" end of request "stdout": "48\n" end of request ' \
+	"two requests on a kept connection (FCGI_KEEP_CONN) are both answered, each ending properly"
 echo "bogus_key = 1" >>"$conf"
 kill -HUP "$fcgi_pid"
 sleep 0.5

@@ -1,0 +1,73 @@
+# fcgi_client.py SOCKET MASTER_PID MODE: POST /api/run straight over FastCGI.
+#   reload  one request, with a reload (SIGHUP to the master) between the
+#           connection's first record and its parameters: the moment a worker
+#           has accepted it and waits for the rest inside libfcgi
+#   keep    two requests on one connection the web server keeps
+#           (FCGI_KEEP_CONN), as nginx's fastcgi_keep_conn does
+# Prints each answer's stdout stream and whether its request ended.
+import os, signal, socket, struct, sys, time
+
+BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
+KEEP_CONN = 1
+
+
+def record(kind, content, rid):
+    return struct.pack("!BBHHBx", 1, kind, rid, len(content), 0) + content
+
+
+def pair(name, value):
+    def length(n):
+        return bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
+    name, value = name.encode(), value.encode()
+    return length(len(name)) + length(len(value)) + name + value
+
+
+def rest(rid, n):
+    body = ('{"script": "print(6 * %d)"}' % n).encode()
+    params = b"".join(pair(k, v) for k, v in {
+        "REQUEST_METHOD": "POST", "DOCUMENT_URI": "/api/run", "SCRIPT_NAME": "/api/run",
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+        "SERVER_PROTOCOL": "HTTP/1.1"}.items())
+    return (record(PARAMS, params, rid) + record(PARAMS, b"", rid) +
+            record(STDIN, body, rid) + record(STDIN, b"", rid))
+
+
+def answer(s):
+    """Reads records up to END_REQUEST or end-of-file; prints the stdout."""
+    out, data = b"", b""
+    while True:
+        while len(data) >= 8:
+            _, kind, _, length, padding = struct.unpack("!BBHHB", data[:7])
+            if len(data) < 8 + length + padding:
+                break
+            if kind == STDOUT:
+                out += data[8:8 + length]
+            data = data[8 + length + padding:]
+            if kind == END_REQUEST:
+                print(out.decode("utf-8", "replace") + "\nend of request")
+                return
+        chunk = s.recv(65536)
+        if not chunk:
+            print(out.decode("utf-8", "replace") + "\nno end of request")
+            return
+        data += chunk
+
+
+path, master, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+s.settimeout(30)                # an answer that never comes fails, not hangs
+try:
+    if mode == "reload":
+        s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1))
+        time.sleep(0.5)         # a worker accepts and waits for the parameters
+        os.kill(master, signal.SIGHUP)
+        time.sleep(1)           # the master retires every worker
+        s.sendall(rest(1, 7))
+        answer(s)
+    else:
+        for rid, n in ((1, 7), (2, 8)):
+            s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, KEEP_CONN), rid) + rest(rid, n))
+            answer(s)
+except OSError as e:
+    print("the connection broke:", e)
