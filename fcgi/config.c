@@ -45,7 +45,7 @@ static const struct key keys[] = {
 	UA(prestarted, 1, MAX_PRESTARTED, "sandboxes kept built with an interpreter started, waiting for a run; auto = CPUs"),
 	U(queue_timeout_s, 0, 3600, "10", "longest wait for a run slot before 503"),
 	U(retry_after_s, 1, 3600, "5", "the Retry-After header of a 503"),
-	U(drain_timeout_s, 1, 3600, "330", "on SIGTERM, how long in-flight runs may take before they are killed"),
+	U(drain_timeout_s, 1, 3600, "480", "on SIGTERM, how long in-flight runs may take before they are killed"),
 	S(sandbox, BINDIR "/coderunner-sandbox", "the coderunner-sandbox binary"),
 	S(python, "/usr/bin/python3", "the interpreter run in the sandbox"),
 	{ "template", STRING, offsetof(struct config, template_bin), sizeof(((struct config *)0)->template_bin),

@@ -34,6 +34,8 @@ int main(void)
 	is_int(cfg.timeout_max_s, 300, "timeout_max_s defaults to 300");
 	is_int(cfg.max_script_kib, 256, "max_script_kib defaults to 256");
 	ok(cfg.uid_first == 2000000000 && cfg.uid_last == 2000000999, "run_uids defaults to 2000000000-2000000999");
+	ok(cfg.drain_timeout_s >= cfg.package_install_timeout_s + 30 + cfg.queue_timeout_s + cfg.timeout_max_s,
+	   "drain_timeout_s lets the longest request finish: an install, a wait for a slot, a run");
 
 	is_int(load("# a comment\n\n  max_runs = 3  \nqueue_size = 0\nuser = coderunner-run\nrun_uids = 70000-70099\ncgroup = off\n"), 0, "a valid file loads, the obsolete key user included");
 	ok(cfg.max_runs == 3 && cfg.queue_size == 0 && cfg.workers == 5, "explicit values, and workers follow them");
