@@ -26,10 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <linux/sockios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +47,11 @@ extern char **environ;
 /* How long a run may wait for a pre-started sandbox to take it: one is
  * normally waiting, or being built after the last run. */
 #define CLAIM_TIMEOUT_S 30
+/* How often a warm claim not yet taken looks whether the template lives. */
+#define CLAIM_CHECK_MS 100
+/* claim()'s answer for a warm claim no sandbox took before the template
+ * ended: the run may start cold instead. */
+#define CLAIM_UNTAKEN (-2)
 
 void run_result_free(struct run_result *res)
 {
@@ -264,11 +271,41 @@ static int start_own(const struct config *c, const char *dir, const struct run_r
 	return p[REPORT][0];
 }
 
+/* Waits for a sandbox's reply on sock; false with errno when none came in
+ * time (EAGAIN), and with *untaken when a warm claim's template ended with
+ * the claim still queued. A sandbox replies only once it has read the whole
+ * request, and starts the run only once its reply is sent; so while some
+ * of what we sent is unread (SIOCOUTQ), no sandbox has the run, and
+ * hanging up can end none. Its template gone, such a claim would wait for
+ * the next template's sandboxes, which may never come. */
+static bool wait_for_reply(int sock, bool warm, bool *untaken)
+{
+	long long give_up = now_ms() + CLAIM_TIMEOUT_S * 1000LL;
+	for (;;) {
+		struct pollfd p = { sock, POLLIN, 0 };
+		int rc = poll(&p, 1, warm ? CLAIM_CHECK_MS : CLAIM_TIMEOUT_S * 1000);
+		if (rc > 0)
+			return true;
+		if (rc < 0 && errno != EINTR)
+			return false;
+		int unread = 0;
+		if (warm && !pool_warm() && ioctl(sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
+			*untaken = true;
+			return false;
+		}
+		if (now_ms() >= give_up) {
+			errno = EAGAIN;
+			return false;
+		}
+	}
+}
+
 /* Connects to a sandbox and hands over the run; returns the connection with
  * fds[] set to the script's stdout, stderr and fd 4 (or -1 each when the
- * sandbox failed before the run, and says why in the report), or -1 with
- * res->fault set. */
-static int claim(const char *dir, const struct run_request *r, int fds[3], struct run_result *res)
+ * sandbox failed before the run, and says why in the report), -1 with
+ * res->fault set, or for a warm claim CLAIM_UNTAKEN (wait_for_reply). */
+static int claim(const char *dir, const struct run_request *r, bool warm, int fds[3],
+		 struct run_result *res)
 {
 	fds[0] = fds[1] = fds[2] = -1;
 	struct buf args = { 0 };
@@ -317,6 +354,17 @@ static int claim(const char *dir, const struct run_request *r, int fds[3], struc
 		send_errno = errno ? errno : EPROTO;
 
 	/* The reply: one byte, with the output's read ends when the run starts. */
+	bool untaken = false;
+	if (!send_errno && !wait_for_reply(sock, warm, &untaken)) {
+		step = "hear from the sandbox";
+		if (untaken) {
+			close(dfd);
+			close(sock);
+			buf_free(&args);
+			return CLAIM_UNTAKEN;
+		}
+		goto fail;
+	}
 	char byte;
 	iov = (struct iovec){ &byte, 1 };
 	msg = (struct msghdr){
@@ -383,11 +431,16 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	int sock;
 	bool warm = !r->install && pool_warm() &&
 		    !(r->package_modules[0] && pool_imports_any(r->package_modules));
+	bool pooled = warm || (!r->install && !config_template(c) && pool_can_start() &&
+			       slots_running() < c->prestarted);
+	sock = pooled ? claim(dir, r, warm, fds, res) : -1;
+	if (sock == CLAIM_UNTAKEN) {
+		log_msg("template gone before a sandbox took a run: it starts cold");
+		warm = pooled = false;
+	}
 	if (!r->install)
 		metrics_run_start(warm);
-	if (warm || (!r->install && !config_template(c) && pool_can_start() && slots_running() < c->prestarted)) {
-		sock = claim(dir, r, fds, res);
-	} else if ((sock = start_own(c, dir, r, fds, &own)) < 0) {
+	if (!pooled && (sock = start_own(c, dir, r, fds, &own)) < 0) {
 		res->fault_errno = errno;
 		snprintf(res->fault, sizeof res->fault, "cannot start the sandbox %.200s: %s", c->sandbox,
 			 strerror(errno));
