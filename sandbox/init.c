@@ -299,7 +299,8 @@ static int start_claimed_run(const struct sandbox_options *o, int result_fd,
 	 * it sets (an unprivileged process may lower its limits, and init has
 	 * no CAP_SYS_RESOURCE to do it from outside) before the run's code. */
 	char cpu[24];
-	int cpu_len = snprintf(cpu, sizeof cpu, "%llu", (unsigned long long)privileges_cpu_seconds(go.timeout_ms));
+	int cpu_len = snprintf(cpu, sizeof cpu, "%llu",
+			       (unsigned long long)privileges_cpu_seconds(go.timeout_ms));
 	if (send_all(cmd->control[0], cpu, (size_t)cpu_len + 1))
 		send_all(cmd->control[0], go.args, go.args_len);
 	close(cmd->control[0]);

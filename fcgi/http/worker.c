@@ -1,18 +1,18 @@
 /* worker.c — one process, one request at a time, off the shared listening socket.
  *
- * The kernel wakes one of the workers waiting on the listening socket for each
- * connection (EPOLLEXCLUSIVE), so the pool needs no dispatcher. A worker first gives up its effective
- * capabilities: it parses hostile JSON, and only coderunner-sandbox (which
- * regains what it needs at execve as the root service user, or from the
- * ambient set) should ever use a privilege.
+ * The kernel wakes one of the workers waiting on the listening socket for
+ * each connection (EPOLLEXCLUSIVE), so the pool needs no dispatcher. A
+ * worker first gives up its effective capabilities: it parses hostile JSON,
+ * and only coderunner-sandbox (which regains what it needs at execve as the
+ * root service user, or from the ambient set) should ever use a privilege.
  *
  * Stopping: SIGTERM (the service stops) or SIGUSR1 (a reload retires the
  * worker) sets a flag; a worker idle in epoll_wait() exits at once, a busy
  * one finishes its request first (the master bounds how long). Busy starts
  * before accept(): libfcgi reads a connection's parameters inside
- * FCGX_Accept_r, and a worker that exited there would drop the request. Only when the
- * service stops does a request still waiting for a run slot give up (503):
- * a retired worker's request runs, so a reload loses none.
+ * FCGX_Accept_r, and a worker that exited there would drop the request.
+ * Only when the service stops does a request still waiting for a run slot
+ * give up (503): a retired worker's request runs, so a reload loses none.
  */
 #include <cap-ng.h>
 #include <errno.h>
