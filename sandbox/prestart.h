@@ -6,7 +6,10 @@
  *   struct prestart_request, with the run's work dir fd attached
  *     (SCM_RIGHTS): the dir is copied in as /work and ./output back into it;
  *   stdin_len bytes: the command's stdin;
- *   args_len bytes: given to the command on its fd 3.
+ *   args_len bytes: given to the command on its fd 3, after a field init
+ *                   puts first: the run's CPU seconds and a NUL, which the
+ *                   command sets as its RLIMIT_CPU (it was started with the
+ *                   sandbox's --timeout's).
  * The sandbox answers with one byte and, when the run can start, the read
  * ends of the command's stdout, stderr and fd 4 attached (SCM_RIGHTS). Then
  * comes the report (one JSON line, as --report-fd writes it) and end-of-file.
