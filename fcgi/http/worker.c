@@ -182,12 +182,20 @@ void worker_main(int listen_fd, pid_t master)
 
 	/* SA_RESTART: a busy worker goes on reading the body and writing the
 	 * answer (libfcgi takes an EINTR for an error). An idle one never
-	 * comes back to accept(): the handler ends it there. */
+	 * comes back to its wait: the handler ends it there. */
 	struct sigaction sa = { .sa_handler = on_term, .sa_flags = SA_RESTART };
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
 	    sigaction(SIGUSR1, &sa, NULL) < 0)
 		die_errno("sigaction");
+	/* Held off while libfcgi accepts and reads the parameters: a select()
+	 * of its, which no SA_RESTART restarts, would take the EINTR for a
+	 * connection that went away and close it. */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGUSR1);
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	if (sigaction(SIGPIPE, &ign, NULL) < 0 || sigaction(SIGHUP, &ign, NULL) < 0)
 		die_errno("sigaction");
@@ -236,7 +244,11 @@ void worker_main(int listen_fd, pid_t master)
 			die_errno("wait for a request");
 		if (ready <= 0 || stopping)
 			continue;
+		if (sigprocmask(SIG_BLOCK, &stop_signals, NULL) < 0)
+			die_errno("sigprocmask");
 		int rc = FCGX_Accept_r(&req);
+		if (sigprocmask(SIG_UNBLOCK, &stop_signals, NULL) < 0)
+			die_errno("sigprocmask");
 		if (rc < 0) {
 			if (stopping)
 				break;

@@ -2,6 +2,8 @@
 #   reload  one request, with a reload (SIGHUP to the master) between the
 #           connection's first record and its parameters: the moment a worker
 #           has accepted it and waits for the rest inside libfcgi
+#   silent  the same, with the reload before the first record: the worker
+#           waits in libfcgi for the connection's first byte (up to 2 s)
 #   keep    two requests on one connection the web server keeps
 #           (FCGI_KEEP_CONN), as nginx's fastcgi_keep_conn does
 # Prints each answer's stdout stream and whether its request ended.
@@ -58,7 +60,13 @@ s = socket.socket(socket.AF_UNIX)
 s.connect(path)
 s.settimeout(30)                # an answer that never comes fails, not hangs
 try:
-    if mode == "reload":
+    if mode == "silent":
+        time.sleep(0.2)         # a worker accepts and waits for a first byte
+        os.kill(master, signal.SIGHUP)
+        time.sleep(0.8)         # the master retires every worker
+        s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1) + rest(1, 7))
+        answer(s)
+    elif mode == "reload":
         s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1))
         time.sleep(0.5)         # a worker accepts and waits for the parameters
         os.kill(master, signal.SIGHUP)

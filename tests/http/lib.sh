@@ -167,7 +167,7 @@ pool_sandboxes() {	# pre-started by the master, or forked by its template
 busy_workers() {
 	local w
 	for w in $(fcgi_workers); do
-		grep -q poll "/proc/$w/wchan" 2>/dev/null && ! grep -q epoll "/proc/$w/wchan" && echo "$w"
+		grep -q poll "/proc/$w/wchan" 2>/dev/null && ! grep -qE 'epoll|ep_poll' "/proc/$w/wchan" && echo "$w"
 	done
 }
 busy_sandboxes() {

@@ -139,6 +139,8 @@ like "$(cat "$fcgi_log")" 'SIGHUP: configuration .* reloaded' "and the reload is
 out=$($PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" reload)
 like "$out" '"stdout": "42\\n"' "a reload between a connection's accept and its parameters loses no request"
 like "$out" '^end of request' "(the FastCGI request ends properly)"
+out=$($PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" silent)
+like "$out" '"stdout": "42\\n"' "a reload between a connection's accept and its first byte loses no request either"
 # A web server that keeps its connections open sends its next request on one.
 out=$($PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" keep)
 is "$(grep -oE '"stdout": "(42|48)\\n"|^end of request' <<<"$out" | tr '\n' ' ')" \
