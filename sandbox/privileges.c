@@ -55,12 +55,14 @@ static void set_limit(int resource, const char *name, rlim_t value)
 /* CPU time is a backstop behind the wall timeout that init enforces. It
  * counts every thread of a process: a run on all the CPUs (numpy's BLAS
  * threads) spends the timeout's seconds that many times over. The CPUs it
- * may use are its affinity mask, one system call; there is no /sys here for
- * sysconf() to count the online ones. */
+ * may use are its affinity mask, one system call (with no /sys here,
+ * sysconf() would read /proc/stat), or on a host with more CPUs than a
+ * cpu_set_t holds, sysconf()'s count. */
 rlim_t privileges_cpu_seconds(uint64_t timeout_ms)
 {
 	cpu_set_t set;
-	int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+	long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) :
+		    sysconf(_SC_NPROCESSORS_ONLN);	/* more than CPU_SETSIZE */
 	return (rlim_t)(timeout_ms / 1000 + 2) * (rlim_t)(cpus > 0 ? cpus : 1);
 }
 

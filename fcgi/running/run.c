@@ -283,7 +283,8 @@ static bool wait_for_reply(int sock, bool warm, bool *untaken)
 	long long give_up = now_ms() + CLAIM_TIMEOUT_S * 1000LL;
 	for (;;) {
 		struct pollfd p = { sock, POLLIN, 0 };
-		int rc = poll(&p, 1, warm ? CLAIM_CHECK_MS : CLAIM_TIMEOUT_S * 1000);
+		long long left = give_up - now_ms();
+		int rc = poll(&p, 1, (int)(warm && left > CLAIM_CHECK_MS ? CLAIM_CHECK_MS : left > 0 ? left : 0));
 		if (rc > 0)
 			return true;
 		if (rc < 0 && errno != EINTR)

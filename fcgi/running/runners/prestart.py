@@ -27,7 +27,10 @@ del sys.modules["resource"]
 sys.path_importer_cache.pop("", None)
 
 cpu_s, memory_mb, channel, packages, *argv = go.decode("utf-8", "surrogateescape").split("\0")
-resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s)))
+# Never above what the command was started with (CPUs added since then).
+hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+cpu_s = int(cpu_s) if hard == resource.RLIM_INFINITY else min(int(cpu_s), hard)
+resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
 limit = int(memory_mb) << 20
 if limit:
     # In a warm run (WARM, from the template's warm.py) the address space
@@ -65,7 +68,7 @@ else:
         print(f"{sys.executable}: can't open file {filename!r}: [Errno {e.errno}] {e.strerror}",
               file=sys.stderr)
         raise SystemExit(2)
-del go, chunk, cpu_s, memory_mb, channel, packages, resource, limit
+del go, chunk, cpu_s, hard, memory_mb, channel, packages, resource, limit
 sys.modules["__main__"] = main
 try:
     exec(compile(source, filename, "exec"), main.__dict__)
