@@ -316,6 +316,7 @@ static int claim(const char *dir, const struct run_request *r, bool warm, int fd
 	snprintf(addr.sun_path, sizeof addr.sun_path, "%s", service.pool_path);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool untaken = false;
 	const char *step = "open the work directory";
 	if (dfd < 0 || sock < 0)
 		goto fail;
@@ -355,17 +356,9 @@ static int claim(const char *dir, const struct run_request *r, bool warm, int fd
 		send_errno = errno ? errno : EPROTO;
 
 	/* The reply: one byte, with the output's read ends when the run starts. */
-	bool untaken = false;
-	if (!send_errno && !wait_for_reply(sock, warm, &untaken)) {
-		step = "hear from the sandbox";
-		if (untaken) {
-			close(dfd);
-			close(sock);
-			buf_free(&args);
-			return CLAIM_UNTAKEN;
-		}
+	step = "hear from the sandbox";
+	if (!send_errno && !wait_for_reply(sock, warm, &untaken))
 		goto fail;
-	}
 	char byte;
 	iov = (struct iovec){ &byte, 1 };
 	msg = (struct msghdr){
@@ -395,15 +388,17 @@ static int claim(const char *dir, const struct run_request *r, bool warm, int fd
 	return sock;
 
 fail:
-	res->fault_errno = errno;
-	snprintf(res->fault, sizeof res->fault, "cannot %s: %s", step,
-		 errno == EAGAIN ? "none took the run in time (see the service log)" : strerror(errno));
+	if (!untaken) {
+		res->fault_errno = errno;
+		snprintf(res->fault, sizeof res->fault, "cannot %s: %s", step,
+			 errno == EAGAIN ? "none took the run in time (see the service log)" : strerror(errno));
+	}
 	if (dfd >= 0)
 		close(dfd);
 	if (sock >= 0)
 		close(sock);
 	buf_free(&args);
-	return -1;
+	return untaken ? CLAIM_UNTAKEN : -1;
 }
 
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
