@@ -271,18 +271,19 @@ static int start_own(const struct config *c, const char *dir, const struct run_r
 	return p[REPORT][0];
 }
 
-/* Waits for a sandbox's reply on sock; false with errno when none came in
- * time (EAGAIN), and with *untaken when a warm claim's template ended with
- * the claim still queued. A sandbox replies only once it has read the whole
- * request, and starts the run only once its reply is sent; so while some
- * of what we sent is unread (SIOCOUTQ), no sandbox has the run, and
- * hanging up can end none. Its template gone, such a claim would wait for
- * the next template's sandboxes, which may never come. */
-static bool wait_for_reply(int sock, bool warm, bool *untaken)
+/* Waits until sock is ready for events (POLLOUT while the request is
+ * sent, POLLIN for the reply) or give_up passes; false with errno when it
+ * did not come in time (EAGAIN), and with *untaken when a warm claim's
+ * template ended with the claim still queued. A sandbox replies only once
+ * it has read the whole request, and starts the run only once its reply is
+ * sent; so while some of what we sent is unread (SIOCOUTQ), and all the
+ * more while we are still sending, no sandbox has the run, and hanging up
+ * can end none. Its template gone, such a claim would wait for the next
+ * template's sandboxes, which may never come. */
+static bool wait_claim(int sock, short events, bool warm, long long give_up, bool *untaken)
 {
-	long long give_up = now_ms() + CLAIM_TIMEOUT_S * 1000LL;
 	for (;;) {
-		struct pollfd p = { sock, POLLIN, 0 };
+		struct pollfd p = { sock, events, 0 };
 		long long left = give_up - now_ms();
 		int rc = poll(&p, 1, (int)(warm && left > CLAIM_CHECK_MS ? CLAIM_CHECK_MS : left > 0 ? left : 0));
 		if (rc > 0)
@@ -301,14 +302,36 @@ static bool wait_for_reply(int sock, bool warm, bool *untaken)
 	}
 }
 
+/* write_all() for a claim: a request larger than the socket's buffer
+ * waits for a sandbox to read it, as the reply is waited for. */
+static int send_claim(int sock, const char *p, size_t n, bool warm, long long give_up, bool *untaken)
+{
+	while (n) {
+		ssize_t w = send(sock, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			if (!wait_claim(sock, POLLOUT, warm, give_up, untaken))
+				return -1;
+			continue;
+		}
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* Connects to a sandbox and hands over the run; returns the connection with
  * fds[] set to the script's stdout, stderr and fd 4 (or -1 each when the
  * sandbox failed before the run, and says why in the report), -1 with
- * res->fault set, or for a warm claim CLAIM_UNTAKEN (wait_for_reply). */
+ * res->fault set, or for a warm claim CLAIM_UNTAKEN (wait_claim). */
 static int claim(const char *dir, const struct run_request *r, bool warm, int fds[3],
 		 struct run_result *res)
 {
 	fds[0] = fds[1] = fds[2] = -1;
+	long long give_up = now_ms() + CLAIM_TIMEOUT_S * 1000LL;
 	struct buf args = { 0 };
 	build_args(r, &args);
 	struct timeval tv = { CLAIM_TIMEOUT_S, 0 };
@@ -352,12 +375,16 @@ static int claim(const char *dir, const struct run_request *r, bool warm, int fd
 	 * its reply then still says why. */
 	int send_errno = 0;
 	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
-	    write_all(sock, r->stdin_data, r->stdin_len) < 0 || write_all(sock, args.data, args.len) < 0)
+	    send_claim(sock, r->stdin_data, r->stdin_len, warm, give_up, &untaken) < 0 ||
+	    send_claim(sock, args.data, args.len, warm, give_up, &untaken) < 0)
 		send_errno = errno ? errno : EPROTO;
+	step = "hand the run to a sandbox";
+	if (untaken || send_errno == EAGAIN)
+		goto fail;	/* nothing to hear: none read it all in time */
 
 	/* The reply: one byte, with the output's read ends when the run starts. */
 	step = "hear from the sandbox";
-	if (!send_errno && !wait_for_reply(sock, warm, &untaken))
+	if (!send_errno && !wait_claim(sock, POLLIN, warm, give_up, &untaken))
 		goto fail;
 	char byte;
 	iov = (struct iovec){ &byte, 1 };

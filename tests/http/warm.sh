@@ -153,32 +153,42 @@ log_clean
 # A run still queued on the pool's socket when the template dies (the
 # template stopped, so that its one sandbox, taken by a slow run, is not
 # replaced) starts cold rather than wait for a template that, its binary
-# gone, will not come back; the slow run finishes in its sandbox.
+# gone, will not come back; the slow run finishes in its sandbox. Once with
+# a request that fits the socket's buffer, once with a 1 MB stdin that is
+# still being sent when the template dies.
 mkdir -p "$http_tmp/bin"
-cp "$top_builddir/coderunner-template" "$http_tmp/bin/"
-http_start prestarted=1 "template = $http_tmp/bin/coderunner-template"
-tpl=$(template_pid)
-kill -STOP "$tpl"
-curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' \
-	--data-binary '{"script": "import time\ntime.sleep(3)\nprint(\"slow done\")"}' "$base/api/run" &
-slow=$!
-for _ in $(seq 50); do [ -n "$(busy_sandboxes)" ] && break; sleep 0.1; done
-cold0=$(starts cold)
-curl -s -o "$http_tmp/queued.out" -w '%{http_code}' -H 'Content-Type: application/json' \
-	--data-binary '{"script": "print(\"queued\")"}' "$base/api/run" >"$http_tmp/queued.status" &
-queued=$!
-sleep 1
-rm "$http_tmp/bin/coderunner-template"
-kill -9 "$tpl"
-wait $queued
-is "$(cat "$http_tmp/queued.status") $($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["stdout"].strip())' "$http_tmp/queued.out" 2>&1 | tail -1)" \
-	"200 queued" "a run queued for a template that dies starts cold, not after a template that never comes"
-is "$(( $(starts cold) - cold0 ))" 1 "(counted as a cold start)"
-like "$(cat "$fcgi_log")" "template gone before a sandbox took a run: it starts cold" "and the log says so"
-wait $slow
-like "$(cat "$http_tmp/slow.out")" '"stdout": "slow done\\n"' "the run the dead template's sandbox had taken finishes"
-http_stop
-log_clean
+$PY -c 'import json; print(json.dumps({"script": "import sys; print(\"queued\", len(sys.stdin.read()))", "stdin": "x" * 1000000}))' \
+	>"$http_tmp/queued-big.json"
+printf '%s' '{"script": "import sys; print(\"queued\", len(sys.stdin.read()))"}' >"$http_tmp/queued-small.json"
+for size in small big; do
+	cp "$top_builddir/coderunner-template" "$http_tmp/bin/"
+	http_start prestarted=1 "template = $http_tmp/bin/coderunner-template"
+	tpl=$(template_pid)
+	kill -STOP "$tpl"
+	curl -s -o "$http_tmp/slow.out" -H 'Content-Type: application/json' \
+		--data-binary '{"script": "import time\ntime.sleep(3)\nprint(\"slow done\")"}' "$base/api/run" &
+	slow=$!
+	for _ in $(seq 50); do [ -n "$(busy_sandboxes)" ] && break; sleep 0.1; done
+	cold0=$(starts cold)
+	said0=$(grep -c "template gone before a sandbox took a run: it starts cold" "$fcgi_log")
+	curl -s -o "$http_tmp/queued.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "@$http_tmp/queued-$size.json" "$base/api/run" >"$http_tmp/queued.status" &
+	queued=$!
+	sleep 1
+	rm "$http_tmp/bin/coderunner-template"
+	kill -9 "$tpl"
+	wait $queued
+	want=0; [ $size = big ] && want=1000000
+	is "$(cat "$http_tmp/queued.status") $($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["stdout"].strip())' "$http_tmp/queued.out" 2>&1 | tail -1)" \
+		"200 queued $want" "$size request: a run queued for a template that dies starts cold, not after a template that never comes"
+	is "$(( $(starts cold) - cold0 ))" 1 "$size request: (counted as a cold start)"
+	is "$(( $(grep -c "template gone before a sandbox took a run: it starts cold" "$fcgi_log") - said0 ))" 1 \
+		"$size request: and the log says so"
+	wait $slow
+	like "$(cat "$http_tmp/slow.out")" '"stdout": "slow done\\n"' "$size request: the run the dead template's sandbox had taken finishes"
+	http_stop
+	log_clean
+done
 
 # A template that cannot start: runs start cold, and the log says why.
 warm_wait=0 http_start "template = /bin/false"
