@@ -17,8 +17,17 @@
  * options would make, but for where the libraries lie in its memory, and
  * for its command line, which still names --zygote. End of file on FD, or
  * the template's end, ends us.
+ *
+ * A child goes on only once its pid is sent. The template waits 5 s for an
+ * answer, then kills us; a child forked whose pid never reached it would
+ * be a sandbox it does not know of: one it neither retires nor waits for,
+ * killed mid-run when it ends. So a child waits for a byte on a pipe that
+ * we write after the answer, and ends on end of file: we were killed
+ * before we answered. What we did send, the template reads once it has
+ * reaped us.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -37,9 +46,17 @@ static int fault(const char *what)
 	return SANDBOX_EXIT_FAULT;
 }
 
-/* A child: from here on the supervisor an exec would have started. */
-static int supervisor(struct sandbox_options *o)
+/* A child: from here on, once our parent said its pid, the supervisor an
+ * exec would have started. */
+static int supervisor(struct sandbox_options *o, int go)
 {
+	char byte;
+	ssize_t n;
+	while ((n = read(go, &byte, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(0);	/* the template never heard of us */
+	close(go);
 	close(o->zygote_fd);
 	o->zygote_fd = -1;
 	if (prctl(PR_SET_NAME, "coderunner-sandbox") < 0)
@@ -63,12 +80,21 @@ int zygote_main(struct sandbox_options *o)
 				continue;
 			return fault("recv");
 		}
+		int go[2];
+		if (pipe2(go, O_CLOEXEC) < 0)
+			return fault("pipe2");
 		/* fork() with CLONE_PARENT, which fork() cannot ask for. */
 		pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, NULL, NULL, 0UL);
-		if (pid == 0)
-			return supervisor(o);
+		if (pid == 0) {
+			close(go[1]);
+			return supervisor(o, go[0]);
+		}
 		int32_t answer = pid > 0 ? (int32_t)pid : -errno;
+		close(go[0]);
 		if (send(o->zygote_fd, &answer, sizeof answer, MSG_NOSIGNAL) != (ssize_t)sizeof answer)
 			return fault("send");
+		if (pid > 0 && write(go[1], "g", 1) != 1)
+			return fault("write");
+		close(go[1]);
 	}
 }

@@ -202,9 +202,17 @@ static pid_t fork_supervisor(void)
 	if (send(zygote, "s", 1, MSG_NOSIGNAL) != 1 || recv(zygote, &pid, sizeof pid, 0) != (ssize_t)sizeof pid) {
 		fprintf(stderr, "coderunner-template: the zygote does not answer (%s); a new one is started\n",
 			strerror(errno));
+		/* Once it is reaped, all it sent is here to read; a supervisor it
+		 * forked goes on only once its pid was sent (zygote.c). So an
+		 * answer that came late names one that is ours all the same. */
 		kill(zygote_pid, SIGKILL);
+		while (waitpid(zygote_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		zygote_pid = 0;
+		bool late = recv(zygote, &pid, sizeof pid, MSG_DONTWAIT) == (ssize_t)sizeof pid;
 		stop_zygote();
-		return -1;
+		if (!late)
+			return -1;
 	}
 	if (pid < 0) {
 		fprintf(stderr, "coderunner-template: the zygote cannot fork: %s\n", strerror(-pid));
