@@ -302,6 +302,9 @@ int stage_make_root(const char *root, mode_t mode, char *failed, size_t len);
 void stage_retry_removals(void);	/* after a request: what stage_remove could not */
 int remove_tree_at(int dirfd, const char *name);
 int write_all(int fd, const void *data, size_t n);	/* 0, or -1 with errno */
+/* write_all() on a non-blocking fd: each time it takes no more, ready(ctx)
+ * waits until it does, or fails (false, errno set). */
+int write_all_wait(int fd, const void *data, size_t n, bool (*ready)(void *ctx), void *ctx);
 
 /* ---- run.c ------------------------------------------------------------- */
 struct run_result {

@@ -302,25 +302,19 @@ static bool wait_claim(int sock, short events, bool warm, long long give_up, boo
 	}
 }
 
-/* write_all() for a claim: a request larger than the socket's buffer
- * waits for a sandbox to read it, as the reply is waited for. */
-static int send_claim(int sock, const char *p, size_t n, bool warm, long long give_up, bool *untaken)
+/* A claim's request larger than the socket's buffer waits for a sandbox to
+ * read it as the reply is waited for. */
+struct claim_wait {
+	int sock;
+	bool warm;
+	long long give_up;
+	bool *untaken;
+};
+
+static bool claim_writable(void *ctx)
 {
-	while (n) {
-		ssize_t w = send(sock, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN) {
-			if (!wait_claim(sock, POLLOUT, warm, give_up, untaken))
-				return -1;
-			continue;
-		}
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	struct claim_wait *w = ctx;
+	return wait_claim(w->sock, POLLOUT, w->warm, w->give_up, w->untaken);
 }
 
 /* Connects to a sandbox and hands over the run; returns the connection with
@@ -343,10 +337,13 @@ static int claim(const char *dir, const struct run_request *r, bool warm, int fd
 	const char *step = "open the work directory";
 	if (dfd < 0 || sock < 0)
 		goto fail;
+	/* SO_SNDTIMEO bounds connect()'s wait while the pool's backlog is
+	 * full; from then on the socket is non-blocking, and wait_claim()
+	 * keeps to give_up. */
 	step = "connect to the pre-started sandboxes";
 	if (setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
-	    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-	    connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0)
+	    connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+	    fcntl(sock, F_SETFL, O_NONBLOCK) < 0)
 		goto fail;
 
 	struct prestart_request req = {
@@ -374,9 +371,10 @@ static int claim(const char *dir, const struct run_request *r, bool warm, int fd
 	/* A sandbox whose set-up failed may hang up without reading all this;
 	 * its reply then still says why. */
 	int send_errno = 0;
+	struct claim_wait sending = { sock, warm, give_up, &untaken };
 	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
-	    send_claim(sock, r->stdin_data, r->stdin_len, warm, give_up, &untaken) < 0 ||
-	    send_claim(sock, args.data, args.len, warm, give_up, &untaken) < 0)
+	    write_all_wait(sock, r->stdin_data, r->stdin_len, claim_writable, &sending) < 0 ||
+	    write_all_wait(sock, args.data, args.len, claim_writable, &sending) < 0)
 		send_errno = errno ? errno : EPROTO;
 	step = "hand the run to a sandbox";
 	if (untaken || send_errno == EAGAIN)

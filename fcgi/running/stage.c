@@ -21,19 +21,29 @@
 
 #include "fcgi/fcgi.h"
 
-int write_all(int fd, const void *data, size_t n)
+int write_all_wait(int fd, const void *data, size_t n, bool (*ready)(void *ctx), void *ctx)
 {
 	const char *p = data;
 	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN && ready) {
+			if (!ready(ctx))
+				return -1;
+			continue;
+		}
 		if (w < 0)
 			return -1;
 		p += w;
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int write_all(int fd, const void *data, size_t n)
+{
+	return write_all_wait(fd, data, n, NULL, NULL);
 }
 
 /* A failure of the host's, not of the request's: the work_root's file
