@@ -21,13 +21,11 @@
  * A child goes on only once its pid is sent. The template waits 5 s for an
  * answer, then kills us; a child forked whose pid never reached it would
  * be a sandbox it does not know of: one it neither retires nor waits for,
- * killed mid-run when it ends. So a child waits for a byte on a pipe that
- * we write after the answer, and ends on end of file: we were killed
- * before we answered. What we did send, the template reads once it has
- * reaped us.
+ * killed mid-run when it ends. So a child waits for a byte that we send
+ * after the answer, and ends on end of file: we were killed before we
+ * answered. What we did send, the template reads once it has reaped us.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -47,9 +45,11 @@ static int fault(const char *what)
 }
 
 /* A child: from here on, once our parent said its pid, the supervisor an
- * exec would have started. */
+ * exec would have started. Named so at once, not to pass for a zygote. */
 static int supervisor(struct sandbox_options *o, int go)
 {
+	if (prctl(PR_SET_NAME, "coderunner-sandbox") < 0)
+		return fault("prctl PR_SET_NAME");
 	char byte;
 	ssize_t n;
 	while ((n = read(go, &byte, 1)) < 0 && errno == EINTR)
@@ -59,8 +59,6 @@ static int supervisor(struct sandbox_options *o, int go)
 	close(go);
 	close(o->zygote_fd);
 	o->zygote_fd = -1;
-	if (prctl(PR_SET_NAME, "coderunner-sandbox") < 0)
-		return fault("prctl PR_SET_NAME");
 	return sandbox_main(o);
 }
 
@@ -80,9 +78,11 @@ int zygote_main(struct sandbox_options *o)
 				continue;
 			return fault("recv");
 		}
+		/* A socket, not a pipe: a child killed before it read its byte
+		 * must not kill us with SIGPIPE. */
 		int go[2];
-		if (pipe2(go, O_CLOEXEC) < 0)
-			return fault("pipe2");
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, go) < 0)
+			return fault("socketpair");
 		/* fork() with CLONE_PARENT, which fork() cannot ask for. */
 		pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, NULL, NULL, 0UL);
 		if (pid == 0) {
@@ -93,8 +93,8 @@ int zygote_main(struct sandbox_options *o)
 		close(go[0]);
 		if (send(o->zygote_fd, &answer, sizeof answer, MSG_NOSIGNAL) != (ssize_t)sizeof answer)
 			return fault("send");
-		if (pid > 0 && write(go[1], "g", 1) != 1)
-			return fault("write");
+		if (pid > 0 && send(go[1], "g", 1, MSG_NOSIGNAL) != 1 && errno != EPIPE && errno != ECONNRESET)
+			return fault("send");	/* (EPIPE: the child is gone, and reaped by the template) */
 		close(go[1]);
 	}
 }

@@ -63,6 +63,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -195,24 +196,42 @@ static void stop_zygote(void)
 	zygote = -1;
 }
 
+/* Kills the zygote that did not answer, and reads the answer it may have
+ * sent since: its pid, or -1. A supervisor it forked goes on only once its
+ * pid was sent (zygote.c), so once the zygote is reaped, all it sent is
+ * here to read, and what it forked and did not name ends. (One it named
+ * just before it died may end too, unclaimed: reap() takes that as a
+ * set-up that failed.) Reaping is waited for 1 s at most, as its answer
+ * was for 5: a zygote that cannot die at once is left to reap(), and what
+ * it sent, unread. */
+static pid_t kill_zygote(void)
+{
+	int32_t pid = -1;
+	int pidfd = (int)syscall(SYS_pidfd_open, zygote_pid, 0);
+	kill(zygote_pid, SIGKILL);
+	struct pollfd p = { pidfd, POLLIN, 0 };
+	if (pidfd >= 0 && poll(&p, 1, 1000) == 1 && waitpid(zygote_pid, NULL, WNOHANG) == zygote_pid) {
+		zygote_pid = 0;
+		if (recv(zygote, &pid, sizeof pid, MSG_DONTWAIT) != (ssize_t)sizeof pid || pid <= 0)
+			pid = -1;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	stop_zygote();
+	return pid;
+}
+
 /* A supervisor from the zygote: its pid, or -1. */
 static pid_t fork_supervisor(void)
 {
 	int32_t pid = 0;
-	if (send(zygote, "s", 1, MSG_NOSIGNAL) != 1 || recv(zygote, &pid, sizeof pid, 0) != (ssize_t)sizeof pid) {
-		fprintf(stderr, "coderunner-template: the zygote does not answer (%s); a new one is started\n",
-			strerror(errno));
-		/* Once it is reaped, all it sent is here to read; a supervisor it
-		 * forked goes on only once its pid was sent (zygote.c). So an
-		 * answer that came late names one that is ours all the same. */
-		kill(zygote_pid, SIGKILL);
-		while (waitpid(zygote_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		zygote_pid = 0;
-		bool late = recv(zygote, &pid, sizeof pid, MSG_DONTWAIT) == (ssize_t)sizeof pid;
-		stop_zygote();
-		if (!late)
-			return -1;
+	ssize_t n = send(zygote, "s", 1, MSG_NOSIGNAL) != 1 ? -1 : recv(zygote, &pid, sizeof pid, 0);
+	if (n != (ssize_t)sizeof pid) {
+		int err = n < 0 ? errno : ECONNRESET;
+		pid = kill_zygote();
+		fprintf(stderr, "coderunner-template: the zygote does not answer (%s); a new one is started%s\n",
+			strerror(err), pid > 0 ? ", and the sandbox it answered with late is kept" : "");
+		return pid;
 	}
 	if (pid < 0) {
 		fprintf(stderr, "coderunner-template: the zygote cannot fork: %s\n", strerror(-pid));

@@ -174,7 +174,11 @@ for size in small big; do
 	curl -s -o "$http_tmp/queued.out" -w '%{http_code}' -H 'Content-Type: application/json' \
 		--data-binary "@$http_tmp/queued-$size.json" "$base/api/run" >"$http_tmp/queued.status" &
 	queued=$!
-	sleep 1
+	# Killed once the run is queued: a connection waits on the pool's socket.
+	for _ in $(seq 100); do
+		[ "$(ss -xlH | awk -v p="$work_root/sandbox.sock" 'index($5, p) == 1 { print $3 }')" = 1 ] && break
+		sleep 0.1
+	done
 	rm "$http_tmp/bin/coderunner-template"
 	kill -9 "$tpl"
 	wait $queued

@@ -553,9 +553,12 @@ if command -v strace >/dev/null; then
 	sleep 1.1; warm	# the next sandbox it starts tries a new zygote again
 	new=
 	for _ in $(seq 30); do new=$(pgrep -P "$template" -x sandbox-zygote); [ -n "$new" ] && break; sleep 0.1; done
-	strace -qq -o /dev/null -p "${new:-0}" -e trace=sendto -e inject=sendto:delay_enter=8000000 &
+	timeout 60 strace -qq -o /dev/null -p "${new:-0}" -e trace=sendto -e inject=sendto:delay_enter=8000000 &
 	tracer=$!
-	sleep 1
+	for _ in $(seq 100); do
+		[ "$(awk '$1 == "TracerPid:" { print $2 }' "/proc/${new:-0}/status" 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+		sleep 0.1
+	done
 	warm
 	is "$RC/$OUT" "0/3" "with its zygote slow to answer, a warm run works"
 	for _ in $(seq 100); do gone "$new" && break; sleep 0.1; done
