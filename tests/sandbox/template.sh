@@ -58,7 +58,7 @@ cap_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # --- refusals -------------------------------------------------------------------
 out=$("$TEMPLATE" --prestart 2 -- "$PY" 2>&1); rc=$?
 is "$rc" 125 "without --preload the template refuses to start"
-out=$("$TEMPLATE" --preload json --prestart 1 --sandbox "$SB" "${range[@]}" --accept-fd 3 -- /bin/sh -s -c x 2>&1); rc=$?
+out=$("$TEMPLATE" --preload json --prestart 1 --sandbox "$SB" "${range[@]}" --accept-fd 3 -- /bin/sh -s -c x 2>&1 3</dev/null); rc=$?
 is "$rc" 125 "with another interpreter than the one it embeds, it refuses"
 like "$out" "is not the interpreter this template embeds" "and says why"
 
@@ -608,6 +608,10 @@ is "$(awk '$1 == "Uid:" { print $2 }' "/proc/$zygote/status" 2>/dev/null)/$(cap_
 	"$svc/$(cap_field "$template" CapPrm)" "its zygote runs as the service user, with no capability the template does not hold"
 kill -HUP "$template"; wait "$template"
 gone "$zygote"; ok $? "and ends with the template"
+# Root's again, so that the templates below, whose capabilities are not in
+# effect either, can read what the service user's kept rather than find it
+# all out again.
+chown 0 "$tmp_root"; rm -f "$tmp_root/uids.lock"
 
 # --- the end of a template ---------------------------------------------------------
 kill -HUP "$template"
