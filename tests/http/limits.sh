@@ -55,6 +55,10 @@ for way in warm "cold, prestarted = 1" "cold, prestarted = 4"; do
 		forkers="$forkers $!"
 	done
 	wait $forkers
+	# (else the neighbours had the processes the bomb let go)
+	held=$(uid_procs "$bomb_uid")
+	[ "$held" -ge 60 ]
+	ok $? "$pre: the bomb still holds them when its neighbours are done ($held)"
 	uids="$bomb_uid"
 	for i in 1 2 3; do
 		got=$($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["exit_code"], j["stdout"].strip())' \

@@ -79,6 +79,8 @@ for i in 1 2 3; do
 	forkers="$forkers $!"
 done
 wait $forkers
+# (else the neighbours had the processes the bomb let go)
+is "$(busiest)" 32 "the bomb still holds them when its neighbours are done"
 for i in 1 2 3; do
 	like "$(cat "$tmp_root/fork$i.out")" "^[0-9]+ 20 forked, 0 refused$" "neighbour $i of the fork bomb forks 20 children"
 	like "$(cat "$tmp_root/fork$i.report")" '"exit_code":0' "and ends as it should"
