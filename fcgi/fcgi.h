@@ -60,6 +60,9 @@ void *xshared(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
+/* ---- clock.c: the monotonic clock, in ms ------------------------------ */
+long long now_ms(void);
+
 /* ---- buf.c: a growable byte buffer ----------------------------------- */
 struct buf {
 	char *data;

@@ -9,7 +9,7 @@
 # artifacts, and the Python runners built in).
 noinst_LIBRARIES += fcgi/libcoderunner-fcgi.a
 fcgi_libcoderunner_fcgi_a_SOURCES = \
-	fcgi/fcgi.h fcgi/die.c fcgi/buf.c fcgi/utf8.c fcgi/config.c fcgi/sha256.c \
+	fcgi/fcgi.h fcgi/die.c fcgi/clock.c fcgi/buf.c fcgi/utf8.c fcgi/config.c fcgi/sha256.c \
 	fcgi/http/worker.c fcgi/http/master.c fcgi/http/router.c fcgi/http/access.c \
 	fcgi/http/response.c fcgi/http/log.c fcgi/http/metrics.c \
 	fcgi/dialects/request.c fcgi/dialects/deps.c fcgi/dialects/api_run.c \

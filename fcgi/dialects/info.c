@@ -12,7 +12,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -43,13 +42,6 @@ void health_release_pid(pid_t pid)
 {
 	pid_t expect = pid;
 	atomic_compare_exchange_strong(&h->checking, &expect, 0);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The first line of what the sandbox or python said on stderr, if anything. */

@@ -31,7 +31,6 @@
 #include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -45,13 +44,6 @@ static struct worker pool[MAX_WORKERS];
 static unsigned n_pool;
 static int listen_fd, sigfd = -1;
 static sigset_t handled;
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void spawn(void)
 {

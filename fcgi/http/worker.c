@@ -28,7 +28,6 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -60,13 +59,6 @@ static void drop_effective_caps(void)
 			die("cannot drop capability %u", cap);
 	if (capng_apply(CAPNG_SELECT_CAPS) < 0)
 		die("cannot apply the empty effective capability set");
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* nginx's $request_id is 32 hex digits; anything else (or nothing, when run

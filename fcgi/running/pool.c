@@ -35,7 +35,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -64,13 +63,6 @@ static int listen_fd = -1;
 static int notify[2] = { -1, -1 };	/* [0] ours, [1] the sandboxes' stdout */
 static bool cannot_start;	/* the last one could not even be run */
 static long long last_spawn_ms;
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Binds a new socket and renames it over the path: a connect() at any
  * moment finds one socket or the other, never none. */

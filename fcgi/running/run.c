@@ -32,7 +32,6 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <linux/sockios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -77,13 +76,6 @@ enum run_outcome run_outcome(const struct run_result *res)
 	if (res->oom_killed)
 		return RUN_OOM;
 	return res->exit_code == 0 ? RUN_OK : RUN_ERROR;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct stream {
