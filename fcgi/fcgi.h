@@ -7,8 +7,8 @@
  * such as POST /api/run (dialects/api_run.c), which parses the request
  * (dialects/request.c), waits for a run slot (running/slots.c), stages a work
  * directory (running/stage.c), hands it to one of the pre-started sandboxes
- * the master keeps (running/run.c, running/pool.c), collects ./output
- * (running/artifacts.c) and answers (http/response.c). The other dialects
+ * the master keeps (running/run.c, running/start/, running/pool.c),
+ * collects ./output (running/artifacts.c) and answers (http/response.c). The other dialects
  * share that path through run_script() (running/script.c): POST /run
  * (dialects/pyrunner.c), POST /execute (dialects/execute.c), each with a small
  * Python runner (running/runners/, built into the program), and POST /mcp
@@ -330,6 +330,23 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 void run_result_free(struct run_result *res);
 unsigned run_memory_mb(unsigned asked);	/* asked, or the ceiling if lower */
 enum run_outcome run_outcome(const struct run_result *res);
+
+/* ---- start/: the ways a run starts (run.c chooses) --------------------- */
+/* Each hands the run staged in dir to a sandbox and returns the fd its
+ * report comes on (end of file there: the sandbox is done), with fds[] the
+ * read ends of the script's stdout, stderr and fd 4 (-1 each when the
+ * sandbox failed before the run: its report says why); or -1 with
+ * res->fault and res->fault_errno set. */
+/* claim.c: a sandbox waiting on the pool's socket, warm or pre-started. A
+ * warm claim no sandbox took before the template ended returns
+ * START_UNTAKEN with res untouched: the run may start cold instead. */
+#define START_UNTAKEN (-2)
+int start_claimed(const char *dir, const struct run_request *r, bool warm, int fds[3],
+		  struct run_result *res);
+/* own.c: a sandbox of the run's own; *own is its pid (SIGTERM ends the
+ * run), or -1. */
+int start_own(const struct config *c, const char *dir, const struct run_request *r, int fds[3],
+	      pid_t *own, struct run_result *res);
 
 /* ---- script.c: one script from request to result ------------------------ */
 /* Waits for a run slot, stages r into dir, runs it and frees the slot; the

@@ -5,8 +5,8 @@
 # buffers, encodings); http/ the FastCGI loop and what every request goes
 # through (master, workers, router, access, response, log, metrics);
 # dialects/ what each endpoint accepts and answers; running/ how a run
-# happens (run slots, staging, the pool of sandboxes, the run itself,
-# artifacts, and the Python runners built in).
+# happens (run slots, staging, the pool of sandboxes, the run itself and
+# start/ the ways it starts, artifacts, and the Python runners built in).
 noinst_LIBRARIES += fcgi/libcoderunner-fcgi.a
 fcgi_libcoderunner_fcgi_a_SOURCES = \
 	fcgi/fcgi.h fcgi/die.c fcgi/clock.c fcgi/buf.c fcgi/utf8.c fcgi/config.c fcgi/sha256.c \
@@ -16,6 +16,7 @@ fcgi_libcoderunner_fcgi_a_SOURCES = \
 	fcgi/dialects/pyrunner.c fcgi/dialects/execute.c fcgi/dialects/json_check.c \
 	fcgi/dialects/mcp.c fcgi/dialects/info.c fcgi/dialects/openapi.c \
 	fcgi/running/slots.c fcgi/running/stage.c fcgi/running/script.c fcgi/running/run.c \
+	fcgi/running/start/claim.c fcgi/running/start/own.c \
 	fcgi/running/pool.c fcgi/running/cgroup.c fcgi/running/artifacts.c \
 	fcgi/running/packages.c
 nodist_fcgi_libcoderunner_fcgi_a_SOURCES = fcgi/runners.c

@@ -191,7 +191,7 @@ void worker_main(int listen_fd, pid_t master)
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	if (sigaction(SIGPIPE, &ign, NULL) < 0 || sigaction(SIGHUP, &ign, NULL) < 0)
 		die_errno("sigaction");
-	/* A sandbox a run started of its own (run.c) is reaped by the kernel:
+	/* A sandbox a run started of its own (start/own.c) is reaped by the kernel:
 	 * the report says how it ended, and its teardown need not be waited
 	 * for. */
 	if (sigaction(SIGCHLD, &ign, NULL) < 0)

@@ -4,7 +4,7 @@
  * start, and neither depends on the run. So the master keeps `prestarted`
  * sandboxes built, each with runners/prestart.py started inside and waiting
  * (coderunner-sandbox --accept-fd), all accepting on one unix socket in
- * work_root. A worker with a run connects (run.c); one of the waiting
+ * work_root. A worker with a run connects (start/claim.c); one of the waiting
  * sandboxes takes it, tells the master so (its pid, as a datagram on its
  * stdout), runs it and exits. The master starts another at once, so that
  * `prestarted` are always built or being built while runs go on. No sandbox
@@ -16,7 +16,7 @@
  * numpy, pandas and matplotlib already imported. It says "warm PID" on
  * our notify socket once they wait; until then, and whenever it is gone
  * (it is restarted, no more than once in TEMPLATE_RETRY_S), runs start
- * sandboxes of their own, cold (run.c), and never wait for it.
+ * sandboxes of their own, cold (start/own.c), and never wait for it.
  *
  * A reload makes a new socket at the same path for sandboxes of the new
  * configuration, and retires the old ones with SIGHUP: an idle one serves
@@ -167,7 +167,7 @@ static void sandbox_command(const struct config *c, struct sandbox_command *cmd)
 	argv[a++] = "--accept-fd"; argv[a++] = "3";
 	argv[a++] = "--";
 	argv[a++] = (char *)c->python;
-	argv[a++] = "-s";	/* why not -I: see run.c */
+	argv[a++] = "-s";	/* why not -I: see start/own.c */
 	argv[a++] = "-c";
 	argv[a++] = (char *)runner_prestart;
 	argv[a] = NULL;
