@@ -31,13 +31,15 @@ is() {	# is GOT WANT NAME...
 
 like() {	# like GOT EXTENDED-REGEX NAME...
 	local got=$1 re=$2; shift 2
-	printf '%s' "$got" | grep -Eq -- "$re"
+	# grep reads it all: with -q it would stop at the match, and in a test
+	# that sets pipefail, printf writing the rest would fail the pipeline.
+	printf '%s' "$got" | grep -E -- "$re" >/dev/null
 	ok $? "$@" || { shown "got: " "$got"; shown "want match:" "$re"; }
 }
 
 unlike() {	# unlike GOT EXTENDED-REGEX NAME...
 	local got=$1 re=$2; shift 2
-	! printf '%s' "$got" | grep -Eq -- "$re"
+	! printf '%s' "$got" | grep -E -- "$re" >/dev/null	# (as in like)
 	ok $? "$@" || { shown "got: " "$got"; shown "must not match:" "$re"; }
 }
 
