@@ -8,8 +8,9 @@
  * (dialects/request.c), waits for a run slot (running/slots.c), stages a work
  * directory (running/stage.c), hands it to one of the pre-started sandboxes
  * the master keeps (running/run.c, running/start/, running/pool.c),
- * collects ./output (running/artifacts.c) and answers (http/response.c). The other dialects
- * share that path through run_script() (running/script.c): POST /run
+ * collects ./output (running/artifacts.c) and answers (http/response.c).
+ * The other dialects share that path through run_script()
+ * (running/script.c): POST /run
  * (dialects/pyrunner.c), POST /execute (dialects/execute.c), each with a small
  * Python runner (running/runners/, built into the program), and POST /mcp
  * (dialects/mcp.c) calls their handlers. GET / and /health are
