@@ -16,11 +16,17 @@ ok() {	# ok CONDITION-EXIT-STATUS NAME...: pass when $1 is 0
 	return "$rc"
 }
 
-# shown LABEL TEXT: up to 2000 bytes of TEXT, each line a "#" diagnostic
-# (a line of its own would be read as TAP, and a multi-line value would
-# break the stream where it failed).
+# shown LABEL TEXT: TEXT, each line a "#" diagnostic (a line of its own
+# would be read as TAP, and a multi-line value would break the stream where
+# it failed). A long TEXT shows its first and last 1000 characters: the
+# start of a log says how a service came up, its end what it did last.
 shown() {
-	printf '%s\n' "$2" | head -c 2000 | awk -v label="$1" '{ print "#   " label " " $0 }'
+	local t=$2
+	[ "${#t}" -le 2000 ] ||
+		t="${t:0:1000}
+... ($((${#t} - 2000)) characters left out) ...
+${t: -1000}"
+	printf '%s\n' "$t" | awk -v label="$1" '{ print "#   " label " " $0 }'
 }
 
 is() {	# is GOT WANT NAME...
