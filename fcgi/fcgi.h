@@ -199,7 +199,9 @@ bool pool_can_start(void);			/* false: its last sandbox could not even be run */
  * too many to name, and is taken to be one it imported. */
 bool pool_imports_any(const char *names);
 void pool_read_claims(void);
-bool pool_reaped(pid_t pid, int status);	/* true if pid was one of them */
+/* True if pid was one of them. One that ended unclaimed while the service
+ * is not stopping cannot serve: runs start their own until another is. */
+bool pool_reaped(pid_t pid, int status, bool stopping);
 void pool_reload(const struct config *c);	/* a new socket; the old ones retire */
 unsigned pool_stop(void);			/* how many are still to end */
 void pool_close_in_worker(void);
@@ -339,8 +341,9 @@ enum run_outcome run_outcome(const struct run_result *res);
  * sandbox failed before the run: its report says why); or -1 with
  * res->fault and res->fault_errno set. */
 /* claim.c: a sandbox waiting on the pool's socket, warm or pre-started. A
- * warm claim no sandbox took before the template ended returns
- * START_UNTAKEN with res untouched: the run may start cold instead. */
+ * claim no sandbox took before the template ended (warm), or before the
+ * pool could start no more (pre-started), returns START_UNTAKEN with res
+ * untouched: the run may start its own instead. */
 #define START_UNTAKEN (-2)
 int start_claimed(const char *dir, const struct run_request *r, bool warm, int fds[3],
 		  struct run_result *res);

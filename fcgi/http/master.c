@@ -68,13 +68,16 @@ static unsigned active(void)
 	return n;
 }
 
-/* Reap every child that ended; true if one of them was a worker. */
+/* Reaps every child that ended: a worker, a sandbox of the pool, an orphan. */
 static void reap(bool stopping)
 {
 	int status;
 	pid_t pid;
+	/* A sandbox says it was claimed before its run, and may have ended
+	 * since: read what it said first. */
+	pool_read_claims();
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pool_reaped(pid, status))
+		if (pool_reaped(pid, status, stopping))
 			continue;
 		unsigned i;
 		for (i = 0; i < n_pool && pool[i].pid != pid; i++)

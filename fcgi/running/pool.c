@@ -61,7 +61,8 @@ static struct member members[2 * MAX_PRESTARTED];
 static unsigned n_members, generation;
 static int listen_fd = -1;
 static int notify[2] = { -1, -1 };	/* [0] ours, [1] the sandboxes' stdout */
-static bool cannot_start;	/* the last one could not even be run */
+static bool cannot_start;	/* the last one could not even be run, or ended unclaimed */
+static bool said_ends_unclaimed;	/* the log says so, and no run has claimed one since */
 static long long last_spawn_ms;
 
 /* Binds a new socket and renames it over the path: a connect() at any
@@ -311,6 +312,7 @@ void pool_read_claims(void)
 				log_msg("template %d: warm; runs start from it", (int)pid);
 			} else if (!warm) {
 				members[i].claimed = true;
+				said_ends_unclaimed = false;
 			}
 		}
 	}
@@ -330,9 +332,10 @@ void pool_fill(const struct config *c)
 		return;
 	}
 	while (current < c->prestarted && n_members < sizeof members / sizeof *members) {
-		/* A sandbox that cannot even be run (a wrong path) ends at
-		 * once: one try a second then, not a fork storm. One that
-		 * fails later waits for a run to tell it why. */
+		/* A sandbox that cannot even be run (a wrong path), or that
+		 * ends before any run took it (a wrong program, a library
+		 * missing), is tried once a second, not in a fork storm. One
+		 * whose set-up fails waits for a run to tell it why. */
 		if (cannot_start && now_ms() - last_spawn_ms < 1000)
 			return;
 		spawn(c, false);
@@ -340,7 +343,7 @@ void pool_fill(const struct config *c)
 	}
 }
 
-bool pool_reaped(pid_t pid, int status)
+bool pool_reaped(pid_t pid, int status, bool stopping)
 {
 	for (unsigned i = 0; i < n_members; i++)
 		if (members[i].pid == pid) {
@@ -353,6 +356,17 @@ bool pool_reaped(pid_t pid, int status)
 						WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 			} else if (WIFSIGNALED(status)) {
 				log_msg("sandbox %d killed by signal %d", (int)pid, WTERMSIG(status));
+			} else if (!members[i].claimed && members[i].generation == generation && !stopping) {
+				/* Not retired (another generation's) nor stopped:
+				 * it cannot serve. Runs start their own meanwhile,
+				 * which fail saying why. */
+				if (!said_ends_unclaimed)
+					log_msg("sandbox %d ended with status %d before any run took it; runs start "
+						"sandboxes of their own, and it is tried again every second",
+						(int)pid, WEXITSTATUS(status));
+				said_ends_unclaimed = true;
+				cannot_start = true;
+				atomic_store(&shared->cannot_start, true);
 			}
 			members[i] = members[--n_members];
 			return true;

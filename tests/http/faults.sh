@@ -86,21 +86,23 @@ run_json '{"script": "print(2)"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/2" "with nginx back, runs work"
 
 # ---- a worker out of file descriptors: a 503, then recovery
-# Each worker may open one or two fds more than it holds idle: one is
-# enough to take the request, not to stage it; two to stage a script, not
-# to run it, nor to stage a file two directories down, nor to remove those
-# directories until the request's connection is closed: the worker tries
-# again then.
+# Each worker may open a few fds more than it holds idle: one is enough to
+# take the request, not to stage it; two to stage a script, not to run it,
+# nor to stage a file two directories down, nor to remove those directories
+# until the request's connection is closed: the worker tries again then.
+worker_fds() { local w; for w in $(fcgi_workers); do ls "/proc/$w/fd"; done | wc -l; }
 nested='{"files": {"a/b/main.py": "print(3)"}, "entry_point": "a/b/main.py"}'
 for spare_body in "1 script" "2 script" "2 nested"; do
 	spare=${spare_body% *}; req='{"script": "print(3)"}'
 	[ "${spare_body#* }" = nested ] && req=$nested
+	fds_idle=$(worker_fds)
 	for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(fd_limit_leaving "$w" "$spare")":; done
 	run_json "$req"
 	is "$status" 503 "$spare fd spare, ${spare_body#* }: a worker that cannot stage or start the run answers 503"
 	like "$headers" 'Retry-After: [0-9]+' "with Retry-After"
 	like "$(jq_ 'j["error"]')" 'retry later' "saying it passes ($(jq_ 'j["error"]'))"
 	settled "$idle"; ok $? "and nothing is left of the refused run, even before fds return"
+	is "$(worker_fds)" "$fds_idle" "and the workers hold the fds they held before"
 	for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(prlimit --pid "$w" --nofile -o HARD --noheadings)":; done
 	run_json "$req"
 	is "$status/$(jq_ 'j["stdout"]')" "200/3" "with fds again, the same worker runs it"
@@ -198,6 +200,38 @@ is "$status" 503 "the sandbox binary missing: GET /health is 503"
 like "$(jq_ 'j["reason"]')" 'no-such-sandbox' "naming it ($(jq_ 'j["reason"]'))"
 run_json '{"script": "print(1)"}'
 is "$status" 500 "a run fails with a JSON 500"
+http_stop
+
+# ---- a worker out of file descriptors as it claims a pre-started sandbox
+# (prestarted=2: a run alone takes one), whose reply brings three: those
+# that came are closed again
+http_start preload=none prestarted=2
+for spare in 3 4 5; do
+	fds_idle=$(worker_fds)
+	for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(fd_limit_leaving "$w" "$spare")":; done
+	run_json '{"script": "print(3)"}'
+	is "$status" 503 "$spare fds spare as a sandbox is claimed: 503 ($(jq_ 'j["error"]'))"
+	for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(prlimit --pid "$w" --nofile -o HARD --noheadings)":; done
+	is "$(worker_fds)" "$fds_idle" "and the workers hold the fds they held before"
+done
+http_stop
+
+# ---- a sandbox program that ends at once (the wrong program, a library
+# missing): started again once a second, not in a storm, and the log says
+# so once; runs start their own, which fail saying why
+printf '#!/bin/sh\necho started >>"%s"\n' "$http_tmp/ends.log" >"$http_tmp/ends-at-once"
+chmod 755 "$http_tmp/ends-at-once"
+http_start preload=none "sandbox = $http_tmp/ends-at-once" prestarted=2
+n0=$(wc -l <"$http_tmp/ends.log")
+sleep 3
+n=$(($(wc -l <"$http_tmp/ends.log") - n0))
+[ "$n" -le 10 ]
+ok $? "a sandbox that ends at once is started again about twice a second, not in a storm ($n times in 3 s)"
+is "$(grep -c 'before any run took it' "$fcgi_log")" 1 "the log says so, once"
+for i in 1 2 3; do
+	run_json '{"script": "print(1)"}'
+	is "$status" 500 "run $i: a JSON 500 at once, not a wait for a sandbox ($(jq_ 'j["error"]'))"
+done
 http_stop
 
 # ---- the master killed with -9 while a run is under way

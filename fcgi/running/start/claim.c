@@ -29,7 +29,8 @@
 /* How long a run may wait for a pre-started sandbox to take it: one is
  * normally waiting, or being built after the last run. */
 #define CLAIM_TIMEOUT_S 30
-/* How often a warm claim not yet taken looks whether the template lives. */
+/* How often a claim not yet taken looks whether what would take it lives:
+ * the template, or a pool that can start sandboxes. */
 #define CLAIM_CHECK_MS 100
 
 /* What prestart.py is told: the RLIMIT_AS to set (0 under a cgroup, which
@@ -55,25 +56,25 @@ static void build_args(const struct run_request *r, struct buf *args)
 
 /* Waits until sock is ready for events (POLLOUT while the request is
  * sent, POLLIN for the reply) or give_up passes; false with errno when it
- * did not come in time (EAGAIN), and with *untaken when a warm claim's
- * template ended with the claim still queued. A sandbox replies only once
- * it has read the whole request, and starts the run only once its reply is
- * sent; so while some of what we sent is unread (SIOCOUTQ), and all the
- * more while we are still sending, no sandbox has the run, and hanging up
- * can end none. Its template gone, such a claim would wait for the next
- * template's sandboxes, which may never come. */
+ * did not come in time (EAGAIN), and with *untaken when, the claim still
+ * queued, a warm claim's template ended or the pool can start no more
+ * sandboxes. A sandbox replies only once it has read the whole request,
+ * and starts the run only once its reply is sent; so while some of what we
+ * sent is unread (SIOCOUTQ), and all the more while we are still sending,
+ * no sandbox has the run, and hanging up can end none. Such a claim would
+ * wait for sandboxes that may never come. */
 static bool wait_claim(int sock, short events, bool warm, long long give_up, bool *untaken)
 {
 	for (;;) {
 		struct pollfd p = { sock, events, 0 };
 		long long left = give_up - now_ms();
-		int rc = poll(&p, 1, (int)(warm && left > CLAIM_CHECK_MS ? CLAIM_CHECK_MS : left > 0 ? left : 0));
+		int rc = poll(&p, 1, (int)(left > CLAIM_CHECK_MS ? CLAIM_CHECK_MS : left > 0 ? left : 0));
 		if (rc > 0)
 			return true;
 		if (rc < 0 && errno != EINTR)
 			return false;
 		int unread = 0;
-		if (warm && !pool_warm() && ioctl(sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
+		if (!(warm ? pool_warm() : pool_can_start()) && ioctl(sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
 			*untaken = true;
 			return false;
 		}
@@ -176,16 +177,25 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 		errno = send_errno ? send_errno : n == 0 ? ECONNRESET : errno;
 		goto fail;
 	}
-	/* Out of fds here, the kernel drops the output's read ends: the run
-	 * would go unread. Hanging up ends it. */
+	cm = CMSG_FIRSTHDR(&msg);
+	int got[3];
+	size_t n_got = cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS ?
+		(cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
+	if (n_got > 3)
+		n_got = 3;
+	if (n_got)
+		memcpy(got, CMSG_DATA(cm), n_got * sizeof(int));
+	/* Out of fds here, the kernel passes the read ends it could install
+	 * and drops the rest: the run would go unread. Hanging up ends it. */
 	if (msg.msg_flags & MSG_CTRUNC) {
+		for (size_t i = 0; i < n_got; i++)
+			close(got[i]);
 		errno = EMFILE;
 		step = "take the run's output";
 		goto fail;
 	}
-	cm = CMSG_FIRSTHDR(&msg);
-	if (cm && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(3 * sizeof(int)))
-		memcpy(fds, CMSG_DATA(cm), 3 * sizeof(int));
+	if (n_got == 3)
+		memcpy(fds, got, sizeof got);
 	close(dfd);
 	buf_free(&args);
 	return sock;
