@@ -191,6 +191,9 @@ void metrics_worker_restart(void);
 void pool_start(const struct config *c);	/* the socket, then pool_fill() */
 void pool_fill(const struct config *c);		/* start what is missing */
 int pool_notify_fd(void);			/* readable: runs claimed sandboxes */
+/* Whether the pool's sandboxes have our configuration: not in a worker
+ * that a reload retired, whose requests were checked against the old one. */
+bool pool_ours(void);
 bool pool_warm(void);				/* a template's sandboxes are waiting */
 pid_t pool_template(void);			/* its pid, 0 when there is none */
 bool pool_can_start(void);			/* false: its last sandbox could not even be run */

@@ -53,6 +53,7 @@ struct pool_shared {
 	_Atomic pid_t template;	/* a template that said it is warm, or 0 */
 	char imported[8192];	/* " name name ... ": the top-level modules it imported */
 	_Atomic bool cannot_start;	/* the last sandbox could not even be run */
+	_Atomic unsigned generation;	/* of the configuration the pool's sandboxes have */
 };
 static struct pool_shared *shared;
 static long long template_started_ms;
@@ -264,6 +265,12 @@ bool pool_warm(void)
 	return shared && atomic_load(&shared->template) != 0;
 }
 
+/* A worker keeps the generation it was forked with, and its config. */
+bool pool_ours(void)
+{
+	return shared && atomic_load(&shared->generation) == generation;
+}
+
 bool pool_can_start(void)
 {
 	return shared && !atomic_load(&shared->cannot_start);
@@ -377,6 +384,7 @@ bool pool_reaped(pid_t pid, int status, bool stopping)
 void pool_reload(const struct config *c)
 {
 	generation++;
+	atomic_store(&shared->generation, generation);	/* before the new socket */
 	make_socket(c);
 	atomic_store(&shared->template, 0);	/* until the new one is warm */
 	template_started_ms = 0;

@@ -136,13 +136,17 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	 * others ran comes back to cold caches. While a template is wanted but
 	 * not warm (starting, or restarting after it died), runs start their
 	 * own, cold, rather than wait for it; so do they while the pool cannot
-	 * run a sandbox at all (a wrong path), and fail saying why. */
+	 * run a sandbox at all (a wrong path), and fail saying why; and so
+	 * do those of a worker a reload retired: the pool's sandboxes have
+	 * the new configuration's limits, not those the run was checked
+	 * against. */
 	int fds[3] = { -1, -1, -1 };
 	pid_t own = -1;
 	int sock;
-	bool warm = !r->install && pool_warm() &&
+	bool ours = !r->install && pool_ours();
+	bool warm = ours && pool_warm() &&
 		    !(r->package_modules[0] && pool_imports_any(r->package_modules));
-	bool pooled = warm || (!r->install && !config_template(c) && pool_can_start() &&
+	bool pooled = warm || (ours && !config_template(c) && pool_can_start() &&
 			       slots_running() < c->prestarted);
 	sock = pooled ? start_claimed(dir, r, warm, fds, res) : -1;
 	if (sock == START_UNTAKEN) {

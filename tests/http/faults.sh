@@ -193,6 +193,29 @@ is "$status/$(jq_ 'j["stdout"]')" "200/1000000" "with space back, the same reque
 http_stop
 umount_small
 
+# ---- a reload that lowers the limits while a run waits for its slot: the
+# run keeps the limits it was accepted with, though the pre-started
+# sandboxes now have the new configuration's (prestarted=2: a run alone
+# takes one)
+http_start preload=none prestarted=2 max_runs=1 timeout_max_s=600
+bg_run first '{"script": "import time; time.sleep(3); print(\"first\")"}'
+first=$bg_pid
+metric() { curl -s "$base/metrics" | sed -n "s/^coderunner_$1 //p"; }
+for _ in $(seq 50); do [ "$(metric runs_in_flight)" = 1 ] && break; sleep 0.1; done
+bg_run queued '{"script": "import time; time.sleep(0.5); print(\"queued\")", "timeout_s": 600}'
+for _ in $(seq 50); do [ "$(metric queue_length)" = 1 ] && break; sleep 0.1; done
+is "$(metric runs_in_flight)/$(metric queue_length)" 1/1 "a run waits for the only slot"
+echo "timeout_max_s = 300" >>"$conf"
+kill -HUP "$fcgi_pid"
+for _ in $(seq 50); do grep -q reloaded "$fcgi_log" && break; sleep 0.1; done
+wait "$first" "$bg_pid"
+cp "$http_tmp/queued.out" "$http_tmp/resp"
+is "$(cat "$http_tmp/queued.status")/$(jq_ 'j["stdout"]')" "200/queued" \
+	"a run queued with timeout_s 600 as a reload lowers timeout_max_s to 300 runs ($(head -c 200 "$http_tmp/queued.out"))"
+run_json '{"script": "print(1)", "timeout_s": 600}'
+is "$status/$(jq_ 'j["stdout"]')" "200/1" "and runs asking as much after the reload run"
+http_stop
+
 # ---- the sandbox binary missing: health says so, runs fail cleanly
 http_start preload=none "sandbox = $http_tmp/no-such-sandbox" health_interval_s=1
 get /health
