@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
+#include "sandbox/prestart.h"
 
 #define REPORT_MAX (64 * 1024)
 /* The sandbox enforces the timeout itself; this is our own backstop for a
@@ -139,11 +140,11 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	 * run a sandbox at all (a wrong path), and fail saying why; and so
 	 * do those of a worker a reload retired: the pool's sandboxes have
 	 * the new configuration's limits, not those the run was checked
-	 * against. */
+	 * against; and so do runs with more stdin than a claim may bring. */
 	int fds[3] = { -1, -1, -1 };
 	pid_t own = -1;
 	int sock;
-	bool ours = !r->install && pool_ours();
+	bool ours = !r->install && r->stdin_len <= PRESTART_STDIN_MAX && pool_ours();
 	bool warm = ours && pool_warm() &&
 		    !(r->package_modules[0] && pool_imports_any(r->package_modules));
 	bool pooled = warm || (ours && !config_template(c) && pool_can_start() &&

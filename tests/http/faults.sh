@@ -228,7 +228,8 @@ http_stop
 # ---- a worker out of file descriptors as it claims a pre-started sandbox
 # (prestarted=2: a run alone takes one), whose reply brings three: those
 # that came are closed again
-http_start preload=none prestarted=2
+snippet_sed='s/client_max_body_size [0-9a-z]*;/client_max_body_size 300m;/' \
+	http_start preload=none prestarted=2 max_entry_mib=300 max_body_mib=300
 for spare in 3 4 5; do
 	fds_idle=$(worker_fds)
 	for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(fd_limit_leaving "$w" "$spare")":; done
@@ -237,6 +238,13 @@ for spare in 3 4 5; do
 	for w in $(fcgi_workers); do prlimit --pid "$w" --nofile="$(prlimit --pid "$w" --nofile -o HARD --noheadings)":; done
 	is "$(worker_fds)" "$fds_idle" "and the workers hold the fds they held before"
 done
+
+# ---- more stdin than a claim may bring (256 MiB), where the operator lets
+# requests be that large: the run starts a sandbox of its own
+$PY -c 'import json; print(json.dumps({"script": "import sys\nn = 0\nwhile b := sys.stdin.buffer.read(1 << 20):\n    n += len(b)\nprint(n)", "stdin": "x" * (260 << 20)}))' >"$http_tmp/big-stdin.json"
+status=$(curl -s -o "$http_tmp/resp" -w '%{http_code}' "${J[@]}" --data-binary @"$http_tmp/big-stdin.json" "$base/api/run")
+rm -f "$http_tmp/big-stdin.json"
+is "$status/$(jq_ 'j["stdout"]')" "200/$((260 << 20))" "260 MiB of stdin, max_entry_mib = 300: the script reads all of it"
 http_stop
 
 # ---- a sandbox program that ends at once (the wrong program, a library

@@ -39,8 +39,11 @@ static int stdin_memfd(const struct run_request *r)
 	int fd = memfd_create("stdin", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (r->stdin_len && pwrite(fd, r->stdin_data, r->stdin_len, 0) != (ssize_t)r->stdin_len) {
+	/* write_all: one write() moves at most 2 GiB. */
+	if (write_all(fd, r->stdin_data, r->stdin_len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		int saved = errno;
 		close(fd);
+		errno = saved;
 		return -1;
 	}
 	return fd;
