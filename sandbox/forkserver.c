@@ -80,28 +80,34 @@ int forkserver_receive(int sock, struct forkserver_request *req, int fds[FORK_FD
 		;
 	if (n < 0)
 		return -1;
+	/* The buffer's padding lets a sender pass one fd more than we take:
+	 * every fd that came is ours to close. */
+	int all[(sizeof control.buf - CMSG_LEN(0)) / sizeof(int)];
 	int got = 0;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 		got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		memcpy(fds, CMSG_DATA(c), (size_t)got * sizeof(int));
+		if (got > (int)(sizeof all / sizeof *all))
+			got = (int)(sizeof all / sizeof *all);
+		memcpy(all, CMSG_DATA(c), (size_t)got * sizeof(int));
 	}
 	bool valid = n == (ssize_t)sizeof *req && !(msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) &&
 		     req->magic == FORKSERVER_MAGIC && req->n_fds == got &&
 		     (got == FORK_FD_CGROUP || got == FORK_FDS_MAX);
 	for (int i = 0; i < got; i++) {
-		int high = valid ? fcntl(fds[i], F_DUPFD_CLOEXEC, 10) : -1;
+		int high = valid ? fcntl(all[i], F_DUPFD_CLOEXEC, 10) : -1;
 		if (valid && high < 0)
 			valid = false;
-		close(fds[i]);
-		fds[i] = high;
+		close(all[i]);
+		all[i] = high;
 	}
 	if (!valid) {
 		for (int i = 0; i < got; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+			if (all[i] >= 0)
+				close(all[i]);
 		return -1;
 	}
+	memcpy(fds, all, (size_t)got * sizeof(int));
 	if (got == FORK_FD_CGROUP)
 		fds[FORK_FD_CGROUP] = -1;
 	return got;

@@ -47,3 +47,6 @@ EXTRA_DIST += tests/sandbox/lib.sh tests/sandbox/prestart_client.py $(sandbox_te
 check_PROGRAMS += tests/unit/sandbox_options_test
 tests_unit_sandbox_options_test_LDADD = $(coderunner_sandbox_LDADD)
 TESTS += tests/unit/sandbox_options_test
+check_PROGRAMS += tests/unit/sandbox_forkserver_test
+tests_unit_sandbox_forkserver_test_LDADD = $(coderunner_sandbox_LDADD)
+TESTS += tests/unit/sandbox_forkserver_test
