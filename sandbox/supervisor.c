@@ -516,6 +516,12 @@ int sandbox_main(struct sandbox_options *options)
 			die_errno("sigprocmask");
 		init_main(&o, result[1], workdir_fd, prestarted ? &cmd : NULL);
 	}
+	/* init has its own dispositions now, and nothing we start later
+	 * inherits ours: a caller gone from the far end of our stderr or of
+	 * the report pipe (its client hung up) makes our writes fail, rather
+	 * than end us before the cgroup is removed. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		die_errno("signal SIGPIPE");
 	if (o.template_fd < 0)	/* warm: the template's command gets it */
 		close(result[1]);
 

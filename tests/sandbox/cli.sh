@@ -161,4 +161,24 @@ like "$(cat "$tmp_root/rep")" "interrupted by signal 15" "the report says it was
 ! pgrep -f '^/bin/sleep 60' >/dev/null
 ok $? "the command is gone"
 
+# The same with nobody left to read its stderr and its report (pipes, as a
+# worker's are when its client hangs up): the writes fail, and the sandbox
+# still ends as a fault, through its exit path (which removes its cgroup),
+# not killed by SIGPIPE on the way.
+rc=$("$PY" - "$SB" <<'EOF_PY'
+import os, signal, subprocess, sys, time
+err, rep = os.pipe(), os.pipe()
+p = subprocess.Popen([sys.argv[1], "--report-fd", str(rep[1]), "--", "/bin/sleep", "61"],
+                     stdout=subprocess.DEVNULL, stderr=err[1], pass_fds=[rep[1]])
+for fd in err + rep:
+    os.close(fd)
+time.sleep(0.5)
+p.send_signal(signal.SIGTERM)
+print(p.wait())
+EOF_PY
+)
+is "$rc" 125 "SIGTERM with its stderr and report unread: a fault, not death by SIGPIPE"
+! pgrep -f '^/bin/sleep 61' >/dev/null
+ok $? "the command is gone"
+
 done_testing
