@@ -177,25 +177,29 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 		errno = send_errno ? send_errno : n == 0 ? ECONNRESET : errno;
 		goto fail;
 	}
+	/* Every fd that came is ours to close unless it is one of the three
+	 * (the buffer's padding has room for a fourth). */
 	cm = CMSG_FIRSTHDR(&msg);
-	int got[3];
+	int got[(sizeof control.buf - CMSG_LEN(0)) / sizeof(int)];
 	size_t n_got = cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS ?
 		(cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
-	if (n_got > 3)
-		n_got = 3;
+	if (n_got > sizeof got / sizeof *got)
+		n_got = sizeof got / sizeof *got;
 	if (n_got)
 		memcpy(got, CMSG_DATA(cm), n_got * sizeof(int));
 	/* Out of fds here, the kernel passes the read ends it could install
 	 * and drops the rest: the run would go unread. Hanging up ends it. */
-	if (msg.msg_flags & MSG_CTRUNC) {
+	bool cut = msg.msg_flags & MSG_CTRUNC;
+	if (!cut && n_got == 3)
+		memcpy(fds, got, 3 * sizeof(int));
+	else
 		for (size_t i = 0; i < n_got; i++)
 			close(got[i]);
+	if (cut) {
 		errno = EMFILE;
 		step = "take the run's output";
 		goto fail;
 	}
-	if (n_got == 3)
-		memcpy(fds, got, sizeof got);
 	close(dfd);
 	buf_free(&args);
 	return sock;
