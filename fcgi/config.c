@@ -92,6 +92,8 @@ static const struct key keys[] = {
 	U(package_cache_max_mb, 1, 1048576, "4096",
 	  "package sets kept; past it the least recently used are removed, never one in use"),
 	U(max_json_depth, 4, 1000, "64", "deepest nesting of a request's JSON (400 deeper)"),
+	U(max_json_values, 100, 10000000, "10000",
+	  "most values (objects, arrays, strings, numbers) in a request's JSON (413 more)"),
 	U(execute_timeout_s, 1, 86400, "30", "POST /execute: the timeout of each run (408 when it passes)"),
 	U(execute_memory_mb, 64, 1048576, "300", "POST /execute: the memory limit of each run"),
 	U(execute_max_script_kib, 1, 1048576, "50", "POST /execute: largest script (413 above)"),

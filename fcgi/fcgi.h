@@ -106,7 +106,7 @@ struct config {
 	unsigned pids, fsize_mb, nofile, tmp_size_mb, work_size_mb;
 	unsigned max_script_kib, max_entries, max_entry_mib, max_input_mib;
 	unsigned max_body_mib, max_artifacts_mib, max_output_kib;
-	unsigned max_dependencies, max_json_depth;
+	unsigned max_dependencies, max_json_depth, max_json_values;
 	unsigned execute_timeout_s, execute_memory_mb, execute_max_script_kib;
 	unsigned health_interval_s;
 	/* On-demand packages (packages.c): from an index or a directory of
@@ -409,13 +409,16 @@ bool json_check(const char *s, size_t n, unsigned max_depth);
 /* The same, and *key_nul set if an object key holds \u0000 (json-c cuts
  * keys there: "a\u0000b" would pass for "a"). */
 bool json_check_keys(const char *s, size_t n, unsigned max_depth, bool *key_nul);
+/* At least as many as the values in the text s of n bytes, valid JSON or not. */
+size_t json_count_values(const char *s, size_t n);
 /* How many bytes of s[0..n) the JSON value at its start takes, white space
  * after it included; 0 if none is there. UTF-8 is not checked. */
 size_t json_value_length(const char *s, size_t n, unsigned max_depth);
 
 /* ---- artifacts.c ------------------------------------------------------- */
-/* Appends the "artifacts" object body into json and names files left out in omitted. */
-void artifacts_collect(const char *output_dir, size_t cap, struct buf *json, struct buf *omitted);
+/* Appends the "artifacts" object body into json and names files left out in
+ * omitted; returns how many more were left out past the names' room. */
+size_t artifacts_collect(const char *output_dir, size_t cap, struct buf *json, struct buf *omitted);
 
 /* ---- response.c -------------------------------------------------------- */
 struct http_response {

@@ -37,7 +37,7 @@ static void explain_kill(struct run_result *res, const struct run_request *r)
 }
 
 static void encode_result(struct buf *b, struct run_result *res, const struct run_request *r,
-			  const struct buf *artifacts, const struct buf *omitted)
+			  const struct buf *artifacts, const struct buf *omitted, size_t unnamed)
 {
 	char mem[32];
 	double mb = res->memory_peak_kb > 0 ? (double)res->memory_peak_kb / 1024.0 : 0.0;
@@ -58,6 +58,8 @@ static void encode_result(struct buf *b, struct run_result *res, const struct ru
 		buf_put(b, omitted->data, omitted->len);
 		buf_putc(b, ']');
 	}
+	if (unnamed)
+		buf_printf(b, ", \"artifacts_omitted_unnamed\": %zu", unnamed);
 	if (r->has_packages) {
 		buf_puts(b, ", \"packages\": {");
 		buf_put(b, r->packages.data, r->packages.len);
@@ -102,11 +104,12 @@ void api_run(struct request_ctx *ctx)
 		struct buf artifacts = { 0 }, omitted = { 0 };
 		char out[4300];
 		snprintf(out, sizeof out, "%s/output", dir);
-		artifacts_collect(out, (size_t)c->max_artifacts_mib * MIB, &artifacts, &omitted);
+		size_t unnamed = artifacts_collect(out, (size_t)c->max_artifacts_mib * MIB,
+						   &artifacts, &omitted);
 		explain_kill(&res, &r);
 		ctx->rsp.status = 200;
 		buf_reset(&ctx->rsp.body);
-		encode_result(&ctx->rsp.body, &res, &r, &artifacts, &omitted);
+		encode_result(&ctx->rsp.body, &res, &r, &artifacts, &omitted, unnamed);
 		buf_free(&artifacts);
 		buf_free(&omitted);
 	}

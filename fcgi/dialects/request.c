@@ -402,6 +402,11 @@ json_object *request_json_value(const struct config *c, const char *body, size_t
 		http_fail(e, 400, "the body is not valid JSON: it contains a NUL byte");
 		return NULL;
 	}
+	if (json_count_values(body, len) > c->max_json_values) {
+		http_fail(e, 413, "the JSON holds more than %u values (objects, arrays, strings, numbers), "
+			  "the most a request may", c->max_json_values);
+		return NULL;
+	}
 	json_tokener *tok = json_tokener_new_ex((int)c->max_json_depth);
 	if (!tok)
 		die("out of memory creating a JSON parser");

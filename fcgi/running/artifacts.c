@@ -8,6 +8,13 @@
  * Names are sorted so the same run gives the same response. Files beyond the
  * size budget, and names that are not UTF-8, are left out and named in
  * artifacts_omitted.
+ *
+ * The response must stay as small as the budget says, whatever the script
+ * left: a returned file's path counts against the budget with its content
+ * (32 levels of 255-byte names make an 8 KiB key), and the names of files left
+ * out stop at OMITTED_NAMES bytes, past which they are only counted. Without
+ * that, a /work full of empty files under long names made a response of
+ * 133 MB.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,9 +28,10 @@
 
 #define MAX_DEPTH 32
 #define MAX_FILES 1000
+#define OMITTED_NAMES (64 * 1024)
 
 struct walk {
-	size_t cap, used, files;
+	size_t cap, used, files, unnamed;
 	struct buf *json, *omitted;
 	bool first;
 	struct buf content;
@@ -36,6 +44,10 @@ static int cmp(const void *a, const void *b)
 
 static void omit(struct walk *w, const char *path)
 {
+	if (w->omitted->len >= OMITTED_NAMES) {
+		w->unnamed++;
+		return;
+	}
 	if (w->omitted->len)
 		buf_puts(w->omitted, ", ");
 	json_put_cstring(w->omitted, path);
@@ -72,8 +84,8 @@ static void add_file(struct walk *w, int dirfd, const char *name, const char *pa
 		close(fd);
 		return;
 	}
-	size_t size = (size_t)st.st_size;
-	if (w->files >= MAX_FILES || size > w->cap - w->used) {
+	size_t size = (size_t)st.st_size, key = strlen(path);
+	if (w->files >= MAX_FILES || size > w->cap - w->used || key > w->cap - w->used - size) {
 		omit(w, path);
 		close(fd);
 		return;
@@ -82,7 +94,7 @@ static void add_file(struct walk *w, int dirfd, const char *name, const char *pa
 	close(fd);
 	if (!ok)
 		return;
-	w->used += w->content.len;
+	w->used += w->content.len + key;
 	w->files++;
 	if (!w->first)
 		buf_puts(w->json, ", ");
@@ -150,11 +162,12 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth)
 	closedir(d);
 }
 
-void artifacts_collect(const char *output_dir, size_t cap, struct buf *json, struct buf *omitted)
+size_t artifacts_collect(const char *output_dir, size_t cap, struct buf *json, struct buf *omitted)
 {
 	struct walk w = { .cap = cap, .json = json, .omitted = omitted, .first = true };
 	int fd = open(output_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0)
 		walk_dir(&w, fd, "", 0);
 	buf_free(&w.content);
+	return w.unnamed;
 }

@@ -105,6 +105,15 @@ is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[["ok"], ["\ufffd"
 run_json '{"script": "import os\nfor i in range(3): open(f\"output/f{i}.bin\",\"wb\").write(os.urandom(4*1024*1024))"}'
 is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[["f0.bin", "f1.bin"], ["f2.bin"]]' \
 	"artifacts beyond 10 MiB are left out and named in artifacts_omitted"
+run_json '{"script": "open(\"output/big.bin\", \"wb\").write(b\"x\" * (10 * 1024 * 1024 - 3))"}'
+is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[[], ["big.bin"]]' \
+	"an artifact's path counts against the 10 MiB with its content"
+# 1100 files 8 KB deep: 1000 returned, the names of the 100 left out would be
+# 800 KB; 16384 such files made a response of 133 MB.
+run_json '{"script": "import os\nos.chdir(\"output\")\nfor i in range(31):\n    os.mkdir(\"d\" * 250); os.chdir(\"d\" * 250)\nfor i in range(1100):\n    open(\"%04d\" % i + \"f\" * 236, \"w\").close()"}'
+is "$status/$(jq_ 'len(j["artifacts"]), len(j["artifacts_omitted"]) + j.get("artifacts_omitted_unnamed", 0), len(json.dumps(j["artifacts_omitted"])) < 80 * 1024, j["artifacts_omitted"][0][-240:-236]')" \
+	'200/[1000, 100, true, "1000"]' \
+	"the names of files left out stop at 64 KiB; the rest are counted in artifacts_omitted_unnamed"
 
 # ---- output capture
 run_json '{"script": "import sys\nsys.stdout.write(\"o\" * (1024*1024))\nsys.stderr.write(\"e\" * (1024*1024))\nprint(\"done\", file=sys.stderr)"}'
@@ -180,10 +189,18 @@ run_json '{"script": "1", "timeout_s": "10"}'
 is "$status" 400 "a timeout_s of the wrong type is a 400"
 run_json '{"script": "1", "memory_mb": 32}'
 is "$status" 400 "memory_mb below 64 is a 400"
-deep=$($PY -c 'print("{\"script\": \"1\", \"x\": " + "[" * 100000 + "]" * 100000 + "}")')
+deep=$($PY -c 'print("{\"script\": \"1\", \"x\": " + "[" * 9000 + "]" * 9000 + "}")')
 run_json "$deep"
-is "$status" 400 "JSON nested 100000 deep is a 400"
+is "$status" 400 "JSON nested 9000 deep is a 400"
 like "$(jq_ 'j["error"]')" 'nested deeper' "and says why"
+# Each value costs json-c some 800 bytes: 16 MiB of "{}," took a worker to 4 GB.
+wide=$($PY -c 'print("{\"script\": \"print(1)\", \"x\": [" + "{}," * 10000 + "{}]}")')
+run_json "$wide"
+is "$status/$(jq_ 'j["exit_code"]')" "413/-1" "JSON of more than max_json_values values is a 413"
+like "$(jq_ 'j["error"]')" 'more than 10000 values' "and says why"
+wide=$($PY -c 'import json; print(json.dumps({"script": "print(1)", "x": [{}] * 9990 + ["[,:\"" * 10]}))')
+run_json "$wide"
+is "$status/$(jq_ 'j["warnings"][0][:13]')" "200/unknown field" "brackets and commas inside strings are not counted as values"
 
 # ---- routing
 post /nope '' -X GET

@@ -53,6 +53,9 @@ int main(void)
 	is_int(value_length("[1, {\"a\": 2}] , \"x\""), 14, "the length of the value at the start, with its space");
 	is_int(value_length("[1, "), 0, "0 for a value cut short");
 
+	is_int((int)json_count_values("{\"a\": [1, {}, \"x\"]}", 19), 5, "five values counted");
+	is_int((int)json_count_values("[\"[,{\\\"[,\"]", 11), 2, "brackets, commas and escaped quotes in a string are not values");
+	is_int((int)json_count_values("{}, {}, {", 9), 3, "counted in what is no JSON too");
 	ok(check("[[[[[[[[1]]]]]]]]"), "8 levels deep is within a depth of 8");
 	ok(!check("[[[[[[[[[1]]]]]]]]]"), "9 levels deep is refused");
 	ok(!check("{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}}"), "objects count as levels too");
