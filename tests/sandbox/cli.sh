@@ -112,6 +112,15 @@ is "$(echo $out)" "0 1 2 3" "the command sees only stdin, stdout, stderr (and ls
 out=$("$SB" --keep-fd 7 -- /bin/sh -c 'echo kept >&7' 2>&1)
 is "$(cat "$tmp_root/leak")" kept "--keep-fd passes an fd through"
 exec 7>&-
+# An fd not open in the caller would be one the sandbox opens itself, such as
+# the work dir: a directory of the host's tree, whose ".." leads out.
+wd=$(mktemp -d "$tmp_root/wd.XXXXXX"); chmod 755 "$wd"
+out=$("$SB" --workdir "$wd" --keep-fd 3 -- $PY -c 'import os
+os.fchdir(3); os.chdir("../../../../../../.."); print(sorted(os.listdir(".")))' 3<&- 2>&1); rc=$?
+is "$rc" 125 "--keep-fd of an fd the caller has not open is refused"
+like "$out" "--keep-fd 3: the fd is not open" "and the message says so"
+out=$("$SB" --report-fd 9 -- /bin/true 9<&- 2>&1); rc=$?
+like "$rc/$out" "^125/coderunner-sandbox: --report-fd 9: the fd is not open" "so is a --report-fd not open"
 
 # Closed standard fds are not taken over by the sandbox's own pipes.
 rep=$("$SB" --report-fd 3 -- /bin/sh -c 'echo out; echo err >&2' 3>&1 1>&- 2>&-); rc=$?
