@@ -309,7 +309,6 @@ void stage_remove(const char *dir);
 void stage_remove_leftovers(const char *dir, const char *what, pid_t pid);	/* pid 0: all */
 int stage_make_root(const char *root, mode_t mode, char *failed, size_t len);
 void stage_retry_removals(void);	/* after a request: what stage_remove could not */
-int remove_tree_at(int dirfd, const char *name);
 int write_all(int fd, const void *data, size_t n);	/* 0, or -1 with errno */
 /* write_all() on a non-blocking fd: each time it takes no more, ready(ctx)
  * waits until it does, or fails (false, errno set). */

@@ -6,7 +6,8 @@
 # through (master, workers, router, access, response, log, metrics);
 # dialects/ what each endpoint accepts and answers; running/ how a run
 # happens (run slots, staging, the pool of sandboxes, the run itself and
-# start/ the ways it starts, artifacts, and the Python runners built in).
+# start/ the ways it starts, artifacts, and the Python runners built in);
+# and the sandbox's removal of a tree a run left, which the work dirs need too.
 noinst_LIBRARIES += fcgi/libcoderunner-fcgi.a
 fcgi_libcoderunner_fcgi_a_SOURCES = \
 	fcgi/fcgi.h fcgi/die.c fcgi/clock.c fcgi/buf.c fcgi/utf8.c fcgi/config.c fcgi/sha256.c \
@@ -18,7 +19,7 @@ fcgi_libcoderunner_fcgi_a_SOURCES = \
 	fcgi/running/slots.c fcgi/running/stage.c fcgi/running/script.c fcgi/running/run.c \
 	fcgi/running/start/claim.c fcgi/running/start/own.c \
 	fcgi/running/pool.c fcgi/running/cgroup.c fcgi/running/artifacts.c \
-	fcgi/running/packages.c
+	fcgi/running/packages.c sandbox/remove.h sandbox/remove.c
 nodist_fcgi_libcoderunner_fcgi_a_SOURCES = fcgi/runners.c
 
 # The pre-started interpreter every run goes through, and the runners of

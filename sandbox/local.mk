@@ -8,7 +8,7 @@ sandbox_sources = \
 	sandbox/cgroup.c sandbox/init.c sandbox/mounts.c sandbox/loopback.c \
 	sandbox/workdir.c sandbox/privileges.c sandbox/seccomp.c \
 	sandbox/prestart.h sandbox/prestart.c sandbox/uids.c sandbox/supervisor.c \
-	sandbox/forkserver.c sandbox/zygote.c
+	sandbox/forkserver.c sandbox/zygote.c sandbox/remove.h sandbox/remove.c
 sandbox_libsandbox_a_SOURCES = $(sandbox_sources)
 
 coderunner_sandbox_SOURCES = sandbox/main.c

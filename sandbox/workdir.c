@@ -4,10 +4,10 @@
  * size-capped tmpfs, so a script can fill neither the host's disk nor the
  * caller's directory. When the run is over — every process of it dead, so
  * nothing can race the walk — init copies /work/output back into the host
- * directory's output/. Only directories and regular files are copied, each
- * opened with O_NOFOLLOW and checked with fstat: a symbolic link to a host
- * file, a FIFO that would block, or a device is skipped, never followed or
- * read. Depth is bounded; the tmpfs's inode cap bounds the number of files.
+ * directory's output/, which it replaces. Only directories and regular
+ * files are copied, each opened with O_NOFOLLOW and checked with fstat: a
+ * symbolic link to a host file, a FIFO that would block, or a device is
+ * skipped, never followed or read. Depth is bounded; the tmpfs's inode cap bounds the number of files.
  * Its size cap does not bound what comes out: a sparse file or a hard link
  * takes no room in /work, but its copy takes all its length. So what comes
  * out is counted by length, each link as a file, against /work's size, and
@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox/remove.h"
 #include "sandbox/sandbox.h"
 
 #define MAX_DEPTH 32
@@ -117,14 +118,22 @@ void workdir_copy_in(int workdir_fd, const char *work, uid_t uid, gid_t gid)
 void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes)
 {
 	off_t budget = (off_t)max_bytes;
-	int src = open(output, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (src < 0)
-		return;	/* the script removed or replaced ./output: nothing to return */
-	if (mkdirat(workdir_fd, "output", 0755) < 0 && errno != EEXIST)
+	/* output/ becomes what the run left and only that. What the caller
+	 * put there was copied in with the rest, the run's to keep or remove;
+	 * left in place, a file the script removed would come back, and one
+	 * it replaced by a directory (or the reverse) would stop the copy. */
+	if (remove_tree_at(workdir_fd, "output") < 0)
+		die_errno("remove output");
+	if (mkdirat(workdir_fd, "output", 0755) < 0)
 		die_errno("mkdir output");
 	int dst = openat(workdir_fd, "output", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dst < 0)
 		die_errno("open output");
+	int src = open(output, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0) {
+		close(dst);
+		return;	/* the script removed or replaced ./output: nothing to return */
+	}
 	copy_tree(src, dst, (uid_t)-1, (gid_t)-1, 0, &budget);
 	close(src);
 	close(dst);

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
+#include "sandbox/remove.h"
 
 #define KEY_HEX 64
 #define MAX_DEPTH 32

@@ -115,6 +115,12 @@ is "$status/$(jq_ 'len(j["artifacts"]), len(j["artifacts_omitted"]) + j.get("art
 	'200/[1000, 100, true, "1000"]' \
 	"the names of files left out stop at 64 KiB; the rest are counted in artifacts_omitted_unnamed"
 
+# Files sent under output/ are the script's to change: what it removed or
+# replaced (a file by a directory, a directory by a file) is not returned.
+run_json "$($PY -c 'import json; print(json.dumps({"files": {"main.py": "import os, shutil\nos.remove(\"output/a\"); os.mkdir(\"output/a\"); open(\"output/a/x\", \"w\").write(\"new\")\nshutil.rmtree(\"output/d\"); open(\"output/d\", \"w\").write(\"file\")\nos.remove(\"output/gone\")\nprint(\"ran\")", "output/a": "x", "output/d/e": "y", "output/gone": "z", "output/kept": "k"}, "entry_point": "main.py"}))')"
+is "$status/$(jq_ 'j["stdout"], j["artifacts"]')" '200/["ran\n", {"a/x": "new", "d": "file", "kept": "k"}]' \
+	"files sent under output/ that the script replaced or removed are not returned"
+
 # ---- output capture
 run_json '{"script": "import sys\nsys.stdout.write(\"o\" * (1024*1024))\nsys.stderr.write(\"e\" * (1024*1024))\nprint(\"done\", file=sys.stderr)"}'
 is "$status/$(jq_ 'j["exit_code"], len(j["stdout"]), j["stdout_truncated"], j["stderr_truncated"]')" '200/[0, 1048576, false, true]' \
