@@ -486,6 +486,12 @@ int sandbox_main(struct sandbox_options *options)
 	if (prestarted)
 		prestart_open_fds(&cmd);
 
+	/* Blocked before there is anything to clean up: a SIGHUP from a
+	 * reload that came between the cgroup's mkdir and the blocking ended
+	 * us by its default action, leaving the cgroup behind. */
+	sigset_t saved;
+	int sigfd = block_signals(&saved);
+
 	struct run_cgroup cg = { .dir_fd = -1 };
 	if (o.cgroup_parent) {
 		cgroup_to_remove = &cg;
@@ -499,8 +505,6 @@ int sandbox_main(struct sandbox_options *options)
 	int result[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, result) < 0)
 		die_errno("socketpair");
-	sigset_t saved;
-	int sigfd = block_signals(&saved);
 
 	uint64_t start = now_ms();
 	int pidfd = -1;
