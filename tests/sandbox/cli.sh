@@ -109,6 +109,8 @@ is "$(ls -A "$fake")" "" "the run's cgroup directory is removed on the way out"
 # holds it there for a second after the mkdir.
 if command -v strace >/dev/null; then
 	fake=$(mktemp -d "$tmp_root/cgroup.XXXXXX")
+	# (LeakSanitizer cannot work under ptrace.)
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 	strace -f -qq -o /dev/null -e trace=mkdir -e inject=mkdir:delay_exit=1000000 \
 		"$SB" --cgroup "$fake" -- /bin/true >/dev/null 2>&1 &
 	tracer=$!
