@@ -299,6 +299,10 @@ struct json_object *request_json_value(const struct config *c, const char *body,
 				       const char *example, struct http_error *e);
 struct json_object *request_json_object(const struct config *c, const char *body, size_t len,
 					const char *example, struct http_error *e);
+/* The text of a JSON string, or NULL for another type or a string holding
+ * \u0000: json-c's C string ends there, so "numpy\u0000 @ URL" reads as
+ * "numpy" and "2.0\u0000x" as "2.0". */
+const char *request_json_text(struct json_object *v);
 bool request_valid_context_name(const char *name, size_t len);
 bool request_valid_file_path(const char *path, size_t len);
 

@@ -331,8 +331,8 @@ static json_object *call_tool(struct request_ctx *ctx, json_object *params, cons
 		*message = "tools/call needs params.name: run_python or execute_main";
 		return NULL;
 	}
-	const char *tool = json_object_get_string(name);
-	handler_fn *handler = !strcmp(tool, "run_python") ? api_run :
+	const char *tool = request_json_text(name);
+	handler_fn *handler = !tool ? NULL : !strcmp(tool, "run_python") ? api_run :
 			      !strcmp(tool, "execute_main") ? api_execute : NULL;
 	if (!handler) {
 		*message = "unknown tool; the tools are run_python and execute_main";
@@ -392,13 +392,13 @@ void api_mcp(struct request_ctx *ctx)
 		id = NULL;
 	/* A string: json-c gives null no string at all, and the number 2.0 the
 	 * string "2.0". */
-	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || !json_object_is_type(v, json_type_string) ||
-	    strcmp(json_object_get_string(v), "2.0")) {
+	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || !request_json_text(v) ||
+	    strcmp(request_json_text(v), "2.0")) {
 		mcp_error(ctx, 400, id, RPC_INVALID_REQUEST, "invalid request: jsonrpc must be \"2.0\"");
 		goto out;
 	}
 	if (json_object_object_get_ex(msg, "method", &v) && json_object_is_type(v, json_type_string))
-		method = json_object_get_string(v);
+		method = request_json_text(v) ? request_json_text(v) : "";	/* none we know */
 	if (!method || !json_object_object_get_ex(msg, "id", NULL)) {
 		/* A notification, or a response to something we never ask: taken. */
 		if (!method && !json_object_object_get_ex(msg, "result", NULL) &&

@@ -196,17 +196,20 @@ static int add_entry(const struct config *c, struct run_request *r, const char *
 		text = json_object_get_string(content);
 		len = (size_t)json_object_get_string_len(content);
 		if (json_object_object_get_ex(v, "encoding", &encoding) && !json_object_is_type(encoding, json_type_null)) {
-			const char *enc = json_object_get_string(encoding);
+			const char *enc = request_json_text(encoding);
 			if (!json_object_is_type(encoding, json_type_string)) {
 				free(path);
 				return http_fail(e, 400, "%s \"%s\": \"encoding\" must be \"utf-8\" or \"base64\"", what, nm);
 			}
-			if (strcasecmp(enc, "base64") == 0)
+			if (enc && strcasecmp(enc, "base64") == 0)
 				b64 = true;
-			else if (strcasecmp(enc, "utf-8") != 0 && strcasecmp(enc, "utf8") != 0) {
+			else if (!enc || (strcasecmp(enc, "utf-8") != 0 && strcasecmp(enc, "utf8") != 0)) {
+				char en[48];
+				shown(json_object_get_string(encoding), (size_t)json_object_get_string_len(encoding),
+				      en, sizeof en);
 				free(path);
-				return http_fail(e, 400, "%s \"%s\": unknown encoding \"%.40s\"; use \"utf-8\" or \"base64\"",
-						 what, nm, enc);
+				return http_fail(e, 400, "%s \"%s\": unknown encoding \"%s\"; use \"utf-8\" or \"base64\"",
+						 what, nm, en);
 			}
 		}
 	} else {
@@ -314,8 +317,8 @@ static int parse_dependencies(const struct config *c, struct run_request *r, jso
 			break;
 		}
 		const char *s = json_object_get_string(d);
-		shown(s, strlen(s), nm, sizeof nm);
-		if (!deps_parse(s, &reqs[i])) {
+		shown(s, (size_t)json_object_get_string_len(d), nm, sizeof nm);
+		if (!request_json_text(d) || !deps_parse(s, &reqs[i])) {
 			rc = http_fail(e, 400, "dependencies[%zu] \"%s\" is not a package name with at most one "
 				       "version clause (such as \"numpy\" or \"numpy>=1.20\"); extras, markers, URLs, "
 				       "paths, options and spaces are not accepted", i, nm);
@@ -389,6 +392,14 @@ static void defaults(const struct config *c, struct run_request *r)
 	r->memory_mb = c->memory_default_mb;
 	r->stdin_data = "";
 	r->entry_point = "main.py";
+}
+
+const char *request_json_text(json_object *v)
+{
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	const char *s = json_object_get_string(v);
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
 json_object *request_json_value(const struct config *c, const char *body, size_t len,
@@ -594,8 +605,8 @@ static bool url_decode(const char *s, size_t n, char *out, size_t outlen)
 			if (i + 2 >= n)
 				return false;
 			int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
-			if (h < 0 || l < 0)
-				return false;
+			if (h < 0 || l < 0 || (h == 0 && l == 0))
+				return false;	/* malformed, or a NUL that would end the value */
 			out[o++] = (char)(h * 16 + l);
 			i += 2;
 		} else

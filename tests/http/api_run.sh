@@ -28,7 +28,7 @@ post '/api/run?timeout_s=1' 'import time; time.sleep(5)' -H 'Content-Type: text/
 is "$status/$(jq_ 'j["exit_code"]')" "200/124" "raw mode honours ?timeout_s"
 post '/api/run?timeout_s=0.0001' 'import time; time.sleep(5)' -H 'Content-Type: text/plain'
 is "$status/$(jq_ 'j["exit_code"]')" "200/124" "a timeout below a millisecond is one millisecond, not an error"
-for bad in 0 -1 abc '' 1e999; do
+for bad in 0 -1 abc '' 1e999 5%00junk; do
 	post "/api/run?timeout_s=$bad" 'print(1)' -H 'Content-Type: text/plain'
 	is "$status" 400 "raw mode with timeout_s=$bad is a 400"
 done
@@ -73,6 +73,11 @@ is "$status" 400 "a dot-leading context name is a 400"
 run_json '{"script": "1", "context": {"a": {"content": "%%%", "encoding": "base64"}}}'
 is "$status" 400 "bad base64 is a 400"
 like "$(jq_ 'j["error"]')" 'base64' "and the error says so"
+# json-c's C strings end at \u0000: what follows must not be dropped unseen.
+run_json '{"script": "1", "context": {"a": {"content": "AAEC", "encoding": "base64\u0000junk"}}}'
+like "$status/$(jq_ 'j["error"]')" '^400/.*unknown encoding "base64.junk"' "an encoding holding a NUL is unknown"
+run_json '{"script": "1", "dependencies": ["numpy\u0000 @ https://example.invalid/x.whl"]}'
+like "$status/$(jq_ 'j["error"]')" '^400/dependencies\[0\] "numpy. @ https' "a dependency holding a NUL is no package name"
 
 # ---- files mode
 run_json '{"files": {"main.py": "from pkg.util import f\nimport helper\nprint(f(), helper.X)", "pkg/__init__.py": "", "pkg/util.py": "def f(): return 42", "helper.py": "X = 7"}, "entry_point": "main.py"}'

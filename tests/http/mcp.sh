@@ -51,10 +51,14 @@ mcp '{"jsonrpc": "2.0", "id": 2, "method": "resources/list"}'
 is "$status/$(jq_ 'j["error"]["code"]')" "200/-32601" "an unknown method is method-not-found"
 mcp '{"jsonrpc": "1.0", "id": 2, "method": "ping"}'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "jsonrpc other than 2.0 is an invalid request"
-for v in null 2.0; do
-	mcp '{"jsonrpc": '$v', "id": 2, "method": "ping"}'
+for v in null 2.0 '"2.0\u0000junk"'; do
+	mcp '{"jsonrpc": '"$v"', "id": 2, "method": "ping"}'
 	is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "and so is jsonrpc $v"
 done
+mcp '{"jsonrpc": "2.0", "id": 2, "method": "ping\u0000junk"}'
+is "$status/$(jq_ 'j["error"]["code"]')" "200/-32601" "a method holding a NUL is no method of ours"
+mcp '{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "run_python\u0000junk", "arguments": {"script": "print(1)"}}}'
+is "$status/$(jq_ 'j["error"]["code"]')" "200/-32602" "nor is a tool name holding one"
 mcp '{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "run_python", "arguments": "print(1)"}}'
 is "$status/$(jq_ 'j["error"]["code"]')" "200/-32602" "arguments that are not an object are invalid params"
 mcp '{"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "print(1)", "bogus": 1}}}'
