@@ -101,6 +101,10 @@ is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/0.1/{"numpy": "0.1
 	"numpy==0.1 gets what it asked for, not the pre-installed numpy"
 is "$(metric "$cold")" $((c + 1)) "cold: the template had imported numpy"
 c=$(metric "$cold")
+deps_run 'import cycler; print(cycler.NAME)' shadow==1.0
+is "$status/$(jq_ 'j["stdout"]')" '200/shadow' "a set's sourceless cycler.pyc is the run's cycler, not the template's"
+is "$(metric "$cold")" $((c + 1)) "cold: the template had imported cycler"
+c=$(metric "$cold")
 deps_run 'import numpy; print(numpy.__version__)' crowd==1.0
 is "$status/$(jq_ 'j["stdout"]')" '200/crowd' \
 	"a set with more top-level modules than a run can name gets its own numpy too"

@@ -5,7 +5,7 @@
 #                              `python3 -m http.server` (package_index_url)
 # A hostile wheel that got to do what it wants leaves a file in HOST_MARKERS
 # (or in the run's /tmp); none of them may.
-import base64, hashlib, os, shutil, stat, sys, zipfile
+import base64, hashlib, importlib.util, marshal, os, shutil, stat, sys, zipfile
 
 out, markers = sys.argv[1], sys.argv[2]
 links = os.path.join(out, "links")
@@ -56,6 +56,10 @@ wheel("numpy", "0.1", {"numpy/__init__.py": b"__version__ = '0.1'\n"})
 # them holds (4 KiB): such a set can never run warm.
 wheel("crowd", "1.0", {"numpy/__init__.py": b"__version__ = 'crowd'\n",
                        **{f"crowd_module_{i:03d}.py": b"" for i in range(300)}})
+# A module of the template's (matplotlib's cycler) as a sourceless .pyc: a
+# set brings it as much as a cycler.py would.
+wheel("shadow", "1.0", {"cycler.pyc": importlib.util.MAGIC_NUMBER + bytes(12) +
+                        marshal.dumps(compile("NAME = 'shadow'\n", "cycler.py", "exec"))})
 # Big and incompressible: for package_max_mb and the cache's size.
 for n in ("big-a", "big-b", "big-c"):
     wheel(n, "1.0", {f"{n.replace('-', '_')}/__init__.py": b"", f"{n.replace('-', '_')}/blob.bin": os.urandom(700 << 10)})

@@ -12,7 +12,7 @@
 # Only binary wheels are taken (pip --only-binary :all:), so no package's
 # build code runs; a wheel is only unpacked, never executed, and its .pth
 # files are never read: runs put the set on sys.path, not in a site dir.
-import hashlib, json, os, re, subprocess, sys, urllib.error, urllib.request
+import hashlib, importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.request
 
 request = json.load(sys.stdin)
 requirements = request["requirements"]
@@ -123,6 +123,6 @@ for n in os.listdir(site):
         continue
     elif os.path.isdir(os.path.join(site, n)):
         top_level.add(n)
-    elif n.endswith(".py") or ".cpython-" in n or n.endswith(".abi3.so"):
+    elif n.endswith(tuple(importlib.machinery.all_suffixes())):    # .py, .pyc, .so ...
         top_level.add(n.split(".")[0])
 answer(ok=True, key=digest.hexdigest(), packages=packages, top_level=sorted(top_level), size=size)
