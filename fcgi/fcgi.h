@@ -498,6 +498,8 @@ void health_release_pid(pid_t pid);	/* master: a worker died mid-check */
 /* ---- worker.c / master.c ---------------------------------------------- */
 _Noreturn void worker_main(int listen_fd, pid_t master);
 int master_main(int listen_fd);
+/* The signals the master takes on its signalfd, blocked (from start-up on). */
+void master_block_signals(void);
 bool worker_service_stopping(void);	/* SIGTERM: the service stops, runs not begun give up */
 
 #endif

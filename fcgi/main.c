@@ -99,6 +99,11 @@ int main(int argc, char **argv)
 		return rc;
 	}
 
+	/* From here on this is the service. A reload or a stop that comes
+	 * while it starts (systemd takes one as soon as we are exec'd) waits
+	 * for the master's signalfd instead of ending us by default action. */
+	master_block_signals();
+
 	int listening = 0;
 	socklen_t len = sizeof listening;
 	if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)

@@ -132,6 +132,15 @@ static void reload(void)
 		log_msg("SIGHUP: keeping the running configuration: %s", err);
 		return;
 	}
+	/* The runs under way, the uid locks every sandbox takes (one file
+	 * for all generations, or two runs could share a uid) and what a dead
+	 * worker leaves are under the work_root the service started with; and
+	 * a new one that cannot hold the pool's socket would end the service. */
+	if (strcmp(next.work_root, service.cfg.work_root) != 0) {
+		log_msg("SIGHUP: keeping the running configuration: work_root cannot change without a "
+			"restart (%s, not %s)", service.cfg.work_root, next.work_root);
+		return;
+	}
 	char failed[4096];
 	if (stage_make_root(next.work_root, 0700, failed, sizeof failed) < 0) {
 		log_msg("SIGHUP: keeping the running configuration: work_root: cannot create %s: %s", failed,
@@ -157,11 +166,8 @@ static void reload(void)
 	log_msg("SIGHUP: configuration %s reloaded; replacing %u workers", service.config_path, n_pool);
 }
 
-int master_main(int fd)
+void master_block_signals(void)
 {
-	listen_fd = fd;
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-		die_errno("prctl PR_SET_CHILD_SUBREAPER");
 	sigemptyset(&handled);
 	sigaddset(&handled, SIGCHLD);
 	sigaddset(&handled, SIGTERM);
@@ -169,6 +175,14 @@ int master_main(int fd)
 	sigaddset(&handled, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &handled, NULL) < 0)
 		die_errno("sigprocmask");
+}
+
+int master_main(int fd)
+{
+	listen_fd = fd;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		die_errno("prctl PR_SET_CHILD_SUBREAPER");
+	master_block_signals();
 	sigfd = signalfd(-1, &handled, SFD_CLOEXEC);
 	if (sigfd < 0)
 		die_errno("signalfd");

@@ -152,6 +152,18 @@ sleep 0.5
 like "$(cat "$fcgi_log")" 'keeping the running configuration.*bogus_key' "a broken file on SIGHUP is refused, naming the key"
 post /health '' -X GET
 is "$status" 200 "and the service keeps running"
+sed -i '/^bogus_key/d' "$conf"
+# The runs under way and the uid locks are under the work_root it started
+# with; a new one that could not hold the pool's socket ended the service.
+echo "work_root = $http_tmp/afile" >>"$conf"
+: >"$http_tmp/afile"
+kill -HUP "$fcgi_pid"
+sleep 0.5
+like "$(cat "$fcgi_log")" 'keeping the running configuration: work_root cannot change without a restart' \
+	"a reload that changes work_root is refused"
+post /health '' -X GET
+is "$status" 200 "and the service keeps running"
+sed -i '/afile/d' "$conf"
 
 # ---- SIGTERM lets a run in flight finish, then exits
 curl -s -o "$http_tmp/drain.out" -H 'Content-Type: application/json' \
@@ -169,6 +181,17 @@ is "$?" 0 "with status 0"
 fcgi_pid=
 is "$(sandboxes)" 0 "no sandbox process is left"
 is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left"
+
+# ---- a SIGHUP while the service starts (systemd sends one as soon as it
+# has exec'd us) is a reload once it has started, not the end of it
+spawn-fcgi -n -s "$sock" -M 0600 -- "$fcgi_bin" --config "$conf" 2>>"$fcgi_log" &
+fcgi_pid=$!
+for _ in $(seq 200); do [ "$(readlink "/proc/$fcgi_pid/exe")" = "$(readlink -f "$fcgi_bin")" ] && break; sleep 0.01; done
+kill -HUP "$fcgi_pid"
+for _ in $(seq 100); do grep -q 'SIGHUP: configuration .* reloaded' <(tail -n 5 "$fcgi_log") && break; sleep 0.1; done
+ok "$(kill -0 "$fcgi_pid" 2>/dev/null; echo $?)" "a SIGHUP at start-up leaves the service running"
+post /health '' -X GET
+is "$status" 200 "and it answers"
 http_stop
 log_clean
 done_testing

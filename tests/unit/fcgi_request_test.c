@@ -131,8 +131,9 @@ int main(void)
 	is_int(json("{\"script\": \"\xff\"}"), 400, "invalid UTF-8 in JSON is a 400");
 	is_int(json(""), 400, "an empty JSON body is a 400");
 	is_int(nested(60), 0, "nesting 60 deep is accepted");
-	is_int(nested(100000), 400, "nesting 100000 deep is a 400, not a crash");
+	is_int(nested(9000), 400, "nesting 9000 deep is a 400, not a crash");
 	ok(strstr(err.message, "nested") != NULL, "and says it is nested too deep");
+	is_int(nested(100000), 413, "100000 levels are more values than a request may hold");
 
 	/* fields and types */
 	is_int(json("{}"), 400, "no script is a 400");
