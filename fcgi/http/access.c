@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -90,10 +91,13 @@ int access_load_keys(struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "api_keys_file %s: %s", c->api_keys_file, strerror(errno));
 		return -1;
 	}
-	char line[1024];
+	/* A line of any length: cut into pieces of a fixed buffer, one long
+	 * key became two, each of them a key that ran code. */
+	char *line = NULL;
+	size_t cap = 0;
 	unsigned lineno = 0;
 	int rc = 0;
-	while (rc == 0 && fgets(line, sizeof line, f)) {
+	while (rc == 0 && getline(&line, &cap, f) >= 0) {
 		lineno++;
 		char *s = line + strspn(line, " \t");
 		s[strcspn(s, "\r\n")] = '\0';
@@ -117,6 +121,7 @@ int access_load_keys(struct config *c, char *err, size_t errlen)
 		} else
 			sha256(s, strlen(s), c->api_keys[c->n_api_keys++]);
 	}
+	free(line);
 	fclose(f);
 	if (rc == 0 && c->n_api_keys == 0) {
 		snprintf(err, errlen, "api_keys_file %s: holds no key (to ask for none, say api_keys_file = none)",

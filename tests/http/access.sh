@@ -69,6 +69,20 @@ sleep 1
 like "$(cat "$fcgi_log")" "fewer than 16 characters" "a reload with a bad file is refused, and the log says why"
 run_json '{"script": "print(6)"}' -H "X-API-Key: $OTHER"
 is "$status/$(jq_ 'j["stdout"]')" "200/6" "and the keys in force stay"
+# A key longer than a line buffer is one key, not its pieces.
+LONG=$(head -c 1050 /dev/zero | tr '\0' k)
+printf '%s\n' "$LONG" >"$keys"
+kill -HUP "$fcgi_pid"
+for i in $(seq 50); do
+	run_json '{"script": "print(7)"}' -H "X-API-Key: $LONG"
+	[ "$status" = 200 ] && break
+	sleep 0.2
+done
+is "$status/$(jq_ 'j["stdout"]')" "200/7" "a key of 1050 characters runs"
+run_json '{"script": "print(8)"}' -H "X-API-Key: ${LONG:0:1023}"
+is "$status" 401 "and its first 1023 characters are no key"
+run_json '{"script": "print(8)"}' -H "X-API-Key: ${LONG:0:27}"
+is "$status" 401 "nor its last 27"
 http_stop
 
 # --- the rate limit of the nginx snippet, turned on -----------------------------
