@@ -2,6 +2,7 @@
  *
  * One table. A known path with another method is a 405 whose Allow header
  * lists the methods that path takes; anything else is a 404. Both are JSON.
+ * HEAD is GET (RFC 9110): nginx sends the client the headers alone.
  * The table's paths are also the endpoint labels of /metrics, so what a
  * client sends as a path can never grow the set of labels.
  */
@@ -85,6 +86,8 @@ void route(struct request_ctx *ctx)
 {
 	char allow[128] = "";
 	const char *method = ctx->method ? ctx->method : "";
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
 	const char *path = ctx->path ? ctx->path : "";
 	ctx->endpoint = route_endpoint(path);
 	for (size_t i = 0; i < N_ROUTES; i++) {
@@ -96,10 +99,11 @@ void route(struct request_ctx *ctx)
 			routes[i].handler(ctx);
 			return;
 		}
+		const char *takes = strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD" : routes[i].method;
 		if (!strstr(allow, routes[i].method)) {
 			if (*allow)
 				strcat(allow, ", ");
-			strcat(allow, routes[i].method);
+			strcat(allow, takes);
 		}
 	}
 	char msg[256];

@@ -61,12 +61,16 @@ static void drop_effective_caps(void)
 		die("cannot apply the empty effective capability set");
 }
 
-/* nginx's $request_id is 32 hex digits; anything else (or nothing, when run
- * without nginx) gets an id of our own, so every log line can be followed
- * and no client text reaches a header. */
+/* The snippet passes nginx's $request_id, or a client's X-Request-Id of
+ * [0-9A-Za-z_-]{1,64} (one id across a front end's log and ours): the same
+ * rule here, so nginx's pages and ours name a request alike. Anything else
+ * (or nothing, when run without nginx) gets an id of our own, so every log
+ * line can be followed and no other client text reaches a header. */
 static const char *request_id(const char *given, char *own, size_t len)
 {
-	if (given && *given && strlen(given) <= 64 && strspn(given, "0123456789abcdefABCDEF-_") == strlen(given))
+	static const char id_chars[] = "0123456789abcdefghijklmnopqrstuvwxyz"
+				       "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+	if (given && *given && strlen(given) <= 64 && strspn(given, id_chars) == strlen(given))
 		return given;
 	unsigned char r[16];
 	if (getrandom(r, sizeof r, GRND_NONBLOCK) != sizeof r)

@@ -221,6 +221,17 @@ is "$status" 405 "GET /api/run is a 405"
 like "$headers" $'\n''Allow: POST' "with an Allow header"
 post /health '' -X GET
 is "$status/$(jq_ 'j["status"]')" "200/healthy" "GET /health answers"
+head=$(curl -s -I -o "$http_tmp/resp-headers" -w '%{http_code}/%{size_download}' "$base/health")
+is "$head" "200/0" "HEAD /health answers with the headers alone (RFC 9110)"
+like "$(tr -d '\r' <"$http_tmp/resp-headers")" $'\n''[Cc]ontent-[Tt]ype: application/json' "the headers of the GET"
+post /health ''
+is "$status/$(grep -i '^allow:' <<<"$headers")" "405/Allow: GET, HEAD" "POST /health is a 405 naming GET and HEAD"
+# A client's X-Request-Id that nginx's snippet lets through is the id the
+# service answers and logs with too.
+post /api/run 'print(1)' -H 'Content-Type: text/plain' -H 'X-Request-Id: job-42_Z'
+is "$status/$(grep -i '^x-request-id:' <<<"$headers")" "200/X-Request-Id: job-42_Z" "a client's X-Request-Id is the request's id"
+sleep 0.2
+like "$(grep -c 'request_id=job-42_Z ' "$fcgi_log")" '^1$' "and the log line's"
 
 http_stop
 log_clean
