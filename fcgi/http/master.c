@@ -19,6 +19,7 @@
  * reaped here rather than by init.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -166,6 +167,18 @@ static void reload(void)
 	log_msg("SIGHUP: configuration %s reloaded; replacing %u workers", service.config_path, n_pool);
 }
 
+/* Connections nginx made before the socket's path went away wait in the
+ * backlog, and no worker takes them any more (idle ones have gone, busy ones
+ * leave after their request): they would wait for the last run in flight.
+ * Closed now, nginx finds the path gone and answers them with a 503 at once.
+ * The fd is non-blocking from the stop on, so an empty backlog ends this. */
+static void refuse_backlog(void)
+{
+	int c;
+	while ((c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(c);
+}
+
 void master_block_signals(void)
 {
 	sigemptyset(&handled);
@@ -218,11 +231,14 @@ int master_main(int fd)
 		/* The workers are gone, and with them every client of a sandbox. */
 		if (stopping && n_pool == 0 && pool_stop() == 0)
 			break;
-		struct pollfd fds[2] = { { sigfd, POLLIN, 0 }, { pool_notify_fd(), POLLIN, 0 } };
-		if (poll(fds, 2, 200) < 0 && errno != EINTR)
+		struct pollfd fds[3] = { { sigfd, POLLIN, 0 }, { pool_notify_fd(), POLLIN, 0 },
+					 { stopping ? listen_fd : -1, POLLIN, 0 } };
+		if (poll(fds, 3, 200) < 0 && errno != EINTR)
 			die_errno("poll");
 		if (fds[1].revents)
 			pool_read_claims();
+		if (fds[2].revents)
+			refuse_backlog();
 		struct signalfd_siginfo si;
 		int sig = 0;
 		if (fds[0].revents && read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
@@ -242,6 +258,9 @@ int master_main(int fd)
 				log_msg("%s: taking no more requests; finishing %u runs in flight, then exiting",
 					sig == SIGTERM ? "SIGTERM" : "SIGINT", slots_running());
 				unlink_socket_path();
+				int fl = fcntl(listen_fd, F_GETFL);
+				if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+					die_errno("fcntl on the listening socket");
 				signal_all(SIGTERM);
 			}
 			break;

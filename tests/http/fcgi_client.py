@@ -6,6 +6,8 @@
 #           waits in libfcgi for the connection's first byte (up to 2 s)
 #   keep    two requests on one connection the web server keeps
 #           (FCGI_KEEP_CONN), as nginx's fastcgi_keep_conn does
+#   hold    one request on a kept connection, which is then held open, idle,
+#           for 10 s: its worker waits on it and takes nothing else
 # Prints each answer's stdout stream and whether its request ended.
 import os, signal, socket, struct, sys, time
 
@@ -73,6 +75,11 @@ try:
         time.sleep(1)           # the master retires every worker
         s.sendall(rest(1, 7))
         answer(s)
+    elif mode == "hold":
+        s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, KEEP_CONN), 1) + rest(1, 7))
+        answer(s)
+        sys.stdout.flush()
+        time.sleep(10)
     else:
         for rid, n in ((1, 7), (2, 8)):
             s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, KEEP_CONN), rid) + rest(rid, n))

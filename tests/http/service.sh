@@ -193,5 +193,31 @@ ok "$(kill -0 "$fcgi_pid" 2>/dev/null; echo $?)" "a SIGHUP at start-up leaves th
 post /health '' -X GET
 is "$status" 200 "and it answers"
 http_stop
+
+# ---- SIGTERM with a connection waiting in the listen backlog: every worker
+# busy (one in a run, one waiting on a connection nginx keeps), so none took
+# it, and it waited for the last run to end. Now the master refuses it at
+# once: nginx finds the socket's path gone and answers 503.
+http_start max_runs=1 queue_size=0 workers=2 preload=none
+$PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" hold >"$http_tmp/hold.out" &
+holder=$!
+for _ in $(seq 50); do grep -q 'end of request' "$http_tmp/hold.out" && break; sleep 0.1; done
+curl -s -o "$http_tmp/long.out" -H 'Content-Type: application/json' \
+	--data-binary '{"script": "import time; time.sleep(8); print(\"finished\")", "timeout_s": 20}' "$base/api/run" &
+long=$!
+for _ in $(seq 50); do [ -n "$(busy_sandboxes)" ] && break; sleep 0.1; done
+start=$(date +%s%N)
+curl -s -o /dev/null -w '%{http_code}' "$base/health" >"$http_tmp/backlog.code" &
+waiting=$!
+sleep 0.5
+kill -TERM "$fcgi_pid"
+wait "$waiting"
+is "$(cat "$http_tmp/backlog.code")/$((($(date +%s%N) - start) / 1000000000 < 4))" "503/1" \
+	"a request waiting in the backlog at SIGTERM is a 503 at once, not after the runs in flight"
+wait "$long"
+like "$(cat "$http_tmp/long.out")" '"stdout": "finished\\n"' "and the run in flight still finishes"
+wait "$holder"
+wait "$fcgi_pid"; fcgi_pid=
+http_stop
 log_clean
 done_testing
