@@ -68,7 +68,13 @@ size_t response_send(struct FCGX_Stream *out, const char *request_id, const stru
 		die("response header too long");
 	/* A client that went away makes these fail; nothing to do about it. */
 	FCGX_PutStr(head, n, out);
-	if (rsp->body.len)
-		FCGX_PutStr(rsp->body.data, (int)rsp->body.len, out);
+	/* FCGX_PutStr() takes an int: a body past 2 GiB (limits raised that
+	 * far) goes in pieces. */
+	for (size_t off = 0; off < rsp->body.len;) {
+		int piece = rsp->body.len - off > (1u << 30) ? 1 << 30 : (int)(rsp->body.len - off);
+		if (FCGX_PutStr(rsp->body.data + off, piece, out) != piece)
+			break;
+		off += (size_t)piece;
+	}
 	return rsp->body.len;
 }
