@@ -390,6 +390,14 @@ void api_mcp(struct request_ctx *ctx)
 	if (json_object_object_get_ex(msg, "id", &id) && id &&
 	    !json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int))
 		id = NULL;
+	/* json-c makes an integer past 64 bits INT64_MIN or UINT64_MAX without a
+	 * word, and the answer would carry another id than the request's. */
+	if (id && json_object_is_type(id, json_type_int) &&
+	    (json_object_get_int64(id) == INT64_MIN || json_object_get_uint64(id) == UINT64_MAX)) {
+		mcp_error(ctx, 400, NULL, RPC_INVALID_REQUEST,
+			  "invalid request: the id is an integer beyond 64 bits; send it as a string");
+		goto out;
+	}
 	/* A string: json-c gives null no string at all, and the number 2.0 the
 	 * string "2.0". */
 	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || !request_json_text(v) ||

@@ -55,6 +55,12 @@ for v in null 2.0 '"2.0\u0000junk"'; do
 	mcp '{"jsonrpc": '"$v"', "id": 2, "method": "ping"}'
 	is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "and so is jsonrpc $v"
 done
+for big in 123456789012345678901234567890 -9223372036854775809; do
+	mcp '{"jsonrpc": "2.0", "id": '$big', "method": "ping"}'
+	is "$status/$(jq_ 'j["error"]["code"], j["id"]')" "400/[-32600, null]" "an id of $big, which 64 bits cannot hold, is refused, not answered as another"
+done
+mcp '{"jsonrpc": "2.0", "id": 18446744073709551614, "method": "ping"}'
+is "$status/$(jq_ 'j["id"]')" "200/18446744073709551614" "an id up to 2^64 - 2 is echoed exactly"
 mcp '{"jsonrpc": "2.0", "id": 2, "method": "ping\u0000junk"}'
 is "$status/$(jq_ 'j["error"]["code"]')" "200/-32601" "a method holding a NUL is no method of ours"
 mcp '{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "run_python\u0000junk", "arguments": {"script": "print(1)"}}}'
