@@ -184,9 +184,11 @@ is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left"
 
 # ---- a SIGHUP while the service starts (systemd sends one as soon as it
 # has exec'd us) is a reload once it has started, not the end of it
+# (Sent once its first words are logged: before main() nothing can block it.)
+seen=$(grep -c 'a run may have at most' "$fcgi_log")
 spawn-fcgi -n -s "$sock" -M 0600 -- "$fcgi_bin" --config "$conf" 2>>"$fcgi_log" &
 fcgi_pid=$!
-for _ in $(seq 200); do [ "$(readlink "/proc/$fcgi_pid/exe")" = "$(readlink -f "$fcgi_bin")" ] && break; sleep 0.01; done
+for _ in $(seq 500); do [ "$(grep -c 'a run may have at most' "$fcgi_log")" -gt "$seen" ] && break; sleep 0.01; done
 kill -HUP "$fcgi_pid"
 for _ in $(seq 100); do grep -q 'SIGHUP: configuration .* reloaded' <(tail -n 5 "$fcgi_log") && break; sleep 0.1; done
 ok "$(kill -0 "$fcgi_pid" 2>/dev/null; echo $?)" "a SIGHUP at start-up leaves the service running"
