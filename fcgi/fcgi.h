@@ -497,6 +497,9 @@ void health_release_pid(pid_t pid);	/* master: a worker died mid-check */
 
 /* ---- worker.c / master.c ---------------------------------------------- */
 _Noreturn void worker_main(int listen_fd, pid_t master);
+/* The request's id: given (REQUEST_ID, from nginx) when it is one, else a
+ * new one written into own (at least 33 bytes). */
+const char *request_id(const char *given, char *own, size_t len);
 int master_main(int listen_fd);
 /* The signals the master takes on its signalfd, blocked (from start-up on). */
 void master_block_signals(void);

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fcgiapp.h>
 
 #include "fcgi/fcgi.h"
 
@@ -170,13 +171,33 @@ static void reload(void)
 /* Connections nginx made before the socket's path went away wait in the
  * backlog, and no worker takes them any more (idle ones have gone, busy ones
  * leave after their request): they would wait for the last run in flight.
- * Closed now, nginx finds the path gone and answers them with a 503 at once.
- * The fd is non-blocking from the stop on, so an empty backlog ends this. */
+ * Each is answered now, as a worker would, with a 503 and Retry-After:
+ * nothing ran, so a front end sends it to another host. (Closed without an
+ * answer, it would be a connection lost, which nginx must take for a run
+ * that may have started.) The socket is non-blocking from the stop on, so
+ * an empty backlog ends this; nginx sends a request's parameters as it
+ * connects, so reading them does not hold us. */
 static void refuse_backlog(void)
 {
-	int c;
-	while ((c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-		close(c);
+	static FCGX_Request req;
+	static bool ready;
+	if (!ready) {
+		if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0)
+			die("FCGX_InitRequest failed");
+		ready = true;
+	}
+	while (FCGX_Accept_r(&req) == 0) {
+		char own[40];
+		const char *id = request_id(FCGX_GetParam("REQUEST_ID", req.envp), own, sizeof own);
+		struct http_response rsp = { 0 };
+		response_error(&rsp, 503, "the coderunner service is stopping; retry in a moment", NULL);
+		snprintf(rsp.extra_headers, sizeof rsp.extra_headers, "Retry-After: %u\r\n",
+			 service.cfg.retry_after_s);
+		response_send(req.out, id, &rsp);
+		buf_free(&rsp.body);
+		FCGX_Finish_r(&req);
+		log_msg("request_id=%s: refused, the service is stopping", id);
+	}
 }
 
 void master_block_signals(void)
@@ -272,6 +293,7 @@ int master_main(int fd)
 			deadline = 0;
 		}
 	}
+	refuse_backlog();	/* any that came since the last look */
 	/* Orphaned sandboxes, if any, are ours to reap too. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;

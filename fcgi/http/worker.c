@@ -66,7 +66,7 @@ static void drop_effective_caps(void)
  * rule here, so nginx's pages and ours name a request alike. Anything else
  * (or nothing, when run without nginx) gets an id of our own, so every log
  * line can be followed and no other client text reaches a header. */
-static const char *request_id(const char *given, char *own, size_t len)
+const char *request_id(const char *given, char *own, size_t len)
 {
 	static const char id_chars[] = "0123456789abcdefghijklmnopqrstuvwxyz"
 				       "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_";

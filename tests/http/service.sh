@@ -107,7 +107,9 @@ worker=$(busy_workers | head -1)
 sb=$(busy_sandboxes | head -1)
 kill -9 "$worker"
 wait $victim
-like "$(cat "$http_tmp/victim.status")" '^50[0-9]$' "the request of a worker killed with -9 fails ($(cat "$http_tmp/victim.status"))"
+is "$(cat "$http_tmp/victim.status")/$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"][:39])' "$http_tmp/victim.out")" \
+	"502/the coderunner service is not answering" \
+	"the request of a worker killed with -9 is a 502: it may have run, so it is not one to send again on its own"
 sleep 0.5
 ok $(kill -0 "$sb" 2>/dev/null; [ $? -ne 0 ]; echo $?) "the sandbox running it ended with it"
 run_json '{"script": "print(\"after\")"}'
@@ -181,6 +183,10 @@ is "$?" 0 "with status 0"
 fcgi_pid=
 is "$(sandboxes)" 0 "no sandbox process is left"
 is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left"
+# nginx still up, the service gone: nothing can have run, a 503 to retry.
+post /api/run 'print(1)' -H 'Content-Type: text/plain'
+is "$status/$(jq_ 'j["error"][:36]')" "503/the coderunner service is restarting" "with the service stopped, nginx answers 503"
+like "$headers" $'\n''Retry-After: [0-9]' "with Retry-After"
 
 # ---- a SIGHUP while the service starts (systemd sends one as soon as it
 # has exec'd us) is a reload once it has started, not the end of it
@@ -209,13 +215,14 @@ curl -s -o "$http_tmp/long.out" -H 'Content-Type: application/json' \
 long=$!
 for _ in $(seq 50); do [ -n "$(busy_sandboxes)" ] && break; sleep 0.1; done
 start=$(date +%s%N)
-curl -s -o /dev/null -w '%{http_code}' "$base/health" >"$http_tmp/backlog.code" &
+curl -s -o "$http_tmp/backlog.out" -w '%{http_code}' "$base/health" >"$http_tmp/backlog.code" &
 waiting=$!
 sleep 0.5
 kill -TERM "$fcgi_pid"
 wait "$waiting"
 is "$(cat "$http_tmp/backlog.code")/$((($(date +%s%N) - start) / 1000000000 < 4))" "503/1" \
 	"a request waiting in the backlog at SIGTERM is a 503 at once, not after the runs in flight"
+like "$(cat "$http_tmp/backlog.out")" '"error": "the coderunner service is stopping' "the service's own 503: nothing ran"
 wait "$long"
 like "$(cat "$http_tmp/long.out")" '"stdout": "finished\\n"' "and the run in flight still finishes"
 wait "$holder"
