@@ -37,6 +37,9 @@ is() {	# is GOT WANT NAME...
 
 like() {	# like GOT EXTENDED-REGEX NAME...
 	local got=$1 re=$2; shift 2
+	# grep takes each line of a pattern for a pattern of its own, and an
+	# empty one matches anything: a pattern with a newline tests nothing.
+	case $re in *$'\n'*) ok 1 "$@"; diag "like: the pattern holds a newline; match a line with ^"; return 1 ;; esac
 	# grep reads it all: with -q it would stop at the match, and in a test
 	# that sets pipefail, printf writing the rest would fail the pipeline.
 	printf '%s' "$got" | grep -E -- "$re" >/dev/null
@@ -45,6 +48,7 @@ like() {	# like GOT EXTENDED-REGEX NAME...
 
 unlike() {	# unlike GOT EXTENDED-REGEX NAME...
 	local got=$1 re=$2; shift 2
+	case $re in *$'\n'*) ok 1 "$@"; diag "unlike: the pattern holds a newline; match a line with ^"; return 1 ;; esac
 	! printf '%s' "$got" | grep -E -- "$re" >/dev/null	# (as in like)
 	ok $? "$@" || { shown "got: " "$got"; shown "must not match:" "$re"; }
 }

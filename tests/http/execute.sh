@@ -12,7 +12,7 @@ post /execute '{"script": "def main():\n    return {\"message\": \"Hello from Cl
 	-H 'Content-Type: application/json'
 is "$status" 200 "the original basic example answers 200"
 is "$body" '{"result": {"message": "Hello from Cloud Run!", "value": 42}, "stdout": ""}' "with result and stdout"
-like "$headers" $'\n''[Cc]ontent-[Tt]ype: application/json' "as JSON"
+like "$headers" '^[Cc]ontent-[Tt]ype: application/json' "as JSON"
 execute $'def main():\n    print("Starting calculation...")\n    result = sum(range(100))\n    print(f"Sum of 0-99: {result}")\n    print("Calculation complete!")\n    return {"sum": result, "count": 100}'
 is "$(jq_ 'j["result"], j["stdout"]')" '[{"sum": 4950, "count": 100}, "Starting calculation...\nSum of 0-99: 4950\nCalculation complete!\n"]' \
 	"the stdout capture example: result and what main() printed"

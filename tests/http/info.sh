@@ -50,10 +50,10 @@ like "$listed" '"numpy"' "numpy among them"
 # ---- GET /health and /api/health
 get /health
 is "$status/$body" '200/{"status": "healthy"}' "GET /health: 200 healthy"
-like "$headers" $'\n''[Cc]ontent-[Tt]ype: application/json' "as JSON"
+like "$headers" '^[Cc]ontent-[Tt]ype: application/json' "as JSON"
 get /api/health
 is "$status/$body" '200/OK' "GET /api/health: 200 and the text OK, as CodeRunner answers"
-like "$headers" $'\n''[Cc]ontent-[Tt]ype: text/plain' "as text"
+like "$headers" '^[Cc]ontent-[Tt]ype: text/plain' "as text"
 post /health ''
 is "$status" 405 "POST /health is a 405"
 
@@ -90,7 +90,7 @@ sys.exit(0 if b == sorted(b) and b[-1] > 0 else 1)'
 ok $? "the histogram's buckets are cumulative"
 like "$(printf '%s\n' "$m2" | grep '^coderunner_runs_in_flight ')" ' 0$' "no run in flight now"
 get /metrics
-like "$headers" $'\n''[Cc]ontent-[Tt]ype: text/plain; version=0.0.4' "/metrics is Prometheus' text format"
+like "$headers" '^[Cc]ontent-[Tt]ype: text/plain; version=0.0.4' "/metrics is Prometheus' text format"
 like "$body" '# TYPE coderunner_run_duration_seconds histogram' "with TYPE lines"
 for family in requests_total runs_total run_duration_seconds runs_in_flight queue_length queue_waits_total \
 	queue_wait_seconds_total rejected_busy_total worker_restarts_total; do
