@@ -11,8 +11,8 @@ is "$(jq_ 'j["exit_code"], j["stdout"], j["artifacts"]')" '[0, "4\n", {}]' "exit
 is "$(jq_ 'sorted(j)')" '["artifacts", "duration_ms", "exit_code", "memory_peak_mb", "stderr", "stderr_truncated", "stdout", "stdout_truncated"]' \
 	"the response has exactly the documented fields"
 like "$(jq_ 'j["duration_ms"], j["memory_peak_mb"]')" '^\[[0-9]+, [0-9.]+\]$' "duration_ms and memory_peak_mb are numbers"
-like "$headers" $'\n''[Cc]ontent-[Tt]ype: application/json' "the response is JSON"
-like "$headers" $'\n''X-Request-Id: [0-9a-f]{32}' "it carries nginx's request id"
+like "$headers" '^[Cc]ontent-[Tt]ype: application/json' "the response is JSON"
+like "$headers" '^X-Request-Id: [0-9a-f]{32}' "it carries nginx's request id"
 rid=$(printf '%s' "$headers" | sed -n 's/^X-Request-Id: //p')
 sleep 0.2
 like "$(grep "request_id=$rid" "$fcgi_log")" "path=/api/run status=200 exit_code=0 duration_ms=[0-9]+ run_ms=[0-9]+ memory_peak_mb=[0-9.]+ request_bytes=[0-9]+ response_bytes=[0-9]+" \
@@ -218,14 +218,21 @@ post /nope '' -X GET
 is "$status/$(jq_ 'j["exit_code"]')" "404/-1" "an unknown path is a JSON 404"
 post /api/run '' -X GET
 is "$status" 405 "GET /api/run is a 405"
-like "$headers" $'\n''Allow: POST' "with an Allow header"
+like "$headers" '^Allow: POST' "with an Allow header"
 post /health '' -X GET
 is "$status/$(jq_ 'j["status"]')" "200/healthy" "GET /health answers"
 head=$(curl -s -I -o "$http_tmp/resp-headers" -w '%{http_code}/%{size_download}' "$base/health")
 is "$head" "200/0" "HEAD /health answers with the headers alone (RFC 9110)"
-like "$(tr -d '\r' <"$http_tmp/resp-headers")" $'\n''[Cc]ontent-[Tt]ype: application/json' "the headers of the GET"
+like "$(tr -d '\r' <"$http_tmp/resp-headers")" '^[Cc]ontent-[Tt]ype: application/json' "the headers of the GET"
 post /health ''
 is "$status/$(grep -i '^allow:' <<<"$headers")" "405/Allow: GET, HEAD" "POST /health is a 405 naming GET and HEAD"
+# What nginx refuses itself is JSON too, with the request's id.
+for refused in "405/-X TRACE" "400/-H X-Big:$(head -c 9000 /dev/zero | tr '\0' b)" "501/-H Transfer-Encoding:gzip -d x"; do
+	get /api/run ${refused#*/}
+	is "$status/$(jq_ 'j["exit_code"]')" "${refused%%/*}/-1" "nginx's own ${refused%%/*} (${refused:4:22}) is a JSON error"
+	like "$headers" '^X-Request-Id: [0-9a-f]{32}' "with the request's id"
+done
+like "$(get /health -X TRACE; echo "$headers")" '^Allow: GET, HEAD, POST' "TRACE's 405 names the methods the endpoints take"
 # A client's X-Request-Id that nginx's snippet lets through is the id the
 # service answers and logs with too.
 post /api/run 'print(1)' -H 'Content-Type: text/plain' -H 'X-Request-Id: job-42_Z'
