@@ -195,8 +195,8 @@ static void refuse_backlog(void)
 			 service.cfg.retry_after_s);
 		response_send(req.out, id, &rsp);
 		buf_free(&rsp.body);
-		FCGX_Finish_r(&req);
 		log_msg("request_id=%s: refused, the service is stopping", id);
+		FCGX_Finish_r(&req);	/* frees the parameters, id among them */
 	}
 }
 
