@@ -7,7 +7,8 @@
  * directory's output/, which it replaces. Only directories and regular
  * files are copied, each opened with O_NOFOLLOW and checked with fstat: a
  * symbolic link to a host file, a FIFO that would block, or a device is
- * skipped, never followed or read. Depth is bounded; the tmpfs's inode cap bounds the number of files.
+ * skipped, never followed or read. Depth is bounded; the tmpfs's inode cap
+ * bounds the number of files.
  * Its size cap does not bound what comes out: a sparse file or a hard link
  * takes no room in /work, but its copy takes all its length. So what comes
  * out is counted by length, each link as a file, against /work's size, and

@@ -196,6 +196,8 @@ static void refuse_backlog(void)
 		response_send(req.out, id, &rsp);
 		buf_free(&rsp.body);
 		log_msg("request_id=%s: refused, the service is stopping", id);
+		/* Never kept (FCGI_KEEP_CONN): the next accept would wait on it. */
+		req.keepConnection = 0;
 		FCGX_Finish_r(&req);	/* frees the parameters, id among them */
 	}
 }
