@@ -400,13 +400,15 @@ void api_mcp(struct request_ctx *ctx)
 	}
 	/* A string: json-c gives null no string at all, and the number 2.0 the
 	 * string "2.0". */
-	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || !request_json_text(v) ||
-	    strcmp(request_json_text(v), "2.0")) {
+	const char *version = json_object_object_get_ex(msg, "jsonrpc", &v) ? request_json_text(v) : NULL;
+	if (!version || strcmp(version, "2.0")) {
 		mcp_error(ctx, 400, id, RPC_INVALID_REQUEST, "invalid request: jsonrpc must be \"2.0\"");
 		goto out;
 	}
-	if (json_object_object_get_ex(msg, "method", &v) && json_object_is_type(v, json_type_string))
-		method = request_json_text(v) ? request_json_text(v) : "";	/* none we know */
+	if (json_object_object_get_ex(msg, "method", &v) && json_object_is_type(v, json_type_string)) {
+		const char *text = request_json_text(v);
+		method = text ? text : "";	/* holding a NUL: none we know */
+	}
 	if (!method || !json_object_object_get_ex(msg, "id", NULL)) {
 		/* A notification, or a response to something we never ask: taken. */
 		if (!method && !json_object_object_get_ex(msg, "result", NULL) &&
