@@ -24,9 +24,12 @@
  *   locks/REQ         held (flock) by the one worker installing REQ: the same
  *                     requirements asked for at once are installed once.
  *                     Removed as it lets go.
- *   staging/          installs under way (install.WORKER.*); emptied at start,
- *                     and of a worker's when it dies.
- *   cache.lock        held while evicting.
+ *   staging/          installs under way (install.WORKER.*) and sets being
+ *                     removed (evicted.WORKER.KEY); emptied at start, and of
+ *                     a worker's when it dies.
+ *   cache.lock        held while evicting, and shared from a set's
+ *                     publication to its first use: the set another list of
+ *                     requirements published first is not evicted between.
  * A set is published with one rename(), so a run never sees half of one.
  * A run holds a shared flock on its set's directory until it ends; eviction
  * (least recently used first, past package_cache_max_mb) takes an exclusive
@@ -117,8 +120,8 @@ int packages_init(const struct config *c, bool at_start, char *err, size_t errle
 	return 0;
 }
 
-/* A worker that died in an install (killed at the end of a reload's
- * drain, say) leaves its staging directory, named for it. */
+/* A worker that died in an install or an eviction (killed at the end of a
+ * reload's drain, say) leaves its staging directory, named for it. */
 void packages_remove_leftovers(const struct config *c, pid_t worker)
 {
 	if (!config_installs(c))
@@ -126,6 +129,22 @@ void packages_remove_leftovers(const struct config *c, pid_t worker)
 	char path[4200];
 	snprintf(path, sizeof path, "%s/staging", c->package_cache);
 	stage_remove_leftovers(path, "install", worker);
+	stage_remove_leftovers(path, "evicted", worker);
+}
+
+/* cache.lock, held HOW (LOCK_EX or LOCK_SH); -1 if it cannot be. */
+static int cache_lock(const struct config *c, int how)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/cache.lock", c->package_cache);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), rc = 0;
+	while (fd >= 0 && (rc = flock(fd, how)) < 0 && errno == EINTR)
+		;
+	if (fd >= 0 && rc < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 /* REQ: what the requirements, the source of packages and the interpreter
@@ -340,9 +359,10 @@ static int install_failed(const struct run_result *res, const struct config *c, 
 }
 
 /* Publishes what the installer left in staging/output as sets/KEY, and
- * points requests/REQ at it. */
+ * points requests/REQ at it. *HELD: cache.lock, shared from before the
+ * rename, for the caller to let go once the run holds the set. */
 static int publish(const struct config *c, const char *staging, const char *req,
-		   const struct run_result *res, struct http_error *e)
+		   const struct run_result *res, struct http_error *e, int *held)
 {
 	json_object *o = json_tokener_parse(res->channel.data ? res->channel.data : ""), *v;
 	const char *given = o && json_object_object_get_ex(o, "key", &v) ? json_object_get_string(v) : NULL;
@@ -378,6 +398,9 @@ static int publish(const struct config *c, const char *staging, const char *req,
 	const char *info = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	char set[4300];
 	snprintf(set, sizeof set, "%s/sets/%s", c->package_cache, key);
+	/* A set already there (another list of requirements resolved to it)
+	 * is kept; the lock keeps an eviction from taking it before use. */
+	*held = cache_lock(c, LOCK_SH);
 	if (write_atomically(out, "info.json", info, strlen(info)) < 0 ||
 	    (rename(path, set) < 0 && errno != EEXIST && errno != ENOTEMPTY)) {
 		rc = http_fail(e, 500, "cannot publish the packages in %s: %s", set, strerror(errno));
@@ -417,8 +440,10 @@ static void install_request(const struct config *c, const struct run_request *r,
 		   strcmp(c->package_find_links, "none") ? "\"/links\"" : "null", c->package_max_mb);
 }
 
+/* Installs the missing requirements of R as the set REQ resolves to;
+ * *HELD as publish() leaves it. */
 static int install(struct request_ctx *ctx, const struct config *c, const char *req,
-		   const struct run_request *r, struct http_error *e)
+		   const struct run_request *r, struct http_error *e, int *held)
 {
 	char staging[4300], work_mb[16], links[4200];
 	snprintf(staging, sizeof staging, "%s/staging/install.%d.XXXXXX", c->package_cache, (int)getpid());
@@ -460,7 +485,7 @@ static int install(struct request_ctx *ctx, const struct config *c, const char *
 			 !strstr(res.channel.data ? res.channel.data : "", "\"ok\""))
 			rc = install_failed(&res, c, e);
 		else
-			rc = publish(c, staging, req, &res, e);
+			rc = publish(c, staging, req, &res, e, held);
 		if (rc < 0 && e->status >= 500)
 			log_msg("package install failed: %s%s%.*s", e->message, res.err.len ? "; stderr: " : "",
 				(int)(res.err.len > 2000 ? 2000 : res.err.len), res.err.data ? res.err.data : "");
@@ -489,13 +514,9 @@ static int by_use(const void *a, const void *b)
 static void evict(const struct config *c)
 {
 	char path[4300];
-	snprintf(path, sizeof path, "%s/cache.lock", c->package_cache);
-	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
-		if (lock >= 0)
-			close(lock);
+	int lock = cache_lock(c, LOCK_EX);
+	if (lock < 0)
 		return;
-	}
 	snprintf(path, sizeof path, "%s/sets", c->package_cache);
 	int sets = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = sets >= 0 ? fdopendir(dup(sets)) : NULL;
@@ -530,7 +551,8 @@ static void evict(const struct config *c)
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			/* Out of sets/ first, so no run finds it half removed. */
 			char gone[4400];
-			snprintf(gone, sizeof gone, "%s/staging/evicted.%s", c->package_cache, all[i].key);
+			snprintf(gone, sizeof gone, "%s/staging/evicted.%d.%s", c->package_cache, (int)getpid(),
+				 all[i].key);
 			snprintf(path, sizeof path, "%s/sets/%s", c->package_cache, all[i].key);
 			if (rename(path, gone) == 0) {
 				stage_remove(gone);
@@ -583,15 +605,20 @@ int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run
 			break;
 		close(lock);
 	}
-	int rc = 0;
+	int rc = 0, held = -1;
 	if (lookup(c, req, r) == 0) {
 		metrics_package(PACKAGES_CACHED);
-	} else if ((rc = install(ctx, c, req, r, e)) == 0) {
+	} else if ((rc = install(ctx, c, req, r, e, &held)) == 0) {
 		r->packages.len = packages_len;
-		if ((rc = lookup(c, req, r)) < 0)
+		rc = lookup(c, req, r);
+		if (held >= 0)
+			close(held);	/* before evict() takes it whole */
+		if (rc < 0)
 			http_fail(e, 500, "the installed packages vanished from %s", c->package_cache);
 		else
 			evict(c);
+	} else if (held >= 0) {
+		close(held);
 	}
 	unlink(path);
 	close(lock);

@@ -213,6 +213,12 @@ wait $bg
 for _ in $(seq 100); do [ -z "$(ls -A "$cache/staging")" ] && break; sleep 0.1; done
 is "$(ls -A "$cache/staging")/${d:-none}" "/install.$worker.${d##*.}" \
 	"a worker killed in an install: its staging directory is removed as it is reaped"
+# And one killed while it removes an evicted set (staging/evicted.WORKER.KEY).
+worker=$(fcgi_workers | head -1)
+mkdir -p "$cache/staging/evicted.$worker.$(printf '%064d' 0)/site"
+kill -9 "$worker"
+for _ in $(seq 100); do [ -z "$(ls -A "$cache/staging")" ] && break; sleep 0.1; done
+is "$(ls -A "$cache/staging")" "" "a worker killed in an eviction: the set it was removing goes as it is reaped"
 http_stop
 index_stop
 
