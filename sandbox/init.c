@@ -38,6 +38,41 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+/* /proc/PID/cmdline reads a process's argument strings where the kernel put
+ * them, and a run can read /proc/1/cmdline: init's, the supervisor's command
+ * line, with host paths, the uid range and the cgroup. main() moves the
+ * strings (init_move_arguments) so that nothing points into that area, and
+ * init overwrites it before the run's code starts (hide_arguments). */
+static char *arg_area, *arg_copy;
+static size_t arg_area_len;
+
+void init_move_arguments(int argc, char **argv)
+{
+	if (argc < 1)
+		return;
+	for (int i = 0; i + 1 < argc; i++)
+		if (argv[i + 1] != argv[i] + strlen(argv[i]) + 1)
+			return;	/* not the kernel's layout: leave it */
+	char *area = argv[0];
+	size_t len = (size_t)(argv[argc - 1] - area) + strlen(argv[argc - 1]) + 1;
+	if (!(arg_copy = malloc(len)))
+		die("out of memory");
+	memcpy(arg_copy, area, len);
+	for (int i = 0; i < argc; i++)
+		argv[i] = arg_copy + (argv[i] - area);
+	arg_area = area;
+	arg_area_len = len;
+}
+
+static void hide_arguments(void)
+{
+	static const char title[] = "coderunner-sandbox";
+	if (!arg_area)
+		return;
+	memset(arg_area, 0, arg_area_len);
+	memcpy(arg_area, title, arg_area_len > sizeof title ? sizeof title - 1 : arg_area_len - 1);
+}
+
 static int64_t now_us(void)
 {
 	struct timespec ts;
@@ -311,6 +346,7 @@ static int start_claimed_run(const struct sandbox_options *o, int result_fd,
 void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	       const struct command_fds *cmd)
 {
+	hide_arguments();
 	die_set_pipe(result_fd);
 	/* If the supervisor dies, take the whole namespace down with us. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)

@@ -45,6 +45,7 @@ int main(int argc, char **argv)
 {
 	struct sandbox_options o;
 	char err[256];
+	init_move_arguments(argc, argv);
 	ensure_standard_fds();
 	if (options_parse(&o, argc, argv, err, sizeof err) < 0 ||
 	    check_given_fds(&o, err, sizeof err) < 0) {

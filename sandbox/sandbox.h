@@ -154,6 +154,7 @@ void cgroup_kill(const struct run_cgroup *cg);
 void cgroup_remove(struct run_cgroup *cg);
 
 /* init.c */
+void init_move_arguments(int argc, char **argv);	/* first thing in main() */
 char **sandbox_environment(const struct sandbox_options *o);	/* the command's, static */
 _Noreturn void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 			 const struct command_fds *cmd);

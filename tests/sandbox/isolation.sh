@@ -151,6 +151,13 @@ kill -0 "$victim" 2>/dev/null
 ok $? "kill(-1) and kill(host pid) from the script leave a host process of the same uid alive"
 kill "$victim"; wait "$victim" 2>/dev/null
 
+# init's command line, which /proc/1/cmdline shows any process, is the
+# supervisor's: the host's work dir, the uid range, the cgroup.
+sb <<'EOF_PY'
+print(open("/proc/1/cmdline", "rb").read().rstrip(b"\0"))
+EOF_PY
+is "$OUT" "b'coderunner-sandbox'" "/proc/1/cmdline names no host path or option of the sandbox"
+
 # --- privileges ------------------------------------------------------------
 sb <<'EOF_PY'
 import os

@@ -98,7 +98,7 @@ print(sys.argv, sys.orig_argv[1:], sys.path[0], __file__, __name__, __spec__, __
 print(type(__loader__).__name__, __loader__.name, __loader__.path, sorted(vars(m)))
 print(sorted(sys.modules))
 print(sorted(os.listdir("/proc/self/fd")), os.getcwd(), os.getuid(), os.getpid(), sys.flags)
-print(sorted(os.environ.items()))
+print(sorted(os.environ.items()), open("/proc/1/cmdline", "rb").read().rstrip(b"\0"))
 print(sys.stdin.seekable(), repr(sys.stdin.read()), sys.stdin.seek(0), repr(sys.stdin.read(5)))
 print(sorted(os.listdir(".")), sorted(os.listdir("input")), open("input/data.txt").read())
 import resource
@@ -120,7 +120,7 @@ like "$WARM_OUT" "^\['main.py'\] \['-s', 'main.py'\] /work /work/main.py __main_
 	"(argv, sys.path[0], __file__ and __name__ are those of python3 -s main.py)"
 rm -rf "$WORK/output" && mkdir "$WORK/output"
 SB_STDIN=$WORK.stdin cold
-is "$WARM_OUT" "$COLD_OUT" "stdout is the same as a cold run's: argv, __main__, modules, fds, environment, stdin, limits"
+is "$WARM_OUT" "$COLD_OUT" "stdout is the same as a cold run's: argv, __main__, modules, fds, environment, init's command line, stdin, limits"
 is "$WARM_ERR" "$COLD_ERR" "stderr too: the traceback shows no frame of the pre-started interpreter"
 like "$WARM_ERR" 'File "/work/main.py", line [0-9]+, in fail' "(the traceback names the script)"
 is "$(report_of "$REPORT_COLD" exit_code)" 1 "(the cold run ended the same way)"

@@ -160,6 +160,7 @@ print("mpl", matplotlib.get_backend(), matplotlib.get_cachedir())
 import ctypes
 print("dumpable", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), "owner of /proc/self", os.stat("/proc/self").st_uid == os.getuid())
 print("/proc/self/environ", sorted(open("/proc/self/environ", "rb").read().split(b"\0")))
+print("/proc/1/cmdline", open("/proc/1/cmdline", "rb").read().rstrip(b"\0"))
 def f():
     raise ValueError("from main")
 f()
@@ -168,7 +169,7 @@ cold
 cold_out=$OUT cold_err=$ERR cold_rc=$RC
 warm
 is "$RC" "$cold_rc" "a warm run ends as a cold one does (exit $cold_rc)"
-is "$OUT" "$cold_out" "argv, __main__, sys.path, the standard streams, sys.modules before and after importing pandas, drawing a chart and working a DataFrame, PIL's format tables, pyplot's figures, backend and fonts, pandas' caches, environment (/proc/self/environ too), flags, fds, pid, name, cwd and dumpable flag are a cold run's"
+is "$OUT" "$cold_out" "argv, __main__, sys.path, the standard streams, sys.modules before and after importing pandas, drawing a chart and working a DataFrame, PIL's format tables, pyplot's figures, backend and fonts, pandas' caches, environment (/proc/self/environ too), init's command line, flags, fds, pid, name, cwd and dumpable flag are a cold run's"
 is "$ERR" "$cold_err" "and so is the traceback"
 [ "$OUT" = "$cold_out" ] || diff <(echo "$cold_out") <(echo "$OUT") | head -20 | sed 's/^/# /'
 # A cold pre-started run's command line is the one its sandbox exec'd:
