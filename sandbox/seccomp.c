@@ -3,7 +3,8 @@
  * The filter allows by default and denies, with EPERM, the calls that reach
  * into the kernel's machinery rather than the process's own: mounting,
  * namespaces, tracing other processes, loading code into the kernel, keys,
- * BPF, perf, userfaultfd, io_uring, time setting, rebooting. Most already
+ * BPF, perf, userfaultfd, io_uring, time setting, rebooting, and watching
+ * files (inotify, fanotify), which would show one run what others open. Most already
  * fail for an unprivileged user without capabilities; the filter removes the
  * kernel code behind them from the attack surface altogether.
  *
@@ -52,6 +53,10 @@ static const char *const denied[] = {
 	"settimeofday", "clock_settime",
 	"iopl", "ioperm", "vhangup", "uselib",
 	"fanotify_init", "nfsservctl",
+	/* Every sandbox sees the same host inodes (/usr, /etc), and a watch
+	 * on one reports, by name, what any process opens there: the other
+	 * runs' imports and files, as they open them. */
+	"inotify_init", "inotify_init1", "inotify_add_watch",
 };
 
 /* The address families a script may open sockets of: local, IP (which

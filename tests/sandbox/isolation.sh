@@ -182,7 +182,8 @@ def call(name, *args):
     print(name, "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()])
 NR = {"ptrace": 101, "bpf": 321, "clone": 56, "clone3": 435, "setns": 308, "keyctl": 250,
       "perf_event_open": 298, "userfaultfd": 323, "init_module": 175, "kexec_load": 246,
-      "umount2": 166, "pivot_root": 155, "io_uring_setup": 425, "open_by_handle_at": 304}
+      "umount2": 166, "pivot_root": 155, "io_uring_setup": 425, "open_by_handle_at": 304,
+      "inotify_init": 253}
 def sys(name, *args):
     r = libc.syscall(NR[name], *args)
     print(name, "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()])
@@ -204,6 +205,9 @@ sys("umount2", b"/proc", 0)
 sys("pivot_root", b".", b".")
 sys("io_uring_setup", 1, 0)
 sys("open_by_handle_at", 0, 0, 0)
+# A watch on the host's shared /usr would show what other runs open there.
+sys("inotify_init")
+call("inotify_init1", 0)
 pid = os.fork()
 if pid == 0:
     os._exit(7)
@@ -212,7 +216,7 @@ import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()
 EOF_PY
 for call in "mount" "unshare" "clone" "ptrace" "bpf" "setns" "keyctl" "perf_event_open" \
 	    "userfaultfd" "init_module" "kexec_load" "umount2" "pivot_root" "io_uring_setup" \
-	    "open_by_handle_at"; do
+	    "open_by_handle_at" "inotify_init" "inotify_init1"; do
 	unlike "$OUT" "^$call ok" "$call is refused"
 done
 is "$(printf '%s\n' "$OUT" | grep -c '^unshare EPERM')" 3 "unshare of user, mount and network namespaces fails with EPERM"
