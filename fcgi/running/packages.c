@@ -569,11 +569,9 @@ static void evict(const struct config *c)
 	close(lock);
 }
 
-int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run_request *r,
-		     struct http_error *e)
+static int prepare(struct request_ctx *ctx, const struct config *c, struct run_request *r,
+		   struct http_error *e)
 {
-	if (!r->n_missing)
-		return 0;
 	char req[KEY_HEX + 1], path[4300];
 	request_key(c, r, req);
 	size_t packages_len = r->packages.len;
@@ -623,6 +621,20 @@ int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run
 	unlink(path);
 	close(lock);
 	return rc;
+}
+
+int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run_request *r,
+		     struct http_error *e)
+{
+	if (!r->n_missing || prepare(ctx, c, r, e) == 0)
+		return 0;
+	/* A 502 or 504 of the service's own: nothing ran. A fleet's front end
+	 * tells it by this header from the 502 and 504 of a host's nginx,
+	 * after which the script may have run (nginx/coderunner-fleet.conf). */
+	if (e->status == 502 || e->status == 504)
+		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers,
+			 "X-Coderunner-Error: dependencies\r\n");
+	return -1;
 }
 
 void packages_release(struct run_request *r)

@@ -78,6 +78,7 @@ host_start() {
 		echo "python = /usr/bin/python3"
 		echo "work_root = $d/work"
 		echo "template_cache = $d/template-cache"
+		echo "package_cache = $d/packages"
 		echo "run_uids = $first-$((first + 299))"
 		for kv in "$@"; do echo "$kv"; done
 	} >"$d/coderunner.conf"

@@ -186,6 +186,7 @@ index_stop
 deps_run 1 big-a
 is "$status" 502 "an index that cannot be reached is a 502"
 like "$(jq_ 'j["error"]')" 'cannot be reached' "saying so"
+like "$headers" '^X-Coderunner-Error: dependencies' "marked as the service's own, for a fleet's front end: nothing ran"
 deps_run 'import greet; print(greet.VERSION)' greet==1.0
 is "$status/$(jq_ 'j["stdout"]')" "200/1.0" "a cached set runs without the index"
 cache_whole "$cache" "after the index went away"
@@ -199,6 +200,7 @@ http_start "package_index_url = http://127.0.0.1:$iport/simple" "package_cache =
 t0=$(date +%s)
 deps_run 1 big-b
 is "$status" 504 "an install past package_install_timeout_s is a 504"
+like "$headers" '^X-Coderunner-Error: dependencies' "marked as the service's own too"
 [ $(($(date +%s) - t0)) -lt 20 ]; ok $? "and ends at its time limit"
 cache_whole "$cache" "after the install timed out"
 # A worker killed in an install (at the end of a reload's drain, say): its
