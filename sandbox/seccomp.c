@@ -3,12 +3,16 @@
  * The filter allows by default and denies, with EPERM, the calls that reach
  * into the kernel's machinery rather than the process's own: mounting,
  * namespaces, tracing other processes, loading code into the kernel, keys,
- * BPF, perf, userfaultfd, io_uring, time setting, rebooting, and watching
- * files (inotify, fanotify), which would show one run what others open. Most already
+ * BPF, perf, userfaultfd, io_uring, time setting, rebooting; watching
+ * files (inotify, fanotify), which would show one run what others open;
+ * and the host's one pool of asynchronous I/O contexts. Most already
  * fail for an unprivileged user without capabilities; the filter removes the
  * kernel code behind them from the attack surface altogether.
  *
- * Sockets are allowed only of the local, IP and netlink families.
+ * Sockets are allowed only of the local, IP and netlink families, and
+ * netlink only for NETLINK_ROUTE, which libc asks for the interfaces and
+ * addresses: the others are the kernel's, and some speak for the host
+ * whatever the network namespace (NETLINK_KOBJECT_UEVENT: its devices).
  *
  * clone(2) is allowed only without namespace flags. clone3(2) passes its flags
  * in memory a filter cannot read, so it fails with ENOSYS: glibc then falls
@@ -24,6 +28,7 @@
  */
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -57,6 +62,9 @@ static const char *const denied[] = {
 	 * on one reports, by name, what any process opens there: the other
 	 * runs' imports and files, as they open them. */
 	"inotify_init", "inotify_init1", "inotify_add_watch",
+	/* Asynchronous I/O contexts count against fs.aio-max-nr, one limit
+	 * for the whole host: a run could take them all. */
+	"io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents",
 };
 
 /* The address families a script may open sockets of: local, IP (which
@@ -105,6 +113,9 @@ static bool build(scmp_filter_ctx ctx)
 				     SCMP_A0(SCMP_CMP_GE, AF_MAX)) < 0)
 			return false;
 	}
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPROTONOSUPPORT), SCMP_SYS(socket), 2,
+			     SCMP_A0(SCMP_CMP_EQ, AF_NETLINK), SCMP_A2(SCMP_CMP_NE, NETLINK_ROUTE)) < 0)
+		return false;
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
 }
 

@@ -108,12 +108,20 @@ print("socketpair AF_VSOCK", "opened" if r >= 0 else errno.errorcode[ctypes.get_
 for name, family, kind in [("AF_UNIX", 1, socket.SOCK_STREAM), ("AF_INET", 2, socket.SOCK_DGRAM),
                            ("AF_INET6", 10, socket.SOCK_STREAM), ("AF_NETLINK", 16, socket.SOCK_RAW)]:
     try_socket(name, family, kind)
+# Netlink's other protocols: the host's device events reach every network
+# namespace of the host's user namespace (NETLINK_KOBJECT_UEVENT, 15).
+for name, proto in [("NETLINK_KOBJECT_UEVENT", 15), ("NETLINK_SOCK_DIAG", 4), ("NETLINK_AUDIT", 9)]:
+    r = libc.socket(16, socket.SOCK_DGRAM, proto)
+    print(name, "opened" if r >= 0 else errno.errorcode[ctypes.get_errno()])
 EOF_PY
 for fam in AF_VSOCK AF_ALG AF_PACKET AF_TIPC AF_BLUETOOTH AF_HYPERV AF_VSOCK_HIGH_BITS "socketpair AF_VSOCK"; do
 	like "$OUT" "^$fam EAFNOSUPPORT$" "a socket of $fam cannot be opened"
 done
 for fam in AF_UNIX AF_INET AF_INET6 AF_NETLINK; do
 	like "$OUT" "^$fam opened$" "one of $fam can"
+done
+for proto in NETLINK_KOBJECT_UEVENT NETLINK_SOCK_DIAG NETLINK_AUDIT; do
+	like "$OUT" "^$proto EPROTONOSUPPORT$" "a netlink socket of $proto cannot be opened (only NETLINK_ROUTE)"
 done
 
 # --- host processes ----------------------------------------------------------
@@ -183,7 +191,7 @@ def call(name, *args):
 NR = {"ptrace": 101, "bpf": 321, "clone": 56, "clone3": 435, "setns": 308, "keyctl": 250,
       "perf_event_open": 298, "userfaultfd": 323, "init_module": 175, "kexec_load": 246,
       "umount2": 166, "pivot_root": 155, "io_uring_setup": 425, "open_by_handle_at": 304,
-      "inotify_init": 253}
+      "inotify_init": 253, "io_setup": 206}
 def sys(name, *args):
     r = libc.syscall(NR[name], *args)
     print(name, "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()])
@@ -208,6 +216,8 @@ sys("open_by_handle_at", 0, 0, 0)
 # A watch on the host's shared /usr would show what other runs open there.
 sys("inotify_init")
 call("inotify_init1", 0)
+# AIO contexts come from one pool for the whole host (fs.aio-max-nr).
+sys("io_setup", 128, ctypes.byref(ctypes.c_ulong(0)))
 pid = os.fork()
 if pid == 0:
     os._exit(7)
@@ -216,7 +226,7 @@ import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()
 EOF_PY
 for call in "mount" "unshare" "clone" "ptrace" "bpf" "setns" "keyctl" "perf_event_open" \
 	    "userfaultfd" "init_module" "kexec_load" "umount2" "pivot_root" "io_uring_setup" \
-	    "open_by_handle_at" "inotify_init" "inotify_init1"; do
+	    "open_by_handle_at" "inotify_init" "inotify_init1" "io_setup"; do
 	unlike "$OUT" "^$call ok" "$call is refused"
 done
 is "$(printf '%s\n' "$OUT" | grep -c '^unshare EPERM')" 3 "unshare of user, mount and network namespaces fails with EPERM"
