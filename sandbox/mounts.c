@@ -77,7 +77,15 @@ static void bind_readonly(const char *src, const char *dst)
 {
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 		die_errno("bind %s", src);
-	/* A bind inherits the source's flags; read-only needs a second call. */
+	/* A bind inherits the source's flags, and MS_REC brings the mounts
+	 * under it (a /usr/local of its own, say) with theirs, writable ones
+	 * included: read-only goes on every one of them. */
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+	if (mount_setattr(AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof attr) == 0)
+		return;
+	if (errno != ENOSYS)
+		die_errno("make %s read-only", dst);
+	/* Before Linux 5.12, the top mount only. */
 	if (mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 		die_errno("remount %s read-only", dst);
 }

@@ -58,6 +58,29 @@ unlike "$OUT" "WRITTEN" "nothing outside /work and /tmp can be written"
 like "$OUT" "ns_last_pid denied 1\b" "the PID namespace's next PID cannot be set (EPERM)"
 like "$OUT" "/usr/coderunner-x denied 30" "writing under /usr fails with EROFS"
 like "$OUT" "work and tmp writable" "/work and /tmp are writable"
+
+# A writable mount of the host's under a directory the sandbox binds (a
+# /usr/local of its own, a container's bind under /usr) comes with the
+# bind: it must be read-only too. Mounted on /usr/local/src (Debian's
+# base-files makes it) in a mount namespace of this test's own, so the
+# host is not touched; the cold run's root is built from that namespace.
+# (The stage is the one every run's init calls: a warm run's template
+# predates the namespace, so the cold run speaks for both.)
+if [ "${SB_MODE:-cold}" = cold ] && [ -d /usr/local/src ]; then
+	WORK=$(mktemp -d "$tmp_root/work.XXXXXX")
+	chmod 0755 "$WORK"
+	cat >"$WORK/main.py" <<'EOF_PY'
+import os
+for p in ["/usr/local/src/coderunner-x", "/usr/coderunner-x"]:
+    try:
+        open(p, "w").write("x"); print(p, "WRITTEN")
+    except OSError as e:
+        print(p, "denied", e.errno)
+EOF_PY
+	OUT=$(unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=1777 coderunner-sub /usr/local/src &&
+		"$1" --workdir "$2" --user nobody -- "$3" main.py' sh "$SB" "$WORK" "$PY" 2>&1)
+	like "$OUT" "/usr/local/src/coderunner-x denied 30" "a writable host mount under /usr is read-only in the sandbox"
+fi
 [ ! -e /usr/coderunner-x ] && [ ! -e /etc/coderunner-x ] && [ ! -e /coderunner-x ]
 ok $? "no file appeared on the host"
 
