@@ -146,7 +146,7 @@ void init_exec_command(const struct sandbox_options *o, const sigset_t *saved_ma
 	set_oom_score_adj("1000");
 	privileges_set_rlimits(o, o->cgroup_parent != NULL);
 	privileges_drop(o);
-	seccomp_install();
+	seccomp_install(o->cgroup_parent != NULL);
 	umask(022);
 	char **env = sandbox_environment(o);
 	privileges_limit_memory(o, o->cgroup_parent != NULL);

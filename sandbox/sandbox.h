@@ -213,7 +213,7 @@ void privileges_limit_memory(const struct sandbox_options *o, bool cgroup);
 
 /* seccomp.c */
 bool seccomp_prepare(void);	/* once, before forking sandboxes; false with errno */
-void seccomp_install(void);
+void seccomp_install(bool cgroup);	/* cgroup: the run has one (SysV IPC allowed) */
 
 /* report.c */
 char *report_encode(const struct run_report *r);	/* malloc'd JSON */

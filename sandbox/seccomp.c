@@ -20,11 +20,14 @@
  * Only the native architecture is allowed; a 32-bit or x32 call kills the
  * process (libseccomp's default for foreign architectures).
  *
+ * Without a cgroup, SysV IPC is refused as well (sysv_ipc below), so the
+ * filter comes in two forms.
+ *
  * libseccomp builds the rules and compiles them to BPF once per process
- * (seccomp_prepare): the template does so before its first fork, and each
- * warm run's command, its fork, only loads the program (libseccomp's work
- * cost a run 0.2 ms and 34 page faults, in a fork copies of the template's
- * pages).
+ * (seccomp_prepare): the template does so, both forms, before its first
+ * fork, and each warm run's command, its fork, only loads the program
+ * (libseccomp's work cost a run 0.2 ms and 34 page faults, in a fork copies
+ * of the template's pages).
  */
 #include <errno.h>
 #include <linux/filter.h>
@@ -83,13 +86,25 @@ static const unsigned long namespace_flags[] = {
 	CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP,
 };
 
-/* The compiled filter: what seccomp_load() would load, exported once. */
-static struct sock_filter program[BPF_MAXINSNS];
-static unsigned short program_len;
+/* Without a cgroup the memory limit is RLIMIT_AS, and SysV shared memory,
+ * message queues and semaphores hold memory outside any address space (a
+ * detached segment stays, and an IPC namespace's defaults let one run keep
+ * all of the host's RAM that way): where they would not be charged to the
+ * run, it cannot make them. (Python's multiprocessing uses the POSIX ones,
+ * in /dev/shm, the run's capped /tmp.) */
+static const char *const sysv_ipc[] = { "shmget", "msgget", "semget" };
+
+/* The compiled filters, under a cgroup and without one: what seccomp_load()
+ * would load, exported once. */
+static struct sock_filter programs[2][BPF_MAXINSNS];
+static unsigned short program_lens[2];
 
 /* Builds the filter with libseccomp; false, with errno, on failure. */
-static bool build(scmp_filter_ctx ctx)
+static bool build(scmp_filter_ctx ctx, bool cgroup)
 {
+	for (size_t i = 0; !cgroup && i < sizeof sysv_ipc / sizeof *sysv_ipc; i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), seccomp_syscall_resolve_name(sysv_ipc[i]), 0) < 0)
+			return false;
 	for (size_t i = 0; i < sizeof denied / sizeof *denied; i++) {
 		int nr = seccomp_syscall_resolve_name(denied[i]);
 		if (nr == __NR_SCMP_ERROR)
@@ -119,33 +134,42 @@ static bool build(scmp_filter_ctx ctx)
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
 }
 
-bool seccomp_prepare(void)
+/* One filter, compiled into PROGRAM; 0, or an errno. */
+static int compile(bool cgroup, struct sock_filter *program, unsigned short *len)
 {
-	if (program_len)
-		return true;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int fd = memfd_create("seccomp", MFD_CLOEXEC);	/* libseccomp 2.5 exports to an fd */
-	int err = !ctx ? ENOMEM : fd < 0 ? errno : !build(ctx) ? EINVAL : -seccomp_export_bpf(ctx, fd);
-	ssize_t n = err ? -1 : pread(fd, program, sizeof program, 0);
-	if (!err && (n <= 0 || n % (ssize_t)sizeof *program || n == (ssize_t)sizeof program))
+	int err = !ctx ? ENOMEM : fd < 0 ? errno : !build(ctx, cgroup) ? EINVAL : -seccomp_export_bpf(ctx, fd);
+	ssize_t n = err ? -1 : pread(fd, program, BPF_MAXINSNS * sizeof *program, 0);
+	if (!err && (n <= 0 || n % (ssize_t)sizeof *program || n == BPF_MAXINSNS * (ssize_t)sizeof *program))
 		err = n < 0 ? errno : EINVAL;
 	if (fd >= 0)
 		close(fd);
 	if (ctx)
 		seccomp_release(ctx);
-	if (err) {
-		errno = err;
-		return false;
-	}
-	program_len = (unsigned short)(n / (ssize_t)sizeof *program);
-	return true;
+	if (!err)
+		*len = (unsigned short)(n / (ssize_t)sizeof *program);
+	return err;
 }
 
-void seccomp_install(void)
+/* The filter for runs with a cgroup or without, compiled once. */
+static bool ensure(bool cgroup)
 {
-	if (!seccomp_prepare())
+	int err = program_lens[cgroup] ? 0 : compile(cgroup, programs[cgroup], &program_lens[cgroup]);
+	errno = err;
+	return !err;
+}
+
+bool seccomp_prepare(void)
+{
+	return ensure(false) && ensure(true);
+}
+
+void seccomp_install(bool cgroup)
+{
+	if (!ensure(cgroup))
 		die_errno("build the seccomp filter");
-	struct sock_fprog prog = { .len = program_len, .filter = program };
+	struct sock_fprog prog = { .len = program_lens[cgroup], .filter = programs[cgroup] };
 	/* As seccomp_load() does: no_new_privs (privileges.c set it already),
 	 * then the filter, with no flags. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||

@@ -159,6 +159,33 @@ else
 	like "$ERR" "MemoryError" "the rlimit surfaces as MemoryError"
 	skip "no delegated cgroup v2 here (tested in tests/system)" "OOM kill under cgroup v2 reported as oom_killed and 137"
 fi
+# SysV shared memory, message queues and semaphores hold memory outside
+# RLIMIT_AS (a detached segment stays until the run ends): without a cgroup
+# to charge them to, a run has none; with one, they work.
+sysv_probe='import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+held = 0
+for _ in range(16):
+    if libc.shmget(0, ctypes.c_size_t(64 << 20), 0o1600) < 0:   # IPC_PRIVATE, IPC_CREAT|0600
+        print("shmget", errno.errorcode[ctypes.get_errno()])
+        break
+    held += 64
+print("shm held MB", held)
+print("msgget", "ok" if libc.msgget(0, 0o1600) >= 0 else errno.errorcode[ctypes.get_errno()])
+print("semget", "ok" if libc.semget(0, 1, 0o1600) >= 0 else errno.errorcode[ctypes.get_errno()])'
+sb --memory 64 <<<"$sysv_probe"
+is "$(report limits.memory)" rlimit "(a run without --cgroup has rlimits)"
+like "$OUT" "shm held MB 0" "without a cgroup, no SysV shared memory segment can be made (it would hold memory past RLIMIT_AS)"
+like "$OUT" "msgget EPERM" "nor a SysV message queue"
+like "$OUT" "semget EPERM" "nor a SysV semaphore set"
+if dir=$(cgroup_v2_dir); then
+	sb --memory 64 --cgroup "$dir" <<<"$sysv_probe"
+	is "$OUT" "shm held MB 1024
+msgget ok
+semget ok" "with a cgroup, which charges them to the run, SysV IPC works"
+else
+	skip "no delegated cgroup v2 here (tested in tests/system)" "with a cgroup, SysV IPC works"
+fi
 
 # --- exit statuses ------------------------------------------------------------------
 sb <<'EOF_PY'
