@@ -233,6 +233,51 @@ for refused in "405/-X TRACE" "400/-H X-Big:$(head -c 9000 /dev/zero | tr '\0' b
 	like "$headers" '^X-Request-Id: [0-9a-f]{32}' "with the request's id"
 done
 like "$(get /health -X TRACE; echo "$headers")" '^Allow: GET, HEAD, POST' "TRACE's 405 names the methods the endpoints take"
+# Requests nginx cannot read at all, sent as they are: JSON too.
+malformed=$($PY - "${base##*:}" <<'EOF_PY'
+import json, socket, sys
+cases = [
+    ("a bad chunk size", b"POST /api/run HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    ("Content-Length and chunked", b"POST /api/run HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ("Content-Length: abc", b"POST /api/run HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+    ("two Content-Lengths", b"POST /api/run HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+    ("HTTP/1.1 without Host", b"GET /health HTTP/1.1\r\n\r\n"),
+    ("a bad request line", b"POST /api/run HTTP/1.1 x\r\nHost: x\r\n\r\n"),
+    ("a bad escape in the URI", b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("a URI too long", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("the error page itself", b"GET /coderunner-errors/400 HTTP/1.1\r\nHost: x\r\n\r\n"),
+]
+for name, request in cases:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    s.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next((int(l.split(":")[1]) for l in lines if l.lower().startswith("content-length:")), 0)
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    try:
+        shape = sorted(json.loads(body))
+    except ValueError:
+        shape = "not JSON"
+    has_id = any(l.lower().startswith("x-request-id:") for l in lines)
+    print(f"{name}: {lines[0].split()[1]} {shape} {'id' if has_id else 'no id'}")
+EOF_PY
+)
+for refused in "a bad chunk size: 400" "Content-Length and chunked: 400" "Content-Length: abc: 400" \
+	"two Content-Lengths: 400" "HTTP/1.1 without Host: 400" "a bad request line: 400" \
+	"a bad escape in the URI: 400" "a URI too long: 414" "the error page itself: 404"; do
+	like "$malformed" "^$refused \\['artifacts', 'error', 'exit_code', 'stderr', 'stdout'\\] id$" \
+		"${refused%:*}: nginx's ${refused##*: } is a JSON error with the request's id"
+done
 # A client's X-Request-Id that nginx's snippet lets through is the id the
 # service answers and logs with too.
 post /api/run 'print(1)' -H 'Content-Type: text/plain' -H 'X-Request-Id: job-42_Z'
