@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
@@ -28,6 +29,8 @@
 /* The sandbox enforces the timeout itself; this is our own backstop for a
  * sandbox that hangs, long enough to include its copy-back. */
 #define BACKSTOP_GRACE_MS 30000
+/* How long a sandbox whose client hung up has to end once told to. */
+#define HANGUP_GRACE_MS 5000
 
 void run_result_free(struct run_result *res)
 {
@@ -190,29 +193,38 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 		/* No one will read the answer of a client that hung up (nginx
 		 * closes our connection then): the run stops, and frees its slot
 		 * for one that is still wanted. A pre-started sandbox ends the
-		 * run when we hang up below; our own is told so. */
+		 * run when we stop writing to it; our own is told so. Then we
+		 * wait for its end (its report's end-of-file), a short while:
+		 * its init may still be copying ./output back into the work
+		 * dir, which our caller removes next. */
+		bool watch_client = client_fd >= 0 && !res->client_gone;
 		pfd[n] = (struct pollfd){ .fd = client_fd, .events = POLLRDHUP };
 		long long left = deadline - now_ms();
 		if (left <= 0) {
-			snprintf(res->fault, sizeof res->fault, "the sandbox did not finish %d s after the timeout",
-				 BACKSTOP_GRACE_MS / 1000);
+			if (!res->client_gone)
+				snprintf(res->fault, sizeof res->fault,
+					 "the sandbox did not finish %d s after the timeout", BACKSTOP_GRACE_MS / 1000);
 			/* A pre-started sandbox kills the run when we hang up
 			 * below; our own is told so. */
 			if (own > 0)
 				kill(own, SIGTERM);
 			break;
 		}
-		int rc = poll(pfd, (nfds_t)n + (client_fd >= 0), (int)left);
+		int rc = poll(pfd, (nfds_t)n + watch_client, (int)left);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
 			die_errno("poll");
-		if (client_fd >= 0 && pfd[n].revents) {
+		if (watch_client && pfd[n].revents) {
 			res->client_gone = true;
 			snprintf(res->fault, sizeof res->fault, "the client hung up");
 			if (own > 0)
 				kill(own, SIGTERM);
-			break;
+			else
+				shutdown(sock, SHUT_WR);
+			if (deadline > now_ms() + HANGUP_GRACE_MS)
+				deadline = now_ms() + HANGUP_GRACE_MS;
+			continue;
 		}
 		for (int k = 0; k < n; k++)
 			if (pfd[k].revents && !drain(&streams[map[k]]))
