@@ -328,6 +328,8 @@ struct run_result {
 	bool out_truncated, err_truncated;
 	struct buf channel;		/* what a runner wrote on fd 4 */
 	bool channel_truncated;
+	struct buf left_behind;		/* files the sandbox did not copy out, each '\0'-ended */
+	size_t left_behind_unnamed;	/* and those it only counted */
 	long wall_ms;			/* from spawn to exit, set-up and teardown included */
 	char fault[512];		/* non-empty: the sandbox failed */
 	int fault_errno;		/* when it could not even start: why */
@@ -420,8 +422,10 @@ size_t json_value_length(const char *s, size_t n, unsigned max_depth);
 
 /* ---- artifacts.c ------------------------------------------------------- */
 /* Appends the "artifacts" object body into json and names files left out in
- * omitted; returns how many more were left out past the names' room. */
-size_t artifacts_collect(const char *output_dir, size_t cap, struct buf *json, struct buf *omitted);
+ * omitted, the run's own (res) among them: those the sandbox did not copy
+ * out. Returns how many more were left out past the names' room. */
+size_t artifacts_collect(const char *output_dir, size_t cap, const struct run_result *res,
+			 struct buf *json, struct buf *omitted);
 
 /* ---- response.c -------------------------------------------------------- */
 struct http_response {

@@ -28,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -412,8 +413,11 @@ void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	if (r.timed_out)
 		r.wait_status = SIGKILL;	/* as waitpid would report the kill */
 	kill_everything_else();
+	static struct workdir_omitted omitted;
 	if (workdir_fd >= 0)
-		workdir_copy_out("/work/output", workdir_fd, o->work_size_mb << 20);
+		workdir_copy_out("/work/output", workdir_fd, o->work_size_mb << 20, &omitted);
+	r.omitted_len = omitted.len;
+	r.omitted_unnamed = omitted.unnamed;
 
 	/* Every process of the run has been reaped by now, so the children's
 	 * usage is the whole run's. */
@@ -432,7 +436,8 @@ void init_run(const struct sandbox_options *o, int result_fd, int workdir_fd,
 	 * end-of-file now, not after the namespaces are torn down. */
 	for (int fd = 0; fd <= 2; fd++)
 		close(fd);
-	if (write(result_fd, &r, sizeof r) != (ssize_t)sizeof r)
+	struct iovec msg[] = { { &r, sizeof r }, { omitted.names, omitted.len } };
+	if (writev(result_fd, msg, 2) != (ssize_t)(sizeof r + omitted.len))
 		die_errno("report to the supervisor");
 	_exit(0);
 }

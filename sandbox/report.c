@@ -57,6 +57,15 @@ char *report_encode(const struct run_report *r)
 		add(limits, "timeout_ms", json_object_new_uint64(r->options->timeout_ms));
 	}
 	add(o, "limits", limits);
+	if (r->omitted && r->omitted->len) {
+		json_object *names = json_object_new_array();
+		if (names)
+			for (size_t at = 0; at < r->omitted->len; at += strlen(r->omitted->names + at) + 1)
+				json_object_array_add(names, json_object_new_string(r->omitted->names + at));
+		add(o, "output_omitted", names);
+	}
+	if (r->omitted && r->omitted->unnamed)
+		add(o, "output_omitted_unnamed", json_object_new_uint64(r->omitted->unnamed));
 	if (r->error)
 		add(o, "error", json_object_new_string(r->error));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

@@ -78,7 +78,20 @@ struct init_result {
 	int64_t duration_us;		/* from the command's fork to its end */
 	int64_t cpu_us;			/* user + system time of every process of the run */
 	int64_t memory_peak_kb;		/* largest resident set among them */
+	uint32_t omitted_len;		/* the bytes of names after it (below) */
+	uint32_t omitted_unnamed;	/* files left behind past their room */
 	char error[240];		/* non-empty: the sandbox failed before or around the run */
+};
+
+/* The files the copy-out of ./output left behind for /work's size: their
+ * paths under output/, each ending in '\0'. init's last result carries
+ * them after itself in the same message; those past OMITTED_ROOM are only
+ * counted. The room is small enough that the report stays within what the
+ * service reads of it (64 KiB) with every byte escaped as \u00XX. */
+#define OMITTED_ROOM (8 * 1024)
+struct workdir_omitted {
+	uint32_t len, unnamed;
+	char names[OMITTED_ROOM];
 };
 
 /* What the supervisor hands init when a pre-started sandbox is claimed,
@@ -114,6 +127,7 @@ struct run_report {
 	bool cgroup;			/* limits enforced by cgroup v2 rather than rlimits */
 	const struct sandbox_options *options;
 	const char *error;		/* NULL unless the sandbox failed */
+	const struct workdir_omitted *omitted;	/* output_omitted, or NULL */
 };
 
 /* main.c: build the sandbox o describes, run its command, report; the exit status. */
@@ -202,7 +216,8 @@ void loopback_up(void);
 
 /* workdir.c */
 void workdir_copy_in(int workdir_fd, const char *work, uid_t uid, gid_t gid);
-void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes);
+void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes,
+		      struct workdir_omitted *omitted);
 
 /* privileges.c */
 void privileges_check(void);

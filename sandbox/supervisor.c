@@ -140,6 +140,7 @@ struct supervisor {
 	uint64_t deadline;		/* the backstop behind init's own timeout */
 	const char *cut_short;		/* why the supervisor had to kill init */
 	struct init_result result;
+	struct workdir_omitted omitted;	/* what came with the result */
 	bool built;			/* warm: the root is built */
 	bool ready;			/* pre-started: the command waits for its run */
 	bool have_result;		/* a result or an error arrived */
@@ -172,14 +173,19 @@ static void kill_init(struct supervisor *s, const char *why)
  * init's end itself until the template has it, and would wait for ever. */
 static void read_result(struct supervisor *s, bool gone)
 {
+	struct {
+		struct init_result r;
+		char names[OMITTED_ROOM];
+	} m;
 	struct init_result r;
-	ssize_t n = recv(s->result_fd, &r, sizeof r, gone ? MSG_DONTWAIT : 0);
+	ssize_t n = recv(s->result_fd, &m, sizeof m, gone ? MSG_DONTWAIT : 0);
 	if (n < 0 && (errno == EINTR || (errno == EAGAIN && !gone)))
 		return;
-	if (n != (ssize_t)sizeof r) {
+	if (n < (ssize_t)sizeof r || (size_t)n - sizeof r != m.r.omitted_len) {
 		s->final = true;	/* end of file, or all of it read: init is gone */
 		return;
 	}
+	r = m.r;
 	r.error[sizeof r.error - 1] = '\0';
 	if (r.built && !r.error[0]) {
 		s->built = true;
@@ -189,8 +195,15 @@ static void read_result(struct supervisor *s, bool gone)
 		s->ready = true;
 		return;
 	}
-	if (!s->have_result || !s->result.error[0])
+	if (!s->have_result || !s->result.error[0]) {
 		s->result = r;
+		/* Each name ends in '\0': init's own, ended here too. */
+		s->omitted.len = r.omitted_len;
+		s->omitted.unnamed = r.omitted_unnamed;
+		memcpy(s->omitted.names, m.names, r.omitted_len);
+		if (r.omitted_len)
+			s->omitted.names[r.omitted_len - 1] = '\0';
+	}
 	s->have_result = true;
 	if (!r.error[0])
 		s->final = true;	/* init's result comes last */
@@ -324,6 +337,7 @@ static int write_report(const struct sandbox_options *o, struct supervisor *s,
 			  (uint64_t)(s->ru.ru_utime.tv_sec + s->ru.ru_stime.tv_sec) * 1000 +
 			  (uint64_t)(s->ru.ru_utime.tv_usec + s->ru.ru_stime.tv_usec) / 1000,
 		.memory_peak_kb = usable ? (uint64_t)r->memory_peak_kb : (uint64_t)s->ru.ru_maxrss,
+		.omitted = usable ? &s->omitted : NULL,
 	};
 	if (o->cgroup_parent) {
 		rep.oom_killed = s->starved || cgroup_oom_killed(cg);

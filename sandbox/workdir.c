@@ -12,11 +12,13 @@
  * Its size cap does not bound what comes out: a sparse file or a hard link
  * takes no room in /work, but its copy takes all its length. So what comes
  * out is counted by length, each link as a file, against /work's size, and
- * a file beyond that is not copied.
+ * a file beyond that is not copied, nor a directory beyond the depth bound:
+ * their paths go back with init's report, for the caller to name.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -28,19 +30,55 @@
 
 #define MAX_DEPTH 32
 
-/* budget: the bytes still to be copied, or NULL for no bound. */
-static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid_t gid, off_t *budget)
+/* The copy out: what may still come back, and what did not. */
+struct copy_out {
+	off_t budget;			/* the bytes still to be copied */
+	char path[MAX_DEPTH * (NAME_MAX + 1) + NAME_MAX + 1];	/* of the directory walked, under output/ */
+	size_t path_len;
+	struct workdir_omitted *omitted;
+};
+
+/* path_len: the length of out->path once this entry is off it again. */
+static size_t enter(struct copy_out *out, const char *name)
+{
+	size_t len = out->path_len;
+	out->path_len += (size_t)snprintf(out->path + len, sizeof out->path - len, "%s%s",
+					  len ? "/" : "", name);
+	return len;
+}
+
+static void leave_behind(struct copy_out *out, const char *name)
+{
+	struct workdir_omitted *o = out->omitted;
+	size_t len = enter(out, name), n = out->path_len + 1;
+	if (n <= sizeof o->names - o->len) {
+		memcpy(o->names + o->len, out->path, n);
+		o->len += (uint32_t)n;
+	} else {
+		o->unnamed++;
+	}
+	out->path[out->path_len = len] = '\0';
+}
+
+/* bound: NULL for the copy in, which is not bounded. */
+static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid_t gid,
+		      struct copy_out *bound)
 {
 	struct stat st;
 	int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (in < 0)
 		return;	/* vanished, unreadable, or a link: not ours to copy */
-	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode) || (budget && st.st_size > *budget)) {
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(in);
 		return;
 	}
-	if (budget)
-		*budget -= st.st_size;
+	if (bound && st.st_size > bound->budget) {
+		leave_behind(bound, name);
+		close(in);
+		return;
+	}
+	if (bound)
+		bound->budget -= st.st_size;
 	int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 			 (st.st_mode & 0111) ? 0755 : 0644);
 	if (out < 0)
@@ -62,7 +100,8 @@ static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid
 }
 
 /* Copies the entries of src_dir into dst_dir; uid (unless -1) owns the copies. */
-static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth, off_t *budget)
+static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth,
+		      struct copy_out *out)
 {
 	int fd = dup(src_dir);
 	if (fd < 0)
@@ -78,8 +117,11 @@ static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth,
 		if (fstatat(src_dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISREG(st.st_mode)) {
-			copy_file(src_dir, dst_dir, e->d_name, uid, gid, budget);
-		} else if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+			copy_file(src_dir, dst_dir, e->d_name, uid, gid, out);
+		} else if (S_ISDIR(st.st_mode) && depth >= MAX_DEPTH) {
+			if (out)
+				leave_behind(out, e->d_name);
+		} else if (S_ISDIR(st.st_mode)) {
 			int sub_src = openat(src_dir, e->d_name,
 					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub_src < 0)
@@ -90,7 +132,10 @@ static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth,
 					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub_dst < 0)
 				die_errno("open %s", e->d_name);
-			copy_tree(sub_src, sub_dst, uid, gid, depth + 1, budget);
+			size_t len = out ? enter(out, e->d_name) : 0;
+			copy_tree(sub_src, sub_dst, uid, gid, depth + 1, out);
+			if (out)
+				out->path[out->path_len = len] = '\0';
 			/* Given away only once filled: without CAP_DAC_OVERRIDE we
 			 * could not write into a directory that is no longer ours. */
 			if (uid != (uid_t)-1 && fchown(sub_dst, uid, gid) < 0)
@@ -116,9 +161,12 @@ void workdir_copy_in(int workdir_fd, const char *work, uid_t uid, gid_t gid)
 	close(dst);
 }
 
-void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes)
+void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes,
+		      struct workdir_omitted *omitted)
 {
-	off_t budget = (off_t)max_bytes;
+	static struct copy_out out;
+	out = (struct copy_out){ .budget = (off_t)max_bytes, .omitted = omitted };
+	omitted->len = omitted->unnamed = 0;
 	/* output/ becomes what the run left and only that. What the caller
 	 * put there was copied in with the rest, the run's to keep or remove;
 	 * left in place, a file the script removed would come back, and one
@@ -135,7 +183,7 @@ void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes)
 		close(dst);
 		return;	/* the script removed or replaced ./output: nothing to return */
 	}
-	copy_tree(src, dst, (uid_t)-1, (gid_t)-1, 0, &budget);
+	copy_tree(src, dst, (uid_t)-1, (gid_t)-1, 0, &out);
 	close(src);
 	close(dst);
 }

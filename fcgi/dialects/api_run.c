@@ -104,7 +104,7 @@ void api_run(struct request_ctx *ctx)
 		struct buf artifacts = { 0 }, omitted = { 0 };
 		char out[4300];
 		snprintf(out, sizeof out, "%s/output", dir);
-		size_t unnamed = artifacts_collect(out, (size_t)c->max_artifacts_mib * MIB,
+		size_t unnamed = artifacts_collect(out, (size_t)c->max_artifacts_mib * MIB, &res,
 						   &artifacts, &omitted);
 		explain_kill(&res, &r);
 		ctx->rsp.status = 200;

@@ -7,7 +7,8 @@
  * never block us). Symbolic links, FIFOs, sockets and devices are skipped.
  * Names are sorted so the same run gives the same response. Files beyond the
  * size budget, and names that are not UTF-8, are left out and named in
- * artifacts_omitted.
+ * artifacts_omitted, after them those the sandbox left in the run for
+ * /work's size (its report's output_omitted).
  *
  * The response must stay as small as the budget says, whatever the script
  * left: a returned file's path counts against the budget with its content
@@ -162,12 +163,16 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth)
 	closedir(d);
 }
 
-size_t artifacts_collect(const char *output_dir, size_t cap, struct buf *json, struct buf *omitted)
+size_t artifacts_collect(const char *output_dir, size_t cap, const struct run_result *res,
+			 struct buf *json, struct buf *omitted)
 {
 	struct walk w = { .cap = cap, .json = json, .omitted = omitted, .first = true };
 	int fd = open(output_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0)
 		walk_dir(&w, fd, "", 0);
 	buf_free(&w.content);
-	return w.unnamed;
+	const struct buf *left = &res->left_behind;
+	for (size_t at = 0; at < left->len; at += strlen(left->data + at) + 1)
+		omit(&w, left->data + at);
+	return w.unnamed + res->left_behind_unnamed;
 }

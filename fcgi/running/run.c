@@ -37,6 +37,7 @@ void run_result_free(struct run_result *res)
 	buf_free(&res->out);
 	buf_free(&res->err);
 	buf_free(&res->channel);
+	buf_free(&res->left_behind);
 }
 
 /* A run that asks for more memory than the host can give it gets what it
@@ -117,6 +118,15 @@ static void parse_report(const char *text, struct run_result *res)
 		res->duration_ms = (long)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "memory_peak_kb", &v))
 		res->memory_peak_kb = (long)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "output_omitted", &v) && json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *name = json_object_array_get_idx(v, i);
+			if (json_object_is_type(name, json_type_string))
+				buf_put(&res->left_behind, json_object_get_string(name),
+					strlen(json_object_get_string(name)) + 1);
+		}
+	if (json_object_object_get_ex(o, "output_omitted_unnamed", &v))
+		res->left_behind_unnamed = (size_t)json_object_get_int64(v);
 	json_object_put(o);
 }
 

@@ -110,6 +110,11 @@ is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[["ok"], ["\ufffd"
 run_json '{"script": "import os\nfor i in range(3): open(f\"output/f{i}.bin\",\"wb\").write(os.urandom(4*1024*1024))"}'
 is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[["f0.bin", "f1.bin"], ["f2.bin"]]' \
 	"artifacts beyond 10 MiB are left out and named in artifacts_omitted"
+# Five sparse files of 15 MiB fit in the 64 MiB /work, but only four copies
+# do: the fifth stays behind in the run, and is named all the same.
+run_json '{"script": "for n in \"abcde\":\n    with open(\"output/\" + n, \"wb\") as f: f.truncate(15 << 20)\nopen(\"output/ok\", \"w\").write(\"ok\")"}'
+is "$(jq_ 'sorted(j["artifacts"]), sorted(j["artifacts_omitted"])')" '[["ok"], ["a", "b", "c", "d", "e"]]' \
+	"a file the sandbox did not copy out for /work's size is named in artifacts_omitted"
 run_json '{"script": "open(\"output/big.bin\", \"wb\").write(b\"x\" * (10 * 1024 * 1024 - 3))"}'
 is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[[], ["big.bin"]]' \
 	"an artifact's path counts against the 10 MiB with its content"

@@ -67,6 +67,8 @@ EOF_PY
 like "$OUT" made "a 100-level tree can be made"
 [ -z "$(find "$WORK/output" -name deep.txt)" ]
 ok $? "but output deeper than the bound is not copied"
+is "$(report output_omitted | "$PY" -c 'import json, sys; n = json.load(sys.stdin); print(len(n), n[0].count("/"))')" "1 32" \
+	"and the report names the directory it stopped at, 33 levels down"
 
 # What comes back is bounded by /work's size, counted by length: sparse files
 # and hard links take no room in /work, but their copies would.
@@ -83,6 +85,9 @@ EOF_PY
 like "$OUT" made "80 MB of sparse files and 10 links to a 1 MB file fit in an 8 MB /work"
 back=$(find "$WORK/output" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
 [ "$back" -le $((8 << 20)) ]; ok $? "but no more than 8 MB of it comes back ($back bytes)"
+left=$(cd "$WORK/output" && { ls -1; echo sparse{0..9} one link{0..9} | tr ' ' '\n'; } | sort | uniq -u | tr '\n' ' ')
+[ -n "$left" ] && is "$(report output_omitted | "$PY" -c 'import json, sys; print(" ".join(sorted(json.load(sys.stdin))) + " ")')" "$left" \
+	"and the report names every file that was left behind ($left)"
 
 # No mount, process or directory outlives a run.
 mounts_before=$(wc -l </proc/self/mounts)

@@ -111,5 +111,12 @@ int main(void)
 	ok(json && strstr(json, "\"error\":\"say \\\"why\\\"\\n\"") && strstr(json, "cgroup2"),
 	   "an error is escaped and the cgroup named: %s", json);
 	free(json);
+	static struct workdir_omitted left = { .len = 13, .unnamed = 3, .names = "a/b\0q\"\001\377\0sub" };
+	r = (struct run_report){ .omitted = &left };
+	json = report_encode(&r);
+	ok(json && strstr(json, ",\"output_omitted\":[\"a/b\",\"q\\\"\\u0001\377\",\"sub\"],"
+				"\"output_omitted_unnamed\":3}"),
+	   "the files left behind are named, each escaped, and those past the room counted: %s", json);
+	free(json);
 	return done_testing();
 }
