@@ -14,13 +14,17 @@
  * The cache, under package_cache:
  *   sets/KEY/         one installed set: site/ (what goes on sys.path) and
  *                     info.json (its packages, top-level modules and size).
- *                     KEY is the SHA-256 of the wheels it was made from, by
- *                     file name (name, version, tags) and hash. Every sandbox
- *                     sees sets/ read-only as /packages; it is mode 0711, so a
- *                     run reaches only the set whose key it was given.
- *   requests/REQ      the KEY that a request's requirements resolved to; REQ
- *                     is the SHA-256 of the requirements, the index and the
- *                     interpreter. A request seen before costs a file read.
+ *                     KEY is random, drawn as the set is published: what an
+ *                     install left serves only the requirements it was made
+ *                     for, never another list that resolves to the same
+ *                     wheels (an install is hostile code's to change, should
+ *                     any run in it), and no run can work out another's KEY.
+ *                     Every sandbox sees sets/ read-only as /packages; it is
+ *                     mode 0711, so a run reaches only the set it was given.
+ *   requests/REQ      the KEY of the set installed for a request's
+ *                     requirements; REQ is the SHA-256 of the requirements,
+ *                     the index and the interpreter. A request seen before
+ *                     costs a file read.
  *   locks/REQ         held (flock) by the one worker installing REQ: the same
  *                     requirements asked for at once are installed once.
  *                     Removed as it lets go.
@@ -28,8 +32,8 @@
  *                     removed (evicted.WORKER.KEY); emptied at start, and of
  *                     a worker's when it dies.
  *   cache.lock        held while evicting, and shared from a set's
- *                     publication to its first use: the set another list of
- *                     requirements published first is not evicted between.
+ *                     publication to its first use, so that no eviction
+ *                     takes it between.
  * A set is published with one rename(), so a run never sees half of one.
  * A run holds a shared flock on its set's directory until it ends; eviction
  * (least recently used first, past package_cache_max_mb) takes an exclusive
@@ -43,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -365,14 +370,17 @@ static int publish(const struct config *c, const char *staging, const char *req,
 		   const struct run_result *res, struct http_error *e, int *held)
 {
 	json_object *o = json_tokener_parse(res->channel.data ? res->channel.data : ""), *v;
-	const char *given = o && json_object_object_get_ex(o, "key", &v) ? json_object_get_string(v) : NULL;
 	char path[4400], why[300] = "", key[KEY_HEX + 1] = "";
-	if (given && is_key(given))
-		memcpy(key, given, KEY_HEX + 1);	/* a copy: "key" leaves o below */
+	unsigned char name[32];
 	int rc = -1, out = -1, site = -1;
 	off_t size = 0;
 	snprintf(path, sizeof path, "%s/output", staging);
-	if (!key[0] || !json_object_object_get_ex(o, "ok", &v)) {
+	if (getrandom(name, sizeof name, 0) != (ssize_t)sizeof name) {
+		http_fail(e, 500, "cannot draw a name for the packages: %s", strerror(errno));
+		goto done;
+	}
+	hex(name, key);
+	if (!o || !json_object_object_get_ex(o, "ok", &v)) {
 		http_fail(e, 500, "the package installer gave no result");
 		goto done;
 	}
@@ -393,16 +401,13 @@ static int publish(const struct config *c, const char *staging, const char *req,
 		goto done;
 	}
 	json_object_object_add(o, "size", json_object_new_int64(size));
-	json_object_object_del(o, "key");
 	json_object_object_del(o, "ok");
 	const char *info = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	char set[4300];
 	snprintf(set, sizeof set, "%s/sets/%s", c->package_cache, key);
-	/* A set already there (another list of requirements resolved to it)
-	 * is kept; the lock keeps an eviction from taking it before use. */
+	/* The lock keeps an eviction from taking the set before its use. */
 	*held = cache_lock(c, LOCK_SH);
-	if (write_atomically(out, "info.json", info, strlen(info)) < 0 ||
-	    (rename(path, set) < 0 && errno != EEXIST && errno != ENOTEMPTY)) {
+	if (write_atomically(out, "info.json", info, strlen(info)) < 0 || rename(path, set) < 0) {
 		rc = http_fail(e, 500, "cannot publish the packages in %s: %s", set, strerror(errno));
 		goto done;
 	}
@@ -461,10 +466,14 @@ static int install(struct request_ctx *ctx, const struct config *c, const char *
 	ir.memory_mb = 1024;
 	ir.stdin_data = in.data;
 	ir.stdin_len = in.len;
-	/* Room for the wheels and what they unpack to. */
+	/* Room for the wheels and what they unpack to, in files of any size
+	 * that fits (numpy's wheel alone is 18 MB): the run's limits are made
+	 * for scripts. */
 	snprintf(work_mb, sizeof work_mb, "%u", 2 * c->package_max_mb + 16);
 	int a = 0;
 	ir.sandbox_extra[a++] = "--work-size";
+	ir.sandbox_extra[a++] = work_mb;
+	ir.sandbox_extra[a++] = "--fsize";
 	ir.sandbox_extra[a++] = work_mb;
 	if (strcmp(c->package_index_url, "none")) {
 		ir.sandbox_extra[a++] = "--share-net";

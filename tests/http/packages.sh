@@ -90,6 +90,14 @@ is "$(metric "$cached")/$(metric "$installed")" 1/1 "a cache hit, not an install
 is "$(metric "$warm")" $((w + 1)) "and the run was warm: no pre-imported module conflicts with the set"
 deps_run 'import greet; print(greet.hello())' greet
 is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/hello 2.0/{"greet": "2.0"}' "no clause: the index's latest version"
+# Another list that resolves to the same wheel gets a set of its own: what
+# one install left never serves another's requirements.
+deps_run 'import sys; print(sys.path[1])' greet
+first=$(jq_ 'j["stdout"]')
+deps_run 'import greet, sys; print(greet.VERSION, sys.path[1])' greet==2.0
+like "$status/$(jq_ 'j["stdout"]')" "^200/2\.0 /packages/[0-9a-f]{64}/site\$" "greet==2.0 runs"
+[ "$(jq_ 'j["stdout"].split()[1]')" != "$first" ]
+ok $? "in a set of its own, though \"greet\" resolved to the same wheel"
 deps_run 'import needs_greet; print(needs_greet.GREETING)' needs-greet pandas
 is "$status/$(jq_ 'j["stdout"]')" "200/hello 2.0" "a package's own dependencies come with it"
 pandas_version=$(/usr/bin/python3 -c 'import pandas; print(pandas.__version__)')
@@ -133,6 +141,9 @@ like "$(jq_ 'j["error"]')" 'greet==9\.9' "naming it"
 deps_run 1 sdistonly
 is "$status" 400 "a package with no binary wheel is a 400"
 like "$(jq_ 'j["error"]')" 'no binary wheel of sdistonly' "saying so: its setup.py was never run"
+deps_run 'import os, roomy; d = os.path.dirname(roomy.__file__); print(sum(os.path.getsize(f"{d}/part{i}.bin") for i in range(5)))' roomy
+is "$status/$(jq_ 'j["stdout"]')" "200/$((5 * 17 << 20))" \
+	"a set of files larger than a run may write, more than a run's /tmp holds, installs"
 for bad in 'greet; rm -rf /' 'greet[extra]' 'greet @ http://x/greet.whl' '--index-url=http://evil' 'greet>=1,<2' \
 	'greet==1.0; python_version>"3"' '../greet' 'greet ==1.0' 'https://x/y.whl'; do
 	deps_run 1 "$bad"
@@ -236,6 +247,10 @@ is "$status/$(jq_ 'j["error"]')" "400/dependencies: the wheel directory has no p
 	"a package the directory does not have is a 400 naming it"
 deps_run 1 huge
 is "$status" 413 "a set larger than package_max_mb is a 413"
+deps_run 1 urldep
+is "$status" 400 "a dependency named by URL, a source distribution, is a 400"
+like "$(jq_ 'j["error"]')" 'depends on file:///links/evilsrc-1\.0\.tar\.gz, not a wheel: its build code would run' \
+	"saying so: its build backend was never run"
 cache_whole "$cache" "after the set too big"
 
 # Eviction past package_cache_max_mb (1 MB; big-* take 0.7 MB each): least

@@ -17,7 +17,8 @@ def record_line(name, data):
     return f"{name},sha256={digest},{len(data)}"
 
 
-def wheel(name, version, files, requires=(), record=None, links_=(), raw=()):
+def wheel(name, version, files, requires=(), record=None, links_=(), raw=(),
+          compression=zipfile.ZIP_STORED):
     """files: {path: bytes}; links_: [(path, target)] as symlink entries;
     raw: [(ZipInfo, bytes)] written as they are."""
     dist = name.replace("-", "_")
@@ -31,7 +32,7 @@ def wheel(name, version, files, requires=(), record=None, links_=(), raw=()):
         record = "\n".join(record_line(p, d) for p, d in files.items()) + f"\n{info}/RECORD,,\n"
     files[f"{info}/RECORD"] = record.encode()
     path = os.path.join(links, f"{dist}-{version}-py3-none-any.whl")
-    with zipfile.ZipFile(path, "w") as z:
+    with zipfile.ZipFile(path, "w", compression) as z:
         for p, d in files.items():
             z.writestr(p, d)
         for p, target in links_:
@@ -64,6 +65,10 @@ wheel("shadow", "1.0", {"cycler.pyc": importlib.util.MAGIC_NUMBER + bytes(12) +
 for n in ("big-a", "big-b", "big-c"):
     wheel(n, "1.0", {f"{n.replace('-', '_')}/__init__.py": b"", f"{n.replace('-', '_')}/blob.bin": os.urandom(700 << 10)})
 wheel("huge", "1.0", {"huge/__init__.py": b"", "huge/blob.bin": os.urandom(3 << 20)})
+# Files larger than a run may write, more of them than a run's /tmp holds:
+# a set of the size of scipy's.
+wheel("roomy", "1.0", {"roomy/__init__.py": b"", **{f"roomy/part{i}.bin": bytes(17 << 20) for i in range(5)}},
+      compression=zipfile.ZIP_DEFLATED)
 
 # Hostile. A marker written anywhere means the wheel got its way.
 wheel("evil-dotdot", "1.0", {"evil_dotdot.py": b"", "../../../../../../../../tmp/evil-dotdot-marker": b"x"})
@@ -86,6 +91,30 @@ with open(os.path.join(sdist, "setup.py"), "w") as f:
 with open(os.path.join(sdist, "PKG-INFO"), "w") as f:
     f.write("Metadata-Version: 2.1\nName: sdistonly\nVersion: 1.0\n")
 shutil.make_archive(os.path.join(links, "sdistonly-1.0"), "gztar", out, "sdistonly-1.0")
+
+# A wheel whose metadata names a dependency by URL, a source distribution
+# with a build backend of its own: pip would run the backend to read its
+# metadata, --only-binary :all: notwithstanding. Were it run, the install
+# would succeed.
+wheel("urldep", "1.0", {"urldep.py": b"OK = True\n"},
+      requires=["evilsrc @ file:///links/evilsrc-1.0.tar.gz"])
+evilsrc = os.path.join(out, "evilsrc-1.0")
+os.makedirs(evilsrc, exist_ok=True)
+with open(os.path.join(evilsrc, "pyproject.toml"), "w") as f:
+    f.write('[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+with open(os.path.join(evilsrc, "PKG-INFO"), "w") as f:
+    f.write("Metadata-Version: 2.1\nName: evilsrc\nVersion: 1.0\n")
+with open(os.path.join(evilsrc, "backend.py"), "w") as f:
+    f.write("""import os
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def prepare_metadata_for_build_wheel(d, config_settings=None):
+    os.makedirs(os.path.join(d, "evilsrc-1.0.dist-info"))
+    with open(os.path.join(d, "evilsrc-1.0.dist-info", "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\\nName: evilsrc\\nVersion: 1.0\\n")
+    return "evilsrc-1.0.dist-info"
+""")
+shutil.make_archive(os.path.join(links, "evilsrc-1.0"), "gztar", out, "evilsrc-1.0")
 
 # The same files as a simple index: one directory per normalised name,
 # whose listing http.server serves as the project page.

@@ -5,20 +5,27 @@
 #   {"requirements": ["name==1.0", ...], "index_url": URL or null,
 #    "find_links": "/links" or null, "max_mb": N}
 # puts the packages into ./output/site and answers on fd 4 with one of
-#   {"ok": true, "key": HEX, "packages": {name: version}, "top_level": [...],
-#    "size": bytes}
+#   {"ok": true, "packages": {name: version}, "top_level": [...], "size": bytes}
 #   {"error": "not_found" | "unreachable" | "too_big" | "unsafe" | "failed",
 #    "name": NAME or null, "detail": TEXT}
-# Only binary wheels are taken (pip --only-binary :all:), so no package's
-# build code runs; a wheel is only unpacked, never executed, and its .pth
-# files are never read: runs put the set on sys.path, not in a site dir.
-import hashlib, importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.request
+# Only binary wheels are taken, so no package's build code runs; a wheel is
+# only unpacked, never executed, and its .pth files are never read: runs put
+# the set on sys.path, not in a site dir. pip's --only-binary :all: alone
+# does not hold for a dependency named by URL ("name @ https://.../x.tar.gz"
+# in a wheel's metadata): pip prepares such a source distribution, which
+# runs its build backend, here, with the network. So pip runs under GUARD,
+# which refuses any source distribution before its metadata is prepared.
+import importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.request
 
 request = json.load(sys.stdin)
 requirements = request["requirements"]
 index_url, find_links = request["index_url"], request["find_links"]
 max_bytes = request["max_mb"] << 20
 os.environ["HOME"] = "/tmp"
+# pip unpacks each wheel in a temporary directory first: in /work, whose
+# size is made for the packages, not in the run's small /tmp.
+os.environ["TMPDIR"] = "/work/tmp"
+os.mkdir("/work/tmp")
 
 
 def answer(**fields):
@@ -54,7 +61,18 @@ else:
         if name not in have:
             answer(error="not_found", name=name, detail=f"the wheel directory has no package {name}")
 
-pip = [sys.executable, "-m", "pip", "--isolated", "--no-input", "--disable-pip-version-check",
+REFUSED = "coderunner refused a source distribution: "
+GUARD = f"""
+import sys
+from pip._internal.distributions.sdist import SourceDistribution
+from pip._internal.exceptions import InstallationError
+def refuse(self, *args, **kwargs):
+    raise InstallationError({REFUSED!r} + str(self.req.link or self.req))
+SourceDistribution.prepare_distribution_metadata = refuse
+from pip._internal.cli.main import main
+sys.exit(main())
+"""
+pip = [sys.executable, "-c", GUARD, "--isolated", "--no-input", "--disable-pip-version-check",
        "--no-cache-dir", "--quiet"]
 source = ["--index-url", index_url] if index_url else ["--no-index", "--find-links", find_links]
 
@@ -65,7 +83,11 @@ def run_pip(args):
     if p.returncode == 0:
         return
     out = p.stdout
-    if "No space left on device" in out:
+    m = re.search(re.escape(REFUSED) + r"(\S+)", out)
+    if m:
+        answer(error="unsafe", name=None,
+               detail=f"a package depends on {m.group(1)}, not a wheel: its build code would run")
+    if "No space left on device" in out or "File too large" in out:
         answer(error="too_big", name=None,
                detail=f"the packages do not fit in {request['max_mb']} MB")
     m = re.search(r"No matching distribution found for (\S+)", out)
@@ -85,10 +107,6 @@ os.mkdir("/work/wheels")
 run_pip(["download", "--only-binary", ":all:", "--retries", "0", "--timeout", "15",
          "--dest", "/work/wheels"] + source + requirements)
 wheels = sorted(f for f in os.listdir("/work/wheels") if f.endswith(".whl"))
-digest = hashlib.sha256()
-for f in wheels:
-    with open(os.path.join("/work/wheels", f), "rb") as w:
-        digest.update(f"{f} {hashlib.file_digest(w, 'sha256').hexdigest()}\n".encode())
 site = "/work/output/site"
 os.makedirs(site)
 run_pip(["install", "--no-index", "--no-deps", "--only-binary", ":all:", "--target", site]
@@ -125,4 +143,4 @@ for n in os.listdir(site):
         top_level.add(n)
     elif n.endswith(tuple(importlib.machinery.all_suffixes())):    # .py, .pyc, .so ...
         top_level.add(n.split(".")[0])
-answer(ok=True, key=digest.hexdigest(), packages=packages, top_level=sorted(top_level), size=size)
+answer(ok=True, packages=packages, top_level=sorted(top_level), size=size)
