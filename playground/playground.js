@@ -58,6 +58,7 @@ print(ratio(1, 0))
 
 const $ = (id) => document.getElementById(id);
 let attached = {};	// name -> base64
+let downloads = [];	// the object URLs of the artifacts shown, revoked when they go
 
 function show(id, text) {
   const el = $(id), head = $(id + "-h");
@@ -73,6 +74,8 @@ function setStatus(kind, text) {
 function clear() {
   for (const id of ["value", "stdout", "stderr"]) show(id, "");
   $("artifacts").replaceChildren();
+  for (const url of downloads) URL.revokeObjectURL(url);
+  downloads = [];
   $("artifacts-h").hidden = true;
   $("facts").hidden = true;
 }
@@ -86,13 +89,25 @@ function bytesOf(artifact) {
 const IMAGE_TYPES = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif",
                       webp: "image/webp", svg: "image/svg+xml" };
 
+function base64Of(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+// An artifact is the script's, and hostile: an object URL has this page's
+// origin, and an SVG opened from one as a page of its own (its address
+// pasted into a tab) would run its scripts in that origin, with no policy.
+// So the download is always opaque bytes, and an image is shown from a
+// data: URL, which has no origin a script could use.
 function showArtifacts(artifacts) {
   const names = Object.keys(artifacts || {});
   $("artifacts-h").hidden = names.length === 0;
   for (const name of names) {
     const ext = name.split(".").pop().toLowerCase();
-    const type = IMAGE_TYPES[ext] || "application/octet-stream";
-    const url = URL.createObjectURL(new Blob([bytesOf(artifacts[name])], { type }));
+    const bytes = bytesOf(artifacts[name]);
+    const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+    downloads.push(url);
     const box = document.createElement("div");
     box.className = "artifact";
     const link = document.createElement("a");
@@ -102,7 +117,7 @@ function showArtifacts(artifacts) {
     box.append(link);
     if (IMAGE_TYPES[ext]) {
       const img = document.createElement("img");
-      img.src = url;
+      img.src = `data:${IMAGE_TYPES[ext]};base64,${base64Of(bytes)}`;
       img.alt = name;
       box.append(img);
     }

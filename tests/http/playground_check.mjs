@@ -106,6 +106,36 @@ await step("an attached file", async () => {
         /data\.csv: 25 bytes, 3 lines/.test(r.stdout), JSON.stringify(r));
 });
 
+await step("a hostile SVG", async () => {
+  // An SVG artifact whose script, if it ever runs, names its origin in the
+  // title. Each address the page made of it, opened as a page of its own
+  // (pasted into a tab, say), must not run it in the service's origin.
+  await page.select("#mode", "script");
+  await page.$eval("#code", (t) => { t.value = `open("output/x.svg", "w").write('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>document.title = "ran in " + location.origin</script></svg>')`; });
+  const r = await runExample(null);
+  const urls = await page.evaluate(() => [document.querySelector(".artifact img").src,
+                                          document.querySelector(".artifact a").href]);
+  const seen = [];
+  for (const url of urls) {
+    const tab = await browser.newPage();
+    await tab.goto(url, { timeout: 10000 }).catch(() => {});	// a download aborts the navigation
+    await new Promise((done) => setTimeout(done, 300));
+    seen.push(`${url.slice(0, 30)}: ${await tab.title().catch(() => "")}`);
+    await tab.close();
+  }
+  check("an SVG a script wrote is shown, and opened on its own never runs in the page's origin",
+        r.status === "ok" && r.links.includes("download x.svg") && urls.length === 2 &&
+        !seen.some((t) => t.includes("ran in " + new URL(base).origin)), JSON.stringify({ r, seen }));
+  await page.$eval("#code", (t) => { t.value = "print(1)"; });
+  await runExample(null);
+  // (The page's policy lets it fetch nothing but its origin: a tab of its
+  // own opens the address, which downloads while the bytes are held.)
+  const tab = await browser.newPage();
+  const old = await tab.goto(urls[1], { timeout: 10000 }).then(() => "opened", (e) => e.message);
+  await tab.close();
+  check("the next run lets go of the artifacts shown before", /ERR_FILE_NOT_FOUND/.test(old), old);
+});
+
 check("no request left the service's origin", foreign.length === 0, foreign.join(" "));
 check("no script error or policy violation in the page", problems.length === 0, problems.join(" | "));
 await browser.close();
