@@ -121,6 +121,8 @@ int access_load_keys(struct config *c, char *err, size_t errlen)
 		} else
 			sha256(s, strlen(s), c->api_keys[c->n_api_keys++]);
 	}
+	if (line)
+		explicit_bzero(line, cap);	/* the last key read: not left in freed memory */
 	free(line);
 	fclose(f);
 	if (rc == 0 && c->n_api_keys == 0) {
@@ -128,7 +130,6 @@ int access_load_keys(struct config *c, char *err, size_t errlen)
 			 c->api_keys_file);
 		rc = -1;
 	}
-	explicit_bzero(line, sizeof line);
 	return rc;
 }
 

@@ -72,4 +72,11 @@ n=$(ls "$http_tmp"/valgrind.*.log 2>/dev/null | wc -l)
 [ "$n" -ge 4 ]
 ok $? "valgrind watched the master and its workers ($n processes)"
 is "$logs" "" "no memory error and no lost block in any of them"
+
+# The master reads api_keys_file at start and on each reload, and wipes
+# each line it read.
+printf '%s\n' 0123456789abcdef0123456789abcdef "sha256:$(printf %064d 0)" >"$http_tmp/keys"
+{ cat "$conf"; printf 'api_keys_file = %s\n' "$http_tmp/keys"; } >"$http_tmp/keys.conf"
+"${fcgi_wrapper[@]}" "$fcgi_bin" --config "$http_tmp/keys.conf" --check-config >/dev/null 2>&1
+is "$?/$(cat "$http_tmp"/valgrind.*.log | grep '^==')" "0/" "reading api_keys_file: no memory error, no lost block"
 done_testing
