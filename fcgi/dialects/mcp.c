@@ -34,14 +34,21 @@
 #define RPC_METHOD_NOT_FOUND -32601
 #define RPC_INVALID_PARAMS -32602
 
-static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26" };
+/* The revisions initialize agrees to. 2025-03-26 is only taken in the
+ * header: agreed to, it would bind us to its JSON-RPC batches. */
+static const char *const versions[] = { "2025-11-25", "2025-06-18" };
 
-bool mcp_version_supported(const char *v)
+static bool spoken(const char *v)
 {
 	for (size_t i = 0; v && i < sizeof versions / sizeof *versions; i++)
 		if (strcmp(v, versions[i]) == 0)
 			return true;
 	return false;
+}
+
+bool mcp_version_supported(const char *v)
+{
+	return spoken(v) || (v && strcmp(v, "2025-03-26") == 0);
 }
 
 static void send_message(struct request_ctx *ctx, int status, json_object *msg)
@@ -89,7 +96,7 @@ static json_object *initialize(json_object *params)
 	const char *asked = params && json_object_object_get_ex(params, "protocolVersion", &v) ?
 			    json_object_get_string(v) : NULL;
 	json_object_object_add(r, "protocolVersion",
-			       json_object_new_string(mcp_version_supported(asked) ? asked : MCP_LATEST));
+			       json_object_new_string(spoken(asked) ? asked : MCP_LATEST));
 	json_object_object_add(tools, "listChanged", json_object_new_boolean(0));
 	json_object_object_add(caps, "tools", tools);
 	json_object_object_add(r, "capabilities", caps);
@@ -374,8 +381,9 @@ void api_mcp(struct request_ctx *ctx)
 	}
 	json_object *msg = request_json_value(c, ctx->body, ctx->body_len,
 					      "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"tools/list\"}", &e);
-	if (!msg) {
-		mcp_error(ctx, 400, NULL, RPC_PARSE_ERROR, e.message);
+	if (!msg) {	/* not JSON, or more of it than max_json_values (413) */
+		mcp_error(ctx, e.status == 413 ? 413 : 400, NULL,
+			  e.status == 413 ? RPC_INVALID_REQUEST : RPC_PARSE_ERROR, e.message);
 		return;
 	}
 	json_object *v, *id = NULL, *params = NULL;

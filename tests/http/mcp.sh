@@ -35,6 +35,9 @@ is "$status/$(jq_ 'j["result"]["protocolVersion"], j["result"]["capabilities"]')
 	'200/["2025-06-18", {"tools": {"listChanged": false}}]' "initialize keeps revision 2025-06-18 when the client asks for it"
 mcp '{"jsonrpc": "2.0", "id": "a", "method": "initialize", "params": {"protocolVersion": "1999-01-01"}}'
 is "$(jq_ 'j["id"], j["result"]["protocolVersion"]')" '["a", "2025-11-25"]' "and offers 2025-11-25 for a revision it does not speak"
+mcp '{"jsonrpc": "2.0", "id": "b", "method": "initialize", "params": {"protocolVersion": "2025-03-26"}}'
+is "$(jq_ 'j["result"]["protocolVersion"]')" "2025-11-25" \
+	"and for 2025-03-26, whose batches it does not take (the header alone is taken)"
 mcp '{"jsonrpc": "2.0", "method": "notifications/initialized"}'
 is "$status/${#body}" "202/0" "a notification is taken with 202 and no body"
 mcp '{"jsonrpc": "2.0", "id": 7, "method": "ping"}' -H 'MCP-Protocol-Version: 2025-11-25'
@@ -45,6 +48,8 @@ mcp '[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "a batch is a 400 (batches left the protocol in 2025-06-18)"
 mcp '{"jsonrpc": "2.0", "id": 1, "method": '
 is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "400/[null, -32700]" "a body that is not JSON is a parse error"
+mcp "[$(seq -s, 70000)]"
+is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "413/[null, -32600]" "a body of more values than max_json_values is a 413, as for /api/run"
 mcp '1'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "a bare number is valid JSON, but no message: an invalid request"
 mcp '{"jsonrpc": "2.0", "id": 2, "method": "resources/list"}'
