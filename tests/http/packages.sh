@@ -249,8 +249,12 @@ deps_run 1 huge
 is "$status" 413 "a set larger than package_max_mb is a 413"
 deps_run 1 urldep
 is "$status" 400 "a dependency named by URL, a source distribution, is a 400"
-like "$(jq_ 'j["error"]')" 'depends on file:///links/evilsrc-1\.0\.tar\.gz, not a wheel: its build code would run' \
+like "$(jq_ 'j["error"]')" 'depends on file:///links/evilsrc-1\.0\.tar\.gz, named by URL: only the index.s wheels are installed' \
 	"saying so: its build backend was never run"
+deps_run 1 urlwheel
+is "$status/$(jq_ 'j["error"]')" \
+	"400/dependencies cannot be installed: a package depends on file:///links/greet-1.0-py3-none-any.whl, named by URL: only the index's wheels are installed" \
+	"and so is a wheel named by URL: nothing is fetched but from the index"
 cache_whole "$cache" "after the set too big"
 
 # Eviction past package_cache_max_mb (1 MB; big-* take 0.7 MB each): least

@@ -98,6 +98,10 @@ shutil.make_archive(os.path.join(links, "sdistonly-1.0"), "gztar", out, "sdiston
 # would succeed.
 wheel("urldep", "1.0", {"urldep.py": b"OK = True\n"},
       requires=["evilsrc @ file:///links/evilsrc-1.0.tar.gz"])
+# And one that names a wheel by URL: not fetched from anywhere but the
+# index, were it a wheel the index has.
+wheel("urlwheel", "1.0", {"urlwheel.py": b"OK = True\n"},
+      requires=["greet @ file:///links/greet-1.0-py3-none-any.whl"])
 evilsrc = os.path.join(out, "evilsrc-1.0")
 os.makedirs(evilsrc, exist_ok=True)
 with open(os.path.join(evilsrc, "pyproject.toml"), "w") as f:

@@ -8,13 +8,15 @@
 #   {"ok": true, "packages": {name: version}, "top_level": [...], "size": bytes}
 #   {"error": "not_found" | "unreachable" | "too_big" | "unsafe" | "failed",
 #    "name": NAME or null, "detail": TEXT}
-# Only binary wheels are taken, so no package's build code runs; a wheel is
-# only unpacked, never executed, and its .pth files are never read: runs put
-# the set on sys.path, not in a site dir. pip's --only-binary :all: alone
-# does not hold for a dependency named by URL ("name @ https://.../x.tar.gz"
-# in a wheel's metadata): pip prepares such a source distribution, which
-# runs its build backend, here, with the network. So pip runs under GUARD,
-# which refuses any source distribution before its metadata is prepared.
+# Only binary wheels from the index are taken, so no package's build code
+# runs; a wheel is only unpacked, never executed, and its .pth files are
+# never read: runs put the set on sys.path, not in a site dir. pip's
+# --only-binary :all: alone does not hold for a dependency named by URL
+# ("name @ https://.../x.tar.gz" in a wheel's metadata): pip fetches it from
+# wherever it points (a VCS link is cloned) and prepares a source
+# distribution, which runs its build backend, here, with the network. So
+# pip runs under GUARD: resolving, it refuses any dependency named by URL
+# before it is fetched, and it never prepares a source distribution.
 import importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.request
 
 request = json.load(sys.stdin)
@@ -61,24 +63,30 @@ else:
         if name not in have:
             answer(error="not_found", name=name, detail=f"the wheel directory has no package {name}")
 
-REFUSED = "coderunner refused a source distribution: "
+REFUSED = "coderunner refused: "
 GUARD = f"""
 import sys
 from pip._internal.distributions.sdist import SourceDistribution
 from pip._internal.exceptions import InstallationError
+from pip._internal.resolution.resolvelib.factory import Factory
 def refuse(self, *args, **kwargs):
     raise InstallationError({REFUSED!r} + str(self.req.link or self.req))
 SourceDistribution.prepare_distribution_metadata = refuse
+if sys.argv[1] == "--index-only":
+    del sys.argv[1]
+    def refuse_link(self, link):    # called for each requirement named by URL
+        raise InstallationError({REFUSED!r} + str(link))
+    Factory._fail_if_link_is_unsupported_wheel = refuse_link
 from pip._internal.cli.main import main
 sys.exit(main())
 """
-pip = [sys.executable, "-c", GUARD, "--isolated", "--no-input", "--disable-pip-version-check",
-       "--no-cache-dir", "--quiet"]
+pip = [sys.executable, "-c", GUARD]
+options = ["--isolated", "--no-input", "--disable-pip-version-check", "--no-cache-dir", "--quiet"]
 source = ["--index-url", index_url] if index_url else ["--no-index", "--find-links", find_links]
 
 
-def run_pip(args):
-    p = subprocess.run(pip + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+def run_pip(args, guard=()):
+    p = subprocess.run(pip + list(guard) + options + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        errors="replace")
     if p.returncode == 0:
         return
@@ -86,7 +94,7 @@ def run_pip(args):
     m = re.search(re.escape(REFUSED) + r"(\S+)", out)
     if m:
         answer(error="unsafe", name=None,
-               detail=f"a package depends on {m.group(1)}, not a wheel: its build code would run")
+               detail=f"a package depends on {m.group(1)}, named by URL: only the index's wheels are installed")
     if "No space left on device" in out or "File too large" in out:
         answer(error="too_big", name=None,
                detail=f"the packages do not fit in {request['max_mb']} MB")
@@ -105,7 +113,7 @@ def run_pip(args):
 # and nothing else.
 os.mkdir("/work/wheels")
 run_pip(["download", "--only-binary", ":all:", "--retries", "0", "--timeout", "15",
-         "--dest", "/work/wheels"] + source + requirements)
+         "--dest", "/work/wheels"] + source + requirements, guard=["--index-only"])
 wheels = sorted(f for f in os.listdir("/work/wheels") if f.endswith(".whl"))
 site = "/work/output/site"
 os.makedirs(site)
