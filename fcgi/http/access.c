@@ -92,11 +92,16 @@ int access_load_keys(struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	/* A line of any length: cut into pieces of a fixed buffer, one long
-	 * key became two, each of them a key that ran code. */
-	char *line = NULL;
-	size_t cap = 0;
+	 * key became two, each of them a key that ran code. The keys are
+	 * read unbuffered into line alone, which is wiped before it is freed:
+	 * no copy of them is left in freed memory (unless a line outgrows
+	 * line's first size, when getline leaves one in the buffer it gave up). */
+	setvbuf(f, NULL, _IONBF, 0);
+	size_t cap = 1024;
+	char *line = xmalloc(cap);
 	unsigned lineno = 0;
 	int rc = 0;
+	errno = 0;
 	while (rc == 0 && getline(&line, &cap, f) >= 0) {
 		lineno++;
 		char *s = line + strspn(line, " \t");
@@ -121,8 +126,12 @@ int access_load_keys(struct config *c, char *err, size_t errlen)
 		} else
 			sha256(s, strlen(s), c->api_keys[c->n_api_keys++]);
 	}
-	if (line)
-		explicit_bzero(line, cap);	/* the last key read: not left in freed memory */
+	if (rc == 0 && (ferror(f) || errno == ENOMEM)) {
+		/* Stopped short: the keys after it would be refused. */
+		snprintf(err, errlen, "api_keys_file %s: %s", c->api_keys_file, strerror(errno));
+		rc = -1;
+	}
+	explicit_bzero(line, cap);
 	free(line);
 	fclose(f);
 	if (rc == 0 && c->n_api_keys == 0) {

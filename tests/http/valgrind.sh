@@ -74,7 +74,7 @@ ok $? "valgrind watched the master and its workers ($n processes)"
 is "$logs" "" "no memory error and no lost block in any of them"
 
 # The master reads api_keys_file at start and on each reload, and wipes
-# each line it read.
+# what it read the keys into before freeing it.
 printf '%s\n' 0123456789abcdef0123456789abcdef "sha256:$(printf %064d 0)" >"$http_tmp/keys"
 { cat "$conf"; printf 'api_keys_file = %s\n' "$http_tmp/keys"; } >"$http_tmp/keys.conf"
 "${fcgi_wrapper[@]}" "$fcgi_bin" --config "$http_tmp/keys.conf" --check-config >/dev/null 2>&1
