@@ -141,6 +141,19 @@ like "$(jq_ 'j["error"]')" 'greet==9\.9' "naming it"
 deps_run 1 sdistonly
 is "$status" 400 "a package with no binary wheel is a 400"
 like "$(jq_ 'j["error"]')" 'no binary wheel of sdistonly' "saying so: its setup.py was never run"
+deps_run 'import spoof; print(spoof.V)' spoof
+is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/2.0/{"spoof": "2.0"}' \
+	"the version named is the one installed, whatever METADATA's folded lines say"
+# A project page of the index that lists files elsewhere than on the web:
+# one in the sandbox's own /usr, one in a git repository.
+mkdir -p "$http_tmp/wheels/index/simple/offsite"
+cat >"$http_tmp/wheels/index/simple/offsite/index.html" <<EOF_HTML
+<a href="file:///usr/share/doc/offsite-1.0-py3-none-any.whl">offsite-1.0-py3-none-any.whl</a>
+<a href="git+http://127.0.0.1:$iport/simple/greet/greet-1.0-py3-none-any.whl">offsite-1.0-py3-none-any.whl</a>
+EOF_HTML
+deps_run 1 offsite
+is "$status/$(jq_ 'j["error"]')" "400/dependencies: no binary wheel of offsite for this interpreter" \
+	"an index's links to files outside the web (file:, git+) are not candidates"
 deps_run 'import os, roomy; d = os.path.dirname(roomy.__file__); print(sum(os.path.getsize(f"{d}/part{i}.bin") for i in range(5)))' roomy
 is "$status/$(jq_ 'j["stdout"]')" "200/$((5 * 17 << 20))" \
 	"a set of files larger than a run may write, more than a run's /tmp holds, installs"

@@ -18,12 +18,13 @@ def record_line(name, data):
 
 
 def wheel(name, version, files, requires=(), record=None, links_=(), raw=(),
-          compression=zipfile.ZIP_STORED):
+          compression=zipfile.ZIP_STORED, folded=""):
     """files: {path: bytes}; links_: [(path, target)] as symlink entries;
-    raw: [(ZipInfo, bytes)] written as they are."""
+    raw: [(ZipInfo, bytes)] written as they are; folded: continuation lines
+    of METADATA's first header."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    meta = f"Metadata-Version: 2.1\n{folded}Name: {name}\nVersion: {version}\n"
     meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = dict(files)
     files[f"{info}/METADATA"] = meta.encode()
@@ -69,6 +70,10 @@ wheel("huge", "1.0", {"huge/__init__.py": b"", "huge/blob.bin": os.urandom(3 << 
 # a set of the size of scipy's.
 wheel("roomy", "1.0", {"roomy/__init__.py": b"", **{f"roomy/part{i}.bin": bytes(17 << 20) for i in range(5)}},
       compression=zipfile.ZIP_DEFLATED)
+
+# METADATA whose first header goes on over lines that a naive reader takes
+# for another name and version.
+wheel("spoof", "2.0", {"spoof.py": b"V = '2.0'\n"}, folded=" Name: numpy\n Version: 1.0\n")
 
 # Hostile. A marker written anywhere means the wheel got its way.
 wheel("evil-dotdot", "1.0", {"evil_dotdot.py": b"", "../../../../../../../../tmp/evil-dotdot-marker": b"x"})

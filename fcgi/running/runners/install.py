@@ -14,9 +14,12 @@
 # --only-binary :all: alone does not hold for a dependency named by URL
 # ("name @ https://.../x.tar.gz" in a wheel's metadata): pip fetches it from
 # wherever it points (a VCS link is cloned) and prepares a source
-# distribution, which runs its build backend, here, with the network. So
-# pip runs under GUARD: resolving, it refuses any dependency named by URL
-# before it is fetched, and it never prepares a source distribution.
+# distribution, which runs its build backend, here, with the network. Nor
+# does it keep to the index's own files: a project page may list a file:
+# or git+ link. So pip runs under GUARD: resolving, it refuses any
+# dependency named by URL before it is fetched, takes from the index's
+# pages only links to where the source keeps its wheels (http(s), or
+# /links), and never prepares a source distribution.
 import importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.request
 
 request = json.load(sys.stdin)
@@ -65,22 +68,30 @@ else:
 
 REFUSED = "coderunner refused: "
 GUARD = f"""
-import sys
+import os, sys
 from pip._internal.distributions.sdist import SourceDistribution
 from pip._internal.exceptions import InstallationError
 from pip._internal.resolution.resolvelib.factory import Factory
 def refuse(self, *args, **kwargs):
     raise InstallationError({REFUSED!r} + str(self.req.link or self.req))
 SourceDistribution.prepare_distribution_metadata = refuse
-if sys.argv[1] == "--index-only":
-    del sys.argv[1]
+if sys.argv[1].startswith("--only-from="):
+    source = sys.argv.pop(1).partition("=")[2]
     def refuse_link(self, link):    # called for each requirement named by URL
         raise InstallationError({REFUSED!r} + str(link))
     Factory._fail_if_link_is_unsupported_wheel = refuse_link
+    from pip._internal.index.package_finder import LinkEvaluator, LinkType
+    evaluate_link = LinkEvaluator.evaluate_link
+    def from_source(self, link):
+        if link.scheme in ("http", "https") if source == "index" else \
+           link.scheme == "file" and os.path.normpath(link.file_path).startswith(source):
+            return evaluate_link(self, link)
+        return (LinkType.format_unsupported, "not where the source keeps its wheels")
+    LinkEvaluator.evaluate_link = from_source
 from pip._internal.cli.main import main
 sys.exit(main())
 """
-pip = [sys.executable, "-c", GUARD]
+pip = [sys.executable, "-P", "-c", GUARD]    # -P: nothing in /work on sys.path
 options = ["--isolated", "--no-input", "--disable-pip-version-check", "--no-cache-dir", "--quiet"]
 source = ["--index-url", index_url] if index_url else ["--no-index", "--find-links", find_links]
 
@@ -113,7 +124,8 @@ def run_pip(args, guard=()):
 # and nothing else.
 os.mkdir("/work/wheels")
 run_pip(["download", "--only-binary", ":all:", "--retries", "0", "--timeout", "15",
-         "--dest", "/work/wheels"] + source + requirements, guard=["--index-only"])
+         "--dest", "/work/wheels"] + source + requirements,
+        guard=["--only-from=" + ("index" if index_url else find_links + "/")])
 wheels = sorted(f for f in os.listdir("/work/wheels") if f.endswith(".whl"))
 site = "/work/output/site"
 os.makedirs(site)
@@ -134,18 +146,13 @@ for root, dirs, files in os.walk(site):
 if size > max_bytes:
     answer(error="too_big", name=None, detail=f"the packages take {size >> 20} MB, more than {request['max_mb']} MB")
 
-packages, top_level = {}, set()
+# Each package's name and version, from its wheel's file name, which pip
+# checked against the wheel's metadata: a wheel's own METADATA, or a
+# .dist-info it ships among its files, could say otherwise.
+packages = {normalise(f.split("-")[0]): f.split("-")[1] for f in wheels}
+top_level = set()
 for n in os.listdir(site):
-    if n.endswith(".dist-info"):
-        meta = {}
-        with open(os.path.join(site, n, "METADATA"), encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if not line.strip():
-                    break
-                k, _, v = line.partition(":")
-                meta.setdefault(k.strip().lower(), v.strip())
-        packages[normalise(meta.get("name", n.split("-")[0]))] = meta.get("version", "")
-    elif n in ("bin", "__pycache__") or n.endswith(".data"):
+    if n in ("bin", "__pycache__") or n.endswith((".data", ".dist-info")):
         continue
     elif os.path.isdir(os.path.join(site, n)):
         top_level.add(n)
