@@ -24,7 +24,7 @@ is "$(head -c 4 "$WORK/output/chart.png" | od -An -c | tr -d ' ')" '211PNG' "the
 
 sb --timeout 120 <<'EOF_PY'
 import importlib
-for name in ["scipy", "sklearn", "sympy", "requests", "httpx", "bs4", "yaml", "toml",
+for name in ["scipy", "sklearn", "seaborn", "sympy", "requests", "httpx", "bs4", "yaml", "toml",
              "dateutil", "tqdm", "PIL"]:
     try:
         importlib.import_module(name)
