@@ -203,6 +203,14 @@ run_json '{"script": 42}'
 is "$status" 400 "a script of the wrong type is a 400"
 run_json '{"script": "1", "timeout_s": "10"}'
 is "$status" 400 "a timeout_s of the wrong type is a 400"
+# A run past its memory limit: killed by the kernel under cgroup v2, a
+# MemoryError at RLIMIT_AS where limits fall back to rlimits; 137 either way.
+run_json '{"script": "x = b\"x\" * (400 << 20)", "memory_mb": 64}'
+like "$status/$(jq_ 'j["exit_code"], j["stderr"].splitlines()[-1]')" \
+	'^200/\[137, "coderunner: the script (was killed for exceeding|exceeded) the 64 MB memory limit"\]$' \
+	"a script past memory_mb exits 137, with the reason on stderr's last line"
+run_json '{"script": "import sys\nsys.stderr.write(\"MemoryErrorish\\n\")\nsys.exit(1)"}'
+is "$(jq_ 'j["exit_code"]')" 1 "a script's own exit 1 stays 1"
 run_json '{"script": "1", "memory_mb": 32}'
 is "$status" 400 "memory_mb below 64 is a 400"
 deep=$($PY -c 'print("{\"script\": \"1\", \"x\": " + "[" * 9000 + "]" * 9000 + "}")')
