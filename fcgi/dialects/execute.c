@@ -60,7 +60,7 @@ static const char *parse(struct request_ctx *ctx, const struct config *c, json_o
 	*len = (size_t)json_object_get_string_len(script);
 	if (*len > (size_t)c->execute_max_script_kib * KIB) {
 		char msg[128];
-		snprintf(msg, sizeof msg, "the script is %zu bytes; the limit is %u KiB", *len,
+		snprintf(msg, sizeof msg, "Invalid script size: %zu bytes; the limit is %u KiB", *len,
 			 c->execute_max_script_kib);
 		answer_error(ctx, 413, msg, NULL);
 		return NULL;

@@ -44,7 +44,7 @@ is "$status/$(jq_ 'j["error"]')" "400/the answer of main() could not be read: di
 
 # ---- what main is
 execute $'x = "def main():\\n    return 1"\n# def main():\n#     return 1\n'
-is "$status/$(jq_ 'j["error"]')" "400/the script must define a main() function" "def main inside a string or a comment is not a main"
+is "$status/$(jq_ 'j["error"]')" "400/Script must contain a 'main()' function" "def main inside a string or a comment is not a main"
 execute 'print("no main here")'
 is "$status/$(jq_ 'j["stdout"]')" "400/no main here" "a script without main is a 400, with what it printed"
 execute 'main = 42'
@@ -100,7 +100,7 @@ $PY -c 'import json; print(json.dumps({"script": "def main():\n    return 1\n" +
 post /execute "$(cat "$http_tmp/max.json")" -H 'Content-Type: application/json'
 is "$status/$(result)" "200/1" "a script of exactly 50 KiB runs"
 post /execute "$(sed 's/##/###/' "$http_tmp/max.json")" -H 'Content-Type: application/json'
-is "$status/$(jq_ 'j["error"]')" "413/the script is 51201 bytes; the limit is 50 KiB" "one byte more is a 413"
+is "$status/$(jq_ 'j["error"]')" "413/Invalid script size: 51201 bytes; the limit is 50 KiB" "one byte more is a 413"
 post /execute "$(json_with script $'def main():\n    return 1')"
 is "$status/$(result)" "200/1" "a JSON body without a Content-Type still runs (curl -d sends a form type)"
 get /execute

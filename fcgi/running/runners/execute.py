@@ -94,7 +94,7 @@ except BaseException as e:
 
 main = module.__dict__.get("main")
 if main is None:
-    finish("the script must define a main() function")
+    finish("Script must contain a 'main()' function")
 if not callable(main):
     finish("main is not callable: the script makes it a %s" % type(main).__name__)
 needed = arguments_needed(main)
