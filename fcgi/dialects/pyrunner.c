@@ -125,11 +125,8 @@ json_object *pyrunner_parse(const struct config *c, const char *body, size_t len
 		check_int(d, timeout, "timeout", 1, max_timeout, &r->timeout);
 	if (has_memory)
 		check_int(d, memory, "memory_limit", 64, max_memory, &r->memory_limit);
-	json_object_object_foreach(tree, extra, unused) {
-		(void)unused;
-		if (strcmp(extra, "code") && strcmp(extra, "timeout") && strcmp(extra, "memory_limit"))
-			detail(d, extra, "extra_forbidden", "Extra inputs are not permitted", NULL, 0);
-	}
+	/* Other fields are ignored, as a pydantic model does by default: a
+	 * client that sent one to PyRunner (a "language", say) still runs. */
 	return tree;
 }
 
