@@ -431,7 +431,7 @@ size_t artifacts_collect(const char *output_dir, size_t cap, const struct run_re
 struct http_response {
 	int status;
 	const char *content_type;	/* NULL: application/json */
-	char extra_headers[256];	/* "Name: value\r\n"..., or "" */
+	char extra_headers[4096];	/* "Name: value\r\n"..., or "" */
 	struct buf body;
 };
 const char *http_reason(int status);

@@ -53,7 +53,7 @@ void response_error(struct http_response *rsp, int status, const char *message, 
 
 size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp)
 {
-	char head[1024];
+	char head[5120];
 	int n = snprintf(head, sizeof head,
 			 "Status: %d %s\r\n"
 			 "Content-Type: %s\r\n"

@@ -639,10 +639,17 @@ int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run
 		return 0;
 	/* A 502 or 504 of the service's own: nothing ran. A fleet's front end
 	 * tells it by this header from the 502 and 504 of a host's nginx,
-	 * after which the script may have run (nginx/coderunner-fleet.conf). */
-	if (e->status == 502 || e->status == 504)
+	 * after which the script may have run (nginx/coderunner-fleet.conf);
+	 * the body is gone once it intercepts them, so the message goes in
+	 * a header too, as the inside of a JSON string (no CR or LF). */
+	if (e->status == 502 || e->status == 504) {
+		struct buf m = { 0 };
+		json_put_cstring(&m, e->message);
 		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers,
-			 "X-Coderunner-Error: dependencies\r\n");
+			 "X-Coderunner-Error: dependencies\r\nX-Coderunner-Message: %.*s\r\n",
+			 (int)(m.len - 2), m.data + 1);
+		buf_free(&m);
+	}
 	return -1;
 }
 

@@ -211,6 +211,8 @@ deps_run 1 big-a
 is "$status" 502 "an index that cannot be reached is a 502"
 like "$(jq_ 'j["error"]')" 'cannot be reached' "saying so"
 like "$headers" '^X-Coderunner-Error: dependencies' "marked as the service's own, for a fleet's front end: nothing ran"
+like "$headers" '^X-Coderunner-Message: dependencies: the package index cannot be reached: .*; retry later$' \
+	"with its message in a header too, which the front, having intercepted the body, answers with"
 deps_run 'import greet; print(greet.VERSION)' greet==1.0
 is "$status/$(jq_ 'j["stdout"]')" "200/1.0" "a cached set runs without the index"
 cache_whole "$cache" "after the index went away"
