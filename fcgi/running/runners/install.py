@@ -97,8 +97,8 @@ source = ["--index-url", index_url] if index_url else ["--no-index", "--find-lin
 
 
 def run_pip(args, guard=()):
-    p = subprocess.run(pip + list(guard) + options + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       errors="replace")
+    p = subprocess.run(pip + list(guard) + options + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, errors="replace")
     if p.returncode == 0:
         return
     out = p.stdout
