@@ -24,7 +24,7 @@ static bool memory_error(const struct run_result *res)
 {
 	static const char name[] = "MemoryError";
 	const size_t k = sizeof name - 1;
-	if (service.cgroup_dir[0] || res->exit_code != 1 || res->err_truncated)
+	if (service.cgroup_dir[0] || res->exit_code != 1 || res->err_truncated || !res->err.len)
 		return false;
 	size_t end = res->err.len;	/* the last line, after the traceback */
 	while (end && res->err.data[end - 1] == '\n')

@@ -211,6 +211,8 @@ like "$status/$(jq_ 'j["exit_code"], j["stderr"].splitlines()[-1]')" \
 	"a script past memory_mb exits 137, with the reason on stderr's last line"
 run_json '{"script": "import sys\nsys.stderr.write(\"MemoryErrorish\\n\")\nsys.exit(1)"}'
 is "$(jq_ 'j["exit_code"]')" 1 "a script's own exit 1 stays 1"
+run_json '{"script": "raise SystemExit(1)"}'
+is "$(jq_ 'j["exit_code"], j["stderr"]')" '[1, ""]' "and so does one with nothing on stderr"
 run_json '{"script": "1", "memory_mb": 32}'
 is "$status" 400 "memory_mb below 64 is a 400"
 deep=$($PY -c 'print("{\"script\": \"1\", \"x\": " + "[" * 9000 + "]" * 9000 + "}")')
