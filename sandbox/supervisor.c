@@ -177,35 +177,34 @@ static void read_result(struct supervisor *s, bool gone)
 		struct init_result r;
 		char names[OMITTED_ROOM];
 	} m;
-	struct init_result r;
+	struct init_result *r = &m.r;
 	ssize_t n = recv(s->result_fd, &m, sizeof m, gone ? MSG_DONTWAIT : 0);
 	if (n < 0 && (errno == EINTR || (errno == EAGAIN && !gone)))
 		return;
-	if (n < (ssize_t)sizeof r || (size_t)n - sizeof r != m.r.omitted_len) {
+	if (n < (ssize_t)sizeof *r || (size_t)n - sizeof *r != r->omitted_len) {
 		s->final = true;	/* end of file, or all of it read: init is gone */
 		return;
 	}
-	r = m.r;
-	r.error[sizeof r.error - 1] = '\0';
-	if (r.built && !r.error[0]) {
+	r->error[sizeof r->error - 1] = '\0';
+	if (r->built && !r->error[0]) {
 		s->built = true;
 		return;
 	}
-	if (r.ready && !r.error[0]) {
+	if (r->ready && !r->error[0]) {
 		s->ready = true;
 		return;
 	}
 	if (!s->have_result || !s->result.error[0]) {
-		s->result = r;
+		s->result = *r;
 		/* Each name ends in '\0': init's own, ended here too. */
-		s->omitted.len = r.omitted_len;
-		s->omitted.unnamed = r.omitted_unnamed;
-		memcpy(s->omitted.names, m.names, r.omitted_len);
-		if (r.omitted_len)
-			s->omitted.names[r.omitted_len - 1] = '\0';
+		s->omitted.len = r->omitted_len;
+		s->omitted.unnamed = r->omitted_unnamed;
+		memcpy(s->omitted.names, m.names, r->omitted_len);
+		if (r->omitted_len)
+			s->omitted.names[r->omitted_len - 1] = '\0';
 	}
 	s->have_result = true;
-	if (!r.error[0])
+	if (!r->error[0])
 		s->final = true;	/* init's result comes last */
 }
 
