@@ -14,10 +14,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "fcgi/fcgi.h"
 
@@ -81,59 +83,117 @@ static int hex_digest(const char *s, unsigned char out[32])
 	return 0;
 }
 
+/* The keys file may be a pipe (--check-config --config <(...)) and may hold
+ * comments; none has any reason to be this large. */
+#define KEYS_FILE_MAX (1 << 20)
+
+/* Reads all of fd into *text, NUL-terminated: *len bytes in a buffer of
+ * *cap; 0, or -1 with errno (EFBIG from KEYS_FILE_MAX on). The text is
+ * keys: a buffer it outgrows is wiped before it is freed, so no copy is
+ * left in freed memory, as getline's and stdio's buffers would leave one. */
+static int read_keys_file(int fd, char **text, size_t *len, size_t *cap_out)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		if (n + 1 == cap) {
+			if (2 * cap > KEYS_FILE_MAX) {
+				explicit_bzero(buf, cap);
+				free(buf);
+				errno = EFBIG;
+				return -1;
+			}
+			char *bigger = xmalloc(2 * cap);
+			memcpy(bigger, buf, n);
+			explicit_bzero(buf, cap);
+			free(buf);
+			buf = bigger;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			/* Stopped short: the keys after it would be refused. */
+			int e = errno;
+			explicit_bzero(buf, cap);
+			free(buf);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	*cap_out = cap;
+	return 0;
+}
+
+/* One line of the keys file, its newline gone: a key, sha256:HEX, a
+ * comment or blank. 0, or -1 with err. */
+static int add_key(struct config *c, char *line, unsigned lineno, char *err, size_t errlen)
+{
+	char *s = line + strspn(line, " \t");
+	s[strcspn(s, "\r")] = '\0';
+	for (char *e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t');)
+		*--e = '\0';
+	if (!*s || *s == '#')
+		return 0;
+	if (c->n_api_keys == MAX_API_KEYS) {
+		snprintf(err, errlen, "api_keys_file %s: more than %d keys", c->api_keys_file, MAX_API_KEYS);
+		return -1;
+	}
+	if (strncmp(s, "sha256:", 7) == 0) {
+		if (hex_digest(s + 7, c->api_keys[c->n_api_keys++]) < 0) {
+			snprintf(err, errlen, "api_keys_file %s:%u: sha256: must be followed by 64 hex digits",
+				 c->api_keys_file, lineno);
+			return -1;
+		}
+		return 0;
+	}
+	if (strlen(s) < 16) {
+		snprintf(err, errlen, "api_keys_file %s:%u: a key of fewer than 16 characters is too easy to guess",
+			 c->api_keys_file, lineno);
+		return -1;
+	}
+	sha256(s, strlen(s), c->api_keys[c->n_api_keys++]);
+	return 0;
+}
+
 int access_load_keys(struct config *c, char *err, size_t errlen)
 {
 	c->n_api_keys = 0;
 	if (strcmp(c->api_keys_file, "none") == 0)
 		return 0;
-	FILE *f = fopen(c->api_keys_file, "re");
-	if (!f) {
-		snprintf(err, errlen, "api_keys_file %s: %s", c->api_keys_file, strerror(errno));
+	int fd = open(c->api_keys_file, O_RDONLY | O_CLOEXEC);
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	if (fd < 0 || read_keys_file(fd, &text, &len, &cap) < 0) {
+		if (errno == EFBIG)
+			snprintf(err, errlen, "api_keys_file %s: 1 MiB or larger", c->api_keys_file);
+		else
+			snprintf(err, errlen, "api_keys_file %s: %s", c->api_keys_file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	/* A line of any length: cut into pieces of a fixed buffer, one long
-	 * key became two, each of them a key that ran code. The keys are
-	 * read unbuffered into line alone, which is wiped before it is freed:
-	 * no copy of them is left in freed memory (unless a line outgrows
-	 * line's first size, when getline leaves one in the buffer it gave up). */
-	setvbuf(f, NULL, _IONBF, 0);
-	size_t cap = 1024;
-	char *line = xmalloc(cap);
-	unsigned lineno = 0;
+	close(fd);
+	/* A line of any length is one key: cut into pieces of a fixed
+	 * buffer, one long key became two, each of them a key that ran code. */
 	int rc = 0;
-	errno = 0;
-	while (rc == 0 && getline(&line, &cap, f) >= 0) {
-		lineno++;
-		char *s = line + strspn(line, " \t");
-		s[strcspn(s, "\r\n")] = '\0';
-		for (char *e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t');)
-			*--e = '\0';
-		if (!*s || *s == '#')
-			continue;
-		if (c->n_api_keys == MAX_API_KEYS) {
-			snprintf(err, errlen, "api_keys_file %s: more than %d keys", c->api_keys_file, MAX_API_KEYS);
-			rc = -1;
-		} else if (strncmp(s, "sha256:", 7) == 0) {
-			if (hex_digest(s + 7, c->api_keys[c->n_api_keys++]) < 0) {
-				snprintf(err, errlen, "api_keys_file %s:%u: sha256: must be followed by 64 hex digits",
-					 c->api_keys_file, lineno);
-				rc = -1;
-			}
-		} else if (strlen(s) < 16) {
-			snprintf(err, errlen, "api_keys_file %s:%u: a key of fewer than 16 characters is too easy to guess",
-				 c->api_keys_file, lineno);
-			rc = -1;
-		} else
-			sha256(s, strlen(s), c->api_keys[c->n_api_keys++]);
+	unsigned lineno = 0;
+	for (size_t at = 0; rc == 0 && at < len;) {
+		char *line = text + at, *nl = memchr(line, '\n', len - at);
+		size_t n = nl ? (size_t)(nl - line) : len - at;
+		line[n] = '\0';
+		rc = add_key(c, line, ++lineno, err, errlen);
+		at += n + 1;
 	}
-	if (rc == 0 && (ferror(f) || errno == ENOMEM)) {
-		/* Stopped short: the keys after it would be refused. */
-		snprintf(err, errlen, "api_keys_file %s: %s", c->api_keys_file, strerror(errno));
-		rc = -1;
-	}
-	explicit_bzero(line, cap);
-	free(line);
-	fclose(f);
+	explicit_bzero(text, cap);
+	free(text);
 	if (rc == 0 && c->n_api_keys == 0) {
 		snprintf(err, errlen, "api_keys_file %s: holds no key (to ask for none, say api_keys_file = none)",
 			 c->api_keys_file);

@@ -85,6 +85,26 @@ int main(void)
 	ok(strstr(load("short\n"), "fewer than 16") != NULL, "a short key is refused at load");
 	ok(strstr(load("sha256:abc\n"), "64 hex digits") != NULL, "a digest that is not 64 hex digits is refused");
 	ok(strstr(load("# nothing\n\n"), "holds no key") != NULL, "a file without keys is refused");
+	/* A file read in growing pieces: a key across their edges is one key,
+	 * and the lines past it are read too. */
+	static char big[20000];
+	memset(big, '#', 9000);
+	big[9000] = '\n';
+	memset(big + 9001, 'k', 5000);
+	snprintf(big + 14001, sizeof big - 14001, "\r\nsecond-key-of-the-file");
+	is_str(load(big), "", "a file of 14 KB, with a key of 5000 characters and CRLF lines, loads");
+	static char long_key[5001];
+	memset(long_key, 'k', 5000);
+	ok(c.n_api_keys == 2 && access_key_valid(&c, NULL, long_key) &&
+	   !access_key_valid(&c, NULL, long_key + 1) && access_key_valid(&c, NULL, "second-key-of-the-file"),
+	   "both keys whole, the last without a newline");
+	char *huge = malloc((1 << 20) + 1);
+	if (!huge)
+		abort();
+	memset(huge, '#', 1 << 20);
+	huge[1 << 20] = '\0';
+	ok(strstr(load(huge), "1 MiB or larger") != NULL, "a file of 1 MiB is refused");
+	free(huge);
 	snprintf(c.api_keys_file, sizeof c.api_keys_file, "/nonexistent/keys");
 	char err[256] = "";
 	ok(access_load_keys(&c, err, sizeof err) < 0 && strstr(err, "No such file"), "a missing file is refused");
