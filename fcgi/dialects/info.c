@@ -176,7 +176,9 @@ void api_info(struct request_ctx *ctx)
 	char reason[512];
 	bool healthy = healthy_now(c, reason, sizeof reason);
 	const char *limits = service.cgroup_dir[0] ? "cgroup2" : "rlimit";
-	ctx->rsp.status = 200;
+	/* PyRunner's GET / is its health check too: its Docker and Kubernetes
+	 * probes (curl -f, httpGet) go by the status alone. */
+	ctx->rsp.status = healthy ? 200 : 503;
 	buf_reset(b);
 	/* max_timeout and max_memory_mb are PyRunner's fields: the bounds of
 	 * POST /run, which its clients read before they send. */
