@@ -205,7 +205,10 @@ void pool_read_claims(void);
 /* True if pid was one of them. One that ended unclaimed while the service
  * is not stopping cannot serve: runs start their own until another is. */
 bool pool_reaped(pid_t pid, int status, bool stopping);
-void pool_reload(const struct config *c);	/* a new socket; the old ones retire */
+/* A reload's new socket, the sandboxes' generation moved on; -1 with err
+ * and nothing changed. Then pool_reload(): the old sandboxes retire. */
+int pool_reload_socket(const struct config *c, char *err, size_t errlen);
+void pool_reload(const struct config *c);
 unsigned pool_stop(void);			/* how many are still to end */
 void pool_close_in_worker(void);
 struct sandbox_command {

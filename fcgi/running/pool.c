@@ -66,30 +66,61 @@ static bool cannot_start;	/* the last one could not even be run, or ended unclai
 static bool said_ends_unclaimed;	/* the log says so, and no run has claimed one since */
 static long long last_spawn_ms;
 
-/* Binds a new socket and renames it over the path: a connect() at any
- * moment finds one socket or the other, never none. */
-static void make_socket(const struct config *c)
+/* A new socket for the pool, listening at its path + ".new", or -1 with
+ * err: nothing is changed until move_socket() puts it in place. Binding
+ * takes an inode in work_root, which a full file system may not have. */
+static int bind_socket(const struct config *c, char *err, size_t errlen)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	char path[sizeof addr.sun_path];
-	if ((size_t)snprintf(path, sizeof path, "%s/sandbox.sock", c->work_root) >= sizeof path ||
-	    (size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s.new", path) >= sizeof addr.sun_path)
-		die("work_root %s is too long for a unix socket path", c->work_root);
+	if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/sandbox.sock.new", c->work_root) >=
+	    sizeof addr.sun_path) {
+		snprintf(err, errlen, "work_root %s is too long for a unix socket path", c->work_root);
+		return -1;
+	}
+	const char *what = "socket";
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		die_errno("socket");
+		goto fail;
+	what = "unlink";
 	if (unlink(addr.sun_path) < 0 && errno != ENOENT)
-		die_errno("unlink %s", addr.sun_path);
+		goto fail;
+	what = "bind";
 	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
-		die_errno("bind %s", addr.sun_path);
+		goto fail;
+	what = "listen";
 	if (listen(fd, SOMAXCONN) < 0)
-		die_errno("listen %s", addr.sun_path);
-	if (rename(addr.sun_path, path) < 0)
-		die_errno("rename %s", addr.sun_path);
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "%s %s: %s", what, addr.sun_path, strerror(errno));
+	if (fd >= 0) {
+		close(fd);
+		unlink(addr.sun_path);
+	}
+	return -1;
+}
+
+/* Renames the socket bind_socket() made over the pool's path: a connect()
+ * at any moment finds one socket or the other, never none. 0, or -1 with
+ * err and the new socket gone. */
+static int move_socket(const struct config *c, int fd, char *err, size_t errlen)
+{
+	char path[sizeof service.pool_path], bound[sizeof path + 4];
+	/* Never too long: bind_socket() bound the longer one. */
+	if ((size_t)snprintf(path, sizeof path, "%s/sandbox.sock", c->work_root) >= sizeof path)
+		die("work_root %s is too long for a unix socket path", c->work_root);
+	snprintf(bound, sizeof bound, "%s.new", path);
+	if (rename(bound, path) < 0) {
+		snprintf(err, errlen, "rename %s: %s", bound, strerror(errno));
+		close(fd);
+		unlink(bound);
+		return -1;
+	}
 	if (listen_fd >= 0)
 		close(listen_fd);
 	listen_fd = fd;
 	snprintf(service.pool_path, sizeof service.pool_path, "%s", path);
+	return 0;
 }
 
 /* The start of a coderunner-sandbox command line with the service's limits
@@ -251,7 +282,10 @@ void pool_start(const struct config *c)
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, notify) < 0 ||
 	    fcntl(notify[0], F_SETFL, O_NONBLOCK) < 0)
 		die_errno("socketpair");
-	make_socket(c);
+	char err[512];
+	int fd = bind_socket(c, err, sizeof err);
+	if (fd < 0 || move_socket(c, fd, err, sizeof err) < 0)
+		die("%s", err);
 	pool_fill(c);
 }
 
@@ -381,11 +415,25 @@ bool pool_reaped(pid_t pid, int status, bool stopping)
 	return false;
 }
 
+int pool_reload_socket(const struct config *c, char *err, size_t errlen)
+{
+	int fd = bind_socket(c, err, errlen);
+	if (fd < 0)
+		return -1;
+	/* Before the new socket is found: a worker of the old configuration
+	 * must not claim a sandbox of the new one. */
+	generation++;
+	atomic_store(&shared->generation, generation);
+	if (move_socket(c, fd, err, errlen) < 0) {
+		generation--;
+		atomic_store(&shared->generation, generation);
+		return -1;
+	}
+	return 0;
+}
+
 void pool_reload(const struct config *c)
 {
-	generation++;
-	atomic_store(&shared->generation, generation);	/* before the new socket */
-	make_socket(c);
 	atomic_store(&shared->template, 0);	/* until the new one is warm */
 	template_started_ms = 0;
 	/* A claimed sandbox is left to finish its run: SIGHUP would end it. */

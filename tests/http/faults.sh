@@ -194,6 +194,31 @@ is "$status/$(jq_ 'j["stdout"]')" "200/1000000" "with space back, the same reque
 http_stop
 umount_small
 
+# ---- a reload with no inode left in work_root: the new sandboxes' socket
+# cannot be bound, and the running configuration stays (the master died)
+mount -t tmpfs -o size=4m,nr_inodes=400 tmpfs "$work_fs"
+http_start preload=none "work_root = $work_fs/work" prestarted=1
+mkdir "$work_fs/fill"
+n=0
+while touch "$work_fs/fill/$n" 2>/dev/null; do n=$((n + 1)); done
+since=$(($(wc -l <"$fcgi_log") + 1))
+new_log() { tail -n "+$since" "$fcgi_log"; }
+kill -HUP "$fcgi_pid"
+for _ in $(seq 50); do new_log | grep -q "SIGHUP: keeping" && break; sleep 0.1; done
+like "$(new_log | grep 'SIGHUP')" "keeping the running configuration: the sandboxes' socket: bind .*No space left" \
+	"a reload that cannot bind the sandboxes' socket keeps the running configuration"
+ok $(kill -0 "$fcgi_pid"; echo $?) "and the service stays up"
+rm -rf "$work_fs/fill"
+run_json '{"script": "print(\"after\")"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/after" "with inodes back, runs go on"
+kill -HUP "$fcgi_pid"
+for _ in $(seq 50); do new_log | grep -q "reloaded" && break; sleep 0.1; done
+run_json '{"script": "print(\"reloaded\")"}'
+is "$(new_log | grep -c 'reloaded; replacing')/$status/$(jq_ 'j["stdout"]')" "1/200/reloaded" "and the next reload takes"
+is "$(ls "$work_fs/work" | grep -c 'sock.new')" 0 "no half-made socket is left"
+http_stop
+umount_small
+
 # ---- a reload that lowers the limits while a run waits for its slot: the
 # run keeps the limits it was accepted with, though the pre-started
 # sandboxes now have the new configuration's (prestarted=2: a run alone
