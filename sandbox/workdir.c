@@ -13,7 +13,9 @@
  * takes no room in /work, but its copy takes all its length. So what comes
  * out is counted by length, each link as a file, against /work's size, and
  * a file beyond that is not copied, nor a directory beyond the depth bound:
- * their paths go back with init's report, for the caller to name.
+ * their paths go back with init's report, for the caller to name. So does
+ * what finds the host's file system full: the run happened, and the rest
+ * of its answer comes back.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -60,6 +62,12 @@ static void leave_behind(struct copy_out *out, const char *name)
 	out->path[out->path_len = len] = '\0';
 }
 
+/* Whether a copy out failed for want of room on the host, not of ours. */
+static bool no_room(const struct copy_out *out, int err)
+{
+	return out && (err == ENOSPC || err == EDQUOT);
+}
+
 /* bound: NULL for the copy in, which is not bounded. */
 static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid_t gid,
 		      struct copy_out *bound)
@@ -81,8 +89,13 @@ static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid
 		bound->budget -= st.st_size;
 	int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 			 (st.st_mode & 0111) ? 0755 : 0644);
-	if (out < 0)
-		die_errno("create %s", name);
+	if (out < 0) {
+		if (!no_room(bound, errno))
+			die_errno("create %s", name);
+		leave_behind(bound, name);
+		close(in);
+		return;
+	}
 	if (uid != (uid_t)-1 && fchown(out, uid, gid) < 0)
 		die_errno("chown %s", name);
 	off_t off = 0;
@@ -90,8 +103,16 @@ static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid
 		ssize_t n = sendfile(out, in, &off, (size_t)(st.st_size - off));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0 && !no_room(bound, errno))
 			die_errno("copy %s", name);
+		if (n < 0) {	/* what was copied goes, and makes room for the rest */
+			close(out);
+			if (unlinkat(dst_dir, name, 0) < 0)
+				die_errno("remove %s", name);
+			leave_behind(bound, name);
+			close(in);
+			return;
+		}
 		if (n == 0)
 			break;	/* the file shrank: keep what there was */
 	}
@@ -126,8 +147,13 @@ static void copy_tree(int src_dir, int dst_dir, uid_t uid, gid_t gid, int depth,
 					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub_src < 0)
 				continue;
-			if (mkdirat(dst_dir, e->d_name, 0755) < 0 && errno != EEXIST)
-				die_errno("mkdir %s", e->d_name);
+			if (mkdirat(dst_dir, e->d_name, 0755) < 0 && errno != EEXIST) {
+				if (!no_room(out, errno))
+					die_errno("mkdir %s", e->d_name);
+				leave_behind(out, e->d_name);
+				close(sub_src);
+				continue;
+			}
 			int sub_dst = openat(dst_dir, e->d_name,
 					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub_dst < 0)

@@ -188,6 +188,12 @@ is "$status" 507 "work_root full: a request that cannot be staged is a 507"
 like "$headers" 'Retry-After: [0-9]+' "with Retry-After"
 like "$(jq_ 'j["error"]')" 'no space left' "saying why ($(jq_ 'j["error"]'))"
 is "$(ls "$work_fs/work" | grep -c '^run\.')" 0 "and leaves no half-staged directory"
+# A run staged in the room left, whose output then finds none: it ran, so
+# its answer is a 200, with what did not come back named.
+run_json '{"script": "import os\nos.makedirs(\"output/d\")\nopen(\"output/d/big.bin\", \"wb\").write(b\"x\" * (1 << 20))\nopen(\"output/note.txt\", \"w\").write(\"hello\")\nprint(\"done\")"}'
+is "$status/$(jq_ 'j["stdout"], j["artifacts"].get("note.txt"), j["artifacts_omitted"]')" \
+	'200/["done\n", "hello", ["d/big.bin"]]' "work_root full as the output is copied back: a 200, the file that did not fit named"
+is "$(ls "$work_fs/work" | grep -c '^run\.')" 0 "and nothing of the run is left"
 rm -f "$work_fs/filler"
 run_json "$big"
 is "$status/$(jq_ 'j["stdout"]')" "200/1000000" "with space back, the same request runs"
