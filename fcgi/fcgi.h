@@ -91,7 +91,7 @@ enum cgroup_mode { CGROUP_AUTO, CGROUP_OFF };
 
 struct config {
 	unsigned workers, max_runs, queue_size, prestarted;	/* resolved: never "auto" */
-	unsigned queue_timeout_s, retry_after_s, drain_timeout_s;
+	unsigned queue_timeout_s, retry_after_s, drain_timeout_s, fcgi_timeout_s;
 	char sandbox[4096], python[4096], work_root[4096];
 	char template_bin[4096], preload[1024];	/* preload "none": no template */
 	char template_cache[4096];		/* "none": none kept */
@@ -504,6 +504,12 @@ void health_release_pid(pid_t pid);	/* master: a worker died mid-check */
 
 /* ---- worker.c / master.c ---------------------------------------------- */
 _Noreturn void worker_main(int listen_fd, pid_t master);
+/* FCGX_Accept_r() on req (made with no socket of its own) for the kept
+ * connection, or one accepted from listen_fd: every read and write of it
+ * waits at most timeout_s. 0, -errno of accept (-EAGAIN: none waiting), or
+ * -ECONNABORTED: that connection brought no request. */
+struct FCGX_Request;
+int fcgi_accept(struct FCGX_Request *req, int listen_fd, unsigned timeout_s);
 /* The request's id: given (REQUEST_ID, from nginx) when it is one, else a
  * new one written into own (at least 33 bytes). */
 const char *request_id(const char *given, char *own, size_t len);

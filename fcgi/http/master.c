@@ -181,17 +181,21 @@ static void reload(void)
  * answer, it would be a connection lost, which nginx must take for a run
  * that may have started.) The socket is non-blocking from the stop on, so
  * an empty backlog ends this; nginx sends a request's parameters as it
- * connects, so reading them does not hold us. */
+ * connects, and a connection that sends none is dropped. */
 static void refuse_backlog(void)
 {
 	static FCGX_Request req;
 	static bool ready;
 	if (!ready) {
-		if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0)
+		if (FCGX_Init() != 0 || FCGX_InitRequest(&req, -1, 0) != 0)
 			die("FCGX_InitRequest failed");
 		ready = true;
 	}
-	while (FCGX_Accept_r(&req) == 0) {
+	/* A connection that brings no request within 2 s is not nginx's,
+	 * which sends one as it connects: it is dropped, and the next taken. */
+	for (int rc; (rc = fcgi_accept(&req, listen_fd, 2)) == 0 || rc == -ECONNABORTED;) {
+		if (rc < 0)
+			continue;
 		char own[40];
 		const char *id = request_id(FCGX_GetParam("REQUEST_ID", req.envp), own, sizeof own);
 		struct http_response rsp = { 0 };

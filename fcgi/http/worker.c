@@ -13,6 +13,12 @@
  * FCGX_Accept_r, and a worker that exited there would drop the request.
  * Only when the service stops does a request still waiting for a run slot
  * give up (503): a retired worker's request runs, so a reload loses none.
+ *
+ * A connection's every read and write is bounded (fcgi_timeout_s): libfcgi
+ * reads a request's parameters, and we its body, with blocking calls, and a
+ * process that connected to the socket and went quiet would hold the worker
+ * for good. nginx never does: it sends a request whole as it connects and
+ * reads the answer as it comes.
  */
 #include <cap-ng.h>
 #include <errno.h>
@@ -28,11 +34,59 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "fcgi/fcgi.h"
 
 static volatile sig_atomic_t stopping, service_stopping, idle;
+static sigset_t stop_signals;
+
+/* The stop signals are held off while the connection is read or written:
+ * with a timeout on the socket, the kernel restarts no read or write a
+ * handler interrupted, SA_RESTART or not, and libfcgi takes an EINTR for
+ * an error: a reload would cut a body or an answer short. The flag the
+ * handler sets is seen once they are let through. */
+static void hold_stop_signals(bool hold)
+{
+	if (sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &stop_signals, NULL) < 0)
+		die_errno("sigprocmask");
+}
+
+int fcgi_accept(FCGX_Request *req, int listen_fd, unsigned timeout_s)
+{
+	if (req->ipcFd < 0) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		struct timeval tv = { .tv_sec = timeout_s };
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		/* Taken as a kept connection: FCGX_Accept_r() first finishes
+		 * the request before, which closes its connection unless
+		 * kept, and then reads this one's from it. */
+		req->ipcFd = fd;
+		req->keepConnection = 1;
+	}
+	/* When the first record cannot be read, libfcgi closes the
+	 * connection and accepts another on the request's own socket, which
+	 * is none: it comes back with an error, never with a connection
+	 * unbounded. Parameters cut short by a timeout it takes for all
+	 * there are: such a request is dropped, not answered as one that
+	 * named no endpoint. */
+	if (FCGX_Accept_r(req) < 0)
+		return -ECONNABORTED;
+	if (FCGX_GetError(req->in) != 0) {
+		FCGX_Free(req, 1);
+		return -ECONNABORTED;
+	}
+	return 0;
+}
 
 static void on_term(int sig)
 {
@@ -92,6 +146,7 @@ int request_body(struct request_ctx *ctx, size_t max, struct http_error *e)
 	size_t n = (size_t)ctx->content_length;
 	ctx->body = xmalloc(n + 1);
 	size_t got = 0;
+	hold_stop_signals(true);
 	while (got < n) {
 		int chunk = n - got > (1 << 30) ? 1 << 30 : (int)(n - got);
 		int r = FCGX_GetStr(ctx->body + got, chunk, ctx->in);
@@ -99,6 +154,7 @@ int request_body(struct request_ctx *ctx, size_t max, struct http_error *e)
 			break;
 		got += (size_t)r;
 	}
+	hold_stop_signals(false);
 	ctx->body[got] = '\0';
 	ctx->body_len = got;
 	if (got != n)
@@ -139,6 +195,7 @@ static void handle(FCGX_Request *req)
 
 	ctx.log.status = ctx.rsp.status;
 	ctx.log.request_bytes = ctx.body_len;
+	hold_stop_signals(true);	/* until FCGX_Finish_r() has sent the end */
 	ctx.log.response_bytes = response_send(req->out, ctx.request_id, &ctx.rsp);
 	ctx.log.duration_ms = (long)(now_ms() - start);
 	log_request(&ctx.log);
@@ -184,10 +241,6 @@ void worker_main(int listen_fd, pid_t master)
 	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
 	    sigaction(SIGUSR1, &sa, NULL) < 0)
 		die_errno("sigaction");
-	/* Held off while libfcgi accepts and reads the parameters: a select()
-	 * of its, which no SA_RESTART restarts, would take the EINTR for a
-	 * connection that went away and close it. */
-	sigset_t stop_signals;
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
@@ -220,7 +273,8 @@ void worker_main(int listen_fd, pid_t master)
 	if (FCGX_Init() != 0)
 		die("FCGX_Init failed");
 	FCGX_Request req;
-	if (FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+	/* No listening socket of its own: fcgi_accept() takes the connections. */
+	if (FCGX_InitRequest(&req, -1, 0) != 0)
 		die("FCGX_InitRequest failed");
 	int epfd = wait_on_listener(listen_fd);
 
@@ -240,11 +294,9 @@ void worker_main(int listen_fd, pid_t master)
 			die_errno("wait for a request");
 		if (ready <= 0 || stopping)
 			continue;
-		if (sigprocmask(SIG_BLOCK, &stop_signals, NULL) < 0)
-			die_errno("sigprocmask");
-		int rc = FCGX_Accept_r(&req);
-		if (sigprocmask(SIG_UNBLOCK, &stop_signals, NULL) < 0)
-			die_errno("sigprocmask");
+		hold_stop_signals(true);
+		int rc = fcgi_accept(&req, listen_fd, service.cfg.fcgi_timeout_s);
+		hold_stop_signals(false);
 		if (rc < 0) {
 			if (stopping)
 				break;
@@ -256,6 +308,7 @@ void worker_main(int listen_fd, pid_t master)
 		}
 		handle(&req);
 		FCGX_Finish_r(&req);
+		hold_stop_signals(false);
 		stage_retry_removals();
 	}
 	exit(0);

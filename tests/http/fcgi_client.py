@@ -8,6 +8,8 @@
 #           (FCGI_KEEP_CONN), as nginx's fastcgi_keep_conn does
 #   hold    one request on a kept connection, which is then held open, idle,
 #           for 10 s: its worker waits on it and takes nothing else
+#   quiet   the first record, then nothing: the service must drop it
+#   quiet-body  the parameters and 5 bytes of the body, then nothing
 # Prints each answer's stdout stream and whether its request ended.
 import os, signal, socket, struct, sys, time
 
@@ -74,6 +76,15 @@ try:
         os.kill(master, signal.SIGHUP)
         time.sleep(1)           # the master retires every worker
         s.sendall(rest(1, 7))
+        answer(s)
+    elif mode == "quiet":
+        s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1))
+        answer(s)
+    elif mode == "quiet-body":
+        whole = rest(1, 7)
+        cut = whole.index(record(STDIN, b"", 1)) - 8 - len('{"script": "print(6 * 7)"}')
+        s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1) + whole[:cut] +
+                  record(STDIN, b'{"scr', 1))
         answer(s)
     elif mode == "hold":
         s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, KEEP_CONN), 1) + rest(1, 7))

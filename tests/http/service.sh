@@ -228,5 +228,32 @@ like "$(cat "$http_tmp/long.out")" '"stdout": "finished\\n"' "and the run in fli
 wait "$holder"
 wait "$fcgi_pid"; fcgi_pid=
 http_stop
+
+# ---- connections that go quiet, one after its first record, one inside its
+# body, as only a process other than nginx makes them: each held a worker
+# for good, so with two of them on the two workers nothing was answered, and
+# a stop waited for drain_timeout_s. Each is now dropped after fcgi_timeout_s.
+http_start max_runs=1 queue_size=0 workers=2 fcgi_timeout_s=2 drain_timeout_s=30 preload=none
+$PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" quiet >"$http_tmp/quiet1.out" &
+quiet1=$!
+$PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" quiet-body >"$http_tmp/quiet2.out" &
+quiet2=$!
+sleep 0.5
+is "$(curl -s -m 20 -o /dev/null -w '%{http_code}' "$base/health")" 200 \
+	"two connections gone quiet on the two workers: a request is still answered"
+wait "$quiet1" "$quiet2"
+like "$(cat "$http_tmp/quiet1.out")" '^no end of request' "the one quiet after its first record is closed"
+like "$(cat "$http_tmp/quiet2.out")" 'the request body ended after 5 of [0-9]+ bytes' \
+	"the one quiet inside its body is answered 400"
+$PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" quiet >"$http_tmp/quiet3.out" &
+quiet3=$!
+sleep 0.5
+start=$(date +%s%N)
+kill -TERM "$fcgi_pid"
+wait "$fcgi_pid"; fcgi_pid=
+is "$((($(date +%s%N) - start) / 1000000000 < 10))" 1 \
+	"a stop with a quiet connection open ends after fcgi_timeout_s, not drain_timeout_s"
+wait "$quiet3"
+http_stop
 log_clean
 done_testing
