@@ -55,6 +55,10 @@ pid $1/nginx.pid;
 error_log $1/nginx-error.log warn;
 events { worker_connections $2; }
 http {
+	# As Debian's nginx.conf: types by extension, which error pages must
+	# not take from the URI.
+	include /etc/nginx/mime.types;
+	default_type application/octet-stream;
 	access_log off;
 	client_body_temp_path $1/nginx/body;
 	fastcgi_temp_path $1/nginx/fastcgi;

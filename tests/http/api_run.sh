@@ -248,6 +248,13 @@ for refused in "405/-X TRACE" "400/-H X-Big:$(head -c 9000 /dev/zero | tr '\0' b
 	like "$headers" '^X-Request-Id: [0-9a-f]{32}' "with the request's id"
 done
 like "$(get /health -X TRACE; echo "$headers")" '^Allow: GET, HEAD, POST' "TRACE's 405 names the methods the endpoints take"
+# Sent as JSON whatever the URI's extension (lib.sh's nginx has mime.types,
+# as Debian's does).
+get /x.html -X TRACE
+is "$status/$(sed -n 's/^Content-Type: //Ip' <<<"$headers")" "405/application/json" "TRACE /x.html's 405 is sent as JSON"
+status=$(curl -s -o "$http_tmp/resp" -D "$http_tmp/resp-headers" -w '%{http_code}' --data-binary "@$http_tmp/huge" "$base/api/run.html")
+is "$status/$(sed -n 's/^Content-Type: //Ip' "$http_tmp/resp-headers" | tr -d '\r')" "413/application/json" \
+	"and a body over 16 MiB to /api/run.html is a 413 sent as JSON"
 # Requests nginx cannot read at all, sent as they are: JSON too.
 malformed=$($PY - "${base##*:}" <<'EOF_PY'
 import json, socket, sys

@@ -56,6 +56,10 @@ pid $http_tmp/nginx.pid;
 error_log $http_tmp/nginx-error.log warn;
 events { worker_connections 256; }
 http {
+	# As Debian's nginx.conf: types by extension, which error pages must
+	# not take from the URI.
+	include /etc/nginx/mime.types;
+	default_type application/octet-stream;
 	access_log off;
 	client_body_temp_path $http_tmp/nginx/body;
 	fastcgi_temp_path $http_tmp/nginx/fastcgi;

@@ -29,6 +29,12 @@ like "$headers" 'X-Request-Id: [0-9a-f]{32}' "with the request's id"
 post /playground/ '{}'
 is "$status/$(jq_ 'j["error"]')/$(grep -i '^allow:' <<<"$headers")" "405/the playground is read with GET/Allow: GET, HEAD" \
 	"a POST is a JSON 405 that names the methods"
+# Their type is JSON whatever the file's extension says (lib.sh's nginx has
+# mime.types, as Debian's does).
+ctype() { sed -n 's/^Content-Type: //Ip' <<<"$headers"; }
+is "$(ctype)" application/json "its 405 is sent as JSON"
+get /playground/nope.html
+is "$status/$(ctype)" "404/application/json" "and its 404 for a .html it does not have"
 
 printf 'city,temp\nOslo,8\nLima,19\n' >"$http_tmp/data.csv"
 shot=$top_builddir/tests/http/playground.png
