@@ -35,6 +35,27 @@ ctype() { sed -n 's/^Content-Type: //Ip' <<<"$headers"; }
 is "$(ctype)" application/json "its 405 is sent as JSON"
 get /playground/nope.html
 is "$status/$(ctype)" "404/application/json" "and its 404 for a .html it does not have"
+# This location's error_page lines replace the server's: those that can
+# come from it are JSON too.
+head -c $((17 << 20)) /dev/zero >"$http_tmp/huge"
+for path in /playground/ /playground/index.html; do
+	status=$(curl -s -o "$http_tmp/resp" -D "$http_tmp/resp-headers" -w '%{http_code}' --data-binary "@$http_tmp/huge" "$base$path")
+	headers=$(tr -d '\r' <"$http_tmp/resp-headers")
+	is "$status/$(ctype)/$(jq_ 'j["error"]')" "413/application/json/the request body is larger than the 16 MiB limit" \
+		"a body past the limit to $path is the JSON 413"
+done
+bad_chunk=$($PY - "${base##*:}" <<'EOF_PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /playground/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode(), body.decode(errors="replace").strip())
+EOF_PY
+)
+like "$bad_chunk" '^HTTP/1.1 400 .* \{"error": "the web server could not read this HTTP request"' "and so is a chunk it cannot read"
 
 printf 'city,temp\nOslo,8\nLima,19\n' >"$http_tmp/data.csv"
 shot=$top_builddir/tests/http/playground.png
