@@ -12,6 +12,7 @@
 #   host_stop_service I   SIGTERM to host I's coderunner (nginx stays)
 #   host_start_service I  coderunner again on host I
 #   front_start I...      the front, with hosts I... in its upstream
+#                         ($front_sed: a sed edit of the shipped file)
 #   front URL-PATH        the URL of the front, from inside its namespace
 #   in_front CMD...       run CMD in the front's namespace
 #   fleet_teardown        everything stopped, every namespace gone
@@ -158,6 +159,8 @@ text = re.sub(r"(\tserver [0-9.]+:80 [^\n]*\n)+", servers + "\n", text, count=1)
 text = text.replace("\tlisten 80;", "\tlisten 127.0.0.1:8080;")
 open(dst, "w").write(text)
 PYEOF
+	# front_sed: a further edit, such as turning the rate limit on.
+	[ -z "${front_sed:-}" ] || sed -i -e "$front_sed" "$d/fleet.conf"
 	nginx_conf "$d" 1024 "include $d/fleet.conf;"
 	if [ -f "$d/nginx.pid" ] && kill -0 "$(cat "$d/nginx.pid")" 2>/dev/null; then
 		ip netns exec "$(ns front)" nginx -c "$d/nginx.conf" -s reload
