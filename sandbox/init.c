@@ -65,6 +65,14 @@ void init_move_arguments(int argc, char **argv)
 	arg_area_len = len;
 }
 
+void init_wipe_arguments(void)
+{
+	if (!arg_area)
+		return;
+	explicit_bzero(arg_copy, arg_area_len);
+	explicit_bzero(arg_area, arg_area_len);
+}
+
 static void hide_arguments(void)
 {
 	static const char title[] = "coderunner-sandbox";

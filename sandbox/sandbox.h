@@ -169,6 +169,9 @@ void cgroup_remove(struct run_cgroup *cg);
 
 /* init.c */
 void init_move_arguments(int argc, char **argv);	/* first thing in main() */
+/* In a process forked from one that moved them, about to run code that may
+ * read its memory: the arguments and their copy, zeroed. */
+void init_wipe_arguments(void);
 char **sandbox_environment(const struct sandbox_options *o);	/* the command's, static */
 _Noreturn void init_main(const struct sandbox_options *o, int result_fd, int workdir_fd,
 			 const struct command_fds *cmd);

@@ -308,8 +308,12 @@ static void signal_children(int sig, bool idle_only)
 			kill(children[i].pid, sig);
 }
 
-int main(int argc, char **argv)
+__attribute__((noinline)) static int template_main(int argc, char **argv)
 {
+	/* Our options name host paths (the sandbox, the cache, the uid lock):
+	 * moved to a copy each warm run wipes before its code can read its
+	 * memory (python_warm_command). */
+	init_move_arguments(argc, argv);
 	/* Ended by our keeper's end from the start: a service killed while we
 	 * import (10 s and more) must not leave us to import for no one, and
 	 * then wait for ever. SIGTERM ends us at once until the imports are
@@ -412,6 +416,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coderunner-template: what each import brings in: as kept in %s\n", cache_path);
 	else if (cache_path && python_found_out() && cache_write(cache_path, python_found_out()))
 		fprintf(stderr, "coderunner-template: what each import brings in: found out, kept in %s\n", cache_path);
+	memory_clear_stack();
 
 	sigset_t set;
 	sigemptyset(&set);
@@ -466,3 +471,10 @@ int main(int argc, char **argv)
 	}
 }
 
+int main(int argc, char **argv)
+{
+	/* Before template_main()'s frame takes the place of what ran before
+	 * us: that frame is large, and what it never writes stays as it was. */
+	memory_clear_stack();
+	return template_main(argc, argv);
+}

@@ -188,3 +188,32 @@ void memory_pad_heap(void)
 	if (to > from)
 		(void)madvise(from, (size_t)(to - from), MADV_NOHUGEPAGE);
 }
+
+/* What calls deeper than the caller's left on the stack, zeroed: every
+ * run's stack is a copy of ours. Before main() that is the dynamic
+ * linker's frames, with pieces of our command line (host paths: the
+ * sandbox, the cache) in vector registers it saved there, where our own
+ * frames would leave them in the holes between their variables; after the
+ * imports, their frames. From the lowest page the stack ever reached up to
+ * our own variables; its lowest 512 bytes are left for explicit_bzero()'s
+ * frame, which must not grow the stack past them. */
+void memory_clear_stack(void)
+{
+	unsigned long low = 0, high, here = (unsigned long)__builtin_frame_address(0);
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		fail("/proc/self/maps: %s", strerror(errno));
+	char line[512];
+	while (!low && fgets(line, sizeof line, f)) {
+		char path[256] = "";
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &low, &high, path) < 3 || strcmp(path, "[stack]"))
+			low = 0;
+	}
+	fclose(f);
+	enum { OURS = 2048, ITS = 512 };	/* our variables' room, explicit_bzero()'s */
+	if (!low || here < low + OURS + ITS || here > high)
+		return;
+	size_t n = here - low - OURS - ITS;
+	char below[n];		/* just under our frame, down to the stack's lowest page */
+	explicit_bzero(below, n);
+}

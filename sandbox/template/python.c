@@ -575,6 +575,10 @@ void python_warm_command(const struct sandbox_options *o, char **env)
 	PyObject *e = str_list(env), *a = str_list(o->argv);
 	if (!run || !e || !a)
 		_exit(SANDBOX_EXIT_FAULT);
+	/* The template's command line, which is ours as a copy of its memory,
+	 * names host paths: a cold run's memory holds none, and init hides
+	 * its own. o->argv pointed into it. */
+	init_wipe_arguments();
 	/* run() ends the process itself, as python3 would end it. */
 	if (!PyObject_CallFunctionObjArgs(run, e, a, NULL))
 		PyErr_Print();

@@ -188,6 +188,22 @@ sb <<'EOF_PY'
 print(open("/proc/1/cmdline", "rb").read().rstrip(b"\0"))
 EOF_PY
 is "$OUT" "b'coderunner-sandbox'" "/proc/1/cmdline names no host path or option of the sandbox"
+# Nor does the command's own memory hold options of the sandbox's or the
+# template's, as a warm run's held the template's command line (host paths)
+# as the kernel laid it out and in its copy. (The pattern's source has no
+# option in it as the memory would: no NUL around it.)
+sb <<'EOF_PY'
+import ctypes, re
+found = set()
+option = re.compile(rb"\x00--(accept-fd|sandbox|cache|uid-lock|uid-range|preload|prestart|template-fd)\x00")
+for line in open("/proc/self/maps"):
+    f = line.split()
+    if len(f) > 5 and f[5] in ("[stack]", "[heap]"):
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        found.update(m.group(1).decode() for m in option.finditer(ctypes.string_at(lo, hi - lo)))
+print(sorted(found))
+EOF_PY
+is "$OUT" "[]" "the command's stack and heap hold no option of the sandbox's"
 
 # --- privileges ------------------------------------------------------------
 sb <<'EOF_PY'
