@@ -48,12 +48,47 @@ class _Restored:
         module.__spec__ = self.spec
 
 
+# The top-level modules the run's own directory (sys.path[0]) offers: a cold
+# run imports those from there, before anything installed, so such a name is
+# not put back; nor is what is under it. Listed again whenever the directory
+# or its time of change is not the one listed (the runner imports resource
+# before the run's files are there), or after importlib.invalidate_caches(),
+# as a cold run's path finder does.
+_own = _own_key = None
+
+
+def _own_modules():
+    global _own, _own_key
+    where = (sys.path[0] if sys.path else "") or "."
+    try:
+        key = (where, os.stat(where).st_mtime_ns)
+    except OSError:
+        key = (where, None)
+    if _own is None or key != _own_key:
+        _own_key = key
+        try:
+            entries = os.listdir(where)
+        except OSError:
+            entries = ()
+        _own = set()
+        for e in entries:
+            stem, dot, ext = e.partition(".")
+            if dot and (ext in ("py", "pyc") or ext.endswith("so")):
+                _own.add(stem)
+            elif not dot and os.path.isfile(os.path.join(where, e, "__init__.py")):
+                _own.add(e)
+    return _own
+
+
 class _Hidden:
     """The first finder: puts a hidden module (and its closure) back."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
         if name not in _hidden or name in _back:
+            return None
+        own = _own_modules()
+        if name.partition(".")[0] in own:
             return None
         # The module itself the import system puts back, from our loader:
         # found in sys.modules already, it would be imported again.
@@ -62,7 +97,7 @@ class _Hidden:
             COPY_AHEAD(n)
         back = [name]
         for n in CLOSURES.get(name, ()):
-            if n in _hidden and n not in _back:
+            if n in _hidden and n not in _back and n.partition(".")[0] not in own:
                 _back.add(n)
                 sys.modules[n] = _hidden[n]
                 _bind(n)
@@ -72,7 +107,8 @@ class _Hidden:
 
     @staticmethod
     def invalidate_caches():
-        pass
+        global _own
+        _own = None
 
 
 sys.meta_path.insert(0, _Hidden)
@@ -245,6 +281,7 @@ def _finish(code, runner_globals, exit=os._exit):
 # Every object there is goes out of the collector's sight, so that no
 # collection in a run touches (and copies) the pages of the template's.
 _gc = _hidden.get("gc") or sys.modules["gc"]
+_builtins = sys.modules["builtins"]
 # The runner is the same in every run: compiled once, here.
 _runner = (RUNNER, compile(RUNNER, "<string>", "exec"))
 _gc.collect()
@@ -284,7 +321,9 @@ def run(ENV, ARGV, exit=os._exit):
     sys.orig_argv[:] = ARGV
     sys.path.insert(0, "")
     code = _runner[1] if ARGV[3] == _runner[0] else compile(ARGV[3], "<string>", "exec")
-    runner_globals = {"__name__": "__main__", "__builtins__": __builtins__, "WARM": True}
+    # The builtins module, as a cold run's __main__ has it (ours, imported
+    # as a module, has its dict).
+    runner_globals = {"__name__": "__main__", "__builtins__": _builtins, "WARM": True}
     status = 0
     try:
         exec(code, runner_globals)

@@ -17,6 +17,11 @@ print(df.groupby("k").v.sum().to_json())')
 STDIO=$(json_with script 'import sys
 print([(f.mode, f.encoding, f.errors, f.line_buffering, f.write_through, f.isatty(), f.seekable(),
         f.buffer.seekable()) for f in (sys.stdin, sys.stdout, sys.stderr)])' '{"stdin": "x"}')
+# A module of the run's own named as one the template imported (json) is the
+# run's, as sys.path[0] makes it in a cold run; and __builtins__ is the module.
+OWN=$($PY -c 'import json; print(json.dumps({"entry_point": "main.py", "files": {
+    "main.py": "import json\nprint(json.X, json.__file__, type(__builtins__).__name__, __builtins__.len([1]))",
+    "json.py": "X = \"mine\""}}))')
 SLOW=$(json_with script 'import time, pandas
 time.sleep(2)
 print("slow done")')
@@ -34,6 +39,8 @@ is "$(( $(starts warm) - warm0 ))" 1 "counted as a warm start"
 diag "a warm pandas run took $(jq_ 'j["duration_ms"]') ms in its sandbox"
 run_json "$STDIO"
 warm_stdio=$(jq_ 'j["stdout"]')
+run_json "$OWN"
+warm_own="$status/$(jq_ 'j["stdout"]')"
 rss=$(curl -s "$base/metrics" | sed -n 's/^coderunner_template_resident_bytes //p')
 [ "${rss:-0}" -gt $((20 << 20)) ]; ok $? "/metrics reports the template's resident memory ($((rss >> 20)) MB)"
 # A warm run maps the template's pages from its start; its memory peak is
@@ -204,6 +211,9 @@ get /
 is "$(jq_ 'j["capabilities"]["sandbox"]["warm"]')" "false" "GET / says runs are not warm"
 run_json "$STDIO"
 is "$warm_stdio" "$(jq_ 'j["stdout"]')" "a warm run's standard streams are a cold run's: mode, encoding, buffering, not seekable"
+run_json "$OWN"
+is "$warm_own" "$status/$(jq_ 'j["stdout"]')" \
+	"a warm run's own json.py is its json, as a cold run's, and its __builtins__ the module ($warm_own)"
 http_stop
 
 # One that cannot even be run is tried again after 10 s, not on every turn
