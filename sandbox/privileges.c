@@ -78,20 +78,23 @@ void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup)
 		set_limit(RLIMIT_NPROC, "NPROC", (rlim_t)o->pids);
 }
 
-/* The address space this process has now, in bytes (VmSize, the kernel's
- * count that RLIMIT_AS bounds). */
-static rlim_t address_space(void)
+/* What this process has now, in bytes, from /proc/self/statm: its address
+ * space (VmSize, the kernel's count that RLIMIT_AS bounds), and its data
+ * and stack (what RLIMIT_DATA bounds, and the stack). */
+static void statm_bytes(rlim_t *address_space, rlim_t *data)
 {
 	char line[128];
-	unsigned long pages = 0;
+	unsigned long size = 0, data_pages = 0;
 	FILE *f = fopen("/proc/self/statm", "re");
 	if (!f)
 		die_errno("open /proc/self/statm");
-	bool read = fgets(line, sizeof line, f) && sscanf(line, "%lu", &pages) == 1;
+	bool read = fgets(line, sizeof line, f) &&
+		    sscanf(line, "%lu %*u %*u %*u %*u %lu", &size, &data_pages) == 2;
 	fclose(f);
 	if (!read)
 		die("cannot read /proc/self/statm");
-	return (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+	*address_space = (rlim_t)size * (rlim_t)sysconf(_SC_PAGESIZE);
+	*data = (rlim_t)data_pages * (rlim_t)sysconf(_SC_PAGESIZE);
 }
 
 /* Without a cgroup the memory limit is RLIMIT_AS, set at the very last moment
@@ -100,12 +103,22 @@ static rlim_t address_space(void)
  * still allocate. A warm command starts with the template's address space,
  * none of it the run's own memory (under a cgroup the template's pages are
  * charged to the template): its limit comes on top of what it has, or a run
- * would have 200 MB less than a cold one. Its runner, which lowers the limit
- * to the run's, does the same (prestart.py). */
+ * would have 200 MB less than a cold one. But it could unmap the template's
+ * mappings that hold no data of its own (code, the reserve of malloc's
+ * arenas: 100 MB and more) and use their room for its own memory, so its
+ * data (its private writable memory, where every allocation goes) is
+ * bounded too, on top of the template's. Its runner, which lowers the
+ * limits to the run's, does the same (prestart.py). */
 void privileges_limit_memory(const struct sandbox_options *o, bool cgroup)
 {
-	if (!cgroup)
-		set_limit(RLIMIT_AS, "AS", ((rlim_t)o->memory_mb << 20) + (o->in_process ? address_space() : 0));
+	if (cgroup)
+		return;
+	rlim_t memory = (rlim_t)o->memory_mb << 20, address_space = 0, data = 0;
+	if (o->in_process) {
+		statm_bytes(&address_space, &data);
+		set_limit(RLIMIT_DATA, "DATA", memory + data);
+	}
+	set_limit(RLIMIT_AS, "AS", memory + address_space);
 }
 
 void privileges_drop(const struct sandbox_options *o)

@@ -34,12 +34,15 @@ resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
 limit = int(memory_mb) << 20
 if limit:
     # In a warm run (WARM, from the template's warm.py) the address space
-    # the template left is not the run's: the limit comes on top of it, up
-    # to what the sandbox allows (privileges.c does the same).
+    # and data the template left are not the run's: the limits come on top
+    # of them, up to what the sandbox allows (privileges.c does the same,
+    # and says why the data too).
     if globals().get("WARM"):
         with open("/proc/self/statm") as f:
-            limit += int(f.read().split()[0]) * resource.getpagesize()
-        limit = min(limit, resource.getrlimit(resource.RLIMIT_AS)[1])
+            statm = f.read().split()
+        data = min(limit + int(statm[5]) * resource.getpagesize(), resource.getrlimit(resource.RLIMIT_DATA)[1])
+        resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+        limit = min(limit + int(statm[0]) * resource.getpagesize(), resource.getrlimit(resource.RLIMIT_AS)[1])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 if channel != "1":
     os.close(4)
