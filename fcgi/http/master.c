@@ -149,6 +149,13 @@ static void reload(void)
 			strerror(errno));
 		return;
 	}
+	/* The last step that can fail, before anything of the reload is in
+	 * force (deps_load() sets the list of packages): a work_root with no
+	 * inode left for the sandboxes' new socket. */
+	if (pool_reload_socket(&next, err, sizeof err) < 0) {
+		log_msg("SIGHUP: keeping the running configuration: the sandboxes' socket: %s", err);
+		return;
+	}
 	if (packages_init(&next, false, err, sizeof err) < 0) {
 		log_msg("SIGHUP: %s; dependencies will not be installed", err);
 		strcpy(next.package_index_url, "none");
@@ -156,11 +163,6 @@ static void reload(void)
 	}
 	if (deps_load(&next, err, sizeof err) < 0)
 		log_msg("SIGHUP: %s; dependencies will be refused", err);
-	/* The last step that can fail: a work_root with no inode left. */
-	if (pool_reload_socket(&next, err, sizeof err) < 0) {
-		log_msg("SIGHUP: keeping the running configuration: the sandboxes' socket: %s", err);
-		return;
-	}
 	service.cfg = next;
 	/* A template's memory is set aside from what a run may have: a reload
 	 * that starts or ends one moves the ceiling the new workers enforce. */
