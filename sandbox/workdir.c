@@ -92,6 +92,7 @@ static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid
 	if (out < 0) {
 		if (!no_room(bound, errno))
 			die_errno("create %s", name);
+		bound->budget += st.st_size;	/* not copied: room for the rest */
 		leave_behind(bound, name);
 		close(in);
 		return;
@@ -109,6 +110,7 @@ static void copy_file(int src_dir, int dst_dir, const char *name, uid_t uid, gid
 			close(out);
 			if (unlinkat(dst_dir, name, 0) < 0)
 				die_errno("remove %s", name);
+			bound->budget += st.st_size;
 			leave_behind(bound, name);
 			close(in);
 			return;
