@@ -14,11 +14,13 @@
  * Only when the service stops does a request still waiting for a run slot
  * give up (503): a retired worker's request runs, so a reload loses none.
  *
- * A connection's every read and write is bounded (fcgi_timeout_s): libfcgi
+ * Each read and write of a connection waits at most fcgi_timeout_s: libfcgi
  * reads a request's parameters, and we its body, with blocking calls, and a
  * process that connected to the socket and went quiet would hold the worker
  * for good. nginx never does: it sends a request whole as it connects and
- * reads the answer as it comes.
+ * reads the answer as it comes. (One that trickles a byte within each
+ * timeout still holds a worker that long; only the socket's group, nginx's,
+ * can connect.)
  */
 #include <cap-ng.h>
 #include <errno.h>
@@ -58,6 +60,11 @@ int fcgi_accept(FCGX_Request *req, int listen_fd, unsigned timeout_s)
 {
 	if (req->ipcFd < 0) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		/* A connection that failed before we took it (on a TCP
+		 * listener, spawn-fcgi -p) is one that brought no request. */
+		if (fd < 0 && (errno == ECONNRESET || errno == ETIMEDOUT || errno == EHOSTUNREACH ||
+			       errno == ENETUNREACH || errno == ENETDOWN || errno == EHOSTDOWN))
+			return -ECONNABORTED;
 		if (fd < 0)
 			return -errno;
 		struct timeval tv = { .tv_sec = timeout_s };
@@ -233,9 +240,10 @@ void worker_main(int listen_fd, pid_t master)
 	if (getppid() != master)
 		_exit(0);
 
-	/* SA_RESTART: a busy worker goes on reading the body and writing the
-	 * answer (libfcgi takes an EINTR for an error). An idle one never
-	 * comes back to its wait: the handler ends it there. */
+	/* SA_RESTART for the calls that are restarted; a busy worker's reads
+	 * and writes of its connection, which has a timeout and so are not,
+	 * have the stop signals held off instead (hold_stop_signals). An idle
+	 * one never comes back to its wait: the handler ends it there. */
 	struct sigaction sa = { .sa_handler = on_term, .sa_flags = SA_RESTART };
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
