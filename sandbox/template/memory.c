@@ -195,8 +195,9 @@ void memory_pad_heap(void)
  * sandbox, the cache) in vector registers it saved there, where our own
  * frames would leave them in the holes between their variables; after the
  * imports, their frames. From the lowest page the stack ever reached up to
- * our own variables; its lowest 512 bytes are left for explicit_bzero()'s
- * frame, which must not grow the stack past them. */
+ * our own variables (OURS bytes are set aside for them; they take less);
+ * the lowest 512 bytes and more are left for explicit_bzero()'s frame,
+ * which must not grow the stack past them. */
 void memory_clear_stack(void)
 {
 	unsigned long low = 0, high, here = (unsigned long)__builtin_frame_address(0);
@@ -211,7 +212,7 @@ void memory_clear_stack(void)
 	}
 	fclose(f);
 	enum { OURS = 2048, ITS = 512 };	/* our variables' room, explicit_bzero()'s */
-	if (!low || here < low + OURS + ITS || here > high)
+	if (!low || here <= low + OURS + ITS || here > high)
 		return;
 	size_t n = here - low - OURS - ITS;
 	char below[n];		/* just under our frame, down to the stack's lowest page */

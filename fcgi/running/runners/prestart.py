@@ -40,9 +40,13 @@ if limit:
     if globals().get("WARM"):
         with open("/proc/self/statm") as f:
             statm = f.read().split()
-        data = min(limit + int(statm[5]) * resource.getpagesize(), resource.getrlimit(resource.RLIMIT_DATA)[1])
+        data = limit + int(statm[5]) * resource.getpagesize()
+        hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+        data = data if hard == resource.RLIM_INFINITY else min(data, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (data, data))
-        limit = min(limit + int(statm[0]) * resource.getpagesize(), resource.getrlimit(resource.RLIMIT_AS)[1])
+        limit += int(statm[0]) * resource.getpagesize()
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        limit = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 if channel != "1":
     os.close(4)
