@@ -22,11 +22,14 @@
  * timeout still holds a worker that long; only the socket's group, nginx's,
  * can connect.)
  */
+#include <arpa/inet.h>
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fcgiapp.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -56,10 +59,53 @@ static void hold_stop_signals(bool hold)
 		die_errno("sigprocmask");
 }
 
+/* On a TCP listener (spawn-fcgi -p) a connection is taken as libfcgi's
+ * own accept took it: with Nagle off, since a FastCGI answer is written
+ * in records that wait for no reply, and only from an address listed in
+ * FCGI_WEB_SERVER_ADDRS when that is set (comma-separated, as libfcgi
+ * reads it; IPv6 ones too, which libfcgi let through unchecked). Any
+ * other process that can reach the port could otherwise run scripts
+ * past nginx's access rules and limits. */
+static bool tcp_peer_allowed(int fd, const struct sockaddr_storage *sa)
+{
+	char addr[INET6_ADDRSTRLEN];
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		if (!inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr))
+			return false;
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		/* An IPv4 client of a dual-stack listener is named as IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)
+			    ? !inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], addr, sizeof addr)
+			    : !inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof addr))
+			return false;
+	} else {
+		return true;
+	}
+	int one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+		return false;
+	const char *list = getenv("FCGI_WEB_SERVER_ADDRS");
+	if (!list || !*list)
+		return true;
+	size_t n = strlen(addr);
+	for (const char *p = list; *p;) {
+		p += strspn(p, ", \t");
+		size_t len = strcspn(p, ", \t");
+		if (len == n && memcmp(p, addr, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
 int fcgi_accept(FCGX_Request *req, int listen_fd, unsigned timeout_s)
 {
 	if (req->ipcFd < 0) {
-		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		struct sockaddr_storage sa;
+		socklen_t sa_len = sizeof sa;
+		int fd = accept4(listen_fd, (struct sockaddr *)&sa, &sa_len, SOCK_CLOEXEC);
 		/* A connection that failed before we took it (on a TCP
 		 * listener, spawn-fcgi -p) is one that brought no request. */
 		if (fd < 0 && (errno == ECONNRESET || errno == ETIMEDOUT || errno == EHOSTUNREACH ||
@@ -67,6 +113,10 @@ int fcgi_accept(FCGX_Request *req, int listen_fd, unsigned timeout_s)
 			return -ECONNABORTED;
 		if (fd < 0)
 			return -errno;
+		if (!tcp_peer_allowed(fd, &sa)) {
+			close(fd);
+			return -ECONNABORTED;
+		}
 		struct timeval tv = { .tv_sec = timeout_s };
 		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
 		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {

@@ -1,4 +1,5 @@
 # fcgi_client.py SOCKET MASTER_PID MODE: POST /api/run straight over FastCGI.
+# SOCKET is a unix socket's path, or tcp:HOST:PORT.
 #   reload  one request, with a reload (SIGHUP to the master) between the
 #           connection's first record and its parameters: the moment a worker
 #           has accepted it and waits for the rest inside libfcgi
@@ -60,8 +61,12 @@ def answer(s):
 
 
 path, master, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s = socket.socket(socket.AF_UNIX)
-s.connect(path)
+if path.startswith("tcp:"):     # tcp:HOST:PORT, a service on a TCP listener
+    host, port = path[4:].rsplit(":", 1)
+    s = socket.create_connection((host, int(port)))
+else:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
 s.settimeout(30)                # an answer that never comes fails, not hangs
 try:
     if mode == "silent":

@@ -74,7 +74,15 @@ http {
 }
 NGINX
 	# fcgi_wrapper: a command to run the service under, such as valgrind.
-	spawn-fcgi -n -s "$sock" -M 0600 -- ${fcgi_wrapper[@]+"${fcgi_wrapper[@]}"} \
+	# fcgi_tcp=1: the service listens on a TCP port of 127.0.0.1 instead
+	# (spawn-fcgi -p), which nginx is pointed at.
+	local listen=(-s "$sock" -M 0600)
+	if [ -n "${fcgi_tcp:-}" ]; then
+		fcgi_port=$(free_port)
+		listen=(-a 127.0.0.1 -p "$fcgi_port")
+		sed -i "s|unix:$sock|127.0.0.1:$fcgi_port|g" "$http_tmp/coderunner-snippet.conf"
+	fi
+	spawn-fcgi -n "${listen[@]}" -- ${fcgi_wrapper[@]+"${fcgi_wrapper[@]}"} \
 		"$fcgi_bin" --config "$conf" 2>>"$fcgi_log" &
 	fcgi_pid=$!
 	nginx -c "$http_tmp/nginx.conf" -e "$http_tmp/nginx-error.log" &
@@ -82,7 +90,7 @@ NGINX
 	base=http://127.0.0.1:$port
 	local want=1 n=0
 	for _ in $(seq "${start_tries:-100}"); do
-		if [ -S "$sock" ] && curl -s -o /dev/null "$base/health" 2>/dev/null; then
+		if { [ -S "$sock" ] || [ -n "${fcgi_tcp:-}" ]; } && curl -s -o /dev/null "$base/health" 2>/dev/null; then
 			# Wait for the whole pool, so fd and process counts are stable.
 			want=$("$fcgi_bin" --config "$conf" --print-config | sed -n 's/^workers = //p')
 			n=$(pgrep -P "$fcgi_pid" -c 2>/dev/null || echo 0)

@@ -255,5 +255,26 @@ is "$((($(date +%s%N) - start) / 1000000000 < 10))" 1 \
 	"a stop with a quiet connection open ends after fcgi_timeout_s, not drain_timeout_s"
 wait "$quiet3"
 http_stop
+
+# ---- a TCP listener (spawn-fcgi -p): only the web servers named in
+# FCGI_WEB_SERVER_ADDRS may connect, as libfcgi's accept allowed, since any
+# process that reaches the port would otherwise run scripts past nginx.
+fcgi_tcp=1
+FCGI_WEB_SERVER_ADDRS="10.9.9.9, 127.0.0.1" http_start max_runs=1 queue_size=0 workers=2 preload=none
+run_json '{"script": "print(6 * 7)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/42" \
+	"over TCP, from an address FCGI_WEB_SERVER_ADDRS lists: the run is answered"
+like "$($PY "$top_srcdir/tests/http/fcgi_client.py" "tcp:127.0.0.1:$fcgi_port" "$fcgi_pid" keep)" \
+	'"stdout": "48\\n"' "and a FastCGI client's kept connection too"
+http_stop
+FCGI_WEB_SERVER_ADDRS=10.9.9.9 http_start max_runs=1 queue_size=0 workers=2 preload=none
+get /health
+is "$status" 502 "over TCP, from an address FCGI_WEB_SERVER_ADDRS does not list: nothing is answered"
+out=$($PY "$top_srcdir/tests/http/fcgi_client.py" "tcp:127.0.0.1:$fcgi_port" "$fcgi_pid" keep)
+is "$(printf '%s' "$out" | grep -c '"stdout"')" 0 "nor a FastCGI client that connects directly" ||
+	diag "$out"
+ok "$(kill -0 "$fcgi_pid" && [ "$(pgrep -P "$fcgi_pid" -c)" -ge 2 ]; echo $?)" "and the service stays up, its workers with it"
+http_stop
+fcgi_tcp=
 log_clean
 done_testing
