@@ -130,6 +130,41 @@ static void parse_report(const char *text, struct run_result *res)
 	json_object_put(o);
 }
 
+/* Whether a module of the run's own, beside the file it runs (where a cold
+ * run's sys.path looks first), has the name of one the template imported.
+ * A warm run leaves that name to the run's file, but puts back the
+ * template's modules that import it as the template imported them: pandas
+ * with the template's numpy beside a numpy.py of the run's, which a cold
+ * run would import pandas against. Such a run starts cold. The names are
+ * those warm.py takes for the run's own: NAME.py, NAME.pyc, NAME.*so and
+ * NAME/__init__.py. */
+static bool shadows_template(const struct run_request *r)
+{
+	if (!r->entry_point)
+		return false;
+	const char *slash = strrchr(r->entry_point, '/');
+	size_t dir_len = slash ? (size_t)(slash - r->entry_point) + 1 : 0;
+	for (size_t i = 0; i <= r->n_entries; i++) {
+		const char *path = i < r->n_entries ? r->entries[i].path : r->entry_point;
+		if (strncmp(path, r->entry_point, dir_len) != 0)
+			continue;
+		const char *name = path + dir_len;
+		size_t len = strcspn(name, "./"), rest_len = strlen(name + len);
+		const char *rest = name + len;
+		bool module = rest[0] == '.' && !strchr(rest, '/') &&
+			      (!strcmp(rest, ".py") || !strcmp(rest, ".pyc") ||
+			       (rest_len > 2 && !strcmp(rest + rest_len - 2, "so")));
+		bool package = !strcmp(rest, "/__init__.py");
+		char word[256];
+		if (len && len < sizeof word && (module || package)) {
+			snprintf(word, sizeof word, "%.*s", (int)len, name);
+			if (pool_imports_any(word))
+				return true;
+		}
+	}
+	return false;
+}
+
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
 		 struct run_result *res, int client_fd)
 {
@@ -159,7 +194,8 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	int sock;
 	bool ours = !r->install && r->stdin_len <= PRESTART_STDIN_MAX && pool_ours();
 	bool warm = ours && pool_warm() &&
-		    !(r->package_modules[0] && pool_imports_any(r->package_modules));
+		    !(r->package_modules[0] && pool_imports_any(r->package_modules)) &&
+		    !shadows_template(r);
 	bool pooled = warm || (ours && !config_template(c) && pool_can_start() &&
 			       slots_running() < c->prestarted);
 	sock = pooled ? start_claimed(dir, r, warm, fds, res) : -1;

@@ -48,35 +48,46 @@ class _Restored:
         module.__spec__ = self.spec
 
 
-# The top-level modules the run's own directory (sys.path[0]) offers: a cold
-# run imports those from there, before anything installed, so such a name is
-# not put back; nor is what is under it. Listed again whenever the directory
-# or its time of change is not the one listed (the runner imports resource
-# before the run's files are there), or after importlib.invalidate_caches(),
-# as a cold run's path finder does.
+# The top-level modules the run's own directories offer: sys.path[0] (the
+# script's), and any the script put on sys.path itself. A cold run imports
+# those from there, before anything installed, so such a name is not put
+# back; nor is what is under it. (A directory added behind the installed
+# ones counts too: what is not put back the path finder imports, from
+# wherever comes first, as in a cold run.) Listed again whenever sys.path or
+# a directory's time of change is not the one listed (the runner imports
+# resource before the run's files are there), or after
+# importlib.invalidate_caches(), as a cold run's path finder does. Which of
+# the template's modules the run's own files stand in for when the run
+# starts, the service looks at first: such a run starts cold, since the
+# template's modules that import one of them (pandas for a numpy.py) are
+# put back as the template imported them.
+_PATH = frozenset(p for p in sys.path if p)
 _own = _own_key = None
 
 
 def _own_modules():
     global _own, _own_key
-    where = (sys.path[0] if sys.path else "") or "."
-    try:
-        key = (where, os.stat(where).st_mtime_ns)
-    except OSError:
-        key = (where, None)
+    dirs = [p or "." for p in sys.path if isinstance(p, str) and p not in _PATH]
+    key = []
+    for where in dirs:
+        try:
+            key.append((where, os.stat(where).st_mtime_ns))
+        except OSError:
+            key.append((where, None))
     if _own is None or key != _own_key:
         _own_key = key
-        try:
-            entries = os.listdir(where)
-        except OSError:
-            entries = ()
         _own = set()
-        for e in entries:
-            stem, dot, ext = e.partition(".")
-            if dot and (ext in ("py", "pyc") or ext.endswith("so")):
-                _own.add(stem)
-            elif not dot and os.path.isfile(os.path.join(where, e, "__init__.py")):
-                _own.add(e)
+        for where in dirs:
+            try:
+                entries = os.listdir(where)
+            except OSError:
+                entries = ()
+            for e in entries:
+                stem, dot, ext = e.partition(".")
+                if dot and (ext in ("py", "pyc") or ext.endswith("so")):
+                    _own.add(stem)
+                elif not dot and os.path.isfile(os.path.join(where, e, "__init__.py")):
+                    _own.add(e)
     return _own
 
 

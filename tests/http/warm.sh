@@ -19,9 +19,17 @@ print([(f.mode, f.encoding, f.errors, f.line_buffering, f.write_through, f.isatt
         f.buffer.seekable()) for f in (sys.stdin, sys.stdout, sys.stderr)])' '{"stdin": "x"}')
 # A module of the run's own named as one the template imported (json) is the
 # run's, as sys.path[0] makes it in a cold run; and __builtins__ is the module.
+# The script writes it itself, so that the service cannot see it coming (see
+# SHADOW), nor the one in a directory it puts on sys.path.
 OWN=$($PY -c 'import json; print(json.dumps({"entry_point": "main.py", "files": {
-    "main.py": "import json\nprint(json.X, json.__file__, type(__builtins__).__name__, __builtins__.len([1]))",
-    "json.py": "X = \"mine\""}}))')
+    "main.py": "import sys\nsys.path.insert(0, \"lib\")\nopen(\"json.py\", \"w\").write(\"X = 0\")\nimport json, csv\n"
+               "print(json.X, json.__file__, csv.X, type(__builtins__).__name__, __builtins__.len([1]))",
+    "lib/csv.py": "X = \"mine\""}}))')
+# A numpy.py beside a script that imports pandas: a cold run imports pandas
+# against it, and so must a warm one, not put back the template's pandas
+# with the template's numpy.
+SHADOW=$($PY -c 'import json; print(json.dumps({"entry_point": "main.py", "files": {
+    "main.py": "import pandas, numpy\nprint(numpy.X, pandas.__name__)", "numpy.py": "X = \"mine\""}}))')
 SLOW=$(json_with script 'import time, pandas
 time.sleep(2)
 print("slow done")')
@@ -39,8 +47,12 @@ is "$(( $(starts warm) - warm0 ))" 1 "counted as a warm start"
 diag "a warm pandas run took $(jq_ 'j["duration_ms"]') ms in its sandbox"
 run_json "$STDIO"
 warm_stdio=$(jq_ 'j["stdout"]')
+warm0=$(starts warm)
 run_json "$OWN"
 warm_own="$status/$(jq_ 'j["stdout"]')"
+is "$(( $(starts warm) - warm0 ))" 1 "a run that makes its own json.py itself starts warm"
+run_json "$SHADOW"
+warm_shadow="$status/$(jq_ '[j["exit_code"], j["stdout"], j["stderr"].strip().splitlines()[-1:]]')"
 rss=$(curl -s "$base/metrics" | sed -n 's/^coderunner_template_resident_bytes //p')
 [ "${rss:-0}" -gt $((20 << 20)) ]; ok $? "/metrics reports the template's resident memory ($((rss >> 20)) MB)"
 # A warm run maps the template's pages from its start; its memory peak is
@@ -213,7 +225,10 @@ run_json "$STDIO"
 is "$warm_stdio" "$(jq_ 'j["stdout"]')" "a warm run's standard streams are a cold run's: mode, encoding, buffering, not seekable"
 run_json "$OWN"
 is "$warm_own" "$status/$(jq_ 'j["stdout"]')" \
-	"a warm run's own json.py is its json, as a cold run's, and its __builtins__ the module ($warm_own)"
+	"a warm run's own json.py and lib/csv.py are its json and csv, as a cold run's, and its __builtins__ the module ($warm_own)"
+run_json "$SHADOW"
+is "$warm_shadow" "$status/$(jq_ '[j["exit_code"], j["stdout"], j["stderr"].strip().splitlines()[-1:]]')" \
+	"a pandas import beside a numpy.py of the run's is a cold run's ($warm_shadow)"
 http_stop
 
 # One that cannot even be run is tried again after 10 s, not on every turn
