@@ -198,6 +198,19 @@ rm -f "$work_fs/filler"
 run_json "$big"
 is "$status/$(jq_ 'j["stdout"]')" "200/1000000" "with space back, the same request runs"
 http_stop
+# A file that found no room gives its share of what the copy may bring
+# back (/work's size: a sparse file's length is not what it holds) to the
+# rest: big.bin, sparse, nearly /work's size (copied first: a directory
+# lists its newest first), has no room on the host, and small.bin, past
+# what would be left of /work's size without big.bin's share back, has.
+http_start preload=none "work_root = $work_fs/work" prestarted=1 work_size_mb=16 fsize_mb=16
+fill=$(( $(df --output=avail -k "$work_fs" | tail -1) - 500 ))
+dd if=/dev/zero of="$work_fs/filler" bs=1k count="$fill" status=none
+run_json '{"script": "open(\"output/small.bin\", \"wb\").write(b\"y\" * 250000)\nwith open(\"output/big.bin\", \"wb\") as f:\n    f.truncate((16 << 20) - 100000)"}'
+is "$status/$(jq_ 'len(j["artifacts"].get("small.bin", "")), j["artifacts_omitted"]')" '200/[250000, ["big.bin"]]' \
+	"a file with no room on the host leaves its share of the copy to the others"
+rm -f "$work_fs/filler"
+http_stop
 umount_small
 
 # ---- a reload with no inode left in work_root: the new sandboxes' socket
