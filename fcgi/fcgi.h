@@ -239,6 +239,7 @@ struct service {
 	unsigned memory_ceiling_mb;	/* no run gets more, whatever it asks */
 	char pool_path[108];		/* the pre-started sandboxes' socket */
 	const char *config_path;
+	bool config_must_exist;		/* named on the command line: a reload wants it too */
 };
 extern struct service service;
 

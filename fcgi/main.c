@@ -80,7 +80,8 @@ int main(int argc, char **argv)
 	char err[1024];
 	service.config_path = config_path;
 	/* The packaged file always exists; a developer may run without one. */
-	if (config_load(&service.cfg, config_path, explicit_config || check, err, sizeof err) < 0) {
+	service.config_must_exist = explicit_config || check;
+	if (config_load(&service.cfg, config_path, service.config_must_exist, err, sizeof err) < 0) {
 		fprintf(stderr, "coderunner-fcgi: %s\n", err);
 		return 1;
 	}

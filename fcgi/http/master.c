@@ -129,7 +129,10 @@ static void reload(void)
 {
 	struct config next;
 	char err[1024];
-	if (config_load(&next, service.config_path, false, err, sizeof err) < 0 ||
+	/* A file that start-up needed is needed here too: gone (moved away
+	 * while edited, a typo in a drop-in's --config), it must not become
+	 * the built-in defaults, which drop api_keys_file and every limit. */
+	if (config_load(&next, service.config_path, service.config_must_exist, err, sizeof err) < 0 ||
 	    config_check_run_uids(&next, err, sizeof err) < 0) {
 		log_msg("SIGHUP: keeping the running configuration: %s", err);
 		return;

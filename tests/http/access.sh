@@ -83,6 +83,18 @@ run_json '{"script": "print(8)"}' -H "X-API-Key: ${LONG:0:1023}"
 is "$status" 401 "and its first 1023 characters are no key"
 run_json '{"script": "print(8)"}' -H "X-API-Key: ${LONG:0:27}"
 is "$status" 401 "nor its last 27"
+# The configuration file moved away (an editor's rename, a slip of mv) and
+# a reload: the file the service was started with is wanted, never the
+# built-in defaults, which would ask no key of anyone.
+mv "$conf" "$conf.away"
+said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
+kill -HUP "$fcgi_pid"
+for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
+like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: $conf: No such file or directory" \
+	"a reload with the configuration file gone keeps the running one, and the log says why"
+mv "$conf.away" "$conf"
+run_json '{"script": "print(9)"}'
+is "$status" 401 "and a key is still wanted"
 http_stop
 
 # --- the rate limit of the nginx snippet, turned on -----------------------------
