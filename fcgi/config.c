@@ -68,7 +68,7 @@ static const struct key keys[] = {
 	  "FIRST-LAST: every sandbox runs as a uid of its own from this range, which no account may use" },
 	{ "user", OBSOLETE, 0, 0, 0, 0, "", "obsolete and ignored: runs take their uids from run_uids" },
 	{ "cgroup", CGROUP, offsetof(struct config, cgroup), 0, 0, 0, "auto",
-	  "auto: use a delegated cgroup v2 subtree when there is one; off: always rlimits" },
+	  "auto: use a delegated cgroup v2 subtree when there is one; off: always rlimits; a change takes a restart" },
 	U(timeout_default_s, 1, 86400, "30", "timeout_s when the request gives none"),
 	U(timeout_max_s, 1, 86400, "300", "larger timeout_s values are clamped to this"),
 	U(memory_default_mb, 64, 1048576, "1536", "memory_mb when the request gives none"),

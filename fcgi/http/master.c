@@ -146,6 +146,15 @@ static void reload(void)
 			"restart (%s, not %s)", service.cfg.work_root, next.work_root);
 		return;
 	}
+	/* The cgroup decision is made once, at start (main.c): a reload
+	 * that took the new value would say "reloaded" while the runs stay
+	 * as they were. */
+	if (next.cgroup != service.cfg.cgroup) {
+		log_msg("SIGHUP: keeping the running configuration: cgroup cannot change without a "
+			"restart (%s, not %s)", service.cfg.cgroup == CGROUP_OFF ? "off" : "auto",
+			next.cgroup == CGROUP_OFF ? "off" : "auto");
+		return;
+	}
 	char failed[4096];
 	if (stage_make_root(next.work_root, 0700, failed, sizeof failed) < 0) {
 		log_msg("SIGHUP: keeping the running configuration: work_root: cannot create %s: %s", failed,

@@ -171,6 +171,15 @@ for bad in "$http_tmp/a-file/work" "/var/tmp/$(printf 'w%.0s' $(seq 100))"; do
 	is "$status/$(jq_ 'j["stdout"]')" "200/still" "and the service goes on as it was"
 done
 ok $([ ! -e "/var/tmp/$(printf 'w%.0s' $(seq 100))" ]; echo $?) "nothing was made of the long one"
+# The cgroup decision is made at start: a reload that changes it would
+# claim a configuration that is not in force.
+echo "cgroup = off" >>"$conf"
+said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
+kill -HUP "$fcgi_pid"
+for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
+like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: cgroup cannot change without a restart \\(auto, not off\\)" \
+	"a reload to cgroup = off is refused, and the log says why"
+cp "$http_tmp/conf.good" "$conf"
 
 # ---- work_root full: a 507, then recovery when space returns
 http_stop
