@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -412,6 +415,32 @@ int config_check_run_uids(const struct config *c, char *err, size_t errlen)
 	snprintf(err, errlen, "run_uids: %u-%u holds %s; choose a range no account uses",
 		 c->uid_first, c->uid_last, clash);
 	return -1;
+}
+
+/* coderunner-sandbox sets each run's open files and file size as both soft
+ * and hard limit; above the hard limit it inherits from us (the unit's
+ * LimitNOFILE=) that takes CAP_SYS_RESOURCE, which the unit keeps out of
+ * the bounding set. A value past it would fail every run and every health
+ * check with "setrlimit: Operation not permitted": refuse it here. */
+int config_check_limits(const struct config *c, char *err, size_t errlen)
+{
+	if (prctl(PR_CAPBSET_READ, CAP_SYS_RESOURCE) == 1)
+		return 0;	/* the sandbox may raise its limits */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && c->nofile > rl.rlim_max) {
+		snprintf(err, errlen, "nofile: %u is above this service's hard limit of open files (%llu, "
+			 "LimitNOFILE= of its unit), which runs cannot pass", c->nofile,
+			 (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    ((rlim_t)c->fsize_mb << 20) > rl.rlim_max) {
+		snprintf(err, errlen, "fsize_mb: %u is above this service's hard limit of file size (%llu MiB, "
+			 "LimitFSIZE= of its unit), which runs cannot pass", c->fsize_mb,
+			 (unsigned long long)(rl.rlim_max >> 20));
+		return -1;
+	}
+	return 0;
 }
 
 bool config_uint(const struct config *c, const char *name, size_t len, unsigned *value)

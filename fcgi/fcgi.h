@@ -128,6 +128,8 @@ bool config_installs(const struct config *c);
 bool config_template(const struct config *c);
 /* 0, or -1 with err naming the account or group that holds a uid of run_uids. */
 int config_check_run_uids(const struct config *c, char *err, size_t errlen);
+/* 0, or -1 with err naming a per-run limit above what this process may pass on. */
+int config_check_limits(const struct config *c, char *err, size_t errlen);
 
 /* ---- log.c ------------------------------------------------------------- */
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

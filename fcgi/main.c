@@ -95,6 +95,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "coderunner-fcgi: %s\n", err);
 			rc = 1;
 		}
+		if (config_check_limits(&service.cfg, err, sizeof err) < 0) {
+			fprintf(stderr, "coderunner-fcgi: %s\n", err);
+			rc = 1;
+		}
 		if (rc == 0)
 			printf("%s: ok\n", config_path);
 		return rc;
@@ -111,7 +115,8 @@ int main(int argc, char **argv)
 		die("fd 0 is not a listening socket: start me with "
 		    "spawn-fcgi -n -s SOCKET -- coderunner-fcgi");
 
-	if (config_check_run_uids(&service.cfg, err, sizeof err) < 0)
+	if (config_check_run_uids(&service.cfg, err, sizeof err) < 0 ||
+	    config_check_limits(&service.cfg, err, sizeof err) < 0)
 		die("%s", err);
 	char failed[4096];
 	if (stage_make_root(service.cfg.work_root, 0700, failed, sizeof failed) < 0)

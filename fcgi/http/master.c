@@ -133,7 +133,8 @@ static void reload(void)
 	 * while edited, a typo in a drop-in's --config), it must not become
 	 * the built-in defaults, which drop api_keys_file and every limit. */
 	if (config_load(&next, service.config_path, service.config_must_exist, err, sizeof err) < 0 ||
-	    config_check_run_uids(&next, err, sizeof err) < 0) {
+	    config_check_run_uids(&next, err, sizeof err) < 0 ||
+	    config_check_limits(&next, err, sizeof err) < 0) {
 		log_msg("SIGHUP: keeping the running configuration: %s", err);
 		return;
 	}

@@ -180,6 +180,27 @@ for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" 
 like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: cgroup cannot change without a restart \\(auto, not off\\)" \
 	"a reload to cgroup = off is refused, and the log says why"
 cp "$http_tmp/conf.good" "$conf"
+# Open files above the service's own hard limit: without CAP_SYS_RESOURCE
+# (the unit keeps it out) no sandbox could set them, and every run would
+# fail. (With it, as a root shell may have, a sandbox can raise them.)
+if [ $(( 0x$(sed -n 's/^CapBnd:\t//p' /proc/self/status) >> 24 & 1 )) = 0 ] && [ "$(ulimit -Hn)" != unlimited ]; then
+	echo "nofile = $(( $(ulimit -Hn) + 1 ))" >>"$conf"
+	said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
+	kill -HUP "$fcgi_pid"
+	for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
+	like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: nofile: [0-9]+ is above this service's hard limit of open files" \
+		"a reload to nofile above the hard limit is refused, and the log says why"
+	sleep 1
+	run_json '{"script": "print(\"still\")"}'
+	is "$status/$(jq_ 'j["stdout"]')" "200/still" "and runs go on"
+	"$fcgi_bin" --check-config --config "$conf" >/dev/null 2>"$http_tmp/check.err"
+	is "$?/$(cat "$http_tmp/check.err")" "1/coderunner-fcgi: nofile: $(( $(ulimit -Hn) + 1 )) is above this service's hard limit of open files ($(ulimit -Hn), LimitNOFILE= of its unit), which runs cannot pass" \
+		"and --check-config says so"
+	cp "$http_tmp/conf.good" "$conf"
+else
+	skip "CAP_SYS_RESOURCE in the bounding set: a sandbox may raise its limits" \
+		"a reload to nofile above the hard limit is refused"
+fi
 
 # ---- work_root full: a 507, then recovery when space returns
 http_stop
