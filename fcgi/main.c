@@ -32,17 +32,36 @@ static void usage(FILE *out)
 		"  --version        print the version and exit\n");
 }
 
-/* What --check-config adds to parsing: the programs it names must exist. */
+/* Whether a path lies in what a sandbox's root holds of the host: /usr and
+ * the top-level entries beside it (sandbox/mounts.c). */
+static bool in_sandbox_root(const char *path)
+{
+	static const char *const tops[] = { "/usr/", "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/" };
+	for (size_t i = 0; i < sizeof tops / sizeof *tops; i++)
+		if (strncmp(path, tops[i], strlen(tops[i])) == 0)
+			return true;
+	return false;
+}
+
+/* What --check-config adds to parsing: the programs it names must exist,
+ * and the interpreter, which runs inside the sandbox, must be found there. */
 static int check_programs(const struct config *c)
 {
 	int rc = 0;
-	const char *progs[] = { c->sandbox, c->python };
-	const char *keys[] = { "sandbox", "python" };
-	for (int i = 0; i < 2; i++)
+	const char *progs[] = { c->sandbox, c->python, c->template_bin };
+	const char *keys[] = { "sandbox", "python", "template" };
+	for (int i = 0; i < (config_template(c) ? 3 : 2); i++)
 		if (access(progs[i], X_OK) < 0) {
 			fprintf(stderr, "coderunner-fcgi: %s: %s: %s\n", keys[i], progs[i], strerror(errno));
 			rc = 1;
 		}
+	char *real = realpath(c->python, NULL);
+	if (rc == 0 && (!in_sandbox_root(c->python) || !real || !in_sandbox_root(real))) {
+		fprintf(stderr, "coderunner-fcgi: python: %s%s%s: a sandbox sees only /usr, /bin, /sbin and /lib* "
+			"of the host, so no run could start it\n", c->python, real ? " -> " : "", real ? real : "");
+		rc = 1;
+	}
+	free(real);
 	return rc;
 }
 
@@ -137,7 +156,7 @@ int main(int argc, char **argv)
 	if (deps_load(&service.cfg, err, sizeof err) < 0)
 		log_msg("%s; requests naming dependencies will be refused", err);
 	if (check_programs(&service.cfg))
-		log_msg("runs will fail until the programs above exist");
+		log_msg("runs will fail (or, without a template, start cold) until what is above is mended");
 	slots_init();
 	metrics_init();
 	health_init();

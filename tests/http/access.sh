@@ -126,4 +126,21 @@ http_stop
 
 "$fcgi_bin" --check-config --config <(printf 'api_keys_file = /nonexistent/keys\n') >/dev/null 2>"$http_tmp/check.err"
 is "$?/$(grep -c 'api_keys_file /nonexistent/keys' "$http_tmp/check.err")" "1/1" "--check-config fails on a keys file that cannot be read"
+
+# --check-config and the programs it names: the interpreter runs inside the
+# sandbox, whose root holds only /usr, /bin, /sbin and /lib* of the host; a
+# template is needed when there is a preload list.
+progs="sandbox = $sandbox_bin"$'\n'"template = $top_builddir/coderunner-template"
+mkdir -p "$http_tmp/opt"
+ln -sf /usr/bin/python3 "$http_tmp/opt/python3"
+"$fcgi_bin" --check-config --config <(printf '%s\npython = %s\n' "$progs" "$http_tmp/opt/python3") >/dev/null 2>"$http_tmp/check.err"
+is "$?/$(grep -c 'python: .*a sandbox sees only /usr' "$http_tmp/check.err")" "1/1" \
+	"--check-config fails on a python the sandbox cannot see"
+"$fcgi_bin" --check-config --config <(printf '%s\npython = /usr/bin/python3\n' "$progs") >/dev/null 2>"$http_tmp/check.err"
+is "$?/$(cat "$http_tmp/check.err")" "0/" "and passes /usr/bin/python3"
+"$fcgi_bin" --check-config --config <(printf '%s\ntemplate = %s\n' "$progs" "$http_tmp/no-template") >/dev/null 2>"$http_tmp/check.err"
+is "$?/$(grep -c "template: $http_tmp/no-template: No such file" "$http_tmp/check.err")" "1/1" \
+	"--check-config fails on a template binary that is missing"
+"$fcgi_bin" --check-config --config <(printf '%s\ntemplate = %s\npreload = none\n' "$progs" "$http_tmp/no-template") >/dev/null 2>"$http_tmp/check.err"
+is "$?" 0 "unless preload = none, which needs none"
 done_testing
