@@ -268,8 +268,10 @@ like "$($PY "$top_srcdir/tests/http/fcgi_client.py" "tcp:127.0.0.1:$fcgi_port" "
 	'"stdout": "48\\n"' "and a FastCGI client's kept connection too"
 http_stop
 FCGI_WEB_SERVER_ADDRS=10.9.9.9 http_start max_runs=1 queue_size=0 workers=2 preload=none
+# (nginx sees its connection closed as it connects, a 503, or once it has
+# sent the request, a 502: which comes first is a matter of timing.)
 get /health
-is "$status" 502 "over TCP, from an address FCGI_WEB_SERVER_ADDRS does not list: nothing is answered"
+like "$status" '^50[23]$' "over TCP, from an address FCGI_WEB_SERVER_ADDRS does not list: nothing is answered"
 out=$($PY "$top_srcdir/tests/http/fcgi_client.py" "tcp:127.0.0.1:$fcgi_port" "$fcgi_pid" keep)
 is "$(printf '%s' "$out" | grep -c '"stdout"')" 0 "nor a FastCGI client that connects directly" ||
 	diag "$out"
