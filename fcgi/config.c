@@ -315,7 +315,12 @@ int config_load(struct config *c, const char *path, bool must_exist, char *err, 
 			fclose(f);
 			return -1;
 		}
-		char *s = trim(line);
+		char *s = line;
+		/* An editor's byte order mark, which would show in an error as
+		 * an unknown key that looks right. */
+		if (lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+			s += 3;
+		s = trim(s);
 		if (!*s || *s == '#')
 			continue;
 		char *eq = strchr(s, '=');

@@ -93,7 +93,7 @@ NGINX
 		if { [ -S "$sock" ] || [ -n "${fcgi_tcp:-}" ]; } && curl -s -o /dev/null "$base/health" 2>/dev/null; then
 			# Wait for the whole pool, so fd and process counts are stable.
 			want=$("$fcgi_bin" --config "$conf" --print-config | sed -n 's/^workers = //p')
-			n=$(pgrep -P "$fcgi_pid" -c 2>/dev/null || echo 0)
+			n=$(pgrep -P "$fcgi_pid" -c 2>/dev/null) || n=0
 			[ "$n" -ge "$want" ] && break
 		fi
 		sleep 0.1

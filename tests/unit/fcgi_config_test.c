@@ -45,6 +45,9 @@ int main(void)
 
 	is_int(load("max_runz = 3\n"), -1, "an unknown key is an error");
 	ok(strstr(err, "unknown key \"max_runz\"") && strstr(err, ":1:"), "naming the key and the line");
+	is_int(load("\xef\xbb\xbfmax_runs = 3\n"), 0, "a byte order mark before the first key is not part of it");
+	is_int(cfg.max_runs, 3, "and the key takes its value");
+	is_int(load("max_runs = 3\n\xef\xbb\xbfmax_runs = 3\n"), -1, "one further down is");
 	is_int(load("max_runs = lots\n"), -1, "a non-number is an error");
 	ok(strstr(err, "max_runs") != NULL, "naming the key");
 	is_int(load("timeout_max_s = 0\n"), -1, "a value below its range is an error");
