@@ -448,6 +448,32 @@ int config_check_limits(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The longest a request can take: an install, a wait for another worker's
+ * install of the same set, a wait for a slot, a run. nginx's shipped
+ * fastcgi_read_timeout must exceed it, or nginx answers 504 while the run
+ * goes on; so must drain_timeout_s, or a stop cuts it off. Neither is an
+ * error (a service that never installs, or whose operator raised nginx's
+ * timeout, is right), so it is said, not refused. */
+#define NGINX_READ_TIMEOUT_S 500
+int config_check_timeouts(const struct config *c, char *err, size_t errlen)
+{
+	unsigned longest = (config_installs(c) ? c->package_install_timeout_s + 30 : 0) +
+			   c->queue_timeout_s + c->timeout_max_s;
+	if (longest >= NGINX_READ_TIMEOUT_S) {
+		snprintf(err, errlen, "a request may take up to %u s (package_install_timeout_s + 30 + "
+			 "queue_timeout_s + timeout_max_s): raise fastcgi_read_timeout (%u s) in the nginx snippet "
+			 "above it", longest, NGINX_READ_TIMEOUT_S);
+		return -1;
+	}
+	if (c->drain_timeout_s < longest) {
+		snprintf(err, errlen, "a request may take up to %u s (package_install_timeout_s + 30 + "
+			 "queue_timeout_s + timeout_max_s), and a stop waits only drain_timeout_s = %u s for it",
+			 longest, c->drain_timeout_s);
+		return -1;
+	}
+	return 0;
+}
+
 bool config_uint(const struct config *c, const char *name, size_t len, unsigned *value)
 {
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)

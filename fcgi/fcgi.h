@@ -130,6 +130,8 @@ bool config_template(const struct config *c);
 int config_check_run_uids(const struct config *c, char *err, size_t errlen);
 /* 0, or -1 with err naming a per-run limit above what this process may pass on. */
 int config_check_limits(const struct config *c, char *err, size_t errlen);
+/* 0, or -1 with err saying which timeout a request may outlast (a warning). */
+int config_check_timeouts(const struct config *c, char *err, size_t errlen);
 
 /* ---- log.c ------------------------------------------------------------- */
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

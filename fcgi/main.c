@@ -118,6 +118,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "coderunner-fcgi: %s\n", err);
 			rc = 1;
 		}
+		if (config_check_timeouts(&service.cfg, err, sizeof err) < 0)
+			fprintf(stderr, "coderunner-fcgi: warning: %s\n", err);
 		if (rc == 0)
 			printf("%s: ok\n", config_path);
 		return rc;
@@ -157,6 +159,8 @@ int main(int argc, char **argv)
 		log_msg("%s; requests naming dependencies will be refused", err);
 	if (check_programs(&service.cfg))
 		log_msg("runs will fail (or, without a template, start cold) until what is above is mended");
+	if (config_check_timeouts(&service.cfg, err, sizeof err) < 0)
+		log_msg("warning: %s", err);
 	slots_init();
 	metrics_init();
 	health_init();

@@ -181,11 +181,16 @@ static void reload(void)
 	 * that starts or ends one moves the ceiling the new workers enforce. */
 	service.memory_ceiling_mb = cgroup_memory_ceiling(service.cgroup_dir, config_template(&service.cfg));
 	pool_reload(&service.cfg);
+	/* Those a reload before retired are being replaced already. */
+	unsigned replacing = 0;
 	for (unsigned i = 0; i < n_pool; i++) {
+		replacing += !pool[i].retiring;
 		pool[i].retiring = true;
 		kill(pool[i].pid, SIGUSR1);	/* finish what you took, take nothing new */
 	}
-	log_msg("SIGHUP: configuration %s reloaded; replacing %u workers", service.config_path, n_pool);
+	log_msg("SIGHUP: configuration %s reloaded; replacing %u workers", service.config_path, replacing);
+	if (config_check_timeouts(&service.cfg, err, sizeof err) < 0)
+		log_msg("warning: %s", err);
 }
 
 /* Connections nginx made before the socket's path went away wait in the

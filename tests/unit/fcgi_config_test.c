@@ -45,6 +45,14 @@ int main(void)
 
 	is_int(load("max_runz = 3\n"), -1, "an unknown key is an error");
 	ok(strstr(err, "unknown key \"max_runz\"") && strstr(err, ":1:"), "naming the key and the line");
+	is_int(load("max_runs = 3\n"), 0, "defaults");
+	is_int(config_check_timeouts(&cfg, err, sizeof err), 0, "the default timeouts fit nginx's and the drain");
+	is_int(load("timeout_max_s = 400\npackage_index_url = https://pypi.org/simple\n"), 0, "a longer timeout_max_s, with installs");
+	is_int(config_check_timeouts(&cfg, err, sizeof err), -1, "is one nginx's fastcgi_read_timeout would cut");
+	ok(strstr(err, "up to 560 s") && strstr(err, "fastcgi_read_timeout"), "saying how long, and what to raise");
+	is_int(load("drain_timeout_s = 60\n"), 0, "a short drain_timeout_s");
+	is_int(config_check_timeouts(&cfg, err, sizeof err), -1, "is one a stop would cut");
+	ok(strstr(err, "drain_timeout_s = 60") != NULL, "saying so");
 	is_int(load("\xef\xbb\xbfmax_runs = 3\n"), 0, "a byte order mark before the first key is not part of it");
 	is_int(cfg.max_runs, 3, "and the key takes its value");
 	is_int(load("max_runs = 3\n\xef\xbb\xbfmax_runs = 3\n"), -1, "one further down is");
