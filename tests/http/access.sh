@@ -87,10 +87,7 @@ is "$status" 401 "nor its last 27"
 # a reload: the file the service was started with is wanted, never the
 # built-in defaults, which would ask no key of anyone.
 mv "$conf" "$conf.away"
-said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
-kill -HUP "$fcgi_pid"
-for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
-like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: $conf: No such file or directory" \
+like "$(reload_refused)" "keeping the running configuration: $conf: No such file or directory" \
 	"a reload with the configuration file gone keeps the running one, and the log says why"
 mv "$conf.away" "$conf"
 run_json '{"script": "print(9)"}'

@@ -161,10 +161,7 @@ cp "$conf" "$http_tmp/conf.good"
 touch "$http_tmp/a-file"
 for bad in "$http_tmp/a-file/work" "/var/tmp/$(printf 'w%.0s' $(seq 100))"; do
 	echo "work_root = $bad" >>"$conf"
-	said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
-	kill -HUP "$fcgi_pid"
-	for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
-	like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: (work_root cannot change without a restart|$conf: work_root: at most [0-9]+ characters)" \
+	like "$(reload_refused)" "keeping the running configuration: (work_root cannot change without a restart|$conf: work_root: at most [0-9]+ characters)" \
 		"a reload to work_root = ${bad:0:40}... is refused, and the log says why"
 	cp "$http_tmp/conf.good" "$conf"
 	run_json '{"script": "print(\"still\")"}'
@@ -174,10 +171,7 @@ ok $([ ! -e "/var/tmp/$(printf 'w%.0s' $(seq 100))" ]; echo $?) "nothing was mad
 # The cgroup decision is made at start: a reload that changes it would
 # claim a configuration that is not in force.
 echo "cgroup = off" >>"$conf"
-said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
-kill -HUP "$fcgi_pid"
-for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
-like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: cgroup cannot change without a restart \\(auto, not off\\)" \
+like "$(reload_refused)" "keeping the running configuration: cgroup cannot change without a restart \\(auto, not off\\)" \
 	"a reload to cgroup = off is refused, and the log says why"
 cp "$http_tmp/conf.good" "$conf"
 # Open files above the service's own hard limit: without CAP_SYS_RESOURCE
@@ -185,10 +179,7 @@ cp "$http_tmp/conf.good" "$conf"
 # fail. (With it, as a root shell may have, a sandbox can raise them.)
 if [ $(( 0x$(sed -n 's/^CapBnd:\t//p' /proc/self/status) >> 24 & 1 )) = 0 ] && [ "$(ulimit -Hn)" != unlimited ]; then
 	echo "nofile = $(( $(ulimit -Hn) + 1 ))" >>"$conf"
-	said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
-	kill -HUP "$fcgi_pid"
-	for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
-	like "$(grep "SIGHUP: keeping" "$fcgi_log" | tail -1)" "keeping the running configuration: nofile: [0-9]+ is above this service's hard limit of open files" \
+	like "$(reload_refused)" "keeping the running configuration: nofile: [0-9]+ is above this service's hard limit of open files" \
 		"a reload to nofile above the hard limit is refused, and the log says why"
 	sleep 1
 	run_json '{"script": "print(\"still\")"}'

@@ -211,6 +211,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# reload_refused: a SIGHUP to the master, then the log's line of the reload
+# it refused, once there is one (nothing after 5 s)
+reload_refused() {
+	local said
+	said=$(grep -c "SIGHUP: keeping" "$fcgi_log")
+	kill -HUP "$fcgi_pid"
+	for _ in $(seq 50); do [ "$(grep -c "SIGHUP: keeping" "$fcgi_log")" -gt "$said" ] && break; sleep 0.1; done
+	grep "SIGHUP: keeping" "$fcgi_log" | tail -1
+}
+
 # log_clean: no sanitizer report and no worker that died on its own
 log_clean() {
 	local bad
