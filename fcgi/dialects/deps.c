@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <strings.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -173,6 +174,25 @@ static size_t name_length(const char *s)
 	return n;
 }
 
+/* A public version as PEP 440 spells it (packaging's VERSION_PATTERN, less
+ * what deps_parse refuses before: "v", "-", "_", a local label); with a
+ * wildcard, release numbers only. */
+static bool pep440(const char *v, bool wildcard)
+{
+	static regex_t full, release;
+	static bool compiled;
+	if (!compiled) {
+		if (regcomp(&full, "^([0-9]+!)?[0-9]+(\\.[0-9]+)*"
+			    "(\\.?(alpha|a|beta|b|preview|pre|c|rc)\\.?[0-9]*)?"
+			    "(\\.?(post|rev|r)\\.?[0-9]*)?"
+			    "(\\.?dev\\.?[0-9]*)?$", REG_EXTENDED | REG_ICASE | REG_NOSUB) ||
+		    regcomp(&release, "^([0-9]+!)?[0-9]+(\\.[0-9]+)*$", REG_EXTENDED | REG_NOSUB))
+			die("cannot compile the version grammar");
+		compiled = true;
+	}
+	return regexec(wildcard ? &release : &full, v, 0, NULL, 0) == 0;
+}
+
 bool deps_parse(const char *req, struct requirement *out)
 {
 	static const char *const ops[] = { "==", "!=", "<=", ">=", "~=", "<", ">" };
@@ -203,6 +223,13 @@ bool deps_parse(const char *req, struct requirement *out)
 	for (size_t i = 0; i < vlen - (wildcard ? 2 : 0); i++)
 		if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '!')
 			return false;
+	/* And PEP 440's grammar, not just its characters: pip takes a whole
+	 * entry that ends like an archive ("x==1.zip", "x==1.tar.gz") for a
+	 * file's path. */
+	char bare[sizeof out->version];
+	snprintf(bare, sizeof bare, "%.*s", (int)(vlen - (wildcard ? 2 : 0)), v);
+	if (!pep440(bare, wildcard))
+		return false;
 	if (!strcmp(out->op, "~=") && !strchr(v, '.'))
 		return false;	/* ~= needs at least two release numbers */
 	memcpy(out->version, v, vlen + 1);

@@ -158,7 +158,7 @@ deps_run 'import os, roomy; d = os.path.dirname(roomy.__file__); print(sum(os.pa
 is "$status/$(jq_ 'j["stdout"]')" "200/$((5 * 17 << 20))" \
 	"a set of files larger than a run may write, more than a run's /tmp holds, installs"
 for bad in 'greet; rm -rf /' 'greet[extra]' 'greet @ http://x/greet.whl' '--index-url=http://evil' 'greet>=1,<2' \
-	'greet==1.0; python_version>"3"' '../greet' 'greet ==1.0' 'https://x/y.whl'; do
+	'greet==1.0; python_version>"3"' '../greet' 'greet ==1.0' 'https://x/y.whl' 'greet==1.0.zip' 'greet>=1.tar.gz'; do
 	deps_run 1 "$bad"
 	like "$status/$(jq_ 'j["error"]')" '^400/dependencies\[0\] .* is not a package name with at most one version clause' \
 		"\"$bad\" is a 400 naming the entry"

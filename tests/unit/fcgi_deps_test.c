@@ -25,7 +25,8 @@ int main(void)
 	static const char *const good[] = {
 		"numpy==1.24.2", "numpy!=1.0", "numpy<=2", "numpy<2", "numpy>1", "numpy~=1.24",
 		"numpy==1.*", "numpy!=1.24.*", "numpy==1!2.0", "numpy==2.0rc1", "numpy==1.0.post1.dev2",
-		"zope.interface", "a",
+		"zope.interface", "a", "numpy==1.0a1", "numpy==1.0alpha.1", "numpy>=1.0RC1", "numpy==1.0c1",
+		"numpy==1.0.post1", "numpy==1.0r1", "numpy==1.0.dev0", "numpy<2.0b", "numpy==1!0.1.*",
 	};
 	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
 		ok(parses(good[i]), "accepted: %s", good[i]);
@@ -36,6 +37,10 @@ int main(void)
 		"numpy>=", "numpy@https://example.org/numpy.whl", "git+https://example.org/x.git",
 		"./pkg", "/tmp/pkg", "-e.", "--index-url=http://x", "-numpy", "numpy-", "num py",
 		"numpy>=1.*", "numpy~=1", "numpy==v1.0", "numpy==1.0+local", "numpy(>=1.0)",
+		/* what pip would take for a file's path */
+		"numpy==1.zip", "numpy==1.0.whl", "numpy>=1.tar.gz", "numpy==1.tgz", "numpy<=2.tar",
+		/* not PEP 440 */
+		"numpy==1.0abc", "numpy==1..0", "numpy==1.0.", "numpy==1!", "numpy==1!2!3", "numpy==1.0rc1.*",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		ok(!parses(bad[i]), "refused: \"%s\"", bad[i]);
