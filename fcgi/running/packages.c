@@ -267,8 +267,19 @@ static int lookup(const struct config *c, const char *req, struct run_request *r
 	return -1;
 }
 
+/* What an entry takes on disk: its blocks, and at least a block per file
+ * or directory whatever its length (an inode, a directory entry), so that
+ * many small files count for what they cost, not for their bytes. */
+static off_t footprint(const struct stat *st)
+{
+	off_t rounded = (st->st_size + 4095) & ~(off_t)4095, blocks = (off_t)st->st_blocks * 512;
+	rounded = rounded > 4096 ? rounded : 4096;
+	return blocks > rounded ? blocks : rounded;
+}
+
 /* Regular files and directories only, each link count 1 and depth bounded,
- * given the modes a run needs to read them and nothing more. */
+ * given the modes a run needs to read them and nothing more; *size: what
+ * they take on disk. */
 static int check_tree(int dirfd, int depth, off_t *size, char *why, size_t whylen)
 {
 	int fd = dup(dirfd);
@@ -288,6 +299,7 @@ static int check_tree(int dirfd, int depth, off_t *size, char *why, size_t whyle
 			snprintf(why, whylen, "%s: %s", de->d_name, strerror(errno));
 			rc = -1;
 		} else if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+			*size += footprint(&st);
 			int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			rc = sub < 0 || fchmod(sub, 0755) < 0 ? -1 : check_tree(sub, depth + 1, size, why, whylen);
 			if (sub < 0)
@@ -295,7 +307,7 @@ static int check_tree(int dirfd, int depth, off_t *size, char *why, size_t whyle
 			if (sub >= 0)
 				close(sub);
 		} else if (S_ISREG(st.st_mode) && st.st_nlink == 1) {
-			*size += st.st_size;
+			*size += footprint(&st);
 			if (fchmodat(dirfd, de->d_name, st.st_mode & 0111 ? 0755 : 0644, 0) < 0) {
 				snprintf(why, whylen, "%s: %s", de->d_name, strerror(errno));
 				rc = -1;

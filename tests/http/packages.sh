@@ -262,6 +262,8 @@ is "$status/$(jq_ 'j["error"]')" "400/dependencies: the wheel directory has no p
 	"a package the directory does not have is a 400 naming it"
 deps_run 1 huge
 is "$status" 413 "a set larger than package_max_mb is a 413"
+deps_run 1 smallfiles
+is "$status" 413 "so is one of small files that take more than package_max_mb on disk, if not in bytes"
 deps_run 1 urldep
 is "$status" 400 "a dependency named by URL, a source distribution, is a 400"
 like "$(jq_ 'j["error"]')" 'depends on file:///links/evilsrc-1\.0\.tar\.gz, named by URL: only the index.s wheels are installed' \

@@ -66,6 +66,10 @@ wheel("shadow", "1.0", {"cycler.pyc": importlib.util.MAGIC_NUMBER + bytes(12) +
 for n in ("big-a", "big-b", "big-c"):
     wheel(n, "1.0", {f"{n.replace('-', '_')}/__init__.py": b"", f"{n.replace('-', '_')}/blob.bin": os.urandom(700 << 10)})
 wheel("huge", "1.0", {"huge/__init__.py": b"", "huge/blob.bin": os.urandom(3 << 20)})
+# Many files of a byte each: little in bytes, but a block (and an inode)
+# each on disk, some 8 MB.
+wheel("smallfiles", "1.0", {"smallfiles/__init__.py": b"",
+                            **{f"smallfiles/d{i // 500}/f{i}": b"x" for i in range(2000)}})
 # Files larger than a run may write, more of them than a run's /tmp holds:
 # a set of the size of scipy's.
 wheel("roomy", "1.0", {"roomy/__init__.py": b"", **{f"roomy/part{i}.bin": bytes(17 << 20) for i in range(5)}},
