@@ -283,6 +283,12 @@ struct run_request {
 	 * package set installed for them (packages.c) */
 	char **missing;
 	size_t n_missing;
+	/* and those the installed packages satisfy, which a set may bring
+	 * again as another's dependency: then the set's version is the one
+	 * the run imports, and the one that must satisfy them */
+	struct requirement *satisfied;
+	size_t n_satisfied;
+	char package_conflict[1024];	/* one the set's version does not satisfy, or "" */
 	char package_path[160];		/* "/packages/KEY/site", or "": put on sys.path */
 	char package_modules[4096];	/* its top-level modules, space-separated */
 	int package_lock;		/* held while the run uses the set, or -1 */

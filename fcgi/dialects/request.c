@@ -51,6 +51,7 @@ void request_free(struct run_request *r)
 	for (size_t i = 0; i < r->n_missing; i++)
 		free(r->missing[i]);
 	free(r->missing);
+	free(r->satisfied);
 	packages_release(r);
 	if (r->json)
 		json_object_put(r->json);
@@ -338,6 +339,11 @@ static int parse_dependencies(const struct config *c, struct run_request *r, jso
 		shown(s, strlen(s), nm, sizeof nm);
 		const char *version = deps_installed_version(reqs[i].name);
 		if (version && deps_satisfies(version, &reqs[i])) {
+			if (config_installs(c)) {
+				if (!r->satisfied)
+					r->satisfied = xmalloc(n * sizeof *r->satisfied);
+				r->satisfied[r->n_satisfied++] = reqs[i];
+			}
 			if (r->packages.len)
 				buf_puts(&r->packages, ", ");
 			json_put_cstring(&r->packages, reqs[i].name);

@@ -233,6 +233,30 @@ static int use_set(const struct config *c, const char *key, struct run_request *
 		}
 		used += (size_t)n;
 	}
+	/* What the run imports: a pre-installed package the set brings again
+	 * (another's dependency) comes from the set, ahead on sys.path. */
+	r->packages.len = 0;
+	r->package_conflict[0] = '\0';
+	for (size_t i = 0; i < r->n_satisfied; i++) {
+		const struct requirement *s = &r->satisfied[i];
+		const char *have = deps_installed_version(s->name);
+		json_object *v = NULL;
+		if (json_object_object_get_ex(packages, s->name, &v) && json_object_is_type(v, json_type_string)) {
+			have = json_object_get_string(v);
+			if (!deps_satisfies(have, s) && !r->package_conflict[0])
+				snprintf(r->package_conflict, sizeof r->package_conflict,
+					 "%s%s%s: the packages installed for the other dependencies bring %s %.100s, "
+					 "which does not satisfy it", s->name, s->op, s->version, s->name, have);
+		}
+		if (r->packages.len)
+			buf_puts(&r->packages, ", ");
+		json_put_cstring(&r->packages, s->name);
+		buf_puts(&r->packages, ": ");
+		if (have && *have)
+			json_put_cstring(&r->packages, have);
+		else
+			buf_puts(&r->packages, "null");
+	}
 	for (size_t i = 0; i < r->n_missing; i++) {
 		char name[256];
 		snprintf(name, sizeof name, "%.*s", (int)strcspn(r->missing[i], "=!<>~"), r->missing[i]);
@@ -595,7 +619,6 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 {
 	char req[KEY_HEX + 1], path[4300];
 	request_key(c, r, req);
-	size_t packages_len = r->packages.len;
 	if (lookup(c, req, r) == 0) {
 		metrics_package(PACKAGES_CACHED);
 		return 0;
@@ -628,7 +651,6 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 	if (lookup(c, req, r) == 0) {
 		metrics_package(PACKAGES_CACHED);
 	} else if ((rc = install(ctx, c, req, r, e, &held)) == 0) {
-		r->packages.len = packages_len;
 		rc = lookup(c, req, r);
 		if (held >= 0)
 			close(held);	/* before evict() takes it whole */
@@ -647,8 +669,14 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 int packages_prepare(struct request_ctx *ctx, const struct config *c, struct run_request *r,
 		     struct http_error *e)
 {
-	if (!r->n_missing || prepare(ctx, c, r, e) == 0)
+	if (!r->n_missing)
 		return 0;
+	if (prepare(ctx, c, r, e) == 0) {
+		if (!r->package_conflict[0])
+			return 0;
+		packages_release(r);
+		return http_fail(e, 400, "dependencies: %s", r->package_conflict);
+	}
 	/* A 502 or 504 of the service's own: nothing ran. A fleet's front end
 	 * tells it by this header from the 502 and 504 of a host's nginx,
 	 * after which the script may have run (nginx/coderunner-fleet.conf);

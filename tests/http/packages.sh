@@ -117,6 +117,12 @@ deps_run 'import numpy; print(numpy.__version__)' crowd==1.0
 is "$status/$(jq_ 'j["stdout"]')" '200/crowd' \
 	"a set with more top-level modules than a run can name gets its own numpy too"
 is "$(metric "$cold")" $((c + 1)) "cold: the set's modules could not be checked against the template's"
+deps_run 'import numpy; print(numpy.__version__)' numpy needs-oldnumpy
+is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/0.1/{"numpy": "0.1", "needs-oldnumpy": "1.0"}' \
+	"a pre-installed package that a set brings again: the response names the version the run imports"
+deps_run 'import numpy; print(numpy.__version__)' 'numpy>=1.20' needs-oldnumpy
+is "$status/$(jq_ 'j["error"]')" "400/dependencies: numpy>=1.20: the packages installed for the other dependencies bring numpy 0.1, which does not satisfy it" \
+	"a 400 when the set's version does not satisfy the entry the pre-installed one did"
 deps_run 'import os
 for what, f in [("write", lambda: open("/packages/x", "w")), ("list", lambda: os.listdir("/packages")),
                 ("change", lambda: open(os.environ["PYTHONPATH"] + "/greet.py", "a"))]:

@@ -54,6 +54,9 @@ wheel("needs-greet", "1.0", {"needs_greet/__init__.py": b"import greet\nGREETING
       requires=["greet>=2.0"])
 wheel("other", "1.0", {"other.py": b"NAME = 'other'\n"})
 wheel("numpy", "0.1", {"numpy/__init__.py": b"__version__ = '0.1'\n"})
+# A package whose dependency the pre-installed numpy does not satisfy: the
+# set brings a numpy of its own, which a run imports ahead of it.
+wheel("needs-oldnumpy", "1.0", {"needs_oldnumpy.py": b""}, requires=["numpy<1"])
 # A numpy of its own among more top-level modules than a run's record of
 # them holds (4 KiB): such a set can never run warm.
 wheel("crowd", "1.0", {"numpy/__init__.py": b"__version__ = 'crowd'\n",
