@@ -175,6 +175,10 @@ enum slot_wait { SLOT_TAKEN, SLOT_QUEUE_FULL, SLOT_TIMED_OUT, SLOT_STOPPING, SLO
 enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int client_fd,
 			     int *slot);
 void slots_release(int slot);
+/* A place in the queue held while a request waits for another worker's
+ * work rather than for a slot: its index, or -1 when the queue is full. */
+int slots_queue_enter(unsigned queue_size);
+void slots_queue_leave(int place);
 void slots_release_pid(pid_t pid);	/* master: what a dead worker held */
 unsigned slots_running(void);
 unsigned slots_waiting(void);
@@ -389,6 +393,11 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 /* The run slot of a script, or of a package install: the slot, or -1 with
  * e set (503, and ctx gets Retry-After). Give it back with slots_release(). */
 int run_slot_take(struct request_ctx *ctx, struct http_error *e);
+/* A queue place for a wait that is not for a slot (an install of the same
+ * packages by another worker): the place, or -1 with e set as
+ * run_slot_take() sets it for a full queue. Give it back with
+ * slots_queue_leave(). */
+int run_queue_enter(struct request_ctx *ctx, struct http_error *e);
 
 /* ---- packages.c: dependencies installed on demand, cached ------------- */
 /* Master, at start and reload: the cache's directories; at start, staging

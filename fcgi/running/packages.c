@@ -624,17 +624,26 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 		return 0;
 	}
 	/* One install per set of requirements: the others wait for it, then
-	 * find its set. */
+	 * find its set. Each waits in a place of the run queue, as a request
+	 * waiting for a slot does: past queue_size, a 503 at once rather than
+	 * one more worker held. */
 	snprintf(path, sizeof path, "%s/locks/%s", c->package_cache, req);
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
 	unsigned waited_ms = 0;
-	int lock;
+	int lock, place = -1;
 	for (;;) {
-		if ((lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		if ((lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+			slots_queue_leave(place);
 			return http_fail(e, 500, "cannot open %s: %s", path, strerror(errno));
+		}
 		for (; flock(lock, LOCK_EX | LOCK_NB) < 0; waited_ms += 50) {
+			if (place < 0 && (place = run_queue_enter(ctx, e)) < 0) {
+				close(lock);
+				return -1;
+			}
 			if (waited_ms > (c->package_install_timeout_s + 30) * 1000u) {
 				close(lock);
+				slots_queue_leave(place);
 				return http_fail(e, 504, "another install of the same dependencies did not finish in time");
 			}
 			nanosleep(&pause, NULL);
@@ -647,6 +656,7 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 			break;
 		close(lock);
 	}
+	slots_queue_leave(place);	/* the install takes a run slot of its own */
 	int rc = 0, held = -1;
 	if (lookup(c, req, r) == 0) {
 		metrics_package(PACKAGES_CACHED);

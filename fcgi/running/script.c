@@ -11,6 +11,21 @@
 
 #include "fcgi/fcgi.h"
 
+/* A 503 that nothing ran: the client may send it again, after Retry-After. */
+static int busy(struct request_ctx *ctx)
+{
+	snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers, "Retry-After: %u\r\n",
+		 service.cfg.retry_after_s);
+	log_note(&ctx->log, "busy");
+	return -1;
+}
+
+static int queue_full(struct request_ctx *ctx, struct http_error *e)
+{
+	http_fail(e, 503, "every run slot and the queue are full; retry after %u s", service.cfg.retry_after_s);
+	return busy(ctx);
+}
+
 int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 {
 	const struct config *c = &service.cfg;
@@ -25,19 +40,21 @@ int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 		return -1;
 	case SLOT_STOPPING:
 		http_fail(e, 503, "the service is shutting down; retry in a moment");
-		goto busy;
+		return busy(ctx);
 	case SLOT_QUEUE_FULL:
-		http_fail(e, 503, "every run slot and the queue are full; retry after %u s", c->retry_after_s);
-		goto busy;
+		return queue_full(ctx, e);
 	case SLOT_TIMED_OUT:
 		http_fail(e, 503, "no run slot became free within %u s; retry after %u s",
 			  c->queue_timeout_s, c->retry_after_s);
-	busy:
-		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers, "Retry-After: %u\r\n", c->retry_after_s);
-		log_note(&ctx->log, "busy");
-		return -1;
+		return busy(ctx);
 	}
 	return -1;
+}
+
+int run_queue_enter(struct request_ctx *ctx, struct http_error *e)
+{
+	int place = slots_queue_enter(service.cfg.queue_size);
+	return place >= 0 ? place : queue_full(ctx, e);
 }
 
 int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,

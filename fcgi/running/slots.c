@@ -113,6 +113,26 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 	return result;
 }
 
+/* Waits of a worker for another's work count against queue_size as waits
+ * for a slot do: each holds a worker, and the workers past max_runs +
+ * queue_size must stay free for health checks. */
+int slots_queue_enter(unsigned queue_size)
+{
+	if (queue_size > MAX_QUEUE_SLOTS)
+		queue_size = MAX_QUEUE_SLOTS;
+	int place;
+	if (take(shm->queue, queue_size, getpid(), &place))
+		return place;
+	metrics_rejected();
+	return -1;
+}
+
+void slots_queue_leave(int place)
+{
+	if (place >= 0 && place < MAX_QUEUE_SLOTS)
+		atomic_store(&shm->queue[place], 0);
+}
+
 void slots_release(int slot)
 {
 	if (slot < 0 || slot >= MAX_RUN_SLOTS)

@@ -254,6 +254,27 @@ kill -9 "$worker"
 for _ in $(seq 100); do [ -z "$(ls -A "$cache/staging")" ] && break; sleep 0.1; done
 is "$(ls -A "$cache/staging")" "" "a worker killed in an eviction: the set it was removing goes as it is reaped"
 http_stop
+# Requests the same as one being installed wait for it in the run queue,
+# as requests waiting for a slot do: past queue_size they are a 503 at
+# once, and a worker is left for /health (all four workers were held, and
+# /health waited for the install to time out).
+http_start "package_index_url = http://127.0.0.1:$iport/simple" "package_cache = $cache" \
+	package_install_timeout_s=8 preload=none max_runs=1 queue_size=1 workers=4
+waiting=()
+for i in 1 2 3 4; do
+	curl -s -o /dev/null -D "$http_tmp/same.$i.h" -w '%{http_code}\n' -H 'Content-Type: application/json' \
+		--data '{"script": "print(1)", "dependencies": ["big-e"]}' "$base/api/run" >"$http_tmp/same.$i" &
+	waiting+=($!)
+	sleep 0.3
+done
+sleep 1
+is "$(curl -s -m 4 -o /dev/null -w '%{http_code}' "$base/health")" 200 \
+	"four identical installs at once, on one run slot and one queue place: /health is answered"
+is "$(cat "$http_tmp"/same.[34])" "503
+503" "the two past the queue are a 503 at once"
+like "$(cat "$http_tmp/same.4.h")" 'Retry-After: [0-9]+' "with Retry-After"
+wait "${waiting[@]}"
+http_stop
 index_stop
 
 # ---- from a directory of wheels, cold runs, a small cache
