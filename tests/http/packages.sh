@@ -291,6 +291,12 @@ deps_run 1 huge
 is "$status" 413 "a set larger than package_max_mb is a 413"
 deps_run 1 smallfiles
 is "$status" 413 "so is one of small files that take more than package_max_mb on disk, if not in bytes"
+for twin in "sitehook sitecustomize" "stdlib-twin reprlib"; do
+	deps_run 'print(globals().get("HOOKED"))' "${twin% *}"
+	is "$status/$(jq_ 'j["error"]')" \
+		"400/dependencies cannot be installed: the packages provide ${twin#* }, the name of a module of Python's own" \
+		"a package that provides ${twin#* } is refused: it would stand in for Python's own"
+done
 deps_run 1 urldep
 is "$status" 400 "a dependency named by URL, a source distribution, is a 400"
 like "$(jq_ 'j["error"]')" 'depends on file:///links/evilsrc-1\.0\.tar\.gz, named by URL: only the index.s wheels are installed' \

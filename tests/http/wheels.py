@@ -65,6 +65,10 @@ wheel("crowd", "1.0", {"numpy/__init__.py": b"__version__ = 'crowd'\n",
 # set brings it as much as a cycler.py would.
 wheel("shadow", "1.0", {"cycler.pyc": importlib.util.MAGIC_NUMBER + bytes(12) +
                         marshal.dumps(compile("NAME = 'shadow'\n", "cycler.py", "exec"))})
+# Modules named as Python's own: site's hook, run as an interpreter starts
+# with the set on PYTHONPATH, and a standard library module.
+wheel("sitehook", "1.0", {"sitecustomize.py": b"import builtins; builtins.HOOKED = 1\n"})
+wheel("stdlib-twin", "1.0", {"stdlib_twin.py": b"", "reprlib.py": b"raise SystemExit('twin')\n"})
 # Big and incompressible: for package_max_mb and the cache's size.
 for n in ("big-a", "big-b", "big-c"):
     wheel(n, "1.0", {f"{n.replace('-', '_')}/__init__.py": b"", f"{n.replace('-', '_')}/blob.bin": os.urandom(700 << 10)})

@@ -158,4 +158,14 @@ for n in os.listdir(site):
         top_level.add(n)
     elif n.endswith(tuple(importlib.machinery.all_suffixes())):    # .py, .pyc, .so ...
         top_level.add(n.split(".")[0])
+# A module named as one of Python's own, or as site's hooks, would stand in
+# for it: where the interpreter starts with the set on PYTHONPATH (a run
+# with a sandbox of its own), from its start, before the script (site runs
+# a sitecustomize.py; a .pth of the system's imports what it names); where
+# the set goes on sys.path later (a pre-started or warm run), only from
+# then on. A package has no business doing either: such a set is refused.
+shadows = sorted(top_level & (set(sys.stdlib_module_names) | {"sitecustomize", "usercustomize"}))
+if shadows:
+    answer(error="unsafe", name=None,
+           detail=f"the packages provide {shadows[0]}, the name of a module of Python's own")
 answer(ok=True, packages=packages, top_level=sorted(top_level), size=size)
