@@ -81,6 +81,8 @@ void buf_free(struct buf *b);
 bool utf8_valid(const unsigned char *s, size_t n);
 /* Append s as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
 void json_put_string(struct buf *b, const void *s, size_t n);
+/* The bytes json_put_string() writes for valid UTF-8, quotes left out. */
+size_t json_string_len(const void *s, size_t n);
 void json_put_cstring(struct buf *b, const char *s);
 void base64_encode(struct buf *b, const unsigned char *s, size_t n);
 /* Decode into out (at least n/4*3 bytes); returns the length or -1 if invalid. */

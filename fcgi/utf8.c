@@ -112,6 +112,18 @@ void json_put_string(struct buf *b, const void *p, size_t n)
 	buf_putc(b, '"');
 }
 
+size_t json_string_len(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t len = n;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '"' || s[i] == '\\' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')
+			len += 1;
+		else if (s[i] < 0x20)
+			len += 5;	/* \u00XX */
+	return len;
+}
+
 void json_put_cstring(struct buf *b, const char *s)
 {
 	json_put_string(b, s, strlen(s));

@@ -12,7 +12,9 @@
  *
  * The response must stay as small as the budget says, whatever the script
  * left: a returned file's path counts against the budget with its content
- * (32 levels of 255-byte names make an 8 KiB key), and the names of files left
+ * (32 levels of 255-byte names make an 8 KiB key), text counts as what it
+ * becomes once escaped if that is more than its base64 would be (a control
+ * character takes six bytes), and the names of files left
  * out stop at OMITTED_NAMES bytes, past which they are only counted. Without
  * that, a /work full of empty files under long names made a response of
  * 133 MB.
@@ -95,15 +97,30 @@ static void add_file(struct walk *w, int dirfd, const char *name, const char *pa
 	close(fd);
 	if (!ok)
 		return;
-	w->used += w->content.len + key;
+	const unsigned char *p = (const unsigned char *)w->content.data;
+	bool text = !memchr(p, '\0', w->content.len) && utf8_valid(p, w->content.len);
+	/* Text goes out escaped, each control character as six bytes: a
+	 * file of them would come back six times its size. It costs what it
+	 * would as base64 at least, so that the artifacts stay within 4/3 of
+	 * the budget however they are encoded. */
+	size_t cost = w->content.len;
+	if (text) {
+		size_t escaped = json_string_len(p, w->content.len), as_base64 = escaped - escaped / 4;
+		if (as_base64 > cost)	/* the length whose base64 is as long */
+			cost = as_base64;
+	}
+	if (cost > w->cap - w->used || key > w->cap - w->used - cost) {
+		omit(w, path);
+		return;
+	}
+	w->used += cost + key;
 	w->files++;
 	if (!w->first)
 		buf_puts(w->json, ", ");
 	w->first = false;
 	json_put_cstring(w->json, path);
 	buf_puts(w->json, ": ");
-	const unsigned char *p = (const unsigned char *)w->content.data;
-	if (!memchr(p, '\0', w->content.len) && utf8_valid(p, w->content.len))
+	if (text)
 		json_put_string(w->json, p, w->content.len);
 	else {
 		buf_puts(w->json, "{\"content\": \"");

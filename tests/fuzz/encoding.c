@@ -14,6 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_put_string(&b, data, size);
 	if (!json_check(b.data, b.len, 2) || !utf8_valid((const unsigned char *)b.data, b.len))
 		abort();
+	if (utf8_valid(data, size) && json_string_len(data, size) != b.len - 2)
+		abort();
 	buf_reset(&b);
 	base64_encode(&b, data, size);
 	unsigned char *back = malloc(size + 3);

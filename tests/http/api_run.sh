@@ -118,6 +118,13 @@ is "$(jq_ 'sorted(j["artifacts"]), sorted(j["artifacts_omitted"])')" '[["ok"], [
 run_json '{"script": "open(\"output/big.bin\", \"wb\").write(b\"x\" * (10 * 1024 * 1024 - 3))"}'
 is "$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '[[], ["big.bin"]]' \
 	"an artifact's path counts against the 10 MiB with its content"
+# Control characters are valid UTF-8, each escaped as six bytes (\u0001):
+# 9 MiB of them made a 54 MiB string of a 10 MiB budget.
+run_json '{"script": "open(\"output/ctl.txt\", \"wb\").write(b\"\\x01\" * (9 << 20))\nopen(\"output/ok.txt\", \"w\").write(\"a\\tb\\n\" * 1000)"}'
+is "$status/$(jq_ 'sorted(j["artifacts"]), j["artifacts_omitted"]')" '200/[["ok.txt"], ["ctl.txt"]]' \
+	"text that escaping would blow up counts against the 10 MiB as its base64 would"
+[ "$(stat -c %s "$http_tmp/resp")" -lt $((14 << 20)) ]
+ok $? "and the response stays within 4/3 of the budget"
 # 1100 files 8 KB deep: 1000 returned, the names of the 100 left out would be
 # 800 KB; 16384 such files made a response of 133 MB.
 run_json '{"script": "import os\nos.chdir(\"output\")\nfor i in range(31):\n    os.mkdir(\"d\" * 250); os.chdir(\"d\" * 250)\nfor i in range(1100):\n    open(\"%04d\" % i + \"f\" * 236, \"w\").close()"}'

@@ -44,6 +44,13 @@ int main(void)
 	is_str(enc("\xc0\xaf", 2), "\"\xef\xbf\xbd\xef\xbf\xbd\"", "each byte of an overlong form becomes U+FFFD");
 	is_str(enc("\xe2\x82\xac", 3), "\"\xe2\x82\xac\"", "valid UTF-8 passes through");
 	is_str(enc("", 0), "\"\"", "the empty string");
+	char ascii[128 + 3];
+	for (int i = 0; i < 128; i++)
+		ascii[i] = (char)i;
+	memcpy(ascii + 128, "\xe2\x82\xac", 3);
+	is_int((long)json_string_len(ascii, sizeof ascii), (long)strlen(enc(ascii, sizeof ascii)) - 2,
+	       "json_string_len is the length json_put_string writes for every ASCII byte and UTF-8");
+	is_int((long)json_string_len("\x01\x01", 2), 12, "a control character escapes to six bytes");
 
 	is_str(b64("", 0), "", "base64 of nothing");
 	is_str(b64("f", 1), "Zg==", "base64 pads one byte");
