@@ -183,11 +183,11 @@ static const char *image_type(const char *name)
 	return NULL;
 }
 
-static void add_text(json_object *content, const char *text)
+static void add_text(json_object *content, const char *text, size_t len)
 {
 	json_object *t = json_object_new_object();
 	json_object_object_add(t, "type", json_object_new_string("text"));
-	json_object_object_add(t, "text", json_object_new_string(text));
+	json_object_object_add(t, "text", json_object_new_string_len(text, (int)len));
 	json_object_array_add(content, t);
 }
 
@@ -240,6 +240,18 @@ static const char *field(json_object *o, const char *key)
 	       json_object_get_string(v) : "";
 }
 
+/* "\nLABEL:\n" and the string field KEY, when there is one and it is not
+ * empty: all of it, the NULs a script wrote (\u0000) and what follows them. */
+static void put_output(struct buf *t, json_object *o, const char *key, const char *label)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string) ||
+	    !json_object_get_string_len(v))
+		return;
+	buf_printf(t, "\n%s:\n", label);
+	buf_put(t, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+}
+
 /* The text an agent reads first: how the run ended, then its output. */
 static void add_summary(json_object *content, const char *tool, int status, json_object *answer)
 {
@@ -253,17 +265,14 @@ static void add_summary(json_object *content, const char *tool, int status, json
 				   json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		else
 			buf_printf(&t, "main() did not return: %s", field(answer, "error"));
-		if (*field(answer, "stdout"))
-			buf_printf(&t, "\nstdout:\n%s", field(answer, "stdout"));
+		put_output(&t, answer, "stdout", "stdout");
 	} else {
 		int code = json_object_object_get_ex(answer, "exit_code", &v) ? json_object_get_int(v) : -1;
 		buf_printf(&t, "exit code %d", code);
-		if (*field(answer, "stdout"))
-			buf_printf(&t, "\nstdout:\n%s", field(answer, "stdout"));
-		if (*field(answer, "stderr"))
-			buf_printf(&t, "\nstderr:\n%s", field(answer, "stderr"));
+		put_output(&t, answer, "stdout", "stdout");
+		put_output(&t, answer, "stderr", "stderr");
 	}
-	add_text(content, t.data ? t.data : "");
+	add_text(content, t.data ? t.data : "", t.len);
 	buf_free(&t);
 }
 

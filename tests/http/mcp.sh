@@ -87,6 +87,11 @@ is "$(jq_ 'j["result"]["isError"], json.dumps(j["result"]["structuredContent"]["
 mcp '{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "open(\"output/a b#1%.txt\", \"w\").write(\"x\")"}}}'
 is "$(jq_ '[c["resource"]["uri"] for c in j["result"]["content"] if c["type"] == "resource"]')" \
 	'["file:///work/output/a%20b%231%25.txt"]' "an artifact's URI is percent-encoded"
+# The summary is text an agent reads first: a NUL the script wrote does not
+# end it (and hide the rest of stdout, and stderr).
+mcp '{"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "import os, sys\nos.write(1, b\"a\\x00b\\n\")\nos.write(2, b\"oops\\n\")"}}}'
+is "$(jq_ 'j["result"]["content"][0]["text"] == "exit code 0\nstdout:\na\x00b\n\nstderr:\noops\n"')" true \
+	"a NUL in stdout does not cut the summary short"
 get /mcp
 is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
 
