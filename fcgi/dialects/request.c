@@ -21,6 +21,7 @@
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
+#define MAX_FILE_DIRS 32	/* a files path's directories: sandbox/workdir.c's MAX_DEPTH */
 
 int http_fail(struct http_error *e, int status, const char *fmt, ...)
 {
@@ -290,6 +291,15 @@ static int parse_files(const struct config *c, struct run_request *r, json_objec
 		if (!request_valid_file_path(name, n))
 			return http_fail(e, 400, "file path \"%s\" is not allowed: use relative paths whose parts "
 					 "are not empty and do not start with \".\", without \"\\\"", shown(name, n, nm, sizeof nm));
+		/* The sandbox copies the work directory in no deeper than it
+		 * copies ./output out (sandbox/workdir.c): a file below would
+		 * be staged, then be missing from the run without a word. */
+		size_t dirs = 0;
+		for (size_t i = 0; i < n; i++)
+			dirs += name[i] == '/';
+		if (dirs > MAX_FILE_DIRS)
+			return http_fail(e, 400, "file path \"%s\" is in %zu nested directories; at most %u are copied "
+					 "into the run", shown(name, n, nm, sizeof nm), dirs, MAX_FILE_DIRS);
 		if (add_entry(c, r, "file", name, n, xstrdup(name), v, t, e))
 			return -1;
 	}

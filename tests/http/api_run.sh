@@ -88,6 +88,13 @@ run_json '{"files": {"main.py": "1"}, "entry_point": "main.py", "context": {"a":
 is "$status" 400 "files with context is a 400"
 run_json '{"files": {"../evil.py": "1"}, "entry_point": "../evil.py"}'
 is "$status" 400 "a .. file path is a 400"
+# The sandbox copies no directory 33 levels down into the run: such a
+# file was staged, then missing from the run, with a 200.
+run_json "$($PY -c 'import json; d = "/".join(["d"] * 33); print(json.dumps({"files": {"main.py": "print(1)", d + "/x.txt": "hi"}, "entry_point": "main.py"}))')"
+like "$status/$(jq_ 'j["error"]')" '^400/file path ".*" is in 33 nested directories; at most 32' \
+	"a file deeper than the sandbox copies is a 400 that says so"
+run_json "$($PY -c 'import json; d = "/".join(["d"] * 32); print(json.dumps({"files": {"main.py": "import os; print(os.path.exists(%r))" % (d + "/x.txt"), d + "/x.txt": "hi"}, "entry_point": "main.py"}))')"
+is "$status/$(jq_ 'j["stdout"]')" "200/True" "one 32 directories down reaches the run"
 # The words CodeRunner's own clients look for.
 run_json '{"script": "print(1)", "files": {"main.py": "1"}, "entry_point": "main.py"}'
 like "$status/$(jq_ 'j["error"]')" '^400/Cannot use both script and files' "script with files: a 400 that says Cannot use both"
