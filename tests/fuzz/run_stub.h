@@ -1,9 +1,10 @@
 /* run_stub.h — for the targets that drive a whole endpoint (mcp.c,
- * execute.c): a stand-in for run_script() and run_slot_take()
- * (fcgi/running/script.c, left out of these targets), since the run itself
- * is not what they fuzz. stub_kind picks the answer: a 503, a script that
- * failed, or one that ran, with stub_channel (stub_channel_len bytes) as
- * what its runner wrote on fd 4. stub_request() makes the request. */
+ * execute.c): a stand-in for run_script(), run_slot_take() and
+ * run_queue_enter() (fcgi/running/script.c, left out of these targets),
+ * since the run itself is not what they fuzz. stub_kind picks the answer:
+ * a 503, a script that failed, or one that ran, with stub_channel
+ * (stub_channel_len bytes) as what its runner wrote on fd 4.
+ * stub_request() makes the request. */
 #include <string.h>
 
 #include "fcgi/fcgi.h"
@@ -16,6 +17,11 @@ int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 {
 	(void)ctx;
 	return http_fail(e, 503, "every run slot and the queue are full");
+}
+
+int run_queue_enter(struct request_ctx *ctx, struct http_error *e)
+{
+	return run_slot_take(ctx, e);
 }
 
 int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,
