@@ -87,7 +87,9 @@ static void add_file(struct walk *w, int dirfd, const char *name, const char *pa
 		close(fd);
 		return;
 	}
-	size_t size = (size_t)st.st_size, key = strlen(path);
+	/* The key goes out escaped too: a name of control characters takes six
+	 * bytes for each. */
+	size_t size = (size_t)st.st_size, key = json_string_len(path, strlen(path));
 	if (w->files >= MAX_FILES || size > w->cap - w->used || key > w->cap - w->used - size) {
 		omit(w, path);
 		close(fd);

@@ -138,6 +138,11 @@ run_json '{"script": "import os\nos.chdir(\"output\")\nfor i in range(31):\n    
 is "$status/$(jq_ 'len(j["artifacts"]), len(j["artifacts_omitted"]) + j.get("artifacts_omitted_unnamed", 0), len(json.dumps(j["artifacts_omitted"])) < 80 * 1024, j["artifacts_omitted"][0][-240:-236]')" \
 	'200/[1000, 100, true, "1000"]' \
 	"the names of files left out stop at 64 KiB; the rest are counted in artifacts_omitted_unnamed"
+# The same in names of control characters: each key 48 KB once escaped, and
+# 1000 of them made a response of 48 MB.
+run_json '{"script": "import os\nos.chdir(\"output\")\nfor i in range(31):\n    os.mkdir(\"\\x01\" * 250); os.chdir(\"\\x01\" * 250)\nfor i in range(1000):\n    open(\"%04d\" % i + \"\\x01\" * 236, \"w\").close()"}'
+[ "$status" = 200 ] && [ "$(stat -c %s "$http_tmp/resp")" -lt $((14 << 20)) ]
+ok $? "names of control characters count as escaped: the response stays within 4/3 of the budget ($(stat -c %s "$http_tmp/resp") bytes)"
 
 # Files sent under output/ are the script's to change: what it removed or
 # replaced (a file by a directory, a directory by a file) is not returned.
