@@ -84,8 +84,11 @@ def _own_modules():
                 entries = ()
             for e in entries:
                 stem, dot, ext = e.partition(".")
+                # (A directory named numpy.py is no module, as the path
+                # finder sees it, nor the service: fcgi/running/run.c.)
                 if dot and (ext in ("py", "pyc") or ext.endswith("so")):
-                    _own.add(stem)
+                    if os.path.isfile(os.path.join(where, e)):
+                        _own.add(stem)
                 elif not dot and os.path.isfile(os.path.join(where, e, "__init__.py")):
                     _own.add(e)
     return _own

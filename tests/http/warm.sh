@@ -30,6 +30,11 @@ OWN=$($PY -c 'import json; print(json.dumps({"entry_point": "main.py", "files": 
 # with the template's numpy.
 SHADOW=$($PY -c 'import json; print(json.dumps({"entry_point": "main.py", "files": {
     "main.py": "import pandas, numpy\nprint(numpy.X, pandas.__name__)", "numpy.py": "X = \"mine\""}}))')
+# A directory named numpy.py is no module: a cold run imports the installed
+# numpy, and so must a warm one.
+DIRNAMED=$($PY -c 'import json; print(json.dumps({"entry_point": "main.py", "files": {
+    "main.py": "import pandas, numpy\nprint(numpy.__file__, numpy.ndarray is pandas.DataFrame([1]).values.__class__)",
+    "numpy.py/x.txt": "x"}}))')
 SLOW=$(json_with script 'import time, pandas
 time.sleep(2)
 print("slow done")')
@@ -51,6 +56,8 @@ warm0=$(starts warm)
 run_json "$OWN"
 warm_own="$status/$(jq_ 'j["stdout"]')"
 is "$(( $(starts warm) - warm0 ))" 1 "a run that makes its own json.py itself starts warm"
+run_json "$DIRNAMED"
+warm_dirnamed="$status/$(jq_ '[j["exit_code"], j["stdout"], j["stderr"].strip().splitlines()[-1:]]')"
 run_json "$SHADOW"
 warm_shadow="$status/$(jq_ '[j["exit_code"], j["stdout"], j["stderr"].strip().splitlines()[-1:]]')"
 rss=$(curl -s "$base/metrics" | sed -n 's/^coderunner_template_resident_bytes //p')
@@ -229,6 +236,9 @@ is "$warm_own" "$status/$(jq_ 'j["stdout"]')" \
 run_json "$SHADOW"
 is "$warm_shadow" "$status/$(jq_ '[j["exit_code"], j["stdout"], j["stderr"].strip().splitlines()[-1:]]')" \
 	"a pandas import beside a numpy.py of the run's is a cold run's ($warm_shadow)"
+run_json "$DIRNAMED"
+is "$warm_dirnamed" "$status/$(jq_ '[j["exit_code"], j["stdout"], j["stderr"].strip().splitlines()[-1:]]')" \
+	"beside a directory named numpy.py, a warm run's numpy is a cold run's ($warm_dirnamed)"
 http_stop
 
 # One that cannot even be run is tried again after 10 s, not on every turn
