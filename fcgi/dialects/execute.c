@@ -18,15 +18,16 @@
 #define KIB 1024u
 #define MIB (1024u * 1024u)
 
-/* {"error": ...}, with what the script printed when it ran. */
-static void answer_error(struct request_ctx *ctx, int status, const char *message,
-			 const struct run_result *res)
+/* {"error": ...}, with what the script printed when it ran; the message
+ * len bytes, NULs a script's exception held among them. */
+static void answer_error_len(struct request_ctx *ctx, int status, const char *message, size_t len,
+			     const struct run_result *res)
 {
 	struct buf *b = &ctx->rsp.body;
 	ctx->rsp.status = status;
 	buf_reset(b);
 	buf_puts(b, "{\"error\": ");
-	json_put_cstring(b, message);
+	json_put_string(b, message, len);
 	if (res) {
 		buf_puts(b, ", \"stdout\": ");
 		json_put_string(b, res->out.data, res->out.len);
@@ -34,6 +35,12 @@ static void answer_error(struct request_ctx *ctx, int status, const char *messag
 	buf_puts(b, "}\n");
 	if (status >= 500)
 		log_note(&ctx->log, message);
+}
+
+static void answer_error(struct request_ctx *ctx, int status, const char *message,
+			 const struct run_result *res)
+{
+	answer_error_len(ctx, status, message, strlen(message), res);
 }
 
 /* The script's text, or NULL after answering why there is none; *tree
@@ -123,8 +130,8 @@ static void answer(struct request_ctx *ctx, const struct config *c, const struct
 		buf_puts(b, "}\n");
 	} else if (!returned && head && json_object_object_get_ex(head, "error", &v) &&
 		   json_object_is_type(v, json_type_string)) {
-		snprintf(msg, sizeof msg, "%s", json_object_get_string(v));
-		answer_error(ctx, 400, msg, res);
+		size_t len = (size_t)json_object_get_string_len(v);
+		answer_error_len(ctx, 400, json_object_get_string(v), len < sizeof msg ? len : sizeof msg - 1, res);
 	} else if (head_len || returned) {
 		answer_error(ctx, 400, "the answer of main() could not be read: did the script write on fd 4?", res);
 	} else if (res->signal) {

@@ -233,15 +233,17 @@ static void add_artifact(json_object *content, const char *name, json_object *va
 	json_object_array_add(content, item);
 }
 
-static const char *field(json_object *o, const char *key)
+/* The string field KEY, all of it: the NULs a script wrote (\u0000) and
+ * what follows them. */
+static void put_field(struct buf *t, json_object *o, const char *key)
 {
 	json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
-	       json_object_get_string(v) : "";
+	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		buf_put(t, json_object_get_string(v), (size_t)json_object_get_string_len(v));
 }
 
 /* "\nLABEL:\n" and the string field KEY, when there is one and it is not
- * empty: all of it, the NULs a script wrote (\u0000) and what follows them. */
+ * empty. */
 static void put_output(struct buf *t, json_object *o, const char *key, const char *label)
 {
 	json_object *v;
@@ -249,7 +251,7 @@ static void put_output(struct buf *t, json_object *o, const char *key, const cha
 	    !json_object_get_string_len(v))
 		return;
 	buf_printf(t, "\n%s:\n", label);
-	buf_put(t, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	put_field(t, o, key);
 }
 
 /* The text an agent reads first: how the run ended, then its output. */
@@ -258,13 +260,16 @@ static void add_summary(json_object *content, const char *tool, int status, json
 	struct buf t = { 0 };
 	json_object *v;
 	if (status != 200) {
-		buf_printf(&t, "The script did not run (HTTP %d): %s", status, field(answer, "error"));
+		buf_printf(&t, "The script did not run (HTTP %d): ", status);
+		put_field(&t, answer, "error");
 	} else if (!strcmp(tool, "execute_main")) {
-		if (json_object_object_get_ex(answer, "result", &v))
+		if (json_object_object_get_ex(answer, "result", &v)) {
 			buf_printf(&t, "main() returned: %s",
 				   json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		else
-			buf_printf(&t, "main() did not return: %s", field(answer, "error"));
+		} else {
+			buf_puts(&t, "main() did not return: ");
+			put_field(&t, answer, "error");
+		}
 		put_output(&t, answer, "stdout", "stdout");
 	} else {
 		int code = json_object_object_get_ex(answer, "exit_code", &v) ? json_object_get_int(v) : -1;

@@ -92,6 +92,9 @@ is "$(jq_ '[c["resource"]["uri"] for c in j["result"]["content"] if c["type"] ==
 mcp '{"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "import os, sys\nos.write(1, b\"a\\x00b\\n\")\nos.write(2, b\"oops\\n\")"}}}'
 is "$(jq_ 'j["result"]["content"][0]["text"] == "exit code 0\nstdout:\na\x00b\n\nstderr:\noops\n"')" true \
 	"a NUL in stdout does not cut the summary short"
+mcp '{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "execute_main", "arguments": {"script": "def main():\n    raise ValueError(\"a\\x00b\")"}}}'
+is "$(jq_ '"a\x00b" in j["result"]["content"][0]["text"]')" true \
+	"nor in the error of a main() that did not return"
 get /mcp
 is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
 
