@@ -55,10 +55,11 @@ static int check_programs(const struct config *c)
 			fprintf(stderr, "coderunner-fcgi: %s: %s: %s\n", keys[i], progs[i], strerror(errno));
 			rc = 1;
 		}
+	/* Whatever else is wrong: one pass of --check-config says all of it. */
 	char *real = realpath(c->python, NULL);
-	if (rc == 0 && (!in_sandbox_root(c->python) || !real || !in_sandbox_root(real))) {
-		fprintf(stderr, "coderunner-fcgi: python: %s%s%s: a sandbox sees only /usr, /bin, /sbin and /lib* "
-			"of the host, so no run could start it\n", c->python, real ? " -> " : "", real ? real : "");
+	if (real && (!in_sandbox_root(c->python) || !in_sandbox_root(real))) {
+		fprintf(stderr, "coderunner-fcgi: python: %s -> %s: a sandbox sees only /usr, /bin, /sbin and /lib* "
+			"of the host, so no run could start it\n", c->python, real);
 		rc = 1;
 	}
 	free(real);
