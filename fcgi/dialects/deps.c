@@ -230,8 +230,20 @@ bool deps_parse(const char *req, struct requirement *out)
 	snprintf(bare, sizeof bare, "%.*s", (int)(vlen - (wildcard ? 2 : 0)), v);
 	if (!pep440(bare, wildcard))
 		return false;
-	if (!strcmp(out->op, "~=") && !strchr(v, '.'))
-		return false;	/* ~= needs at least two release numbers */
+	if (!strcmp(out->op, "~=")) {
+		/* ~= needs at least two release numbers: 1.0, not 1 nor 1.rc1 */
+		const char *r = strchr(v, '!') ? strchr(v, '!') + 1 : v;
+		int numbers = 0;
+		for (;;) {
+			numbers++;
+			r += strspn(r, "0123456789");
+			if (*r != '.' || !isdigit((unsigned char)r[1]))
+				break;
+			r++;
+		}
+		if (numbers < 2)
+			return false;
+	}
 	memcpy(out->version, v, vlen + 1);
 	return true;
 }
@@ -267,27 +279,26 @@ static void parse_version(const char *s, struct version *v)
 		else
 			break;
 	}
+	/* Each spelling PEP 440 allows, any case, the longer before those it
+	 * starts with: "1.0pre1" is 1.0rc1, not 1.0 (which it was, taken for
+	 * an unknown suffix). */
+	enum { POST = 5, DEV };
+	static const struct { const char *word; int kind; } words[] = {
+		{ "alpha", 1 }, { "a", 1 }, { "beta", 2 }, { "b", 2 }, { "preview", 3 }, { "pre", 3 },
+		{ "post", POST }, { "rev", POST }, { "rc", 3 }, { "r", POST }, { "c", 3 }, { "dev", DEV },
+	};
 	while (*s && *s != '+') {
 		while (*s == '.' || *s == '-' || *s == '_')
 			s++;
-		long *slot = NULL;
-		if (!strncasecmp(s, "rc", 2) || (*s == 'c' && isdigit((unsigned char)s[1]))) {
-			v->pre_kind = 3;
-			s += *s == 'c' ? 1 : 2;
-			slot = &v->pre;
-		} else if (*s == 'a' || *s == 'b') {
-			v->pre_kind = *s == 'a' ? 1 : 2;
-			s += !strncmp(s, "alpha", 5) ? 5 : !strncmp(s, "beta", 4) ? 4 : 1;
-			slot = &v->pre;
-		} else if (!strncasecmp(s, "post", 4)) {
-			s += 4;
-			slot = &v->post;
-		} else if (!strncasecmp(s, "dev", 3)) {
-			s += 3;
-			slot = &v->dev;
-		} else {
+		size_t i = 0, n = sizeof words / sizeof *words;
+		while (i < n && strncasecmp(s, words[i].word, strlen(words[i].word)) != 0)
+			i++;
+		if (i == n)
 			break;
-		}
+		s += strlen(words[i].word);
+		long *slot = words[i].kind == POST ? &v->post : words[i].kind == DEV ? &v->dev : &v->pre;
+		if (words[i].kind < POST)
+			v->pre_kind = words[i].kind;
 		char *end = (char *)s;
 		*slot = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : 0;
 		s = end;

@@ -36,7 +36,7 @@ int main(void)
 		"numpy>= 1.0", " numpy", "numpy ", "numpy>=1.0,<2", "numpy===1.0", "numpy=1.0",
 		"numpy>=", "numpy@https://example.org/numpy.whl", "git+https://example.org/x.git",
 		"./pkg", "/tmp/pkg", "-e.", "--index-url=http://x", "-numpy", "numpy-", "num py",
-		"numpy>=1.*", "numpy~=1", "numpy==v1.0", "numpy==1.0+local", "numpy(>=1.0)",
+		"numpy>=1.*", "numpy~=1", "numpy~=1.rc1", "numpy~=1!2.post1", "numpy==v1.0", "numpy==1.0+local", "numpy(>=1.0)",
 		/* what pip would take for a file's path */
 		"numpy==1.zip", "numpy==1.0.whl", "numpy>=1.tar.gz", "numpy==1.tgz", "numpy<=2.tar",
 		/* not PEP 440 */
@@ -54,6 +54,15 @@ int main(void)
 	for (size_t i = 0; i + 1 < sizeof order / sizeof *order; i++)
 		ok(deps_version_compare(order[i], order[i + 1]) < 0, "%s < %s", order[i], order[i + 1]);
 	ok(deps_version_compare("1.0", "1.0.0") == 0, "1.0 == 1.0.0");
+	/* Every spelling PEP 440 allows, as its normal form */
+	static const char *const same[][2] = {
+		{ "1.0pre1", "1.0rc1" }, { "1.0preview1", "1.0rc1" }, { "1.0c1", "1.0rc1" }, { "1.0c", "1.0rc0" },
+		{ "1.0RC1", "1.0rc1" }, { "1.0A1", "1.0a1" }, { "1.0alpha1", "1.0a1" }, { "1.0BETA2", "1.0b2" },
+		{ "1.0rev1", "1.0.post1" }, { "1.0r1", "1.0.post1" }, { "1.0-post1", "1.0.post1" }, { "1.0DEV3", "1.0.dev3" },
+	};
+	for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+		ok(deps_version_compare(same[i][0], same[i][1]) == 0, "%s == %s", same[i][0], same[i][1]);
+	ok(!satisfies("1.24.2", "numpy<=1.24.2pre1"), "1.24.2 is not <= 1.24.2pre1, a release candidate");
 	ok(deps_version_compare("1.24.2+dfsg", "1.24.2") == 0, "a local label does not count");
 
 	/* clauses against an installed version */
