@@ -68,18 +68,15 @@ static void hold_stop_signals(bool hold)
  * past nginx's access rules and limits. */
 static bool tcp_peer_allowed(int fd, const struct sockaddr_storage *sa)
 {
-	char addr[INET6_ADDRSTRLEN];
+	/* The peer as 16 bytes, an IPv4 one (a dual-stack listener's too)
+	 * as an IPv4-mapped address. */
+	struct in6_addr peer;
 	if (sa->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		if (!inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr))
-			return false;
+		memset(&peer, 0, sizeof peer);
+		peer.s6_addr[10] = peer.s6_addr[11] = 0xff;
+		memcpy(&peer.s6_addr[12], &((const struct sockaddr_in *)sa)->sin_addr, 4);
 	} else if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		/* An IPv4 client of a dual-stack listener is named as IPv4. */
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)
-			    ? !inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], addr, sizeof addr)
-			    : !inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof addr))
-			return false;
+		peer = ((const struct sockaddr_in6 *)sa)->sin6_addr;
 	} else {
 		return true;
 	}
@@ -89,12 +86,27 @@ static bool tcp_peer_allowed(int fd, const struct sockaddr_storage *sa)
 	const char *list = getenv("FCGI_WEB_SERVER_ADDRS");
 	if (!list || !*list)
 		return true;
-	size_t n = strlen(addr);
 	for (const char *p = list; *p;) {
 		p += strspn(p, ", \t");
 		size_t len = strcspn(p, ", \t");
-		if (len == n && memcmp(p, addr, n) == 0)
-			return true;
+		/* Each as libfcgi read it (inet_addr(): 127.1 and 0177.0.0.1
+		 * too), or an IPv6 address in any of its spellings. */
+		char text[INET6_ADDRSTRLEN];
+		struct in_addr v4;
+		struct in6_addr v6;
+		if (len && len < sizeof text) {
+			snprintf(text, sizeof text, "%.*s", (int)len, p);
+			bool parsed = inet_aton(text, &v4) != 0;
+			if (parsed) {
+				memset(&v6, 0, sizeof v6);
+				v6.s6_addr[10] = v6.s6_addr[11] = 0xff;
+				memcpy(&v6.s6_addr[12], &v4, 4);
+			} else {
+				parsed = inet_pton(AF_INET6, text, &v6) == 1;
+			}
+			if (parsed && memcmp(&v6, &peer, sizeof peer) == 0)
+				return true;
+		}
 		p += len;
 	}
 	return false;

@@ -258,9 +258,10 @@ http_stop
 
 # ---- a TCP listener (spawn-fcgi -p): only the web servers named in
 # FCGI_WEB_SERVER_ADDRS may connect, as libfcgi's accept allowed, since any
-# process that reaches the port would otherwise run scripts past nginx.
+# process that reaches the port would otherwise run scripts past nginx. The
+# addresses are read as libfcgi read them (127.1 is 127.0.0.1).
 fcgi_tcp=1
-FCGI_WEB_SERVER_ADDRS="10.9.9.9, 127.0.0.1" http_start max_runs=1 queue_size=0 workers=2 preload=none
+FCGI_WEB_SERVER_ADDRS="10.9.9.9, fe80::1,127.1" http_start max_runs=1 queue_size=0 workers=2 preload=none
 run_json '{"script": "print(6 * 7)"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/42" \
 	"over TCP, from an address FCGI_WEB_SERVER_ADDRS lists: the run is answered"
