@@ -429,7 +429,12 @@ int config_check_run_uids(const struct config *c, char *err, size_t errlen)
  * check with "setrlimit: Operation not permitted": refuse it here. */
 int config_check_limits(const struct config *c, char *err, size_t errlen)
 {
-	if (prctl(PR_CAPBSET_READ, CAP_SYS_RESOURCE) == 1)
+	/* Whether the sandbox will hold CAP_SYS_RESOURCE: as root, what the
+	 * bounding set allows; otherwise only what the ambient set carries
+	 * across its execve. (So --check-config in a root shell checks
+	 * nothing here; the service, under its unit, does.) */
+	if (getuid() == 0 ? prctl(PR_CAPBSET_READ, CAP_SYS_RESOURCE) == 1
+			  : prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_RESOURCE, 0, 0) == 1)
 		return 0;	/* the sandbox may raise its limits */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && c->nofile > rl.rlim_max) {
@@ -448,8 +453,10 @@ int config_check_limits(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* The longest a request can take: an install, a wait for another worker's
- * install of the same set, a wait for a slot, a run. nginx's shipped
+/* The longest a request can take: where installs are configured, a wait
+ * for a slot, an install and 30 s more (for another worker's install of
+ * the same set), then a wait for a slot and a run; for POST /execute, a
+ * wait for a slot and its own timeout. nginx's shipped
  * fastcgi_read_timeout must exceed it, or nginx answers 504 while the run
  * goes on; so must drain_timeout_s, or a stop cuts it off. Neither is an
  * error (a service that never installs, or whose operator raised nginx's
@@ -457,21 +464,25 @@ int config_check_limits(const struct config *c, char *err, size_t errlen)
 #define NGINX_READ_TIMEOUT_S 500
 int config_check_timeouts(const struct config *c, char *err, size_t errlen)
 {
-	unsigned longest = (config_installs(c) ? c->package_install_timeout_s + 30 : 0) +
-			   c->queue_timeout_s + c->timeout_max_s;
-	if (longest >= NGINX_READ_TIMEOUT_S) {
-		snprintf(err, errlen, "a request may take up to %u s (package_install_timeout_s + 30 + "
-			 "queue_timeout_s + timeout_max_s): raise fastcgi_read_timeout (%u s) in the nginx snippet "
-			 "above it", longest, NGINX_READ_TIMEOUT_S);
-		return -1;
-	}
-	if (c->drain_timeout_s < longest) {
-		snprintf(err, errlen, "a request may take up to %u s (package_install_timeout_s + 30 + "
-			 "queue_timeout_s + timeout_max_s), and a stop waits only drain_timeout_s = %u s for it",
-			 longest, c->drain_timeout_s);
-		return -1;
-	}
-	return 0;
+	unsigned run = (config_installs(c) ? c->queue_timeout_s + c->package_install_timeout_s + 30 : 0) +
+		       c->queue_timeout_s + c->timeout_max_s;
+	unsigned execute = c->queue_timeout_s + c->execute_timeout_s;
+	unsigned longest = run > execute ? run : execute;
+	bool nginx = longest >= NGINX_READ_TIMEOUT_S, drain = c->drain_timeout_s < longest;
+	if (!nginx && !drain)
+		return 0;
+	int n = snprintf(err, errlen, "a request may take up to %u s (%s)", longest,
+			 run >= execute ? (config_installs(c) ? "queue_timeout_s + package_install_timeout_s + 30 + "
+							       "queue_timeout_s + timeout_max_s"
+							     : "queue_timeout_s + timeout_max_s")
+					: "queue_timeout_s + execute_timeout_s");
+	if (nginx && n >= 0 && (size_t)n < errlen)
+		n += snprintf(err + n, errlen - (size_t)n, ": raise fastcgi_read_timeout (%u s) in the nginx "
+			      "snippet above it", NGINX_READ_TIMEOUT_S);
+	if (drain && n >= 0 && (size_t)n < errlen)
+		snprintf(err + n, errlen - (size_t)n, "%s a stop waits only drain_timeout_s = %u s for it",
+			 nginx ? "; and" : ", and", c->drain_timeout_s);
+	return -1;
 }
 
 bool config_uint(const struct config *c, const char *name, size_t len, unsigned *value)

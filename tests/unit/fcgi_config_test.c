@@ -49,7 +49,11 @@ int main(void)
 	is_int(config_check_timeouts(&cfg, err, sizeof err), 0, "the default timeouts fit nginx's and the drain");
 	is_int(load("timeout_max_s = 400\npackage_index_url = https://pypi.org/simple\n"), 0, "a longer timeout_max_s, with installs");
 	is_int(config_check_timeouts(&cfg, err, sizeof err), -1, "is one nginx's fastcgi_read_timeout would cut");
-	ok(strstr(err, "up to 560 s") && strstr(err, "fastcgi_read_timeout"), "saying how long, and what to raise");
+	ok(strstr(err, "up to 570 s") && strstr(err, "fastcgi_read_timeout") && strstr(err, "drain_timeout_s = 480"),
+	   "saying how long, and what to raise: nginx's timeout and the drain");
+	is_int(load("execute_timeout_s = 600\n"), 0, "a longer execute_timeout_s");
+	is_int(config_check_timeouts(&cfg, err, sizeof err), -1, "counts too");
+	ok(strstr(err, "up to 610 s (queue_timeout_s + execute_timeout_s)") != NULL, "saying so");
 	is_int(load("drain_timeout_s = 60\n"), 0, "a short drain_timeout_s");
 	is_int(config_check_timeouts(&cfg, err, sizeof err), -1, "is one a stop would cut");
 	ok(strstr(err, "drain_timeout_s = 60") != NULL, "saying so");
