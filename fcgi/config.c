@@ -43,7 +43,7 @@ struct key {
 
 static const struct key keys[] = {
 	UA(max_runs, 1, MAX_RUN_SLOTS, "sandboxed runs at once; auto = 2 x CPUs"),
-	UA(queue_size, 0, MAX_QUEUE_SLOTS, "requests that may wait for a run slot; auto = 2 x max_runs"),
+	UA(queue_size, 0, MAX_QUEUE_SLOTS, "requests that may wait for a run slot, or for another's install of the same dependencies; auto = 2 x max_runs"),
 	UA(workers, 1, MAX_WORKERS, "worker processes; auto = max_runs + queue_size + 2, so health checks never wait behind runs"),
 	UA(prestarted, 1, MAX_PRESTARTED, "sandboxes kept built with an interpreter started, waiting for a run; auto = CPUs"),
 	U(queue_timeout_s, 0, 3600, "10", "longest wait for a run slot before 503"),

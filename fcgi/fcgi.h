@@ -181,6 +181,8 @@ void slots_release(int slot);
  * work rather than for a slot: its index, or -1 when the queue is full. */
 int slots_queue_enter(unsigned queue_size);
 void slots_queue_leave(int place);
+/* Whether the request's connection (or -1: none) is hung up. */
+bool slots_client_gone(int fd);
 void slots_release_pid(pid_t pid);	/* master: what a dead worker held */
 unsigned slots_running(void);
 unsigned slots_waiting(void);
@@ -396,10 +398,12 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
  * e set (503, and ctx gets Retry-After). Give it back with slots_release(). */
 int run_slot_take(struct request_ctx *ctx, struct http_error *e);
 /* A queue place for a wait that is not for a slot (an install of the same
- * packages by another worker): the place, or -1 with e set as
- * run_slot_take() sets it for a full queue. Give it back with
- * slots_queue_leave(). */
+ * packages by another worker): the place, or -1 with e set (503, and ctx
+ * gets Retry-After). Give it back with slots_queue_leave(). */
 int run_queue_enter(struct request_ctx *ctx, struct http_error *e);
+/* Whether such a wait must end: -1 with e set (499 when the client has
+ * gone, 503 when the service stops), else 0. */
+int run_wait_ended(struct request_ctx *ctx, struct http_error *e);
 
 /* ---- packages.c: dependencies installed on demand, cached ------------- */
 /* Master, at start and reload: the cache's directories; at start, staging

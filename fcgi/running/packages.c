@@ -646,6 +646,11 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 				slots_queue_leave(place);
 				return http_fail(e, 504, "another install of the same dependencies did not finish in time");
 			}
+			if (run_wait_ended(ctx, e) < 0) {
+				close(lock);
+				slots_queue_leave(place);
+				return -1;
+			}
 			nanosleep(&pause, NULL);
 		}
 		/* The holder before us removes the file as it lets go (or the

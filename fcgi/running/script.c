@@ -20,12 +20,6 @@ static int busy(struct request_ctx *ctx)
 	return -1;
 }
 
-static int queue_full(struct request_ctx *ctx, struct http_error *e)
-{
-	http_fail(e, 503, "every run slot and the queue are full; retry after %u s", service.cfg.retry_after_s);
-	return busy(ctx);
-}
-
 int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 {
 	const struct config *c = &service.cfg;
@@ -42,7 +36,8 @@ int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 		http_fail(e, 503, "the service is shutting down; retry in a moment");
 		return busy(ctx);
 	case SLOT_QUEUE_FULL:
-		return queue_full(ctx, e);
+		http_fail(e, 503, "every run slot and the queue are full; retry after %u s", c->retry_after_s);
+		return busy(ctx);
 	case SLOT_TIMED_OUT:
 		http_fail(e, 503, "no run slot became free within %u s; retry after %u s",
 			  c->queue_timeout_s, c->retry_after_s);
@@ -54,7 +49,28 @@ int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 int run_queue_enter(struct request_ctx *ctx, struct http_error *e)
 {
 	int place = slots_queue_enter(service.cfg.queue_size);
-	return place >= 0 ? place : queue_full(ctx, e);
+	if (place >= 0)
+		return place;
+	/* Run slots may be free: it is the queue the wait needs. */
+	http_fail(e, 503, "another request is installing the same dependencies, and every place in the "
+		  "queue is taken; retry after %u s", service.cfg.retry_after_s);
+	return busy(ctx);
+}
+
+/* As a wait for a slot ends: a request nobody waits for must not keep its
+ * place from one somebody does, and a stop takes no new run. */
+int run_wait_ended(struct request_ctx *ctx, struct http_error *e)
+{
+	if (worker_service_stopping()) {
+		http_fail(e, 503, "the service is shutting down; retry in a moment");
+		return busy(ctx);
+	}
+	if (slots_client_gone(ctx->client_fd)) {
+		http_fail(e, 499, "the client closed the connection while the request waited for an install");
+		log_note(&ctx->log, "client gone");
+		return -1;
+	}
+	return 0;
 }
 
 int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,

@@ -57,7 +57,7 @@ static void wake_all(void)
 /* The longest sleep between looks at the connection. */
 #define CLIENT_CHECK_MS 100
 
-static bool hung_up(int fd)
+bool slots_client_gone(int fd)
 {
 	struct pollfd p = { fd, POLLRDHUP, 0 };
 	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
@@ -91,7 +91,7 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 			result = SLOT_STOPPING;
 			break;
 		}
-		if (hung_up(client_fd)) {
+		if (slots_client_gone(client_fd)) {
 			result = SLOT_CLIENT_GONE;
 			break;
 		}

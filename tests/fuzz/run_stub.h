@@ -1,9 +1,9 @@
 /* run_stub.h — for the targets that drive a whole endpoint (mcp.c,
- * execute.c): a stand-in for run_script(), run_slot_take() and
- * run_queue_enter() (fcgi/running/script.c, left out of these targets),
- * since the run itself is not what they fuzz. stub_kind picks the answer:
- * a 503, a script that failed, or one that ran, with stub_channel
- * (stub_channel_len bytes) as what its runner wrote on fd 4.
+ * execute.c): a stand-in for run_script(), run_slot_take(),
+ * run_queue_enter() and run_wait_ended() (fcgi/running/script.c, left out
+ * of these targets), since the run itself is not what they fuzz. stub_kind
+ * picks the answer: a 503, a script that failed, or one that ran, with
+ * stub_channel (stub_channel_len bytes) as what its runner wrote on fd 4.
  * stub_request() makes the request. */
 #include <string.h>
 
@@ -22,6 +22,13 @@ int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 int run_queue_enter(struct request_ctx *ctx, struct http_error *e)
 {
 	return run_slot_take(ctx, e);
+}
+
+int run_wait_ended(struct request_ctx *ctx, struct http_error *e)
+{
+	(void)ctx;
+	(void)e;
+	return 0;
 }
 
 int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_result *res,

@@ -262,7 +262,7 @@ http_start "package_index_url = http://127.0.0.1:$iport/simple" "package_cache =
 	package_install_timeout_s=8 preload=none max_runs=1 queue_size=1 workers=4
 waiting=()
 for i in 1 2 3 4; do
-	curl -s -o /dev/null -D "$http_tmp/same.$i.h" -w '%{http_code}\n' -H 'Content-Type: application/json' \
+	curl -s -o "$http_tmp/same.$i.body" -D "$http_tmp/same.$i.h" -w '%{http_code}\n' -H 'Content-Type: application/json' \
 		--data '{"script": "print(1)", "dependencies": ["big-e"]}' "$base/api/run" >"$http_tmp/same.$i" &
 	waiting+=($!)
 	sleep 0.3
@@ -273,6 +273,14 @@ is "$(curl -s -m 4 -o /dev/null -w '%{http_code}' "$base/health")" 200 \
 is "$(cat "$http_tmp"/same.[34])" "503
 503" "the two past the queue are a 503 at once"
 like "$(cat "$http_tmp/same.4.h")" 'Retry-After: [0-9]+' "with Retry-After"
+like "$(cat "$http_tmp/same.4.body")" '"error": "another request is installing the same dependencies, and every place in the queue is taken' \
+	"saying what they would wait for"
+# The one that waits in the queue for the install: its client gives up, and
+# its place goes to the next request, which runs once the install has ended.
+kill "${waiting[1]}"
+sleep 0.5
+run_json '{"script": "print(6)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/6" "a request waiting for an install whose client left gives its queue place up"
 wait "${waiting[@]}"
 http_stop
 index_stop
