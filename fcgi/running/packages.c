@@ -27,7 +27,8 @@
  *                     costs a file read.
  *   locks/REQ         held (flock) by the one worker installing REQ: the same
  *                     requirements asked for at once are installed once.
- *                     Removed as it lets go.
+ *                     Removed as it lets go; an install that failed leaves
+ *                     its answer in it for those that waited.
  *   staging/          installs under way (install.WORKER.*) and sets being
  *                     removed (evicted.WORKER.KEY); emptied at start, and of
  *                     a worker's when it dies.
@@ -614,6 +615,42 @@ static void evict(const struct config *c)
 	close(lock);
 }
 
+/* An install's verdict on its requirements or the index, left in its lock
+ * file for those that waited on it: the same requirements would fail the
+ * same way again, and each waiter trying the index anew held its queue
+ * place for up to package_install_timeout_s more, one after the other.
+ * The service's own failures (a 500) and the installing client's (a 499,
+ * a 503) are not its verdict, and the next holder tries again. */
+static bool verdict(int status)
+{
+	return status == 400 || status == 413 || status == 502 || status == 504;
+}
+
+static void verdict_leave(int lock, const struct http_error *e)
+{
+	char text[sizeof e->message + 16];
+	int len = snprintf(text, sizeof text, "%d %s", e->status, e->message);
+	if (len > 0 && pwrite(lock, text, (size_t)len, 0) != len)
+		log_msg("cannot leave an install's failure for its waiters: %s", strerror(errno));
+}
+
+/* 0 and E filled: the install LOCK was held for failed, as it said. */
+static int verdict_read(int lock, struct http_error *e)
+{
+	char text[sizeof e->message + 16];
+	ssize_t len = pread(lock, text, sizeof text - 1, 0);
+	if (len <= 0)
+		return -1;
+	text[len] = '\0';
+	char *end;
+	long status = strtol(text, &end, 10);
+	if (!verdict((int)status) || *end != ' ')
+		return -1;
+	metrics_package(PACKAGES_FAILED);
+	http_fail(e, (int)status, "%s", end + 1);
+	return 0;
+}
+
 static int prepare(struct request_ctx *ctx, const struct config *c, struct run_request *r,
 		   struct http_error *e)
 {
@@ -659,9 +696,17 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 		struct stat held, now;
 		if (fstat(lock, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino)
 			break;
+		if (verdict_read(lock, e) == 0) {
+			close(lock);
+			slots_queue_leave(place);
+			return -1;
+		}
 		close(lock);
 	}
 	slots_queue_leave(place);	/* the install takes a run slot of its own */
+	/* A holder killed after its verdict and before the unlink left it. */
+	if (ftruncate(lock, 0) < 0)
+		log_msg("cannot empty %s: %s", path, strerror(errno));
 	int rc = 0, held = -1;
 	if (lookup(c, req, r) == 0) {
 		metrics_package(PACKAGES_CACHED);
@@ -673,8 +718,11 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 			http_fail(e, 500, "the installed packages vanished from %s", c->package_cache);
 		else
 			evict(c);
-	} else if (held >= 0) {
-		close(held);
+	} else {
+		if (held >= 0)
+			close(held);
+		if (verdict(e->status))
+			verdict_leave(lock, e);
 	}
 	unlink(path);
 	close(lock);

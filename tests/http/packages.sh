@@ -283,6 +283,32 @@ run_json '{"script": "print(6)"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/6" "a request waiting for an install whose client left gives its queue place up"
 wait "${waiting[@]}"
 http_stop
+# An install that fails (here at package_install_timeout_s): those that
+# waited for it get its answer, rather than each trying the index again,
+# one after the other, for as long again. (The install stopped with the
+# service above left its lock file, which nobody holds: harmless.)
+rm -f "$cache"/locks/*
+http_start "package_index_url = http://127.0.0.1:$iport/simple" "package_cache = $cache" \
+	package_install_timeout_s=3 preload=none max_runs=1 queue_size=3 workers=5
+tried=$(grep -c 'package install failed' "$fcgi_log")
+waiting=()
+for i in 1 2 3; do
+	curl -s -o "$http_tmp/failed.$i.body" -w '%{http_code}\n' -H 'Content-Type: application/json' \
+		--data '{"script": "print(1)", "dependencies": ["big-f"]}' "$base/api/run" >"$http_tmp/failed.$i" &
+	waiting+=($!)
+	sleep 0.3
+done
+wait "${waiting[@]}"
+is "$(cat "$http_tmp"/failed.[123] | tr '\n' ' ')" "504 504 504 " "three identical requests whose install times out are each a 504"
+is "$(($(grep -c 'package install failed' "$fcgi_log") - tried))" 1 "from one install: those that waited for it got its answer"
+is "$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["error"])' "$http_tmp/failed.3.body")" \
+	"installing the dependencies took longer than 3 s (package_install_timeout_s); nothing was kept" \
+	"the install's own message"
+cache_whole "$cache" "after the waiters took the failed install's answer"
+deps_run 1 big-f
+is "$status" 504 "a request after the failure tries the index again"
+is "$(($(grep -c 'package install failed' "$fcgi_log") - tried))" 2 "with an install of its own"
+http_stop
 index_stop
 
 # ---- from a directory of wheels, cold runs, a small cache
@@ -316,9 +342,10 @@ is "$status/$(jq_ 'j["error"]')" \
 cache_whole "$cache" "after the set too big"
 
 # Eviction past package_cache_max_mb (1 MB; big-* take 0.7 MB each): least
-# recently used first, never a set a run holds.
+# recently used first, never a set a run holds. (The run holds its set for
+# 10 s: big-b's install must end within it, on a loaded machine too.)
 curl -s -o "$http_tmp/held" -H 'Content-Type: application/json' --data-binary \
-	'{"script": "import big_a, os, time\ntime.sleep(4)\nprint(os.path.getsize(os.path.dirname(big_a.__file__) + \"/blob.bin\"))", "dependencies": ["big-a"]}' \
+	'{"script": "import big_a, os, time\ntime.sleep(10)\nprint(os.path.getsize(os.path.dirname(big_a.__file__) + \"/blob.bin\"))", "dependencies": ["big-a"]}' \
 	"$base/api/run" &
 held=$!
 for _ in $(seq 100); do [ "$(metric "$installed")" -ge 2 ] && break; sleep 0.1; done
