@@ -50,6 +50,12 @@ mcp '{"jsonrpc": "2.0", "id": 1, "method": '
 is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "400/[null, -32700]" "a body that is not JSON is a parse error"
 mcp "[$(seq -s, 70000)]"
 is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "413/[null, -32600]" "a body of more values than max_json_values is a 413, as for /api/run"
+# Past nginx's body limit (16 MiB, as max_body_mib) the web server answers,
+# in the protocol's shape as the service would.
+head -c $((17 << 20)) /dev/zero >"$http_tmp/huge"
+status=$(curl -s -o "$http_tmp/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$http_tmp/huge" "$base/mcp")
+is "$status/$(jq_ 'j["jsonrpc"], j["id"], j["error"]["code"]')" '413/["2.0", null, -32600]' \
+	"a body past the web server's limit is a JSON-RPC error too"
 mcp '1'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "a bare number is valid JSON, but no message: an invalid request"
 mcp '{"jsonrpc": "2.0", "id": 2, "method": "resources/list"}'

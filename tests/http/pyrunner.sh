@@ -124,6 +124,12 @@ is "$status/$(jq_ 'j["status"], j["stdout"]')" '200/["success", "1\n"]' \
 get /run
 is "$status" 405 "GET /run is a 405"
 like "$headers" '^Allow: POST' "with Allow: POST"
+# Past nginx's body limit (16 MiB, as max_body_mib) the web server answers,
+# in FastAPI's shape as the service would.
+head -c $((17 << 20)) /dev/zero >"$http_tmp/huge"
+status=$(curl -s -o "$http_tmp/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$http_tmp/huge" "$base/run")
+is "$status/$(jq_ 'j["detail"]')" "413/the request body is larger than the 16 MiB limit" \
+	"a body past the web server's limit is a 413 with a detail"
 
 http_stop
 is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left behind"
