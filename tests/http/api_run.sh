@@ -286,6 +286,7 @@ cases = [
     ("a bad request line", b"POST /api/run HTTP/1.1 x\r\nHost: x\r\n\r\n"),
     ("a bad escape in the URI", b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("a URI too long", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("HTTP/2.0 as text", b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n"),
     ("the error page itself", b"GET /coderunner-errors/400 HTTP/1.1\r\nHost: x\r\n\r\n"),
 ]
 for name, request in cases:
@@ -315,7 +316,7 @@ EOF_PY
 )
 for refused in "a bad chunk size: 400" "Content-Length and chunked: 400" "Content-Length: abc: 400" \
 	"two Content-Lengths: 400" "HTTP/1.1 without Host: 400" "a bad request line: 400" \
-	"a bad escape in the URI: 400" "a URI too long: 414" "the error page itself: 404"; do
+	"a bad escape in the URI: 400" "a URI too long: 414" "HTTP/2.0 as text: 505" "the error page itself: 404"; do
 	like "$malformed" "^$refused \\['artifacts', 'error', 'exit_code', 'stderr', 'stdout'\\] id$" \
 		"${refused%:*}: nginx's ${refused##*: } is a JSON error with the request's id"
 done
