@@ -35,6 +35,9 @@ ctype() { sed -n 's/^Content-Type: //Ip' <<<"$headers"; }
 is "$(ctype)" application/json "its 405 is sent as JSON"
 get /playground/nope.html
 is "$status/$(ctype)" "404/application/json" "and its 404 for a .html it does not have"
+# A Range past a file's end would be nginx's HTML 416; ranges are off.
+get /playground/playground.js -H 'Range: bytes=999999-'
+is "$status/$(ctype)" "200/text/javascript" "a Range past the end of a file gets the whole file, not an HTML error"
 # This location's error_page lines replace the server's: those that can
 # come from it are JSON too.
 head -c $((17 << 20)) /dev/zero >"$http_tmp/huge"
