@@ -38,6 +38,8 @@ is "$status/$(ctype)" "404/application/json" "and its 404 for a .html it does no
 # A Range past a file's end would be nginx's HTML 416; ranges are off.
 get /playground/playground.js -H 'Range: bytes=999999-'
 is "$status/$(ctype)" "200/text/javascript" "a Range past the end of a file gets the whole file, not an HTML error"
+get /playground/playground.js -H 'If-Match: "another"'
+is "$status/$(ctype)/$(jq_ 'j["exit_code"]')" "412/application/json/-1" "an If-Match the file does not meet is a JSON 412"
 # This location's error_page lines replace the server's: those that can
 # come from it are JSON too.
 head -c $((17 << 20)) /dev/zero >"$http_tmp/huge"
