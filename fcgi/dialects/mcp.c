@@ -254,16 +254,16 @@ static void put_output(struct buf *t, json_object *o, const char *key, const cha
 	put_field(t, o, key);
 }
 
-/* The text an agent reads first: how the run ended, then its output. */
+/* The text an agent reads first: how the run ended, then its output.
+ * /execute answers a main() that raised, timed out or gave back what JSON
+ * cannot hold with a 4xx, and with "stdout" only when the script ran: that
+ * script did run, and what it printed is what explains why. */
 static void add_summary(json_object *content, const char *tool, int status, json_object *answer)
 {
 	struct buf t = { 0 };
 	json_object *v;
-	if (status != 200) {
-		buf_printf(&t, "The script did not run (HTTP %d): ", status);
-		put_field(&t, answer, "error");
-	} else if (!strcmp(tool, "execute_main")) {
-		if (json_object_object_get_ex(answer, "result", &v)) {
+	if (!strcmp(tool, "execute_main") && json_object_object_get_ex(answer, "stdout", NULL)) {
+		if (status == 200 && json_object_object_get_ex(answer, "result", &v)) {
 			buf_printf(&t, "main() returned: %s",
 				   json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		} else {
@@ -271,6 +271,9 @@ static void add_summary(json_object *content, const char *tool, int status, json
 			put_field(&t, answer, "error");
 		}
 		put_output(&t, answer, "stdout", "stdout");
+	} else if (status != 200) {
+		buf_printf(&t, "The script did not run (HTTP %d): ", status);
+		put_field(&t, answer, "error");
 	} else {
 		int code = json_object_object_get_ex(answer, "exit_code", &v) ? json_object_get_int(v) : -1;
 		buf_printf(&t, "exit code %d", code);

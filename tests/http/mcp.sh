@@ -101,6 +101,11 @@ is "$(jq_ 'j["result"]["content"][0]["text"] == "exit code 0\nstdout:\na\x00b\n\
 mcp '{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "execute_main", "arguments": {"script": "def main():\n    raise ValueError(\"a\\x00b\")"}}}'
 is "$(jq_ '"a\x00b" in j["result"]["content"][0]["text"]')" true \
 	"nor in the error of a main() that did not return"
+# A main() that raised ran: /execute's 400 says why and what it printed.
+mcp '{"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {"name": "execute_main", "arguments": {"script": "def main():\n    print(\"step 1\")\n    raise ValueError(\"bad\")"}}}'
+is "$(jq_ 'j["result"]["isError"], j["result"]["content"][0]["text"]')" \
+	'[true, "main() did not return: main() raised ValueError: bad (line 3)\nstdout:\nstep 1\n"]' \
+	"a main() that raised is told as one that ran, with what it printed"
 get /mcp
 is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
 
