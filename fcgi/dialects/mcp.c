@@ -243,14 +243,18 @@ static void put_field(struct buf *t, json_object *o, const char *key)
 }
 
 /* "\nLABEL:\n" and the string field KEY, when there is one and it is not
- * empty. */
+ * empty. An agent reads this text, not KEY_truncated: a stream the
+ * service cut says so here, or its end would pass for the script's. */
 static void put_output(struct buf *t, json_object *o, const char *key, const char *label)
 {
 	json_object *v;
+	char flag[64];
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string) ||
 	    !json_object_get_string_len(v))
 		return;
-	buf_printf(t, "\n%s:\n", label);
+	snprintf(flag, sizeof flag, "%s_truncated", key);
+	bool cut = json_object_object_get_ex(o, flag, &v) && json_object_get_boolean(v);
+	buf_printf(t, "\n%s%s:\n", label, cut ? " (truncated: the script wrote more than the service keeps)" : "");
 	put_field(t, o, key);
 }
 

@@ -106,6 +106,10 @@ mcp '{"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {"name": "ex
 is "$(jq_ 'j["result"]["isError"], j["result"]["content"][0]["text"]')" \
 	'[true, "main() did not return: main() raised ValueError: bad (line 3)\nstdout:\nstep 1\n"]' \
 	"a main() that raised is told as one that ran, with what it printed"
+# Output past the service's limit is cut: the text an agent reads says so.
+mcp '{"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "print(\"x\" * 2000000)"}}}'
+is "$(jq_ 'j["result"]["content"][0]["text"].startswith("exit code 0\nstdout (truncated: the script wrote more than the service keeps):\nxxx")')" true \
+	"stdout the service cut is told as cut"
 get /mcp
 is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
 
