@@ -60,9 +60,14 @@ const $ = (id) => document.getElementById(id);
 let attached = {};	// name -> base64
 let downloads = [];	// the object URLs of the artifacts shown, revoked when they go
 
-function show(id, text) {
+// cut: the service kept only the start of what the script wrote, which
+// would otherwise pass for all of it.
+function show(id, text, cut = false) {
   const el = $(id), head = $(id + "-h");
   el.textContent = text;
+  head.dataset.title ??= head.textContent;
+  head.textContent = cut ? `${head.dataset.title} (truncated: the script wrote more than the service keeps)` :
+                           head.dataset.title;
   el.hidden = head.hidden = text === "";
 }
 
@@ -166,8 +171,8 @@ async function run() {
     $("time").textContent = `${j.duration_ms} ms in the sandbox, ${wall} ms in all`;
     $("memory").textContent = `${j.memory_peak_mb} MB peak`;
     $("facts").hidden = false;
-    show("stdout", j.stdout);
-    show("stderr", j.stderr);
+    show("stdout", j.stdout, j.stdout_truncated);
+    show("stderr", j.stderr, j.stderr_truncated);
     showArtifacts(j.artifacts);
     for (const w of j.warnings || []) console.warn(w);
   } catch (e) {

@@ -106,6 +106,18 @@ await step("an attached file", async () => {
         /data\.csv: 25 bytes, 3 lines/.test(r.stdout), JSON.stringify(r));
 });
 
+await step("output past the limit", async () => {
+  await page.select("#mode", "script");
+  await page.$eval("#code", (t) => { t.value = "print('x' * 2000000)"; });
+  const r = await runExample(null);
+  const cut = await page.$eval("#stdout-h", (h) => h.textContent);
+  await page.$eval("#code", (t) => { t.value = "print(1)"; });
+  await runExample(null);
+  const whole = await page.$eval("#stdout-h", (h) => h.textContent);
+  check("stdout the service cut is shown as cut, and the next run's as whole",
+        r.status === "ok" && /^stdout \(truncated/.test(cut) && whole === "stdout", JSON.stringify({ cut, whole }));
+});
+
 await step("a hostile SVG", async () => {
   // An SVG artifact whose script, if it ever runs, names its origin in the
   // title. Each address the page made of it, opened as a page of its own
