@@ -472,9 +472,13 @@ void api_mcp(struct request_ctx *ctx)
 			send_result(ctx, id, r);
 		else
 			mcp_error(ctx, 200, id, RPC_INVALID_PARAMS, why);
-	} else
+	} else {
+		/* Any other name is the client's text, which the log never
+		 * holds (log.c): not the note above. */
+		log_note(&ctx->log, "method not found");
 		mcp_error(ctx, 200, id, RPC_METHOD_NOT_FOUND, "method not found; this server offers "
 			  "initialize, ping, tools/list and tools/call");
+	}
 out:
 	json_object_put(msg);
 }

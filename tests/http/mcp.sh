@@ -60,6 +60,10 @@ mcp '1'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "a bare number is valid JSON, but no message: an invalid request"
 mcp '{"jsonrpc": "2.0", "id": 2, "method": "resources/list"}'
 is "$status/$(jq_ 'j["error"]["code"]')" "200/-32601" "an unknown method is method-not-found"
+mcp '{"jsonrpc": "2.0", "id": 2, "method": "x-card 4111111111111111"}'
+is "$status/$(jq_ 'j["error"]["code"]')" "200/-32601" "and so is any name a client makes up"
+sleep 0.2
+is "$(grep -c '4111111111111111' "$fcgi_log")" 0 "which the log does not keep: it is the client's text"
 mcp '{"jsonrpc": "1.0", "id": 2, "method": "ping"}'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "jsonrpc other than 2.0 is an invalid request"
 for v in null 2.0 '"2.0\u0000junk"'; do
