@@ -284,6 +284,19 @@ static void add_summary(json_object *content, const char *tool, int status, json
 		put_output(&t, answer, "stdout", "stdout");
 		put_output(&t, answer, "stderr", "stderr");
 	}
+	/* An argument the dialect ignored or lowered (a misspelt timeout_s,
+	 * say) is named where the agent reads, not only in structuredContent. */
+	if (json_object_object_get_ex(answer, "warnings", &v) && json_object_is_type(v, json_type_array) &&
+	    json_object_array_length(v)) {
+		buf_puts(&t, "\nwarnings:\n");
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *w = json_object_array_get_idx(v, i);
+			if (json_object_is_type(w, json_type_string)) {
+				buf_put(&t, json_object_get_string(w), (size_t)json_object_get_string_len(w));
+				buf_putc(&t, '\n');
+			}
+		}
+	}
 	add_text(content, t.data ? t.data : "", t.len);
 	buf_free(&t);
 }

@@ -85,6 +85,8 @@ is "$status/$(jq_ 'j["error"]["code"]')" "200/-32602" "arguments that are not an
 mcp '{"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "print(1)", "bogus": 1}}}'
 is "$(jq_ 'j["result"]["isError"], j["result"]["structuredContent"]["warnings"]')" \
 	'[false, ["unknown field \"bogus\" ignored"]]' "an unknown argument runs with the dialect's warning"
+is "$(jq_ 'j["result"]["content"][0]["text"]')" "$(printf 'exit code 0\nstdout:\n1\n\nwarnings:\nunknown field "bogus" ignored')" \
+	"which the text an agent reads names too"
 # main()'s value as Python wrote it: digits json-c would clamp, and depth
 # beyond json-c's default of 32.
 mcp '{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "execute_main", "arguments": {"script": "def main():\n    return [10**30, -10**23, 0.1]"}}}'
