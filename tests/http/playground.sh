@@ -15,8 +15,9 @@ fi
 [ -x /usr/bin/chromium ] || { echo "Bail out! /usr/bin/chromium is missing (tools/deps test installs it)"; exit 1; }
 
 http_start
-get /playground
-is "$status" 301 "/playground redirects to /playground/"
+get /playground -H 'Host: coderunner.example:8443'
+is "$status/$(sed -n 's/^Location: //Ip' <<<"$headers")" "301//playground/" \
+	"/playground redirects to /playground/ on the scheme, name and port the client used"
 get /playground/
 is "$status" 200 "/playground/ is served by nginx"
 like "$headers" 'Content-Security-Policy: default-src .none.' "with a content security policy"
