@@ -71,12 +71,19 @@ http {
 NGINX
 }
 
+# host_uid_first I: the first of host I's 300 run uids. Hosts share this
+# machine's uids: each takes runs' uids of its own, as separate VMs would
+# have them to themselves; and none from the package's default run_uids
+# (2000000000-2000000999), which every other coderunner on the machine (an
+# HTTP test running beside this one) takes its runs' uids from: their runs
+# would be counted as this host's.
+host_uid_first() { echo $((2000300000 + ($1 - 1) * 300)); }
+
 # host_start I [KEY=VALUE...]: the package's shape on host I.
 host_start() {
 	local i=$1 d=$fleet_tmp/h$1; shift
-	# Hosts share this machine's uids: each takes runs' uids of its own, as
-	# separate VMs would have them to themselves.
-	local first=$((2000000000 + (i - 1) * 300))
+	local first
+	first=$(host_uid_first "$i")
 	{
 		echo "sandbox = $build/coderunner-sandbox"
 		echo "template = $build/coderunner-template"
@@ -131,7 +138,8 @@ host_kill() {
 # Processes in host I's namespace, and those of its run uids (a run has a
 # network namespace of its own).
 host_leftovers() {
-	local first=$((2000000000 + ($1 - 1) * 300)) pid
+	local first pid
+	first=$(host_uid_first "$1")
 	for pid in $(ip netns pids "$(ns "$1")" 2>/dev/null); do
 		echo "$pid $(cat /proc/$pid/comm 2>/dev/null)"
 	done
