@@ -39,7 +39,11 @@ SLOW=$(json_with script 'import time, pandas
 time.sleep(2)
 print("slow done")')
 
-http_start health_interval_s=0
+# Run uids of this test's own, outside the default range: a run of another
+# coderunner on the machine (a test beside this one) is not one of ours.
+FIRST=2000500000
+LAST=2000500099
+http_start health_interval_s=0 "run_uids = $FIRST-$LAST"
 get /
 is "$(jq_ 'j["capabilities"]["sandbox"]["warm"], j["capabilities"]["sandbox"]["preload"]')" \
 	'[true, ["numpy", "pandas", "matplotlib.pyplot"]]' "GET / says runs are warm, and what is pre-imported"
@@ -125,7 +129,7 @@ curl -s -m 2 -o /dev/null -H 'Content-Type: application/json' --data-binary \
 	'{"script": "import time\ntime.sleep(100)", "timeout": 120}' "$base/api/run"
 for _ in $(seq 100); do grep -q "status=499.*client gone" "$fcgi_log" && break; sleep 0.1; done
 like "$(grep "status=499" "$fcgi_log" | tail -1)" "client gone" "a warm run whose client hung up is stopped, and logged as a 499"
-sleeping() { ps -e -o uid=,wchan:32= | awk '$1 >= 2000000000 && $1 <= 2000000999 && /nanosleep/' | wc -l; }
+sleeping() { ps -e -o uid=,wchan:32= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b && /nanosleep/' | wc -l; }
 for _ in $(seq 100); do [ "$(sleeping)" = 0 ] && break; sleep 0.1; done
 is "$(sleeping)" 0 "and its script is gone"
 
