@@ -11,7 +11,14 @@
 . "$top_srcdir/tests/http/lib.sh"
 
 J=(-H 'Content-Type: application/json')
-run_uid_procs() { ps -e -o uid= | awk '$1 >= 2000000000 && $1 <= 2000000999' | wc -l; }
+# Every service here takes its runs' uids from a range of this test's own:
+# those of the default range may be another coderunner's (a test beside
+# this one), and would be counted as left behind by ours.
+FIRST=2000600000
+LAST=2000600099
+HTTP_CONFIG="${HTTP_CONFIG:+$HTTP_CONFIG
+}run_uids = $FIRST-$LAST"
+run_uid_procs() { ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l; }
 workdirs() { ls "$work_root" | grep -c '^run\.' || true; }
 # idle_like N: the pool back to N processes under the master, no run dir left
 descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
