@@ -201,8 +201,14 @@ static void reload(void)
  * answer, it would be a connection lost, which nginx must take for a run
  * that may have started.) The socket is non-blocking from the stop on, so
  * an empty backlog ends this; nginx sends a request's parameters as it
- * connects, and a connection that sends none is dropped. */
-static void refuse_backlog(void)
+ * connects, and a connection that sends none is dropped. At most
+ * REFUSE_AT_ONCE per call, and true once the backlog is empty: a TCP
+ * listener has no path to take away, and while nginx keeps connecting the
+ * backlog never empties, so the master would answer 503s for as long as
+ * the load lasts and never get back to reaping its workers, to
+ * drain_timeout_s or to its own exit. */
+#define REFUSE_AT_ONCE 64
+static bool refuse_backlog(void)
 {
 	static FCGX_Request req;
 	static bool ready;
@@ -213,9 +219,12 @@ static void refuse_backlog(void)
 	}
 	/* A connection that brings no request within 2 s is not nginx's,
 	 * which sends one as it connects: it is dropped, and the next taken. */
-	for (int rc; (rc = fcgi_accept(&req, listen_fd, 2)) == 0 || rc == -ECONNABORTED;) {
-		if (rc < 0)
+	for (int n = 0; n < REFUSE_AT_ONCE; n++) {
+		int rc = fcgi_accept(&req, listen_fd, 2);
+		if (rc == -ECONNABORTED)
 			continue;
+		if (rc < 0)
+			return true;	/* EAGAIN: the backlog is empty */
 		char own[40];
 		const char *id = request_id(FCGX_GetParam("REQUEST_ID", req.envp), own, sizeof own);
 		struct http_response rsp = { 0 };
@@ -229,6 +238,7 @@ static void refuse_backlog(void)
 		req.keepConnection = 0;
 		FCGX_Finish_r(&req);	/* frees the parameters, id among them */
 	}
+	return false;
 }
 
 void master_block_signals(void)
@@ -262,7 +272,7 @@ int master_main(int fd)
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	sigaction(SIGPIPE, &ign, NULL);
 
-	bool stopping = false;
+	bool stopping = false, backlog_empty = true;
 	long long deadline = 0, last_spawn = 0;
 	unsigned recent_spawns = 0;
 	for (;;) {
@@ -280,8 +290,10 @@ int master_main(int fd)
 		}
 		if (!stopping)
 			pool_fill(&service.cfg);
-		/* The workers are gone, and with them every client of a sandbox. */
-		if (stopping && n_pool == 0 && pool_stop() == 0)
+		/* The workers are gone, and with them every client of a sandbox;
+		 * what waits in the backlog is answered first, unless connections
+		 * keep coming past drain_timeout_s (a TCP listener under load). */
+		if (stopping && n_pool == 0 && (backlog_empty || !deadline) && pool_stop() == 0)
 			break;
 		struct pollfd fds[3] = { { sigfd, POLLIN, 0 }, { pool_notify_fd(), POLLIN, 0 },
 					 { stopping ? listen_fd : -1, POLLIN, 0 } };
@@ -289,8 +301,7 @@ int master_main(int fd)
 			die_errno("poll");
 		if (fds[1].revents)
 			pool_read_claims();
-		if (fds[2].revents)
-			refuse_backlog();
+		backlog_empty = !fds[2].revents || refuse_backlog();
 		struct signalfd_siginfo si;
 		int sig = 0;
 		if (fds[0].revents && read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
@@ -310,6 +321,7 @@ int master_main(int fd)
 				log_msg("%s: taking no more requests; finishing %u runs in flight, then exiting",
 					sig == SIGTERM ? "SIGTERM" : "SIGINT", slots_running());
 				unlink_socket_path();
+				backlog_empty = false;	/* not looked at yet */
 				int fl = fcntl(listen_fd, F_GETFL);
 				if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
 					die_errno("fcntl on the listening socket");

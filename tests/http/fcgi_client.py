@@ -11,8 +11,10 @@
 #           for 10 s: its worker waits on it and takes nothing else
 #   quiet   the first record, then nothing: the service must drop it
 #   quiet-body  the parameters and 5 bytes of the body, then nothing
+#   flood   16 clients, each one request after another on a connection of
+#           its own, for 12 s; prints how many answers had each status
 # Prints each answer's stdout stream and whether its request ended.
-import os, signal, socket, struct, sys, time
+import collections, os, signal, socket, struct, sys, threading, time
 
 BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
 KEEP_CONN = 1
@@ -60,14 +62,47 @@ def answer(s):
         data += chunk
 
 
+def connect(path):
+    if path.startswith("tcp:"):     # tcp:HOST:PORT, a service on a TCP listener
+        host, port = path[4:].rsplit(":", 1)
+        s = socket.create_connection((host, int(port)))
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+    s.settimeout(30)                # an answer that never comes fails, not hangs
+    return s
+
+
+def flood(path):
+    statuses, end = collections.Counter(), time.time() + 12
+
+    def client():
+        while time.time() < end:
+            try:
+                s = connect(path)
+                s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1) + rest(1, 7))
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+                s.close()
+                status = data[data.find(b"Status: ") + 8:][:3] if b"Status: " in data else b"none"
+                statuses[status.decode()] += 1
+            except OSError:
+                statuses["refused"] += 1
+                time.sleep(0.01)
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(" ".join("%s:%d" % kv for kv in sorted(statuses.items())))
+
+
 path, master, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-if path.startswith("tcp:"):     # tcp:HOST:PORT, a service on a TCP listener
-    host, port = path[4:].rsplit(":", 1)
-    s = socket.create_connection((host, int(port)))
-else:
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-s.settimeout(30)                # an answer that never comes fails, not hangs
+if mode == "flood":
+    flood(path)
+    sys.exit(0)
+s = connect(path)
 try:
     if mode == "silent":
         time.sleep(0.2)         # a worker accepts and waits for a first byte
