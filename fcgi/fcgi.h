@@ -188,7 +188,7 @@ unsigned slots_running(void);
 unsigned slots_waiting(void);
 
 /* ---- metrics.c: counters in a shared page the master owns -------------- */
-enum run_outcome { RUN_OK, RUN_ERROR, RUN_TIMEOUT, RUN_OOM, RUN_INTERNAL, N_RUN_OUTCOMES };
+enum run_outcome { RUN_OK, RUN_ERROR, RUN_TIMEOUT, RUN_OOM, RUN_INTERNAL, RUN_STOPPED, N_RUN_OUTCOMES };
 void metrics_init(void);			/* master, before the first fork */
 void metrics_request(int endpoint, int status);	/* endpoint: route_endpoint() */
 void metrics_run(enum run_outcome outcome, long duration_ms);

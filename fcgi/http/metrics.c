@@ -16,7 +16,7 @@
 
 #define MAX_STATUS 600		/* HTTP statuses are 100..599 */
 
-static const char *const outcomes[N_RUN_OUTCOMES] = { "ok", "error", "timeout", "oom", "internal" };
+static const char *const outcomes[N_RUN_OUTCOMES] = { "ok", "error", "timeout", "oom", "internal", "stopped" };
 
 /* Upper bounds of the run duration histogram, in milliseconds. */
 static const unsigned buckets_ms[] = {
@@ -138,7 +138,8 @@ void api_metrics(struct request_ctx *ctx)
 
 	family(b, "coderunner_runs_total", "counter",
 	       "Sandboxed runs by how they ended: ok (exit 0), error (another exit status or signal), "
-	       "timeout, oom (killed by the kernel for memory), internal (the sandbox itself failed).");
+	       "timeout, oom (killed by the kernel for memory), internal (the sandbox itself failed), "
+	       "stopped (its client hung up).");
 	for (int o = 0; o < N_RUN_OUTCOMES; o++)
 		buf_printf(b, "coderunner_runs_total{outcome=\"%s\"} %llu\n", outcomes[o], get(&m->runs[o]));
 

@@ -88,6 +88,8 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 	run_sandbox(c, dir, r, res, ctx->client_fd);
 	slots_release(slot);
 	if (res->client_gone) {
+		/* Counted, or the runs started would outnumber those that ended. */
+		metrics_run(RUN_STOPPED, res->wall_ms);
 		http_fail(e, 499, "the client closed the connection while the script ran; it was stopped");
 		log_note(&ctx->log, "client gone");
 		run_result_free(res);

@@ -70,6 +70,8 @@ is "$status/$(jq_ 'j["stdout"]')" "200/1" "the next run works"
 # ---- a client that hangs up: no one will read the answer, so the run is
 # stopped (nginx closes our connection) and its slot freed, long before the
 # script's timeout
+stopped() { curl -s "$base/metrics" | sed -n 's/^coderunner_runs_total{outcome="stopped"} //p'; }
+stopped0=$(stopped)
 curl -s -m 2 -o /dev/null "${J[@]}" --data-binary \
 	'{"script": "import time\ntime.sleep(100)", "timeout": 120}' "$base/api/run"
 for _ in $(seq 100); do grep -q "status=499.*client gone" "$fcgi_log" && break; sleep 0.1; done
@@ -77,6 +79,7 @@ like "$(grep "status=499" "$fcgi_log" | tail -1)" "client gone" "a run whose cli
 for _ in $(seq 100); do [ "$(run_uid_procs)" = 1 ] && break; sleep 0.1; done
 is "$(run_uid_procs)" 1 "its script is gone: only the pre-started sandbox's command runs as a run uid"
 settled "$idle"; ok $? "nothing of it is left: no process, no work directory"
+is "$(stopped)" $((stopped0 + 1)) "/metrics counts it among the runs, as stopped"
 
 # ---- nginx killed in the middle of a request
 bg_run nginx '{"script": "import time; time.sleep(2); print(\"done\")"}'
