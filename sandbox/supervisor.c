@@ -146,6 +146,7 @@ struct supervisor {
 	bool have_result;		/* a result or an error arrived */
 	bool final;			/* init's last word: nothing more will come */
 	bool exited;
+	bool client_gone;		/* pre-started: nobody waits for the report */
 	int status;
 	struct rusage ru;
 	/* The host out of memory (check_starved): while the run goes */
@@ -226,6 +227,7 @@ static void check_client(struct supervisor *s)
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		kill_init(s, "the client hung up");
 		s->client_fd = -1;
+		s->client_gone = true;
 	}
 }
 
@@ -360,7 +362,10 @@ static int write_report(const struct sandbox_options *o, struct supervisor *s,
 	if (rep.error) {
 		rep.exit_code = -1;
 		exit_status = SANDBOX_EXIT_FAULT;
-		fprintf(stderr, "coderunner-sandbox: %s\n", rep.error);
+		/* A pre-started sandbox's stderr is the service's log, where the
+		 * worker that hung up has said so already, with its request. */
+		if (!s->client_gone)
+			fprintf(stderr, "coderunner-sandbox: %s\n", rep.error);
 	} else {
 		rep.exit_code = report_exit_code(usable ? r->wait_status : s->status,
 						 rep.timed_out, rep.oom_killed, &rep.signal);
@@ -370,7 +375,8 @@ static int write_report(const struct sandbox_options *o, struct supervisor *s,
 		char *json = report_encode(&rep);
 		if (!json || report_write(o->report_fd, json, strlen(json)) < 0 ||
 		    report_write(o->report_fd, "\n", 1) < 0) {
-			fprintf(stderr, "coderunner-sandbox: cannot write the report\n");
+			if (!s->client_gone)
+				fprintf(stderr, "coderunner-sandbox: cannot write the report\n");
 			exit_status = SANDBOX_EXIT_FAULT;
 		}
 		free(json);

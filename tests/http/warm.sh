@@ -132,6 +132,8 @@ like "$(grep "status=499" "$fcgi_log" | tail -1)" "client gone" "a warm run whos
 sleeping() { ps -e -o uid=,wchan:32= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b && /nanosleep/' | wc -l; }
 for _ in $(seq 100); do [ "$(sleeping)" = 0 ] && break; sleep 0.1; done
 is "$(sleeping)" 0 "and its script is gone"
+is "$(grep -c 'coderunner-sandbox: .*hung up\|cannot write the report' "$fcgi_log")" 0 \
+	"the sandbox wrote no line of its own, without the request's id, to the service's log"
 
 # A reload: a new template, the old one retires once its runs are done.
 old=$(template_pid)
