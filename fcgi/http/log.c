@@ -21,6 +21,12 @@ void log_msg(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
 	va_end(ap);
+	/* One entry, one line: what a message quotes (an installer's stderr,
+	 * which may hold an index's words) cannot start a line of its own
+	 * that would pass for the service's. */
+	for (char *p = line + n; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 	strcat(line, "\n");
 	/* One write(2) per line: lines from many workers never interleave. */
 	ssize_t w = write(STDERR_FILENO, line, strlen(line));

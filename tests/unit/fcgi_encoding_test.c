@@ -1,6 +1,8 @@
-/* fcgi_encoding_test.c — UTF-8 validation, the JSON string encoder and base64. */
+/* fcgi_encoding_test.c — UTF-8 validation, the JSON string encoder, base64
+ * and the log's lines. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fcgi/fcgi.h"
 #include "tests/tap.h"
@@ -11,6 +13,24 @@ static const char *enc(const char *s, size_t n)
 	buf_reset(&b);
 	json_put_string(&b, s, n);
 	return b.data;
+}
+
+/* What log_msg(FMT, ARG) writes to stderr. */
+static const char *logged(const char *fmt, const char *arg)
+{
+	static char out[4096];
+	int p[2], saved = dup(STDERR_FILENO);
+	if (saved < 0 || pipe(p) < 0 || dup2(p[1], STDERR_FILENO) < 0)
+		abort();
+	log_msg(fmt, arg);
+	if (dup2(saved, STDERR_FILENO) < 0)
+		abort();
+	close(saved);
+	close(p[1]);
+	ssize_t n = read(p[0], out, sizeof out - 1);
+	close(p[0]);
+	out[n > 0 ? n : 0] = '\0';
+	return out;
 }
 
 static const char *b64(const char *s, size_t n)
@@ -78,5 +98,12 @@ int main(void)
 	n = base64_decode(b.data, b.len, (unsigned char *)back);
 	ok(n == 256 && memcmp(all, back, 256) == 0, "base64 round-trips every byte value");
 	buf_free(&b);
+
+	const char *line = logged("package install failed; stderr: %s", "pip said\ncoderunner-fcgi[1]: SIGTERM\r\x1b[2K");
+	ok(strchr(line, '\n') == line + strlen(line) - 1, "a log entry is one line, whatever it quotes");
+	const char *text = strstr(line, "]: ");
+	ok(!strncmp(line, "coderunner-fcgi[", 16) && text &&
+	   !strcmp(text, "]: package install failed; stderr: pip said coderunner-fcgi[1]: SIGTERM  [2K\n"),
+	   "its control characters are spaces");
 	return done_testing();
 }
