@@ -226,6 +226,26 @@ for size in small big; do
 	log_clean
 done
 
+# A template that lives but is stuck (stopped here) replaces no sandbox: once
+# its waiting one is taken, the next runs start cold after a short wait,
+# rather than fail when the claim's 30 s run out.
+http_start prestarted=1
+tpl=$(template_pid)
+kill -STOP "$tpl"
+run_json '{"script": "print(1)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/1" "with the template stopped, its waiting sandbox takes a run"
+cold0=$(starts cold)
+t0=$(date +%s)
+run_json '{"script": "print(2)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/2" "and the next run, which no sandbox of the stopped template takes, succeeds"
+took=$(( $(date +%s) - t0 ))
+[ "$took" -lt 10 ]; ok $? "cold, after a short wait ($took s)"
+is "$(( $(starts cold) - cold0 ))" 1 "(counted as a cold start)"
+like "$(cat "$fcgi_log")" "the template's sandboxes took no run in time \\(is it stuck\\?\\): it starts cold" "and the log says why"
+kill -CONT "$tpl"
+http_stop
+log_clean
+
 # A template that cannot start: runs start cold, and the log says why.
 warm_wait=0 http_start "template = /bin/false"
 for _ in $(seq 50); do grep -q "ended (status 1)" "$fcgi_log" && break; sleep 0.1; done

@@ -54,31 +54,48 @@ static void build_args(const struct run_request *r, struct buf *args)
 	buf_puts(args, r->entry_point);
 }
 
-/* Waits until sock is ready for events (POLLOUT while the request is
- * sent, POLLIN for the reply) or give_up passes; false with errno when it
- * did not come in time (EAGAIN), and with *untaken when, the claim still
- * queued, a warm claim's template ended or the pool can start no more
- * sandboxes. A sandbox replies only once it has read the whole request,
- * and starts the run only once its reply is sent; so while some of what we
- * sent is unread (SIOCOUTQ), and all the more while we are still sending,
- * no sandbox has the run, and hanging up can end none. Such a claim would
- * wait for sandboxes that may never come. */
-static bool wait_claim(int sock, short events, bool warm, long long give_up, bool *untaken)
+/* A claim: how long it may wait in all, and, warm, how long it may stay
+ * unread before it goes cold. The template replaces a taken sandbox in
+ * well under a second, even with every run slot starting at once; a
+ * template that takes longer is stuck (stopped, or waiting on a zygote
+ * that hangs) and would fail every run at give_up, while a cold start
+ * costs a second or two at most. */
+#define WARM_UNTAKEN_MS 3000
+
+struct claim_wait {
+	int sock;
+	bool warm;
+	long long give_up, cold_after;
+	bool *untaken;
+};
+
+/* Waits until the socket is ready for events (POLLOUT while the request
+ * is sent, POLLIN for the reply) or give_up passes; false with errno when
+ * it did not come in time (EAGAIN), and with *untaken when, the claim
+ * still queued, a warm claim's template ended or took no run by
+ * cold_after, or the pool can start no more sandboxes. A sandbox replies
+ * only once it has read the whole request, and starts the run only once
+ * its reply is sent; so while some of what we sent is unread (SIOCOUTQ),
+ * and all the more while we are still sending, no sandbox has the run, and
+ * hanging up can end none. Such a claim would wait for sandboxes that may
+ * never come. */
+static bool wait_claim(const struct claim_wait *w, short events)
 {
 	for (;;) {
-		struct pollfd p = { sock, events, 0 };
-		long long left = give_up - now_ms();
+		struct pollfd p = { w->sock, events, 0 };
+		long long left = w->give_up - now_ms();
 		int rc = poll(&p, 1, (int)(left > CLAIM_CHECK_MS ? CLAIM_CHECK_MS : left > 0 ? left : 0));
 		if (rc > 0)
 			return true;
 		if (rc < 0 && errno != EINTR)
 			return false;
+		bool hopeless = w->warm ? !pool_warm() || now_ms() >= w->cold_after : !pool_can_start();
 		int unread = 0;
-		if (!(warm ? pool_warm() : pool_can_start()) && ioctl(sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
-			*untaken = true;
+		if (hopeless && ioctl(w->sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
+			*w->untaken = true;
 			return false;
 		}
-		if (now_ms() >= give_up) {
+		if (now_ms() >= w->give_up) {
 			errno = EAGAIN;
 			return false;
 		}
@@ -87,24 +104,20 @@ static bool wait_claim(int sock, short events, bool warm, long long give_up, boo
 
 /* A claim's request larger than the socket's buffer waits for a sandbox to
  * read it as the reply is waited for. */
-struct claim_wait {
-	int sock;
-	bool warm;
-	long long give_up;
-	bool *untaken;
-};
-
 static bool claim_writable(void *ctx)
 {
-	struct claim_wait *w = ctx;
-	return wait_claim(w->sock, POLLOUT, w->warm, w->give_up, w->untaken);
+	return wait_claim(ctx, POLLOUT);
 }
 
 int start_claimed(const char *dir, const struct run_request *r, bool warm, int fds[3],
 		  struct run_result *res)
 {
 	fds[0] = fds[1] = fds[2] = -1;
-	long long give_up = now_ms() + CLAIM_TIMEOUT_S * 1000LL;
+	bool untaken = false;
+	struct claim_wait waiting = {
+		.warm = warm, .give_up = now_ms() + CLAIM_TIMEOUT_S * 1000LL,
+		.cold_after = now_ms() + WARM_UNTAKEN_MS, .untaken = &untaken,
+	};
 	struct buf args = { 0 };
 	build_args(r, &args);
 	struct timeval tv = { CLAIM_TIMEOUT_S, 0 };
@@ -112,7 +125,7 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 	snprintf(addr.sun_path, sizeof addr.sun_path, "%s", service.pool_path);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool untaken = false;
+	waiting.sock = sock;
 	const char *step = "open the work directory";
 	if (dfd < 0 || sock < 0)
 		goto fail;
@@ -150,10 +163,9 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 	/* A sandbox whose set-up failed may hang up without reading all this;
 	 * its reply then still says why. */
 	int send_errno = 0;
-	struct claim_wait sending = { sock, warm, give_up, &untaken };
 	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
-	    write_all_wait(sock, r->stdin_data, r->stdin_len, claim_writable, &sending) < 0 ||
-	    write_all_wait(sock, args.data, args.len, claim_writable, &sending) < 0)
+	    write_all_wait(sock, r->stdin_data, r->stdin_len, claim_writable, &waiting) < 0 ||
+	    write_all_wait(sock, args.data, args.len, claim_writable, &waiting) < 0)
 		send_errno = errno ? errno : EPROTO;
 	step = "hand the run to a sandbox";
 	if (untaken || send_errno == EAGAIN)
@@ -161,7 +173,7 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 
 	/* The reply: one byte, with the output's read ends when the run starts. */
 	step = "hear from the sandbox";
-	if (!send_errno && !wait_claim(sock, POLLIN, warm, give_up, &untaken))
+	if (!send_errno && !wait_claim(&waiting, POLLIN))
 		goto fail;
 	char byte;
 	iov = (struct iovec){ &byte, 1 };
