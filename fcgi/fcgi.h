@@ -221,7 +221,7 @@ bool pool_reaped(pid_t pid, int status, bool stopping);
  * and nothing changed. Then pool_reload(): the old sandboxes retire. */
 int pool_reload_socket(const struct config *c, char *err, size_t errlen);
 void pool_reload(const struct config *c);
-unsigned pool_stop(void);			/* how many are still to end */
+unsigned pool_stop(int sig);			/* how many are still to end */
 void pool_close_in_worker(void);
 struct sandbox_command {
 	char *argv[64];

@@ -272,7 +272,7 @@ int master_main(int fd)
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	sigaction(SIGPIPE, &ign, NULL);
 
-	bool stopping = false, backlog_empty = true;
+	bool stopping = false, backlog_empty = true, overdue = false;
 	long long deadline = 0, last_spawn = 0;
 	unsigned recent_spawns = 0;
 	for (;;) {
@@ -292,8 +292,11 @@ int master_main(int fd)
 			pool_fill(&service.cfg);
 		/* The workers are gone, and with them every client of a sandbox;
 		 * what waits in the backlog is answered first, unless connections
-		 * keep coming past drain_timeout_s (a TCP listener under load). */
-		if (stopping && n_pool == 0 && (backlog_empty || !deadline) && pool_stop() == 0)
+		 * keep coming past drain_timeout_s (a TCP listener under load).
+		 * Past it, what does not end (a template stopped or stuck) is
+		 * killed, as the workers were: a stop ends. */
+		if (stopping && n_pool == 0 && (backlog_empty || overdue) &&
+		    pool_stop(overdue ? SIGKILL : SIGTERM) == 0)
 			break;
 		struct pollfd fds[3] = { { sigfd, POLLIN, 0 }, { pool_notify_fd(), POLLIN, 0 },
 					 { stopping ? listen_fd : -1, POLLIN, 0 } };
@@ -334,6 +337,7 @@ int master_main(int fd)
 			log_msg("drain_timeout_s passed: killing %u workers", n_pool);
 			signal_all(SIGKILL);
 			deadline = 0;
+			overdue = true;
 		}
 	}
 	refuse_backlog();	/* any that came since the last look */

@@ -443,10 +443,10 @@ void pool_reload(const struct config *c)
 	pool_fill(c);
 }
 
-unsigned pool_stop(void)
+unsigned pool_stop(int sig)
 {
 	for (unsigned i = 0; i < n_members; i++)
-		kill(members[i].pid, SIGTERM);
+		kill(members[i].pid, sig);
 	if (listen_fd >= 0) {
 		close(listen_fd);
 		listen_fd = -1;

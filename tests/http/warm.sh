@@ -228,8 +228,9 @@ done
 
 # A template that lives but is stuck (stopped here) replaces no sandbox: once
 # its waiting one is taken, the next runs start cold after a short wait,
-# rather than fail when the claim's 30 s run out.
-http_start prestarted=1
+# rather than fail when the claim's 30 s run out. And a stop does not wait
+# for it past drain_timeout_s.
+http_start prestarted=1 drain_timeout_s=2
 tpl=$(template_pid)
 kill -STOP "$tpl"
 run_json '{"script": "print(1)"}'
@@ -242,7 +243,12 @@ took=$(( $(date +%s) - t0 ))
 [ "$took" -lt 10 ]; ok $? "cold, after a short wait ($took s)"
 is "$(( $(starts cold) - cold0 ))" 1 "(counted as a cold start)"
 like "$(cat "$fcgi_log")" "the template's sandboxes took no run in time \\(is it stuck\\?\\): it starts cold" "and the log says why"
-kill -CONT "$tpl"
+kill -TERM "$fcgi_pid"
+ended() { [ ! -e "/proc/$1" ] || grep -q '^State:.Z' "/proc/$1/status"; }	# (the master: our zombie)
+for _ in $(seq 100); do ended "$fcgi_pid" && break; sleep 0.1; done
+ended "$fcgi_pid" && ended "$tpl"
+ok $? "a stop ends the stopped template once drain_timeout_s has passed, and ends"
+kill -CONT "$tpl" 2>/dev/null	# (or the stop would wait for it)
 http_stop
 log_clean
 
