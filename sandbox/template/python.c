@@ -84,6 +84,11 @@ void python_start(const struct sandbox_options *o)
 {
 	memory_use_huge_arenas();
 	char **env = sandbox_environment(o);
+	/* Our keeper's environment lies on our stack as the kernel laid it
+	 * out, and every warm run's memory is a copy of ours: wiped, as a
+	 * cold run's exec leaves nothing of its caller's environment. */
+	for (char **e = environ; e && *e; e++)
+		explicit_bzero(*e, strlen(*e));
 	clearenv();
 	for (char **e = env; *e; e++)
 		putenv(*e);

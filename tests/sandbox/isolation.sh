@@ -7,6 +7,9 @@
 
 # --- host files -----------------------------------------------------------
 secret="host-secret-$$-$RANDOM"
+# In the environment of whoever starts the sandbox (and, warm, the template,
+# which the first run below starts): see "environment of whoever" below.
+export CODERUNNER_CALLER_SECRET=$secret
 markers=(/tmp/coderunner-marker-$$ /root/coderunner-marker-$$ /etc/coderunner-marker-$$)
 for m in "${markers[@]}"; do echo "$secret" >"$m"; chmod 644 "$m"; done
 trap 'rm -f "${markers[@]}"; sb_cleanup' EXIT
@@ -204,6 +207,21 @@ for line in open("/proc/self/maps"):
 print(sorted(found))
 EOF_PY
 is "$OUT" "[]" "the command's stack and heap hold no option of the sandbox's"
+# Nor the environment of whoever started the sandbox: a cold run's exec
+# leaves none of it, and a warm run's memory is a copy of the template's,
+# whose stack held its keeper's as the kernel laid it out.
+sb <<'EOF_PY'
+import ctypes, re
+caller = re.compile(rb"\x00CODERUNNER_CALLER_SECRET=")
+n = 0
+for line in open("/proc/self/maps"):
+    f = line.split()
+    if len(f) > 5 and f[5] in ("[stack]", "[heap]"):
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        n += len(caller.findall(ctypes.string_at(lo, hi - lo)))
+print(n)
+EOF_PY
+is "$RC/$OUT" "0/0" "nor the environment of whoever started the sandbox"
 
 # --- privileges ------------------------------------------------------------
 sb <<'EOF_PY'
