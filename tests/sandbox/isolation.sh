@@ -113,6 +113,25 @@ like "$OUT" "\('192.0.2.1', 80\) refused ENETUNREACH in 0\.0" "connect to anothe
 like "$OUT" "loopback ping" "loopback works inside"
 like "$OUT" "interfaces \['lo'\]" "only the loopback interface exists"
 
+# A unix socket that no path names, in the abstract namespace, which is the
+# network namespace's: one the host (or the template, or a run beside) listens
+# on, open to any uid, cannot be reached.
+"$PY" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0" + sys.argv[1]); s.listen(); time.sleep(600)' "coderunner-abstract-$$" &
+holder=$!
+for _ in $(seq 50); do grep -q "@coderunner-abstract-$$" /proc/net/unix && break; sleep 0.1; done
+sb <<EOF_PY
+import errno, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect("\0coderunner-abstract-$$"); print("abstract CONNECTED")
+except OSError as e:
+    print("abstract refused", errno.errorcode.get(e.errno))
+EOF_PY
+kill "$holder"; wait "$holder" 2>/dev/null
+is "$OUT" "abstract refused ECONNREFUSED" "a unix socket of the host's abstract namespace cannot be reached"
+
 # Socket families past the network namespace: vsock reaches the hypervisor
 # (and shares its port space with the host), AF_ALG and the rest are kernel
 # code a script has no use for. Only local, IP and netlink sockets open.
