@@ -200,9 +200,10 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 			       slots_running() < c->prestarted);
 	sock = pooled ? start_claimed(dir, r, warm, fds, res) : -1;
 	if (sock == START_UNTAKEN) {
-		log_msg(!warm ? "no pre-started sandbox took a run, and none can start: it starts its own" :
-			pool_warm() ? "the template's sandboxes took no run in time (is it stuck?): it starts cold" :
-			"template gone before a sandbox took a run: it starts cold");
+		log_msg(warm && pool_warm() ? "the template's sandboxes took no run in time (is it stuck?): it starts cold" :
+			warm ? "template gone before a sandbox took a run: it starts cold" :
+			pool_can_start() ? "no pre-started sandbox took a run in time (are they stuck?): it starts its own" :
+			"no pre-started sandbox took a run, and none can start: it starts its own");
 		warm = pooled = false;
 	}
 	if (!r->install)

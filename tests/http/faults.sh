@@ -341,6 +341,21 @@ for i in 1 2 3; do
 done
 http_stop
 
+# ---- pre-started sandboxes that take no connection (stopped): a run waits
+# for one a short while, then starts its own, rather than fail at 30 s
+http_start preload=none prestarted=2
+stuck=$(pgrep -P "$fcgi_pid" -x coderunner-sand)
+kill -STOP $stuck
+t0=$(date +%s)
+run_json '{"script": "print(1)"}'
+took=$(( $(date +%s) - t0 ))
+is "$status/$(jq_ 'j["stdout"]')" "200/1" "with the pre-started sandboxes stopped, a run succeeds"
+[ "$took" -lt 10 ]; ok $? "in a sandbox of its own, after a short wait ($took s)"
+like "$(cat "$fcgi_log")" "no pre-started sandbox took a run in time \\(are they stuck\\?\\): it starts its own" \
+	"and the log says why"
+kill -CONT $stuck
+http_stop
+
 # ---- the master killed with -9 while a run is under way
 http_start preload=none prestarted=1
 bg_run master '{"script": "import time; time.sleep(2); print(\"done\")"}'

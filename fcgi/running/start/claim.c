@@ -54,13 +54,14 @@ static void build_args(const struct run_request *r, struct buf *args)
 	buf_puts(args, r->entry_point);
 }
 
-/* A claim: how long it may wait in all, and, warm, how long it may stay
- * unread before it goes cold. The template replaces a taken sandbox in
- * well under a second, even with every run slot starting at once; a
- * template that takes longer is stuck (stopped, or waiting on a zygote
- * that hangs) and would fail every run at give_up, while a cold start
- * costs a second or two at most. */
-#define WARM_UNTAKEN_MS 3000
+/* A claim: how long it may wait in all, and how long it may stay unread
+ * before the run starts a sandbox of its own. The template, or the
+ * master, replaces a taken sandbox in well under a second, even with every
+ * run slot starting at once; one that takes longer is stuck (stopped, or
+ * waiting on a zygote that hangs), as is a waiting sandbox that takes no
+ * connection, and would fail every run at give_up, while a sandbox of the
+ * run's own costs a second or two at most. */
+#define UNTAKEN_MS 3000
 
 struct claim_wait {
 	int sock;
@@ -72,8 +73,8 @@ struct claim_wait {
 /* Waits until the socket is ready for events (POLLOUT while the request
  * is sent, POLLIN for the reply) or give_up passes; false with errno when
  * it did not come in time (EAGAIN), and with *untaken when, the claim
- * still queued, a warm claim's template ended or took no run by
- * cold_after, or the pool can start no more sandboxes. A sandbox replies
+ * still queued, a warm claim's template ended, the pool can start no more
+ * sandboxes, or none took it by cold_after. A sandbox replies
  * only once it has read the whole request, and starts the run only once
  * its reply is sent; so while some of what we sent is unread (SIOCOUTQ),
  * and all the more while we are still sending, no sandbox has the run, and
@@ -89,7 +90,7 @@ static bool wait_claim(const struct claim_wait *w, short events)
 			return true;
 		if (rc < 0 && errno != EINTR)
 			return false;
-		bool hopeless = w->warm ? !pool_warm() || now_ms() >= w->cold_after : !pool_can_start();
+		bool hopeless = !(w->warm ? pool_warm() : pool_can_start()) || now_ms() >= w->cold_after;
 		int unread = 0;
 		if (hopeless && ioctl(w->sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
 			*w->untaken = true;
@@ -116,7 +117,7 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 	bool untaken = false;
 	struct claim_wait waiting = {
 		.warm = warm, .give_up = now_ms() + CLAIM_TIMEOUT_S * 1000LL,
-		.cold_after = now_ms() + WARM_UNTAKEN_MS, .untaken = &untaken,
+		.cold_after = now_ms() + UNTAKEN_MS, .untaken = &untaken,
 	};
 	struct buf args = { 0 };
 	build_args(r, &args);
