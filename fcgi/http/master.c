@@ -202,12 +202,15 @@ static void reload(void)
  * that may have started.) The socket is non-blocking from the stop on, so
  * an empty backlog ends this; nginx sends a request's parameters as it
  * connects, and a connection that sends none is dropped. At most
- * REFUSE_AT_ONCE per call, and true once the backlog is empty: a TCP
- * listener has no path to take away, and while nginx keeps connecting the
- * backlog never empties, so the master would answer 503s for as long as
- * the load lasts and never get back to reaping its workers, to
- * drain_timeout_s or to its own exit. */
+ * REFUSE_AT_ONCE per call, or for REFUSE_FOR_MS, and true once the backlog
+ * is empty: a TCP listener has no path to take away, and while nginx keeps
+ * connecting the backlog never empties, so the master would answer 503s
+ * for as long as the load lasts and never get back to reaping its workers,
+ * to drain_timeout_s or to its own exit. */
+/* How long a stop answers the backlog once its runs are done. */
+#define BACKLOG_GRACE_MS 1000
 #define REFUSE_AT_ONCE 64
+#define REFUSE_FOR_MS 200
 static bool refuse_backlog(void)
 {
 	static FCGX_Request req;
@@ -219,7 +222,8 @@ static bool refuse_backlog(void)
 	}
 	/* A connection that brings no request within 2 s is not nginx's,
 	 * which sends one as it connects: it is dropped, and the next taken. */
-	for (int n = 0; n < REFUSE_AT_ONCE; n++) {
+	long long until = now_ms() + REFUSE_FOR_MS;
+	for (int n = 0; n < REFUSE_AT_ONCE && now_ms() < until; n++) {
 		int rc = fcgi_accept(&req, listen_fd, 2);
 		if (rc == -ECONNABORTED)
 			continue;
@@ -273,7 +277,7 @@ int master_main(int fd)
 	sigaction(SIGPIPE, &ign, NULL);
 
 	bool stopping = false, backlog_empty = true, overdue = false;
-	long long deadline = 0, last_spawn = 0;
+	long long deadline = 0, last_spawn = 0, workers_gone = 0;
 	unsigned recent_spawns = 0;
 	for (;;) {
 		/* Keep the pool full, but a worker that dies at once (a broken
@@ -290,14 +294,21 @@ int master_main(int fd)
 		}
 		if (!stopping)
 			pool_fill(&service.cfg);
-		/* The workers are gone, and with them every client of a sandbox;
-		 * what waits in the backlog is answered first, unless connections
-		 * keep coming past drain_timeout_s (a TCP listener under load).
-		 * Past it, what does not end (a template stopped or stuck) is
-		 * killed, as the workers were: a stop ends. */
-		if (stopping && n_pool == 0 && (backlog_empty || overdue) &&
-		    pool_stop(overdue ? SIGKILL : SIGTERM) == 0)
-			break;
+		/* The workers are gone, and with them every client of a sandbox:
+		 * the pool is told to stop, and past drain_timeout_s killed, as
+		 * the workers were (a template stopped or stuck would not end).
+		 * What waits in the backlog is answered first, for
+		 * BACKLOG_GRACE_MS at most: a TCP listener has no path to take
+		 * away, and nginx connects for as long as it has requests. Once
+		 * we are gone its connect() is refused, which it knows reached
+		 * no one. */
+		if (stopping && n_pool == 0) {
+			if (!workers_gone)
+				workers_gone = now_ms();
+			if (pool_stop(overdue ? SIGKILL : SIGTERM) == 0 &&
+			    (backlog_empty || now_ms() - workers_gone >= BACKLOG_GRACE_MS))
+				break;
+		}
 		struct pollfd fds[3] = { { sigfd, POLLIN, 0 }, { pool_notify_fd(), POLLIN, 0 },
 					 { stopping ? listen_fd : -1, POLLIN, 0 } };
 		if (poll(fds, 3, 200) < 0 && errno != EINTR)
@@ -334,7 +345,8 @@ int master_main(int fd)
 		}
 		reap(stopping);
 		if (stopping && deadline && now_ms() > deadline) {
-			log_msg("drain_timeout_s passed: killing %u workers", n_pool);
+			log_msg("drain_timeout_s passed: killing %u workers and what is left of the sandboxes' pool",
+				n_pool);
 			signal_all(SIGKILL);
 			deadline = 0;
 			overdue = true;

@@ -13,6 +13,7 @@
 #   quiet-body  the parameters and 5 bytes of the body, then nothing
 #   flood   16 clients, each one request after another on a connection of
 #           its own, for 12 s; prints how many answers had each status
+#           (503-stopping: the master's, as the service stops)
 # Prints each answer's stdout stream and whether its request ended.
 import collections, os, signal, socket, struct, sys, threading, time
 
@@ -86,7 +87,8 @@ def flood(path):
                     data += chunk
                 s.close()
                 status = data[data.find(b"Status: ") + 8:][:3] if b"Status: " in data else b"none"
-                statuses[status.decode()] += 1
+                stopping = b"service is stopping" in data
+                statuses[status.decode() + ("-stopping" if stopping else "")] += 1
             except OSError:
                 statuses["refused"] += 1
                 time.sleep(0.01)

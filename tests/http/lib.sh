@@ -211,6 +211,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# stop_timed: SIGTERM to the service, and once it has ended, the whole
+# seconds that took in $stopped_s
+stop_timed() {
+	local t0
+	t0=$(date +%s%N)
+	kill -TERM "$fcgi_pid"
+	wait "$fcgi_pid"
+	fcgi_pid=
+	stopped_s=$((($(date +%s%N) - t0) / 1000000000))
+}
+
 # reload_refused: a SIGHUP to the master, then the log's line of the reload
 # it refused, once there is one (nothing after 5 s)
 reload_refused() {
