@@ -402,9 +402,10 @@ static int install_failed(const struct run_result *res, const struct config *c, 
 
 /* Publishes what the installer left in staging/output as sets/KEY, and
  * points requests/REQ at it. *HELD: cache.lock, shared from before the
- * rename, for the caller to let go once the run holds the set. */
+ * rename, for the caller to let go once the run holds the set. *VERDICT:
+ * set when the failure is the packages' own (what they hold, their size). */
 static int publish(const struct config *c, const char *staging, const char *req,
-		   const struct run_result *res, struct http_error *e, int *held)
+		   const struct run_result *res, struct http_error *e, int *held, bool *verdict)
 {
 	json_object *o = json_tokener_parse(res->channel.data ? res->channel.data : ""), *v;
 	char path[4400], why[300] = "", key[KEY_HEX + 1] = "";
@@ -430,9 +431,11 @@ static int publish(const struct config *c, const char *staging, const char *req,
 	close(site);
 	if (rc < 0) {
 		http_fail(e, 400, "dependencies cannot be installed: %s", why[0] ? why : strerror(errno));
+		*verdict = why[0] != '\0';
 		goto done;
 	}
 	if (size > (off_t)c->package_max_mb << 20) {
+		*verdict = true;
 		rc = http_fail(e, 413, "dependencies: the packages take %lld MB, more than %u MB (package_max_mb)",
 			       (long long)(size >> 20), c->package_max_mb);
 		goto done;
@@ -483,9 +486,13 @@ static void install_request(const struct config *c, const struct run_request *r,
 }
 
 /* Installs the missing requirements of R as the set REQ resolves to;
- * *HELD as publish() leaves it. */
+ * *HELD as publish() leaves it. *VERDICT: set when the failure is the
+ * requirements' or the index's (not found, unreachable, too big, past its
+ * time limit, refused), which the same requirements would meet again now;
+ * not for the service's own failures, nor for memory, which a host short
+ * of it may have taken. */
 static int install(struct request_ctx *ctx, const struct config *c, const char *req,
-		   const struct run_request *r, struct http_error *e, int *held)
+		   const struct run_request *r, struct http_error *e, int *held, bool *verdict)
 {
 	char staging[4300], work_mb[16], links[4200];
 	snprintf(staging, sizeof staging, "%s/staging/install.%d.XXXXXX", c->package_cache, (int)getpid());
@@ -528,10 +535,12 @@ static int install(struct request_ctx *ctx, const struct config *c, const char *
 		if (res.fault[0])
 			rc = http_fail(e, 500, "the package installer could not run: %s", res.fault);
 		else if (res.timed_out || res.oom_killed || res.exit_code != 0 ||
-			 !strstr(res.channel.data ? res.channel.data : "", "\"ok\""))
+			 !strstr(res.channel.data ? res.channel.data : "", "\"ok\"")) {
 			rc = install_failed(&res, c, e);
-		else
-			rc = publish(c, staging, req, &res, e, held);
+			*verdict = !res.oom_killed && e->status != 500;
+		} else {
+			rc = publish(c, staging, req, &res, e, held, verdict);
+		}
 		if (rc < 0 && e->status >= 500)
 			log_msg("package install failed: %s%s%.*s", e->message, res.err.len ? "; stderr: " : "",
 				(int)(res.err.len > 2000 ? 2000 : res.err.len), res.err.data ? res.err.data : "");
@@ -615,13 +624,13 @@ static void evict(const struct config *c)
 	close(lock);
 }
 
-/* An install's verdict on its requirements or the index, left in its lock
- * file for those that waited on it: the same requirements would fail the
- * same way again, and each waiter trying the index anew held its queue
- * place for up to package_install_timeout_s more, one after the other.
- * The service's own failures (a 500) and the installing client's (a 499,
- * a 503) are not its verdict, and the next holder tries again. */
-static bool verdict(int status)
+/* An install's verdict on its requirements or the index (install()'s
+ * *verdict), left in its lock file for those that waited on it: the same
+ * requirements would fail the same way again, and each waiter trying the
+ * index anew held its queue place for up to package_install_timeout_s
+ * more, one after the other. Other failures (the service's own, the
+ * installing client's) are not left, and the next holder tries again. */
+static bool verdict_status(int status)
 {
 	return status == 400 || status == 413 || status == 502 || status == 504;
 }
@@ -644,7 +653,7 @@ static int verdict_read(int lock, struct http_error *e)
 	text[len] = '\0';
 	char *end;
 	long status = strtol(text, &end, 10);
-	if (!verdict((int)status) || *end != ' ')
+	if (!verdict_status((int)status) || *end != ' ')
 		return -1;
 	metrics_package(PACKAGES_FAILED);
 	http_fail(e, (int)status, "%s", end + 1);
@@ -708,9 +717,10 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 	if (ftruncate(lock, 0) < 0)
 		log_msg("cannot empty %s: %s", path, strerror(errno));
 	int rc = 0, held = -1;
+	bool verdict = false;
 	if (lookup(c, req, r) == 0) {
 		metrics_package(PACKAGES_CACHED);
-	} else if ((rc = install(ctx, c, req, r, e, &held)) == 0) {
+	} else if ((rc = install(ctx, c, req, r, e, &held, &verdict)) == 0) {
 		rc = lookup(c, req, r);
 		if (held >= 0)
 			close(held);	/* before evict() takes it whole */
@@ -721,7 +731,7 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 	} else {
 		if (held >= 0)
 			close(held);
-		if (verdict(e->status))
+		if (verdict && verdict_status(e->status))
 			verdict_leave(lock, e);
 	}
 	unlink(path);
