@@ -79,7 +79,12 @@ struct claim_wait {
  * its reply is sent; so while some of what we sent is unread (SIOCOUTQ),
  * and all the more while we are still sending, no sandbox has the run, and
  * hanging up can end none. Such a claim would wait for sandboxes that may
- * never come. */
+ * never come. Between that look and the hang-up, though, a sandbox may
+ * read the rest and reply: the socket is first shut for reading, after
+ * which a reply fails (EPIPE on a unix socket) and its sandbox starts
+ * nothing, and a reply already come means the run was taken after all. Its
+ * report can no longer come, so it fails (ECONNABORTED), rather than run
+ * a second time elsewhere. */
 static bool wait_claim(const struct claim_wait *w, short events)
 {
 	for (;;) {
@@ -93,6 +98,13 @@ static bool wait_claim(const struct claim_wait *w, short events)
 		bool hopeless = !(w->warm ? pool_warm() : pool_can_start()) || now_ms() >= w->cold_after;
 		int unread = 0;
 		if (hopeless && ioctl(w->sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
+			char byte;
+			if (shutdown(w->sock, SHUT_RD) < 0)
+				return false;
+			if (recv(w->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+				errno = ECONNABORTED;
+				return false;
+			}
 			*w->untaken = true;
 			return false;
 		}
