@@ -88,7 +88,9 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 	run_sandbox(c, dir, r, res, ctx->client_fd);
 	slots_release(slot);
 	if (res->client_gone) {
-		/* Counted, or the runs started would outnumber those that ended. */
+		/* Every run counted as started is counted as ended, in one
+		 * outcome: this one as stopped, one that could not start as
+		 * internal, below. */
 		metrics_run(RUN_STOPPED, res->wall_ms);
 		http_fail(e, 499, "the client closed the connection while the script ran; it was stopped");
 		log_note(&ctx->log, "client gone");
@@ -99,6 +101,7 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 	 * did not run, and a retry will find them again. */
 	if (res->fault[0] && (res->fault_errno == EMFILE || res->fault_errno == ENFILE ||
 			      res->fault_errno == ENOMEM || res->fault_errno == EAGAIN)) {
+		metrics_run(RUN_INTERNAL, res->wall_ms);
 		http_fail(e, 503, "the service could not start a sandbox (%s); retry later", strerror(res->fault_errno));
 		run_result_free(res);
 		goto host;
