@@ -15,7 +15,7 @@ J=(-H 'Content-Type: application/json')
 # those of the default range may be another coderunner's (a test beside
 # this one), and would be counted as left behind by ours.
 FIRST=2000600000
-LAST=2000600099
+LAST=2000600999
 HTTP_CONFIG="${HTTP_CONFIG:+$HTTP_CONFIG
 }run_uids = $FIRST-$LAST"
 run_uid_procs() { ps -e -o uid= | awk -v a=$FIRST -v b=$LAST '$1 >= a && $1 <= b' | wc -l; }
@@ -344,7 +344,9 @@ http_stop
 # ---- pre-started sandboxes that take no connection (stopped): a run waits
 # for one a short while, then starts its own, rather than fail at 30 s
 http_start preload=none prestarted=2
-stuck=$(pgrep -P "$fcgi_pid" -x coderunner-sand)
+for _ in $(seq 100); do [ "$(pool_sandboxes | wc -l)" = 2 ] && break; sleep 0.1; done
+stuck=$(pool_sandboxes)
+is "$(wc -w <<<"$stuck")" 2 "both pre-started sandboxes are there to be stopped"
 kill -STOP $stuck
 t0=$(date +%s)
 run_json '{"script": "print(1)"}'
