@@ -145,7 +145,7 @@ async function run() {
   setStatus("running", "running…");
   const started = performance.now();
   try {
-    const r = await fetch(mode === "main" ? "../execute" : "../api/run",
+    const r = await fetch(mode === "main" ? "execute" : "api/run",
                           { method: "POST", headers, body: JSON.stringify(body) });
     const text = await r.text();
     let j;

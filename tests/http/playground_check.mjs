@@ -96,6 +96,24 @@ await step("main()", async () => {
         JSON.parse(r.value).count === 17 && /computing/.test(r.stdout), JSON.stringify(r));
 });
 
+await step("a main() past the timeout", async () => {
+  // /execute answers a timeout with 408, which browsers take on a
+  // connection they had used before for the server closing it while idle,
+  // and send the request again: the script must run once all the same.
+  const timeouts = async () => {
+    const text = await (await fetch(base + "/metrics")).text();
+    return Number((text.match(/^coderunner_runs_total\{outcome="timeout"\} (\d+)$/m) || [])[1]);
+  };
+  const before = await timeouts();
+  await page.select("#mode", "main");
+  await page.$eval("#code", (t) => { t.value = "def main():\n    while True:\n        pass\n"; });
+  const r = await runExample(null);
+  const after = await timeouts();
+  check("a main() past the timeout is shown as the 408 it got, and ran once",
+        r.status === "error" && /error 408/.test(r.text) && after - before === 1,
+        JSON.stringify({ r, before, after }));
+});
+
 await step("an attached file", async () => {
   await page.select("#example", "upload");
   const input = await page.$("#files");
