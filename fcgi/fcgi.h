@@ -466,6 +466,10 @@ struct http_response {
 const char *http_reason(int status);
 /* {"error": ..., "exit_code": -1, "stdout": "", "stderr": ..., "artifacts": {}[, "warnings": [...]]} */
 void response_error(struct http_response *rsp, int status, const char *message, const struct buf *warnings);
+/* {"detail": ...} */
+void response_detail(struct http_response *rsp, int status, const char *message);
+/* An error in the shape of the endpoint at PATH (/run's, /mcp's, or the above). */
+void response_error_at(struct http_response *rsp, const char *path, int status, const char *message);
 struct FCGX_Stream;
 /* Writes status, headers and body; returns the bytes written. */
 size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp);

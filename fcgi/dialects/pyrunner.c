@@ -191,11 +191,7 @@ static void encode(struct buf *b, const struct run_result *res, const struct pyr
 /* FastAPI's shape for an error that is not a validation error. */
 static void fail(struct request_ctx *ctx, const struct http_error *e)
 {
-	ctx->rsp.status = e->status;
-	buf_reset(&ctx->rsp.body);
-	buf_puts(&ctx->rsp.body, "{\"detail\": ");
-	json_put_cstring(&ctx->rsp.body, e->message);
-	buf_puts(&ctx->rsp.body, "}\n");
+	response_detail(&ctx->rsp, e->status, e->message);
 	if (e->status >= 500)
 		log_note(&ctx->log, e->message);
 }

@@ -232,7 +232,9 @@ static bool refuse_backlog(void)
 		char own[40];
 		const char *id = request_id(FCGX_GetParam("REQUEST_ID", req.envp), own, sizeof own);
 		struct http_response rsp = { 0 };
-		response_error(&rsp, 503, "the coderunner service is stopping; retry in a moment", NULL);
+		const char *path = FCGX_GetParam("DOCUMENT_URI", req.envp);
+		response_error_at(&rsp, path ? path : FCGX_GetParam("SCRIPT_NAME", req.envp), 503,
+				  "the coderunner service is stopping; retry in a moment");
 		snprintf(rsp.extra_headers, sizeof rsp.extra_headers, "Retry-After: %u\r\n",
 			 service.cfg.retry_after_s);
 		response_send(req.out, id, &rsp);

@@ -51,6 +51,35 @@ void response_error(struct http_response *rsp, int status, const char *message, 
 	buf_puts(&rsp->body, "}\n");
 }
 
+/* FastAPI's shape, the one /run's clients read. */
+void response_detail(struct http_response *rsp, int status, const char *message)
+{
+	rsp->status = status;
+	buf_reset(&rsp->body);
+	buf_puts(&rsp->body, "{\"detail\": ");
+	json_put_cstring(&rsp->body, message);
+	buf_puts(&rsp->body, "}\n");
+}
+
+/* The error of a request no dialect has read (the master's, as it stops)
+ * in the shape its endpoint's clients read, as nginx's own errors are
+ * (coderunner.conf): FastAPI's on /run, JSON-RPC's on /mcp (a server
+ * error, to no id: none was read), /api/run's everywhere else. */
+void response_error_at(struct http_response *rsp, const char *path, int status, const char *message)
+{
+	if (path && !strcmp(path, "/run")) {
+		response_detail(rsp, status, message);
+	} else if (path && !strcmp(path, "/mcp")) {
+		rsp->status = status;
+		buf_reset(&rsp->body);
+		buf_puts(&rsp->body, "{\"jsonrpc\": \"2.0\", \"id\": null, \"error\": {\"code\": -32000, \"message\": ");
+		json_put_cstring(&rsp->body, message);
+		buf_puts(&rsp->body, "}}\n");
+	} else {
+		response_error(rsp, status, message, NULL);
+	}
+}
+
 size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp)
 {
 	char head[5120];

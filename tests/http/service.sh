@@ -120,6 +120,25 @@ for _ in $(seq 30); do [ "$(fcgi_workers | wc -l)" -ge "$want" ] && break; sleep
 is "$(fcgi_workers | wc -l)" "$want" "the master started a new worker"
 is "$(ls -A "$work_root" | grep -vcxE "sandbox.sock|uids.lock")" 0 "the dead worker's work directory was removed"
 like "$(cat "$fcgi_log")" "worker $worker killed by signal 9" "and logged it"
+# /run's and /mcp's 502s come in their endpoints' own shapes.
+for ep in run mcp; do
+	case $ep in
+	run) data='{"code": "import time; time.sleep(5)"}' ;;
+	mcp) data='{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "import time; time.sleep(5)"}}}' ;;
+	esac
+	curl -s -o "$http_tmp/victim.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H 'Accept: application/json, text/event-stream' --data-binary "$data" "$base/$ep" >"$http_tmp/victim.status" &
+	victim=$!
+	for _ in $(seq 50); do [ -n "$(busy_workers)" ] && [ -n "$(busy_sandboxes)" ] && break; sleep 0.1; done
+	kill -9 "$(busy_workers | head -1)"
+	wait $victim
+	is "$(cat "$http_tmp/victim.status")/$($PY -c 'import json,sys; j=json.load(open(sys.argv[1]))
+print(j["detail"][:39] if sys.argv[2] == "run" else "%s %s %s" % (j["id"], j["error"]["code"], j["error"]["message"][:39]))' \
+		"$http_tmp/victim.out" $ep 2>&1)" \
+		"502/$([ $ep = mcp ] && echo 'None -32000 ')the coderunner service is not answering" \
+		"and to /$ep, in its own shape"
+	for _ in $(seq 30); do [ "$(fcgi_workers | wc -l)" -ge "$want" ] && break; sleep 0.1; done
+done
 
 # ---- leaks after all this
 is "$(fd_count "$fcgi_pid")" "$master_fds" "the master holds as many fds as at the start"
@@ -187,6 +206,13 @@ is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left"
 post /api/run 'print(1)' -H 'Content-Type: text/plain'
 is "$status/$(jq_ 'j["error"][:36]')" "503/the coderunner service is restarting" "with the service stopped, nginx answers 503"
 like "$headers" '^Retry-After: [0-9]' "with Retry-After"
+post /run '{"code": "print(1)"}' -H 'Content-Type: application/json'
+is "$status/$(jq_ 'j["detail"][:36]')" "503/the coderunner service is restarting" "and in FastAPI's shape to /run"
+like "$headers" '^Retry-After: [0-9]' "with Retry-After"
+post /mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream'
+is "$status/$(jq_ '[j["jsonrpc"], j["id"], j["error"]["code"], j["error"]["message"][:36]]')" \
+	'503/["2.0", null, -32000, "the coderunner service is restarting"]' "and as a JSON-RPC error to /mcp"
 
 # ---- a SIGHUP while the service starts (systemd sends one as soon as it
 # has exec'd us) is a reload once it has started, not the end of it
@@ -217,12 +243,24 @@ for _ in $(seq 50); do [ -n "$(busy_sandboxes)" ] && break; sleep 0.1; done
 start=$(date +%s%N)
 curl -s -o "$http_tmp/backlog.out" -w '%{http_code}' "$base/health" >"$http_tmp/backlog.code" &
 waiting=$!
+# And two that wait with it get the 503 in their endpoints' own shapes.
+curl -s -o "$http_tmp/backlog-run.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+	--data-binary '{"code": "print(1)"}' "$base/run" >"$http_tmp/backlog-run.code" &
+waiting_run=$!
+curl -s -o "$http_tmp/backlog-mcp.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' \
+	--data-binary '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' "$base/mcp" >"$http_tmp/backlog-mcp.code" &
+waiting_mcp=$!
 sleep 0.5
 kill -TERM "$fcgi_pid"
-wait "$waiting"
+wait "$waiting" "$waiting_run" "$waiting_mcp"
 is "$(cat "$http_tmp/backlog.code")/$((($(date +%s%N) - start) / 1000000000 < 4))" "503/1" \
 	"a request waiting in the backlog at SIGTERM is a 503 at once, not after the runs in flight"
 like "$(cat "$http_tmp/backlog.out")" '"error": "the coderunner service is stopping' "the service's own 503: nothing ran"
+is "$(cat "$http_tmp/backlog-run.code")/$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["detail"][:34])' "$http_tmp/backlog-run.out")" \
+	"503/the coderunner service is stopping" "to /run in FastAPI's shape"
+is "$(cat "$http_tmp/backlog-mcp.code")/$($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["id"], j["error"]["code"], j["error"]["message"][:34])' "$http_tmp/backlog-mcp.out")" \
+	"503/None -32000 the coderunner service is stopping" "to /mcp as a JSON-RPC error"
 wait "$long"
 like "$(cat "$http_tmp/long.out")" '"stdout": "finished\\n"' "and the run in flight still finishes"
 wait "$holder"
