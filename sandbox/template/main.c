@@ -407,7 +407,6 @@ __attribute__((noinline)) static int template_main(int argc, char **argv)
 	memory_fill_pool_holes();
 	memory_fill_heap_holes();
 	memory_collapse_to_huge_pages();
-	memory_pad_heap();
 	python_learn_pages();
 	set_effective(true);
 	python_leave_private_tmp();

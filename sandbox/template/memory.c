@@ -157,38 +157,6 @@ void memory_collapse_to_huge_pages(void)
 	huge_arenas = false;
 }
 
-/* Room at the top of the heap for a run's new memory, reserved here and
- * never touched: a run that draws a chart grows the heap by some 2 MiB,
- * and each page of a heap grown by brk() is a fault of its own. Pages of
- * the template's heap that a learning child writes are learnt (pages.c)
- * like any others, and a run's import has them made in one go (fresh,
- * nothing to copy). After the collapse to huge pages, which would fill
- * the room with zeroes: the heap grows in small pages, no-huge-page like
- * the rest of it. M_TOP_PAD keeps the room when free() trims the heap; it
- * also fixes the thresholds at which malloc() trims and turns to mmap()
- * where the warm-up left them, in runs too. */
-void memory_pad_heap(void)
-{
-	enum { PAD = 8 << 20, STEP = 32 << 10, MOST = 2 * PAD / STEP };
-	static void *taken[MOST];
-	char *end = sbrk(0);
-	unsigned n = 0;
-	/* Advice: an allocator of another kind (a sanitizer's) refuses it. */
-	if (!mallopt(M_TOP_PAD, PAD))
-		return;
-	/* Blocks under the mmap() threshold, from the top, until one grows
-	 * the heap by the pad; then back, the last first, into the top. */
-	while (n < MOST && (char *)sbrk(0) == end)
-		if (!(taken[n++] = malloc(STEP)))
-			fail("out of memory");
-	while (n)
-		free(taken[--n]);
-	/* A new mapping, which the mark above does not cover. */
-	char *from = (char *)(((uintptr_t)end + 4095) & ~(uintptr_t)4095), *to = sbrk(0);
-	if (to > from)
-		(void)madvise(from, (size_t)(to - from), MADV_NOHUGEPAGE);
-}
-
 /* What calls deeper than the caller's left on the stack, zeroed: every
  * run's stack is a copy of ours. Before main() that is the dynamic
  * linker's frames, with pieces of our command line (host paths: the

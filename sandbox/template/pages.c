@@ -10,9 +10,12 @@
  * system call per range of pages, without a fault each; for the pages of
  * its files that a child maps anew as it reads them (a fault for every 16),
  * MADV_POPULATE_READ. Which pages: those a child of the finished template
- * touches when it imports the package and works it as the warm-up does
- * (python.c), or as it runs a print(1) from its fork to its end, read from
- * its /proc/self/pagemap. Learnt here, in this template, because ASLR puts
+ * touches when it imports the package (python.c), or as it runs a print(1)
+ * from its fork to its end, read from its /proc/self/pagemap: the pages
+ * every such run writes. Not those of any work after the import, which
+ * a script may or may not do: where faults cost less than on the slowest
+ * days, copying pages a run never writes lost more than the faults it
+ * saved (bench/FINDINGS.md). Learnt here, in this template, because ASLR puts
  * every template's memory elsewhere. The every-run set is copied as a
  * run's command is forked (fork.c), before any of it is written; a
  * package's when a run's import brings it back (warm.py), so a run that

@@ -392,20 +392,17 @@ void python_preload(const char *list, const char *cached)
 	preloading = false;
 }
 
-/* In a child of the finished template: what a run that imports NAME does
- * with our memory, as far as we can tell: the import, brought back by
- * warm.py, and the package worked as the warm-up worked it (SAMPLES). */
+/* In a child of the finished template: what every run that imports NAME
+ * does with our memory: the import, brought back by warm.py. Not the
+ * package worked as the warm-up works it (SAMPLES): a run writes those
+ * pages only if its script does the same work, and a page copied ahead
+ * that the run never writes costs more than the fault it saves on another
+ * (bench/FINDINGS.md). */
 static void sample(const char *name)
 {
 	PyOS_AfterFork_Child();
-	PyObject *module = PyImport_ImportModule(name);
-	PyObject *samples = PyDict_GetItemString(warm_globals, "SAMPLES");
-	PyObject *fn = samples ? PyDict_GetItemString(samples, name) : NULL;
-	if (!module)
+	if (!PyImport_ImportModule(name))
 		_exit(1);
-	PyObject *r = fn ? PyObject_CallNoArgs(fn) : NULL;
-	Py_XDECREF(r);
-	PyErr_Clear();
 }
 
 /* A list of str from a NULL-ended array of C strings, or NULL. */

@@ -34,7 +34,6 @@ void memory_use_huge_arenas(void);
 void memory_fill_pool_holes(void);
 void memory_fill_heap_holes(void);
 void memory_collapse_to_huge_pages(void);
-void memory_pad_heap(void);
 void memory_clear_stack(void);
 
 /* pages.c: what a run importing a package writes, copied ahead; and what
