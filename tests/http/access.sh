@@ -106,6 +106,15 @@ n429=$(grep -c '^429$' "$http_tmp/codes"); n200=$(grep -c '^200$' "$http_tmp/cod
 [ "$n429" -gt 0 ] && [ "$n200" -ge 40 ] && [ $((n429 + n200)) = 120 ]
 ok $? "120 requests at once: the burst of 40 and more pass, the rest get 429 ($n200 passed, $n429 limited)"
 sleep 1.2
+# The playground's ways in to /api/run and /execute are limited alike.
+for path in /playground/api/run /playground/execute; do
+	burst=()
+	for _ in $(seq 120); do burst+=(-o /dev/null "$base$path"); done
+	curl -s -Z --parallel-immediate --parallel-max 120 -w '%{http_code}\n' "${burst[@]}" >"$http_tmp/codes"
+	n429=$(grep -c '^429$' "$http_tmp/codes")
+	[ "$n429" -gt 0 ]; ok $? "and $path: 120 requests at once, $n429 limited"
+	sleep 2.2
+done
 # Past the burst again, in parallel: requests one after another, on a
 # machine where each takes more than 30 ms, never outrun the refill of 20 a
 # second. One 429 is kept, headers and body.
