@@ -301,7 +301,7 @@ static const char preload_source[] =
 	"sys.stdout.flush(); sys.stderr.flush()\n";
 
 /* COPY_AHEAD(name), which warm.py calls as a run's import brings NAME
- * back: the pages that import and its use will write, copied now. */
+ * back: the pages that import will write, copied now. */
 static PyObject *copy_ahead(PyObject *self, PyObject *name)
 {
 	(void)self;

@@ -162,8 +162,7 @@ fi
 # Under RLIMIT_AS, a warm run's limit comes on top of the template's address
 # space: one that unmapped what of it holds no data (the reserve of malloc's
 # arenas) had that room for its own memory as well, 63 MB more than its
-# limit here. Its data is bounded too now, on top of the template's, whose
-# heap keeps 8 MB of room for a run's first allocations (memory.c).
+# limit here. Its data is bounded too now, on top of the template's.
 sb --memory 300 <<'EOF_PY'
 import ctypes
 libc = ctypes.CDLL(None)
