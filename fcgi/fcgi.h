@@ -543,6 +543,8 @@ int fcgi_accept(struct FCGX_Request *req, int listen_fd, unsigned timeout_s);
 /* The request's id: given (REQUEST_ID, from nginx) when it is one, else a
  * new one written into own (at least 33 bytes). */
 const char *request_id(const char *given, char *own, size_t len);
+/* The request's path, from its FastCGI parameters. */
+const char *request_path(char **envp);
 int master_main(int listen_fd);
 /* The signals the master takes on its signalfd, blocked (from start-up on). */
 void master_block_signals(void);

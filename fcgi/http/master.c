@@ -232,8 +232,7 @@ static bool refuse_backlog(void)
 		char own[40];
 		const char *id = request_id(FCGX_GetParam("REQUEST_ID", req.envp), own, sizeof own);
 		struct http_response rsp = { 0 };
-		const char *path = FCGX_GetParam("DOCUMENT_URI", req.envp);
-		response_error_at(&rsp, path ? path : FCGX_GetParam("SCRIPT_NAME", req.envp), 503,
+		response_error_at(&rsp, request_path(req.envp), 503,
 				  "the coderunner service is stopping; retry in a moment");
 		snprintf(rsp.extra_headers, sizeof rsp.extra_headers, "Retry-After: %u\r\n",
 			 service.cfg.retry_after_s);

@@ -184,6 +184,14 @@ static void drop_effective_caps(void)
 		die("cannot apply the empty effective capability set");
 }
 
+/* The path of the request whose parameters are ENVP: nginx's DOCUMENT_URI
+ * (the URI after its rewrites, without the query), else SCRIPT_NAME. */
+const char *request_path(char **envp)
+{
+	const char *path = FCGX_GetParam("DOCUMENT_URI", envp);
+	return path ? path : FCGX_GetParam("SCRIPT_NAME", envp);
+}
+
 /* The snippet passes nginx's $request_id, or a client's X-Request-Id of
  * [0-9A-Za-z_-]{1,64} (one id across a front end's log and ours): the same
  * rule here, so nginx's pages and ours name a request alike. Anything else
@@ -237,9 +245,7 @@ static void handle(FCGX_Request *req)
 	char own_id[40];
 	struct request_ctx ctx = { 0 };
 	ctx.method = FCGX_GetParam("REQUEST_METHOD", req->envp);
-	ctx.path = FCGX_GetParam("DOCUMENT_URI", req->envp);
-	if (!ctx.path)
-		ctx.path = FCGX_GetParam("SCRIPT_NAME", req->envp);
+	ctx.path = request_path(req->envp);
 	ctx.query = FCGX_GetParam("QUERY_STRING", req->envp);
 	ctx.content_type = FCGX_GetParam("CONTENT_TYPE", req->envp);
 	ctx.host = FCGX_GetParam("HTTP_HOST", req->envp);
