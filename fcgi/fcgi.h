@@ -208,6 +208,7 @@ int pool_notify_fd(void);			/* readable: runs claimed sandboxes */
 bool pool_ours(void);
 bool pool_warm(void);				/* a template's sandboxes are waiting */
 pid_t pool_template(void);			/* its pid, 0 when there is none */
+void pool_stuck(pid_t template);		/* it took no run in time: replace it */
 bool pool_can_start(void);			/* false: its last sandbox could not even be run */
 /* Whether the template imported any of these space-separated top-level
  * modules (a run that brings its own cannot start from it); "*" stands for

@@ -16,7 +16,8 @@
  * numpy, pandas and matplotlib already imported. It says "warm PID" on
  * our notify socket once they wait; until then, and whenever it is gone
  * (it is restarted, no more than once in TEMPLATE_RETRY_S), runs start
- * sandboxes of their own, cold (start/own.c), and never wait for it.
+ * sandboxes of their own, cold (start/own.c), and never wait for it. One
+ * that lives but takes no run (pool_stuck()) is killed and so replaced.
  *
  * A reload makes a new socket at the same path for sandboxes of the new
  * configuration, and retires the old ones with SIGHUP: an idle one serves
@@ -54,6 +55,7 @@ struct pool_shared {
 	char imported[8192];	/* " name name ... ": the top-level modules it imported */
 	_Atomic bool cannot_start;	/* the last sandbox could not even be run */
 	_Atomic unsigned generation;	/* of the configuration the pool's sandboxes have */
+	_Atomic pid_t stuck;	/* a template a worker found took no run: to be killed */
 };
 static struct pool_shared *shared;
 static long long template_started_ms;
@@ -334,6 +336,19 @@ bool pool_imports_any(const char *names)
 	return false;
 }
 
+/* A warm claim no sandbox took in time, while the template that said it
+ * was warm still lives: it is stuck (stopped, or waiting on a zygote that
+ * hangs) and would hold every later warm run for the same wait. From now
+ * on runs start cold, and the master kills it (pool_fill()), after which
+ * it is replaced as after any end. Nothing is done if another template
+ * has taken its place since the claim. */
+void pool_stuck(pid_t template)
+{
+	pid_t expect = template;
+	if (template > 0 && atomic_compare_exchange_strong(&shared->template, &expect, 0))
+		atomic_store(&shared->stuck, template);
+}
+
 void pool_read_claims(void)
 {
 	char msg[sizeof shared->imported + 32];
@@ -361,6 +376,14 @@ void pool_read_claims(void)
 
 void pool_fill(const struct config *c)
 {
+	/* Still a member, the stuck template is not reaped: the pid is its. */
+	pid_t stuck = atomic_exchange(&shared->stuck, 0);
+	for (unsigned i = 0; stuck && i < n_members; i++)
+		if (members[i].pid == stuck && members[i].is_template) {
+			log_msg("template %d took no run in time: killed, to be replaced", (int)stuck);
+			if (kill(stuck, SIGKILL) < 0)
+				log_msg("kill template %d: %s", (int)stuck, strerror(errno));
+		}
 	unsigned current = 0;
 	for (unsigned i = 0; i < n_members; i++)
 		current += members[i].generation == generation && !members[i].claimed;

@@ -193,17 +193,21 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	pid_t own = -1;
 	int sock;
 	bool ours = !r->install && r->stdin_len <= PRESTART_STDIN_MAX && pool_ours();
-	bool warm = ours && pool_warm() &&
+	pid_t template = ours ? pool_template() : 0;
+	bool warm = template &&
 		    !(r->package_modules[0] && pool_imports_any(r->package_modules)) &&
 		    !shadows_template(r);
 	bool pooled = warm || (ours && !config_template(c) && pool_can_start() &&
 			       slots_running() < c->prestarted);
 	sock = pooled ? start_claimed(dir, r, warm, fds, res) : -1;
 	if (sock == START_UNTAKEN) {
-		log_msg(warm && pool_warm() ? "the template's sandboxes took no run in time (is it stuck?): it starts cold" :
+		bool stuck = warm && pool_template() == template;
+		log_msg(stuck ? "the template's sandboxes took no run in time (is it stuck?): it starts cold, and the template is replaced" :
 			warm ? "template gone before a sandbox took a run: it starts cold" :
 			pool_can_start() ? "no pre-started sandbox took a run in time (are they stuck?): it starts its own" :
 			"no pre-started sandbox took a run, and none can start: it starts its own");
+		if (stuck)
+			pool_stuck(template);
 		warm = pooled = false;
 	}
 	if (!r->install)

@@ -227,10 +227,10 @@ for size in small big; do
 done
 
 # A template that lives but is stuck (stopped here) replaces no sandbox: once
-# its waiting one is taken, the next runs start cold after a short wait,
-# rather than fail when the claim's 30 s run out. And a stop does not wait
-# for it past drain_timeout_s.
-http_start prestarted=1 drain_timeout_s=2
+# its waiting one is taken, the next run starts cold after a short wait,
+# rather than fail when the claim's 30 s run out; and the template is
+# killed and replaced, so that no run after it waits so again.
+http_start prestarted=1
 tpl=$(template_pid)
 kill -STOP "$tpl"
 run_json '{"script": "print(1)"}'
@@ -242,7 +242,29 @@ is "$status/$(jq_ 'j["stdout"]')" "200/2" "and the next run, which no sandbox of
 took=$(( $(date +%s) - t0 ))
 [ "$took" -lt 10 ]; ok $? "cold, after a short wait ($took s)"
 is "$(( $(starts cold) - cold0 ))" 1 "(counted as a cold start)"
-like "$(cat "$fcgi_log")" "the template's sandboxes took no run in time \\(is it stuck\\?\\): it starts cold" "and the log says why"
+like "$(cat "$fcgi_log")" "the template's sandboxes took no run in time \\(is it stuck\\?\\): it starts cold, and the template is replaced" \
+	"and the log says why"
+for _ in $(seq 50); do grep -q "template $tpl ended" "$fcgi_log" && break; sleep 0.1; done
+like "$(cat "$fcgi_log")" "template $tpl took no run in time: killed, to be replaced" "the stuck template is killed"
+like "$(cat "$fcgi_log")" "template $tpl ended \\(signal 9\\)" "(and reaped)"
+for i in 3 4 5; do
+	run_json "{\"script\": \"print($i)\"}"
+	is "$status/$(jq_ 'j["stdout"]')" "200/$i" "a run while it is replaced is answered"
+done
+is "$(grep -c "is it stuck" "$fcgi_log")" 1 "without waiting for a sandbox that does not come"
+for _ in $(seq 400); do is_warm && break; sleep 0.1; done
+new=$(template_pid)
+ok "$(is_warm && [ -n "$new" ] && [ "$new" != "$tpl" ]; echo $?)" "another template is warm ($tpl, then ${new:-none})"
+warm0=$(starts warm)
+run_json "$PANDAS"
+is "$status/$(jq_ 'j["exit_code"]')/$(( $(starts warm) - warm0 ))" "200/0/1" "and runs start from it"
+http_stop
+log_clean
+
+# A stop does not wait for a stuck template past drain_timeout_s.
+http_start prestarted=1 drain_timeout_s=2
+tpl=$(template_pid)
+kill -STOP "$tpl"
 kill -TERM "$fcgi_pid"
 ended() { [ ! -e "/proc/$1" ] || grep -q '^State:.Z' "/proc/$1/status"; }	# (the master: our zombie)
 for _ in $(seq 100); do ended "$fcgi_pid" && break; sleep 0.1; done
