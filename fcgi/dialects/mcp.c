@@ -168,17 +168,26 @@ static json_object *tool_list(const struct config *c)
 
 /* ---- tools/call -------------------------------------------------------- */
 
-static const char *image_type(const char *name)
+/* An image's type, from its name and its first bytes, which must agree: a
+ * file a script named chart.png but filled with text would be an image an
+ * MCP client cannot show, and fail on; it goes as a resource instead.
+ * HEAD: up to 12 of its first bytes (SVG, text, is taken by its name). */
+static const char *image_type(const char *name, const unsigned char *head, size_t n)
 {
-	static const struct { const char *ext, *type; } images[] = {
-		{ ".png", "image/png" }, { ".jpg", "image/jpeg" }, { ".jpeg", "image/jpeg" },
-		{ ".gif", "image/gif" }, { ".webp", "image/webp" }, { ".svg", "image/svg+xml" },
+	static const struct { const char *ext, *type, *magic; size_t at, len; } images[] = {
+		{ ".png", "image/png", "\x89PNG\r\n\x1a\n", 0, 8 },
+		{ ".jpg", "image/jpeg", "\xff\xd8\xff", 0, 3 },
+		{ ".jpeg", "image/jpeg", "\xff\xd8\xff", 0, 3 },
+		{ ".gif", "image/gif", "GIF8", 0, 4 },
+		{ ".webp", "image/webp", "WEBP", 8, 4 },
+		{ ".svg", "image/svg+xml", "", 0, 0 },
 	};
-	size_t n = strlen(name);
+	size_t len = strlen(name);
 	for (size_t i = 0; i < sizeof images / sizeof *images; i++) {
 		size_t e = strlen(images[i].ext);
-		if (n > e && strcasecmp(name + n - e, images[i].ext) == 0)
-			return images[i].type;
+		if (len > e && strcasecmp(name + len - e, images[i].ext) == 0)
+			return n >= images[i].at + images[i].len &&
+			       !memcmp(head + images[i].at, images[i].magic, images[i].len) ? images[i].type : NULL;
 	}
 	return NULL;
 }
@@ -200,7 +209,12 @@ static void add_artifact(json_object *content, const char *name, json_object *va
 		return;
 	const char *s = json_object_get_string(text ? value : data);
 	size_t len = (size_t)json_object_get_string_len(text ? value : data);
-	const char *image = image_type(name);
+	unsigned char head[12];
+	ssize_t n = text ? (ssize_t)(len < sizeof head ? len : sizeof head) :
+		base64_decode(s, len < 16 ? len : 16, head);	/* 16 digits: 12 bytes */
+	if (text)
+		memcpy(head, s, (size_t)n);
+	const char *image = image_type(name, head, n > 0 ? (size_t)n : 0);
 	json_object *item = json_object_new_object();
 	struct buf b64 = { 0 };
 	if (image) {

@@ -68,6 +68,20 @@ await step("a chart comes back as an image", async () => {
         JSON.stringify(res));
 });
 
+await step("a file named as an image that is none", async () => {
+  const script = "open('output/notes.png', 'w').write('not a picture')\n" +
+                 "open('output/noise.gif', 'wb').write(bytes(range(256)))\n";
+  const r = await client.callTool({ name: "run_python", arguments: { script } });
+  const kinds = JSON.stringify(r.content.map((c) => [c.type, c.mimeType || (c.resource || {}).mimeType]));
+  check("is not sent as an image, which a client could not show", !r.isError &&
+        !r.content.some((c) => c.type === "image"), kinds);
+  const notes = r.content.find((c) => c.type === "resource" && c.resource.uri.endsWith("notes.png"));
+  const noise = r.content.find((c) => c.type === "resource" && c.resource.uri.endsWith("noise.gif"));
+  check("but as a resource, text or blob", notes && notes.resource.text === "not a picture" &&
+        noise && noise.resource.mimeType === "application/octet-stream" &&
+        Buffer.from(noise.resource.blob, "base64").length === 256, kinds);
+});
+
 await step("a script error", async () => {
   const r = await client.callTool({ name: "run_python", arguments: { script: "raise ValueError('boom')" } });
   check("a script that fails is an error result with its traceback", r.isError === true &&
