@@ -208,7 +208,10 @@ int pool_notify_fd(void);			/* readable: runs claimed sandboxes */
 bool pool_ours(void);
 bool pool_warm(void);				/* a template's sandboxes are waiting */
 pid_t pool_template(void);			/* its pid, 0 when there is none */
-void pool_stuck(pid_t template);		/* it took no run in time: replace it */
+void pool_taken(void);				/* a sandbox of it took a run */
+/* A claim on it, made at since, that no sandbox read: true when no
+ * sandbox of it took any run since either, and it is to be replaced. */
+bool pool_stuck(pid_t template, long long since);
 bool pool_can_start(void);			/* false: its last sandbox could not even be run */
 /* Whether the template imported any of these space-separated top-level
  * modules (a run that brings its own cannot start from it); "*" stands for
@@ -373,9 +376,12 @@ enum run_outcome run_outcome(const struct run_result *res);
  * res->fault and res->fault_errno set. */
 /* claim.c: a sandbox waiting on the pool's socket, warm or pre-started. A
  * claim no sandbox took before the template ended (warm), or before the
- * pool could start no more (pre-started), returns START_UNTAKEN with res
- * untouched: the run may start its own instead. */
+ * pool could start no more (pre-started), or in UNTAKEN_MS, returns
+ * START_UNTAKEN with res untouched: the run may start its own instead;
+ * START_UNREAD if no sandbox read any of it either (none even took the
+ * connection). */
 #define START_UNTAKEN (-2)
+#define START_UNREAD (-3)
 int start_claimed(const char *dir, const struct run_request *r, bool warm, int fds[3],
 		  struct run_result *res);
 /* own.c: a sandbox of the run's own; *own is its pid (SIGTERM ends the

@@ -56,6 +56,7 @@ struct pool_shared {
 	_Atomic bool cannot_start;	/* the last sandbox could not even be run */
 	_Atomic unsigned generation;	/* of the configuration the pool's sandboxes have */
 	_Atomic pid_t stuck;	/* a template a worker found took no run: to be killed */
+	_Atomic long long taken_ms;	/* when a sandbox of the template last took a run */
 };
 static struct pool_shared *shared;
 static long long template_started_ms;
@@ -336,17 +337,26 @@ bool pool_imports_any(const char *names)
 	return false;
 }
 
-/* A warm claim no sandbox took in time, while the template that said it
- * was warm still lives: it is stuck (stopped, or waiting on a zygote that
- * hangs) and would hold every later warm run for the same wait. From now
- * on runs start cold, and the master kills it (pool_fill()), after which
- * it is replaced as after any end. Nothing is done if another template
- * has taken its place since the claim. */
-void pool_stuck(pid_t template)
+void pool_taken(void)
+{
+	atomic_store(&shared->taken_ms, now_ms());
+}
+
+/* A warm claim that no sandbox took, or even read, in UNTAKEN_MS, while
+ * the template that said it was warm still lives, and no sandbox of it
+ * took any other run meanwhile: it is stuck (stopped, or hung), not slow
+ * to replace its sandboxes in a burst, and would hold every later warm
+ * run for the same wait. From now on runs start cold, and the master
+ * kills it (pool_fill()), after which it is replaced as after any end.
+ * Nothing is done if another template has taken its place since. */
+bool pool_stuck(pid_t template, long long since)
 {
 	pid_t expect = template;
-	if (template > 0 && atomic_compare_exchange_strong(&shared->template, &expect, 0))
-		atomic_store(&shared->stuck, template);
+	if (template <= 0 || atomic_load(&shared->taken_ms) >= since ||
+	    !atomic_compare_exchange_strong(&shared->template, &expect, 0))
+		return false;
+	atomic_store(&shared->stuck, template);
+	return true;
 }
 
 void pool_read_claims(void)

@@ -242,7 +242,7 @@ is "$status/$(jq_ 'j["stdout"]')" "200/2" "and the next run, which no sandbox of
 took=$(( $(date +%s) - t0 ))
 [ "$took" -lt 10 ]; ok $? "cold, after a short wait ($took s)"
 is "$(( $(starts cold) - cold0 ))" 1 "(counted as a cold start)"
-like "$(cat "$fcgi_log")" "the template's sandboxes took no run in time \\(is it stuck\\?\\): it starts cold, and the template is replaced" \
+like "$(cat "$fcgi_log")" "the template's sandboxes took no run in time \\(is it stuck\\?\\): it starts cold, and the template is to be killed" \
 	"and the log says why"
 for _ in $(seq 50); do grep -q "template $tpl ended" "$fcgi_log" && break; sleep 0.1; done
 like "$(cat "$fcgi_log")" "template $tpl took no run in time: killed, to be replaced" "the stuck template is killed"
@@ -252,7 +252,7 @@ for i in 3 4 5; do
 	is "$status/$(jq_ 'j["stdout"]')" "200/$i" "a run while it is replaced is answered"
 done
 is "$(grep -c "is it stuck" "$fcgi_log")" 1 "without waiting for a sandbox that does not come"
-for _ in $(seq 400); do is_warm && break; sleep 0.1; done
+for _ in $(seq 600); do is_warm && break; sleep 0.1; done
 new=$(template_pid)
 ok "$(is_warm && [ -n "$new" ] && [ "$new" != "$tpl" ]; echo $?)" "another template is warm ($tpl, then ${new:-none})"
 warm0=$(starts warm)

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,14 +68,19 @@ struct claim_wait {
 	int sock;
 	bool warm;
 	long long give_up, cold_after;
-	bool *untaken;
+	int *untaken;		/* START_UNTAKEN, or START_UNREAD */
+	int sent;		/* SIOCOUTQ once all of it is sent: nothing read yet */
+	bool read;		/* a sandbox has read some of it */
 };
 
 /* Waits until the socket is ready for events (POLLOUT while the request
  * is sent, POLLIN for the reply) or give_up passes; false with errno when
  * it did not come in time (EAGAIN), and with *untaken when, the claim
  * still queued, a warm claim's template ended, the pool can start no more
- * sandboxes, or none took it by cold_after. A sandbox replies
+ * sandboxes, or none took it by cold_after; START_UNREAD there when none
+ * read any of it (a write that had to wait went on only once a sandbox
+ * read, and all that was sent is still unread: SIOCOUTQ counts the
+ * buffers' sizes, not bytes, so it is compared with itself). A sandbox replies
  * only once it has read the whole request, and starts the run only once
  * its reply is sent; so while some of what we sent is unread (SIOCOUTQ),
  * and all the more while we are still sending, no sandbox has the run, and
@@ -85,14 +91,16 @@ struct claim_wait {
  * nothing, and a reply already come means the run was taken after all. Its
  * report can no longer come, so it fails (ECONNABORTED), rather than run
  * a second time elsewhere. */
-static bool wait_claim(const struct claim_wait *w, short events)
+static bool wait_claim(struct claim_wait *w, short events)
 {
 	for (;;) {
 		struct pollfd p = { w->sock, events, 0 };
 		long long left = w->give_up - now_ms();
 		int rc = poll(&p, 1, (int)(left > CLAIM_CHECK_MS ? CLAIM_CHECK_MS : left > 0 ? left : 0));
-		if (rc > 0)
+		if (rc > 0) {
+			w->read |= events == POLLOUT;
 			return true;
+		}
 		if (rc < 0 && errno != EINTR)
 			return false;
 		bool hopeless = !(w->warm ? pool_warm() : pool_can_start()) || now_ms() >= w->cold_after;
@@ -105,7 +113,8 @@ static bool wait_claim(const struct claim_wait *w, short events)
 				errno = ECONNABORTED;
 				return false;
 			}
-			*w->untaken = true;
+			bool read = w->read || (events == POLLIN && unread < w->sent);
+			*w->untaken = read ? START_UNTAKEN : START_UNREAD;
 			return false;
 		}
 		if (now_ms() >= w->give_up) {
@@ -126,7 +135,7 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 		  struct run_result *res)
 {
 	fds[0] = fds[1] = fds[2] = -1;
-	bool untaken = false;
+	int untaken = 0;
 	struct claim_wait waiting = {
 		.warm = warm, .give_up = now_ms() + CLAIM_TIMEOUT_S * 1000LL,
 		.cold_after = now_ms() + UNTAKEN_MS, .untaken = &untaken,
@@ -183,6 +192,8 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 	step = "hand the run to a sandbox";
 	if (untaken || send_errno == EAGAIN)
 		goto fail;	/* nothing to hear: none read it all in time */
+	if (!send_errno && ioctl(sock, SIOCOUTQ, &waiting.sent) < 0)
+		waiting.sent = INT_MAX;	/* then taken to have been read */
 
 	/* The reply: one byte, with the output's read ends when the run starts. */
 	step = "hear from the sandbox";
@@ -240,5 +251,5 @@ fail:
 	if (sock >= 0)
 		close(sock);
 	buf_free(&args);
-	return untaken ? START_UNTAKEN : -1;
+	return untaken ? untaken : -1;
 }
