@@ -171,23 +171,29 @@ static json_object *tool_list(const struct config *c)
 /* An image's type, from its name and its first bytes, which must agree: a
  * file a script named chart.png but filled with text would be an image an
  * MCP client cannot show, and fail on; it goes as a resource instead.
- * HEAD: up to 12 of its first bytes (SVG, text, is taken by its name). */
+ * HEAD: up to 12 of its first bytes (SVG, text, is taken by its name). In
+ * a format's signature, '?' stands for any byte. */
 static const char *image_type(const char *name, const unsigned char *head, size_t n)
 {
-	static const struct { const char *ext, *type, *magic; size_t at, len; } images[] = {
-		{ ".png", "image/png", "\x89PNG\r\n\x1a\n", 0, 8 },
-		{ ".jpg", "image/jpeg", "\xff\xd8\xff", 0, 3 },
-		{ ".jpeg", "image/jpeg", "\xff\xd8\xff", 0, 3 },
-		{ ".gif", "image/gif", "GIF8", 0, 4 },
-		{ ".webp", "image/webp", "WEBP", 8, 4 },
-		{ ".svg", "image/svg+xml", "", 0, 0 },
+	static const struct { const char *ext, *type, *magic; } images[] = {
+		{ ".png", "image/png", "\x89PNG\r\n\x1a\n" },
+		{ ".jpg", "image/jpeg", "\xff\xd8\xff" },
+		{ ".jpeg", "image/jpeg", "\xff\xd8\xff" },
+		{ ".gif", "image/gif", "GIF8?a" },
+		{ ".webp", "image/webp", "RIFF????WEBP" },
+		{ ".svg", "image/svg+xml", "" },
 	};
 	size_t len = strlen(name);
 	for (size_t i = 0; i < sizeof images / sizeof *images; i++) {
-		size_t e = strlen(images[i].ext);
-		if (len > e && strcasecmp(name + len - e, images[i].ext) == 0)
-			return n >= images[i].at + images[i].len &&
-			       !memcmp(head + images[i].at, images[i].magic, images[i].len) ? images[i].type : NULL;
+		size_t e = strlen(images[i].ext), m = strlen(images[i].magic);
+		if (len <= e || strcasecmp(name + len - e, images[i].ext) != 0)
+			continue;
+		if (n < m)
+			return NULL;
+		for (size_t at = 0; at < m; at++)
+			if (images[i].magic[at] != '?' && (unsigned char)images[i].magic[at] != head[at])
+				return NULL;
+		return images[i].type;
 	}
 	return NULL;
 }

@@ -70,11 +70,15 @@ await step("a chart comes back as an image", async () => {
 
 await step("a file named as an image that is none", async () => {
   const script = "open('output/notes.png', 'w').write('not a picture')\n" +
-                 "open('output/noise.gif', 'wb').write(bytes(range(256)))\n";
+                 "open('output/noise.gif', 'wb').write(bytes(range(256)))\n" +
+                 "import base64\nopen('output/dot.gif', 'wb').write(base64.b64decode(" +
+                 "'R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=='))\n";
   const r = await client.callTool({ name: "run_python", arguments: { script } });
   const kinds = JSON.stringify(r.content.map((c) => [c.type, c.mimeType || (c.resource || {}).mimeType]));
-  check("is not sent as an image, which a client could not show", !r.isError &&
-        !r.content.some((c) => c.type === "image"), kinds);
+  const images = r.content.filter((c) => c.type === "image");
+  check("is not sent as an image, which a client could not show (a real GIF beside them is)", !r.isError &&
+        images.length === 1 && images[0].mimeType === "image/gif" &&
+        Buffer.from(images[0].data, "base64").subarray(0, 6).toString() === "GIF89a", kinds);
   const notes = r.content.find((c) => c.type === "resource" && c.resource.uri.endsWith("notes.png"));
   const noise = r.content.find((c) => c.type === "resource" && c.resource.uri.endsWith("noise.gif"));
   check("but as a resource, text or blob", notes && notes.resource.text === "not a picture" &&
