@@ -267,6 +267,15 @@ for refused in "405/-X TRACE" "400/-H X-Big:$(head -c 9000 /dev/zero | tr '\0' b
 	like "$headers" '^X-Request-Id: [0-9a-f]{32}' "with the request's id"
 done
 like "$(get /health -X TRACE; echo "$headers")" '^Allow: GET, HEAD, POST' "TRACE's 405 names the methods the endpoints take"
+# On /mcp and /run, in their shapes: a JSON-RPC error, and PyRunner's detail.
+for refused in "405/-X TRACE" "400/-H X-Big:$(head -c 9000 /dev/zero | tr '\0' b)" "501/-H Transfer-Encoding:gzip -d x"; do
+	get /mcp ${refused#*/}
+	is "$status/$(jq_ '[j["jsonrpc"], j["id"], j["error"]["code"]]')" "${refused%%/*}/[\"2.0\", null, -32600]" \
+		"nginx's own ${refused%%/*} on /mcp is a JSON-RPC error"
+	get /run ${refused#*/}
+	is "$status/$(jq_ '[sorted(j), type(j["detail"]).__name__]')" "${refused%%/*}/[[\"detail\"], \"str\"]" \
+		"nginx's own ${refused%%/*} on /run is a PyRunner error"
+done
 # Sent as JSON whatever the URI's extension (lib.sh's nginx has mime.types,
 # as Debian's does).
 get /x.html -X TRACE
