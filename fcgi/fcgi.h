@@ -308,6 +308,9 @@ struct run_request {
 	 * pre-started or warm, with these options besides the service's. */
 	bool install;
 	const char *sandbox_extra[8];
+	/* The health self-check's run (info.c): no one's run, so /metrics
+	 * counts neither its start nor its end. */
+	bool self_check;
 };
 void request_init(struct run_request *r);
 void request_free(struct run_request *r);

@@ -62,6 +62,7 @@ static bool self_check(const struct config *c, char *reason, size_t len)
 	r.entry_point = "main.py";
 	r.timeout_s = HEALTH_TIMEOUT_S;
 	r.memory_mb = HEALTH_MEMORY_MB;
+	r.self_check = true;
 
 	struct http_error e = { 0, "" };
 	char dir[4200] = "";

@@ -213,7 +213,7 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 			"no pre-started sandbox took a run, and none can start: it starts its own");
 		warm = pooled = false;
 	}
-	if (!r->install)
+	if (!r->install && !r->self_check)
 		metrics_run_start(warm);
 	if (!pooled)
 		sock = start_own(c, dir, r, fds, &own, res);

@@ -97,6 +97,15 @@ for family in requests_total runs_total run_duration_seconds runs_in_flight queu
 	like "$body" "# TYPE coderunner_$family " "  coderunner_$family"
 done
 
+# ---- a health check is no one's run: it moves no run counter
+m1=$(metrics)
+sleep 2.5	# past health_interval_s: this GET /health runs a check of its own
+get /health
+m2=$(metrics)
+is "$(delta "$m1" "$m2")" 'coderunner_requests_total{endpoint="/health",status="200"} +1
+coderunner_requests_total{endpoint="/metrics",status="200"} +1' \
+	"a GET /health that runs its sandbox check counts no run and no run start"
+
 # ---- counters survive a worker's death; the restart is counted
 m1=$(metrics)
 victim=$(fcgi_workers | head -1)
