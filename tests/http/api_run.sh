@@ -297,6 +297,13 @@ cases = [
     ("a URI too long", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("HTTP/2.0 as text", b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n"),
     ("the error page itself", b"GET /coderunner-errors/400 HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("a bad chunk size to /mcp", b"POST /mcp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    ("Content-Length: abc to /mcp with a query", b"POST /mcp?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+    ("a bad chunk size to /run", b"POST /run HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    ("HTTP/1.1 without Host to /run", b"POST /run HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"),
+    ("a bad chunk size to /mcpx", b"POST /mcpx HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    ("HTTP/2.0 to /mcp", b"POST /mcp HTTP/2.0\r\nHost: x\r\n\r\n"),
+    ("a URI too long to /run", b"POST /run?" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
 ]
 for name, request in cases:
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
@@ -328,6 +335,20 @@ for refused in "a bad chunk size: 400" "Content-Length and chunked: 400" "Conten
 	"a bad escape in the URI: 400" "a URI too long: 414" "HTTP/2.0 as text: 505" "the error page itself: 404"; do
 	like "$malformed" "^$refused \\['artifacts', 'error', 'exit_code', 'stderr', 'stdout'\\] id$" \
 		"${refused%:*}: nginx's ${refused##*: } is a JSON error with the request's id"
+done
+# Where nginx read the request line before it gave up, /mcp and /run answer
+# in their own shapes; any other path, and what nginx could not read, as
+# /api/run's.
+for refused in "a bad chunk size to /mcp: 400" "Content-Length: abc to /mcp with a query: 400"; do
+	like "$malformed" "^$refused \\['error', 'id', 'jsonrpc'\\] id$" \
+		"${refused%:*}: nginx's ${refused##*: } is a JSON-RPC error with the request's id"
+done
+for refused in "a bad chunk size to /run: 400" "HTTP/1.1 without Host to /run: 400"; do
+	like "$malformed" "^$refused \\['detail'\\] id$" "${refused%:*}: nginx's ${refused##*: } is a PyRunner error with the request's id"
+done
+for refused in "a bad chunk size to /mcpx: 400" "HTTP/2.0 to /mcp: 505" "a URI too long to /run: 414"; do
+	like "$malformed" "^$refused \\['artifacts', 'error', 'exit_code', 'stderr', 'stdout'\\] id$" \
+		"${refused%:*}: nginx's ${refused##*: } is in /api/run's shape"
 done
 # A client's X-Request-Id that nginx's snippet lets through is the id the
 # service answers and logs with too.
