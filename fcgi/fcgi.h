@@ -352,6 +352,7 @@ struct run_result {
 	int exit_code, signal;
 	bool timed_out, oom_killed;
 	bool memory_starved;		/* killed for memory the host, not its limit, lacked */
+	bool memory_error;		/* met RLIMIT_AS as a MemoryError (run.c) */
 	long duration_ms, memory_peak_kb;
 	struct buf out, err;
 	bool out_truncated, err_truncated;

@@ -17,31 +17,12 @@ static void fail(struct request_ctx *ctx, const struct http_error *e, const stru
 		log_note(&ctx->log, e->message);
 }
 
-/* Where limits fall back to rlimits, the kernel kills no run for memory:
- * Python meets RLIMIT_AS as a MemoryError, whose traceback ends stderr, and
- * exits 1. That is the limit all the same (as /run and /execute say). */
-static bool memory_error(const struct run_result *res)
-{
-	static const char name[] = "MemoryError";
-	const size_t k = sizeof name - 1;
-	if (service.cgroup_dir[0] || res->exit_code != 1 || res->err_truncated || !res->err.len)
-		return false;
-	size_t end = res->err.len;	/* the last line, after the traceback */
-	while (end && res->err.data[end - 1] == '\n')
-		end--;
-	size_t start = end;
-	while (start && res->err.data[start - 1] != '\n')
-		start--;
-	const char *l = res->err.data + start;
-	return start > 0 && end - start >= k && memcmp(l, name, k) == 0 && (end - start == k || l[k] == ':');
-}
-
 /* A one-line reason appended to stderr for the kills the script did not ask
  * for; 137 for a MemoryError at the rlimit. */
 static void explain_kill(struct run_result *res, const struct run_request *r)
 {
 	char line[160];
-	if (memory_error(res)) {
+	if (res->memory_error) {
 		res->exit_code = 137;
 		snprintf(line, sizeof line, "coderunner: the script exceeded the %u MB memory limit\n", r->memory_mb);
 	} else if (res->timed_out)

@@ -104,14 +104,12 @@ static void answer(struct request_ctx *ctx, const struct config *c, const struct
 			head = NULL;
 		}
 	}
-	const char *exception = head && json_object_object_get_ex(head, "exception", &v) &&
-		json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 	bool returned = head && json_object_object_get_ex(head, "ok", &v) &&
 		json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 
 	/* Under the rlimit fallback Python meets the limit as a MemoryError;
 	 * under cgroup v2 the kernel kills it: both are the limit. */
-	if (res->oom_killed || (!returned && !strcmp(exception, "MemoryError"))) {
+	if (res->oom_killed || res->memory_error) {
 		snprintf(msg, sizeof msg, "Script exceeded the memory limit (%u MB)", run_memory_mb(c->execute_memory_mb));
 		answer_error(ctx, 400, msg, res);
 	} else if (returned && res->channel_truncated) {

@@ -158,7 +158,7 @@ static void encode(struct buf *b, const struct run_result *res, const struct pyr
 	if (res->timed_out) {
 		status = "timeout";
 		snprintf(error, sizeof error, "Execution timed out after %ld seconds", p->timeout);
-	} else if (res->oom_killed || (res->exit_code != 0 && !strcmp(exception, "MemoryError"))) {
+	} else if (res->oom_killed || res->memory_error) {
 		status = "memory_exceeded";
 		snprintf(error, sizeof error, "Memory limit of %u MB exceeded", run_memory_mb((unsigned)p->memory_limit));
 	} else if (res->exit_code != 0) {

@@ -54,9 +54,56 @@ enum run_outcome run_outcome(const struct run_result *res)
 		return RUN_INTERNAL;
 	if (res->timed_out)
 		return RUN_TIMEOUT;
-	if (res->oom_killed)
+	if (res->oom_killed || res->memory_error)
 		return RUN_OOM;
 	return res->exit_code == 0 ? RUN_OK : RUN_ERROR;
+}
+
+/* Where limits fall back to rlimits, the kernel kills no run for memory:
+ * Python meets RLIMIT_AS as a MemoryError, or a subclass of it (numpy's
+ * _ArrayMemoryError), and exits 1. That is the limit all the same. A
+ * runner says so on its channel's first line ("memory": true); a script
+ * run as it is ends stderr with its traceback's last line, which names
+ * the exception, qualified by its module for all but the builtins
+ * ("numpy.core._exceptions._ArrayMemoryError: Unable to allocate ..."). */
+static bool memory_error(const struct run_request *r, const struct run_result *res)
+{
+	static const char name[] = "MemoryError";
+	const size_t k = sizeof name - 1;
+	if (service.cgroup_dir[0] || res->exit_code != 1)
+		return false;
+	if (r->runner) {
+		const char *nl = res->channel.len ? memchr(res->channel.data, '\n', res->channel.len) : NULL;
+		size_t len = nl ? (size_t)(nl - res->channel.data) : res->channel.len;
+		json_tokener *tok = json_tokener_new();
+		if (!tok)
+			die("out of memory creating a JSON parser");
+		json_object *head = len ? json_tokener_parse_ex(tok, res->channel.data, (int)len) : NULL, *v;
+		json_tokener_free(tok);
+		bool met = json_object_is_type(head, json_type_object) &&
+			   json_object_object_get_ex(head, "memory", &v) &&
+			   json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+		json_object_put(head);
+		return met;
+	}
+	if (res->err_truncated || !res->err.len)
+		return false;
+	size_t end = res->err.len;	/* the last line, after the traceback */
+	while (end && res->err.data[end - 1] == '\n')
+		end--;
+	size_t start = end;
+	while (start && res->err.data[start - 1] != '\n')
+		start--;
+	const char *line = res->err.data + start;
+	size_t named = 0;		/* the exception's name: up to ": ", or the line */
+	while (start + named < end && line[named] != ':' && line[named] != ' ')
+		named++;
+	if (start == 0 || named < k || (start + named < end && memcmp(line + named, ": ", 2) != 0))
+		return false;
+	const char *dot = memrchr(line, '.', named);
+	const char *cls = dot ? dot + 1 : line;
+	size_t cls_len = (size_t)(line + named - cls);
+	return cls_len >= k && memcmp(cls + cls_len - k, name, k) == 0;
 }
 
 struct stream {
@@ -299,5 +346,6 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 		else
 			parse_report(report.data, res);
 	}
+	res->memory_error = !res->fault[0] && memory_error(r, res);
 	buf_free(&report);
 }

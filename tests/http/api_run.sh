@@ -228,8 +228,16 @@ run_json '{"script": "x = b\"x\" * (400 << 20)", "memory_mb": 64}'
 like "$status/$(jq_ 'j["exit_code"], j["stderr"].splitlines()[-1]')" \
 	'^200/\[137, "coderunner: the script (was killed for exceeding|exceeded) the 64 MB memory limit"\]$' \
 	"a script past memory_mb exits 137, with the reason on stderr's last line"
+# numpy's own MemoryError (_ArrayMemoryError, a subclass, named with its
+# module on the traceback's last line) is the limit too.
+run_json '{"script": "import numpy as np\nnp.ones((1024, 1024, 1024))", "memory_mb": 256}'
+like "$status/$(jq_ 'j["exit_code"], j["stderr"].splitlines()[-1]')" \
+	'^200/\[137, "coderunner: the script (was killed for exceeding|exceeded) the 256 MB memory limit"\]$' \
+	"an 8 GiB numpy array past memory_mb exits 137, with the reason"
 run_json '{"script": "import sys\nsys.stderr.write(\"MemoryErrorish\\n\")\nsys.exit(1)"}'
 is "$(jq_ 'j["exit_code"]')" 1 "a script's own exit 1 stays 1"
+run_json '{"script": "class MemoryErrorish(Exception): pass\nraise MemoryErrorish(1)"}'
+is "$(jq_ 'j["exit_code"]')" 1 "and so does an exception whose name only starts with MemoryError"
 run_json '{"script": "raise SystemExit(1)"}'
 is "$(jq_ 'j["exit_code"], j["stderr"]')" '[1, ""]' "and so does one with nothing on stderr"
 run_json '{"script": "1", "memory_mb": 32}'

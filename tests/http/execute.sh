@@ -115,6 +115,11 @@ is "$(jq_ 'j["stdout"]')" "started" "with what it printed before"
 ok $(( (t1 - t0) / 1000000 < 6000 ? 0 : 1 )) "after about 2 s ($(( (t1 - t0) / 1000000 )) ms)"
 execute $'def main():\n    x = [0] * 100_000_000\n    return len(x)'
 is "$status/$(jq_ 'j["error"]')" "400/Script exceeded the memory limit (300 MB)" "an 800 MB list under the 300 MB default is a 400 naming the limit"
+execute $'import numpy as np\ndef main():\n    return np.ones((1024, 1024, 1024)).size'
+is "$status/$(jq_ 'j["error"]')" "400/Script exceeded the memory limit (300 MB)" "so is an 8 GiB numpy array"
+execute $'def main():\n    x = []\n    x.append(x)\n    return x'
+is "$status/$(jq_ 'j["error"]')" "400/main() returned a value that contains itself, which has no JSON form" \
+	"a result that contains itself is a 400 that says so"
 execute $'import os\ndef main():\n    return [os.getuid() != 0, len(os.listdir("/"))> 0]'
 is "$status/$(result)" "200/[true, true]" "import os works: there is no allow-list, the kernel isolates"
 

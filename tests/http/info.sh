@@ -66,9 +66,10 @@ post /execute '{"script": "def main():\n    return 1"}' -H 'Content-Type: applic
 post /execute '{"script": "def main():\n    raise ValueError(1)"}' -H 'Content-Type: application/json'
 post /execute '{"script": "import time\ndef main():\n    time.sleep(5)"}' -H 'Content-Type: application/json'
 run_json '{"script": "import sys; sys.exit(4)"}'
+run_json '{"script": "import numpy as np\nnp.ones((1024, 1024, 1024))", "memory_mb": 256}'
 get /no/such/path
 m2=$(metrics)
-is "$(delta "$m1" "$m2")" 'coderunner_requests_total{endpoint="/api/run",status="200"} +1
+is "$(delta "$m1" "$m2")" 'coderunner_requests_total{endpoint="/api/run",status="200"} +2
 coderunner_requests_total{endpoint="/execute",status="200"} +1
 coderunner_requests_total{endpoint="/execute",status="400"} +1
 coderunner_requests_total{endpoint="/execute",status="408"} +1
@@ -76,13 +77,14 @@ coderunner_requests_total{endpoint="/metrics",status="200"} +1
 coderunner_requests_total{endpoint="/run",status="200"} +2
 coderunner_requests_total{endpoint="/run",status="422"} +1
 coderunner_requests_total{endpoint="other",status="404"} +1
-coderunner_run_duration_seconds_count +6
-coderunner_run_starts_total{start="warm"} +6
+coderunner_run_duration_seconds_count +7
+coderunner_run_starts_total{start="warm"} +7
 coderunner_runs_total{outcome="error"} +2
 coderunner_runs_total{outcome="ok"} +3
-coderunner_runs_total{outcome="timeout"} +1' "every counter moved by exactly the requests made, and nothing else did"
+coderunner_runs_total{outcome="oom"} +1
+coderunner_runs_total{outcome="timeout"} +1' "every counter moved by exactly the requests made (a run past its memory an oom), and nothing else did"
 inf() { printf '%s\n' "$1" | sed -n 's/^coderunner_run_duration_seconds_bucket{le="+Inf"} //p'; }
-is "$(( $(inf "$m2") - $(inf "$m1") ))" 6 "the histogram's +Inf bucket counts them too"
+is "$(( $(inf "$m2") - $(inf "$m1") ))" 7 "the histogram's +Inf bucket counts them too"
 curl -s "$base/metrics" | $PY -c '
 import sys
 b = [float(l.split()[-1]) for l in sys.stdin if "_bucket" in l]

@@ -53,6 +53,10 @@ like "$(jq_ 'j["error"]')" 'timed out after 1 seconds' "error says so"
 run_code 'x = [0]*100_000_000; print("NOT KILLED")' '{"memory_limit": 64}'
 is "$(jq_ 'j["status"]')" memory_exceeded "[0]*100_000_000 with memory_limit 64 is memory_exceeded"
 unlike "$(jq_ 'j["stdout"]')" 'NOT KILLED' "the script never got the memory"
+run_code 'import numpy as np
+np.ones((1024, 1024, 1024))' '{"memory_limit": 256}'
+is "$(jq_ 'j["status"], j["error"]')" '["memory_exceeded", "Memory limit of 256 MB exceeded"]' \
+	"an 8 GiB numpy array with memory_limit 256 is memory_exceeded"
 if grep -q 'limits by rlimits' "$fcgi_log"; then
 	diag "no delegated cgroup v2 here: the limit is RLIMIT_AS, met as a MemoryError"
 	# A warm run's RLIMIT_AS comes on top of the address space the

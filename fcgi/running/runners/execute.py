@@ -5,7 +5,7 @@
 # script prints can pass for the result. The answer is one JSON line, and
 # after it, when main() returned, the result as JSON:
 #   {"ok": true}\n<result>
-#   {"ok": false, "error": "...", "exception": "ValueError"}
+#   {"ok": false, "error": "...", "exception": "ValueError", "memory": false}
 # It exits 0 when main() returned and 1 when it did not, so the service
 # counts the run the way the client sees it.
 import os, sys
@@ -31,6 +31,7 @@ def finish(error, exc=None):
     answer = {"ok": False, "error": error}
     if exc is not None:
         answer["exception"] = type(exc).__name__
+        answer["memory"] = isinstance(exc, MemoryError)
     flush()
     send(json.dumps(answer).encode())
     os._exit(1)
@@ -112,7 +113,9 @@ import json
 try:
     encoded = json.dumps(result, allow_nan=False)
 except ValueError as e:
-    finish("main() returned a value that is not valid JSON: %s "
+    finish("main() returned a value that contains itself, which has no JSON form"
+           if str(e).startswith("Circular reference") else
+           "main() returned a value that is not valid JSON: %s "
            "(NaN and Infinity have no JSON form)" % e, e)
 except (TypeError, RecursionError) as e:
     finish("main() returned a value that is not JSON-serialisable: %s" % e, e)

@@ -3,8 +3,8 @@
 # `python3 main.py` would, and when an exception ends it prints the usual
 # traceback (without this runner's frame) and writes on fd 4, a channel of its
 # own, which exception it was and on which line of the script:
-#   {"exception": "NameError", "line": 1}
-# so the service never has to guess that from stderr, which the script owns.
+#   {"exception": "NameError", "line": 1, "memory": false}
+# ("memory": a MemoryError, or a subclass such as numpy's), so the service never has to guess that from stderr, which the script owns.
 import os, sys
 
 path = os.path.abspath(sys.argv[1])
@@ -29,7 +29,8 @@ except BaseException as e:
     for frame in traceback.extract_tb(e.__traceback__):
         if frame.filename == path:
             line = frame.lineno
-    os.write(4, json.dumps({"exception": type(e).__name__, "line": line}).encode())
+    os.write(4, json.dumps({"exception": type(e).__name__, "line": line,
+                            "memory": isinstance(e, MemoryError)}).encode())
     # The traceback as Python prints it, less the runner's own frame.
     tb = e.__traceback__.tb_next if e.__traceback__ else None
     traceback.print_exception(type(e), e, tb)
