@@ -20,8 +20,8 @@
  * Only the native architecture is allowed; a 32-bit or x32 call kills the
  * process (libseccomp's default for foreign architectures).
  *
- * Without a cgroup, SysV IPC is refused as well (sysv_ipc below), so the
- * filter comes in two forms.
+ * Without a cgroup, SysV IPC and memfds are refused as well (uncharged
+ * below), so the filter comes in two forms.
  *
  * libseccomp builds the rules and compiles them to BPF once per process
  * (seccomp_prepare): the template does so, both forms, before its first
@@ -90,9 +90,11 @@ static const unsigned long namespace_flags[] = {
  * message queues and semaphores hold memory outside any address space (a
  * detached segment stays, and an IPC namespace's defaults let one run keep
  * all of the host's RAM that way): where they would not be charged to the
- * run, it cannot make them. (Python's multiprocessing uses the POSIX ones,
- * in /dev/shm, the run's capped /tmp.) */
-static const char *const sysv_ipc[] = { "shmget", "msgget", "semget" };
+ * run, it cannot make them. So for memfd_create(): a memfd written to
+ * rather than mapped holds up to RLIMIT_FSIZE each, as many as the run has
+ * fds, in no address space and on no capped file system. (Python's
+ * multiprocessing uses the POSIX ones, in /dev/shm, the run's capped /tmp.) */
+static const char *const uncharged[] = { "shmget", "msgget", "semget", "memfd_create" };
 
 /* The compiled filters, under a cgroup and without one: what seccomp_load()
  * would load, exported once. */
@@ -102,8 +104,8 @@ static unsigned short program_lens[2];
 /* Builds the filter with libseccomp; false, with errno, on failure. */
 static bool build(scmp_filter_ctx ctx, bool cgroup)
 {
-	for (size_t i = 0; !cgroup && i < sizeof sysv_ipc / sizeof *sysv_ipc; i++)
-		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), seccomp_syscall_resolve_name(sysv_ipc[i]), 0) < 0)
+	for (size_t i = 0; !cgroup && i < sizeof uncharged / sizeof *uncharged; i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), seccomp_syscall_resolve_name(uncharged[i]), 0) < 0)
 			return false;
 	for (size_t i = 0; i < sizeof denied / sizeof *denied; i++) {
 		int nr = seccomp_syscall_resolve_name(denied[i]);

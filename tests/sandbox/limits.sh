@@ -198,19 +198,28 @@ for _ in range(16):
     held += 64
 print("shm held MB", held)
 print("msgget", "ok" if libc.msgget(0, 0o1600) >= 0 else errno.errorcode[ctypes.get_errno()])
-print("semget", "ok" if libc.semget(0, 1, 0o1600) >= 0 else errno.errorcode[ctypes.get_errno()])'
+print("semget", "ok" if libc.semget(0, 1, 0o1600) >= 0 else errno.errorcode[ctypes.get_errno()])
+import os
+try:
+    fd = os.memfd_create("held")
+    os.write(fd, bytes(1 << 20))
+    print("memfd ok")
+except OSError as e:
+    print("memfd", errno.errorcode[e.errno])'
 sb --memory 64 <<<"$sysv_probe"
 is "$(report limits.memory)" rlimit "(a run without --cgroup has rlimits)"
 like "$OUT" "shm held MB 0" "without a cgroup, no SysV shared memory segment can be made (it would hold memory past RLIMIT_AS)"
 like "$OUT" "msgget EPERM" "nor a SysV message queue"
 like "$OUT" "semget EPERM" "nor a SysV semaphore set"
+like "$OUT" "memfd EPERM" "nor a memfd (written to, it holds memory past RLIMIT_AS)"
 if dir=$(cgroup_v2_dir); then
 	sb --memory 64 --cgroup "$dir" <<<"$sysv_probe"
 	is "$OUT" "shm held MB 1024
 msgget ok
-semget ok" "with a cgroup, which charges them to the run, SysV IPC works"
+semget ok
+memfd ok" "with a cgroup, which charges them to the run, SysV IPC and memfds work"
 else
-	skip "no delegated cgroup v2 here (tested in tests/system)" "with a cgroup, SysV IPC works"
+	skip "no delegated cgroup v2 here (tested in tests/system)" "with a cgroup, SysV IPC and memfds work"
 fi
 
 # --- exit statuses ------------------------------------------------------------------
