@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,7 +152,13 @@ void init_exec_command(const struct sandbox_options *o, const sigset_t *saved_ma
 	 * it shares, TIOCSTI would type commands into the caller's shell. */
 	if (setsid() < 0)
 		die_errno("setsid");
-	/* Under memory pressure the script is the first thing to go. */
+	/* Under memory pressure the script is the first thing to go, and stays
+	 * so: a write made with CAP_SYS_RESOURCE also makes the score the
+	 * floor the script cannot lower it below (oom_score_adj_min). Without
+	 * it the floor stays the one inherited, under coderunner.service its
+	 * -1000, to which a script could lower its score and outlive every
+	 * other process when memory runs out. */
+	privileges_raise(CAP_SYS_RESOURCE);
 	set_oom_score_adj("1000");
 	privileges_set_rlimits(o, o->cgroup_parent != NULL);
 	privileges_drop(o);

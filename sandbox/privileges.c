@@ -121,6 +121,18 @@ void privileges_limit_memory(const struct sandbox_options *o, bool cgroup)
 	set_limit(RLIMIT_AS, "AS", memory + address_space);
 }
 
+/* CAP in the effective set, where it is permitted (a command forked from
+ * coderunner-template holds its capabilities raised only as it needs them);
+ * false where it is not. privileges_drop() drops it with the rest. */
+bool privileges_raise(unsigned cap)
+{
+	if (capng_get_caps_process() < 0 || !capng_have_capability(CAPNG_PERMITTED, cap))
+		return false;
+	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE, cap) < 0 || capng_apply(CAPNG_SELECT_CAPS) < 0)
+		die("raise capability %u (libcap-ng)", cap);
+	return true;
+}
+
 void privileges_drop(const struct sandbox_options *o)
 {
 	capng_clear(CAPNG_SELECT_ALL);

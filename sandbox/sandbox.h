@@ -226,6 +226,7 @@ void workdir_copy_out(const char *output, int workdir_fd, uint64_t max_bytes,
 void privileges_check(void);
 void privileges_set_rlimits(const struct sandbox_options *o, bool cgroup);
 rlim_t privileges_cpu_seconds(uint64_t timeout_ms);
+bool privileges_raise(unsigned cap);
 void privileges_drop(const struct sandbox_options *o);
 void privileges_limit_memory(const struct sandbox_options *o, bool cgroup);
 

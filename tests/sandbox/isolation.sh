@@ -256,6 +256,29 @@ like "$OUT" "NoNewPrivs 1" "no_new_privs is set"
 like "$OUT" "Seccomp 2" "a seccomp filter is in force"
 like "$OUT" "Uid 65534	65534	65534	65534" "the script runs as the unprivileged user"
 like "$OUT" "Groups $" "no supplementary groups"
+# The OOM score a script starts with (1000: first to go) is a floor it
+# cannot lower, where the sandbox holds CAP_SYS_RESOURCE to write it so (as
+# under coderunner.service, whose -1000 would otherwise be the floor; the
+# guest's system test tries it there). Without the capability, the floor is
+# whoever started the sandbox's.
+if (( 0x$(awk '$1 == "CapBnd:" { print $2 }' /proc/self/status) >> 24 & 1 )); then
+	sb <<'EOF_PY'
+import os
+def write(value):
+    fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+    try:
+        os.write(fd, value)
+        return "lowered"
+    except OSError as e:
+        return e.strerror
+    finally:
+        os.close(fd)
+print(write(b"999"), write(b"-1000"), open("/proc/self/oom_score_adj").read().strip())
+EOF_PY
+	is "$OUT" "Permission denied Permission denied 1000" "a script cannot lower its OOM score from 1000"
+else
+	skip "no CAP_SYS_RESOURCE here to make 1000 the floor" "a script cannot lower its OOM score from 1000"
+fi
 
 # --- kernel interfaces ---------------------------------------------------------
 sb <<'EOF_PY'
