@@ -44,6 +44,13 @@ void python_enter_private_tmp(void)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
 	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
 		fail("a private /tmp for the imports: %s", strerror(errno));
+	/* And the host name every sandbox has (init.c), in a UTS namespace of
+	 * our own, for good: what an import keeps of uname() (platform's
+	 * cache, filled by Debian's pandas as it is imported) is then what a
+	 * run would find, not the host's name. */
+	if (unshare(CLONE_NEWUTS) < 0 || sethostname("sandbox", strlen("sandbox")) < 0 ||
+	    setdomainname("sandbox", strlen("sandbox")) < 0)
+		fail("the sandboxes' host name for the imports: %s", strerror(errno));
 }
 
 void python_leave_private_tmp(void)

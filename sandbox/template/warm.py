@@ -331,6 +331,12 @@ def run(ENV, ARGV, exit=os._exit):
     tempfile = _hidden.get("tempfile") or sys.modules.get("tempfile")
     if tempfile:
         tempfile._name_sequence = None
+    # threading's main thread keeps the native id it was made with, ours
+    # (3.11's fork hook gives it its new ident, not that): a cold run's is
+    # its own.
+    threading = _hidden.get("threading") or sys.modules.get("threading")
+    if threading and hasattr(threading._main_thread, "_native_id"):
+        threading._main_thread._native_id = threading.get_native_id()
     sys.argv[:] = ["-c"]
     sys.orig_argv[:] = ARGV
     sys.path.insert(0, "")
