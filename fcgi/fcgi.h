@@ -321,11 +321,13 @@ int request_parse_json(const struct config *c, const char *body, size_t len,
 		       struct run_request *r, struct http_error *e);
 int request_parse_raw(const struct config *c, const char *query, const char *body,
 		      size_t len, struct run_request *r, struct http_error *e);
+struct json_object;
 /* The body as one JSON value (json-c, strict, UTF-8, depth-bounded, nothing
- * after it); NULL with e filled in (400, naming example) otherwise. The
- * caller puts it. request_json_object() wants an object. */
-struct json_object *request_json_value(const struct config *c, const char *body, size_t len,
-				       const char *example, struct http_error *e);
+ * after it) in *value, which is NULL for the JSON null: 0; -1 with e filled
+ * in (400, naming example) otherwise. The caller puts it.
+ * request_json_object() wants an object. */
+int request_json_value(const struct config *c, const char *body, size_t len, struct json_object **value,
+		       const char *example, struct http_error *e);
 struct json_object *request_json_object(const struct config *c, const char *body, size_t len,
 					const char *example, struct http_error *e);
 /* The text of a JSON string, or NULL for another type or a string holding
@@ -518,7 +520,6 @@ handler_fn api_metrics;		/* metrics.c */
 handler_fn api_mcp;		/* mcp.c */
 handler_fn api_openapi;		/* openapi.c */
 extern const char doc_openapi[];	/* fcgi/openapi.json, built in */
-struct json_object;
 /* A JSON-RPC error as the whole answer; id may be NULL. */
 void mcp_error(struct request_ctx *ctx, int status, struct json_object *id, int code, const char *message);
 

@@ -433,9 +433,10 @@ void api_mcp(struct request_ctx *ctx)
 		mcp_error(ctx, e.status, NULL, RPC_INVALID_REQUEST, e.message);
 		return;
 	}
-	json_object *msg = request_json_value(c, ctx->body, ctx->body_len,
-					      "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"tools/list\"}", &e);
-	if (!msg) {	/* not JSON, or more of it than max_json_values (413) */
+	json_object *msg;
+	if (request_json_value(c, ctx->body, ctx->body_len, &msg,
+			       "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"tools/list\"}", &e) < 0) {
+		/* not JSON, or more of it than max_json_values (413) */
 		mcp_error(ctx, e.status == 413 ? 413 : 400, NULL,
 			  e.status == 413 ? RPC_INVALID_REQUEST : RPC_PARSE_ERROR, e.message);
 		return;

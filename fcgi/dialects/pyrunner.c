@@ -60,7 +60,8 @@ static void check_int(struct buf *d, json_object *v, const char *field, long min
 		const char *s = json_object_get_string(v);
 		char *end;
 		long long x = strtoll(s, &end, 10);
-		if (!*s || *end || end == s) {
+		/* All of it: "5\u0000x" is no integer, though C reads "5". */
+		if (!*s || end == s || end != s + json_object_get_string_len(v)) {
 			detail(d, field, "int_parsing",
 			       "Input should be a valid integer, unable to parse string as an integer", NULL, 0);
 			return;

@@ -418,21 +418,22 @@ const char *request_json_text(json_object *v)
 	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
-json_object *request_json_value(const struct config *c, const char *body, size_t len,
-				const char *example, struct http_error *e)
+int request_json_value(const struct config *c, const char *body, size_t len, json_object **value,
+		       const char *example, struct http_error *e)
 {
+	*value = NULL;
 	if (len == 0) {
 		http_fail(e, 400, "the body is empty; send a JSON object such as %s", example);
-		return NULL;
+		return -1;
 	}
 	if (memchr(body, '\0', len)) {
 		http_fail(e, 400, "the body is not valid JSON: it contains a NUL byte");
-		return NULL;
+		return -1;
 	}
 	if (json_count_values(body, len) > c->max_json_values) {
 		http_fail(e, 413, "the JSON holds more than %u values (objects, arrays, strings, numbers), "
 			  "the most a request may", c->max_json_values);
-		return NULL;
+		return -1;
 	}
 	json_tokener *tok = json_tokener_new_ex((int)c->max_json_depth);
 	if (!tok)
@@ -448,7 +449,8 @@ json_object *request_json_value(const struct config *c, const char *body, size_t
 	}
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	json_tokener_free(tok);
-	if (!root || jerr != json_tokener_success) {
+	/* json-c's value for the JSON null is NULL, parsed with success. */
+	if (jerr != json_tokener_success) {
 		json_object_put(root);
 		if (jerr == json_tokener_error_depth)
 			http_fail(e, 400, "the JSON is nested deeper than %u levels", c->max_json_depth);
@@ -457,13 +459,13 @@ json_object *request_json_value(const struct config *c, const char *body, size_t
 		else
 			http_fail(e, 400, "the body is not valid JSON: %s at byte %zu",
 				  json_tokener_error_desc(jerr), consumed);
-		return NULL;
+		return -1;
 	}
 	for (size_t i = consumed; i < len; i++)
 		if (!isspace((unsigned char)body[i])) {
 			json_object_put(root);
 			http_fail(e, 400, "the body is not valid JSON: unexpected data after the value at byte %zu", i);
-			return NULL;
+			return -1;
 		}
 	/* json-c lets through overlong UTF-8 (E0 98 94) and raw control
 	 * characters inside strings, which would then be echoed into answers
@@ -471,30 +473,33 @@ json_object *request_json_value(const struct config *c, const char *body, size_t
 	if (!utf8_valid((const unsigned char *)body, len)) {
 		json_object_put(root);
 		http_fail(e, 400, "the body is not valid UTF-8");
-		return NULL;
+		return -1;
 	}
 	bool key_nul;
 	if (!json_check_keys(body, len, c->max_json_depth + 1, &key_nul)) {
 		json_object_put(root);
 		http_fail(e, 400, "the body is not valid JSON: a control character inside a string, an unpaired "
 			  "surrogate escape, or another form RFC 8259 does not allow");
-		return NULL;
+		return -1;
 	}
 	/* json-c cuts a key at an escaped NUL: a name "a\u0000/../x" would
 	 * pass for "a". No name of any dialect may hold one. */
 	if (key_nul) {
 		json_object_put(root);
 		http_fail(e, 400, "a key in the body holds a NUL character (\\u0000), which no name may");
-		return NULL;
+		return -1;
 	}
-	return root;
+	*value = root;
+	return 0;
 }
 
 json_object *request_json_object(const struct config *c, const char *body, size_t len,
 				 const char *example, struct http_error *e)
 {
-	json_object *root = request_json_value(c, body, len, example, e);
-	if (root && !json_object_is_type(root, json_type_object)) {
+	json_object *root;
+	if (request_json_value(c, body, len, &root, example, e) < 0)
+		return NULL;
+	if (!json_object_is_type(root, json_type_object)) {
 		json_object_put(root);
 		http_fail(e, 400, "the body must be a JSON object such as %s", example);
 		return NULL;

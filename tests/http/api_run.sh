@@ -218,6 +218,9 @@ run_json '{"script": '
 is "$status" 400 "truncated JSON is a 400"
 run_json '["print(1)"]'
 is "$status" 400 "a JSON array is a 400"
+run_json 'null'
+is "$status/$(jq_ 'j["error"]')" '400/the body must be a JSON object such as {"script": "print(1)"}' \
+	"and null is a 400 that asks for an object, as for any value that is no object"
 run_json '{"script": 42}'
 is "$status" 400 "a script of the wrong type is a 400"
 run_json '{"script": "1", "timeout_s": "10"}'

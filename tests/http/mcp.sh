@@ -58,6 +58,8 @@ is "$status/$(jq_ 'j["jsonrpc"], j["id"], j["error"]["code"]')" '413/["2.0", nul
 	"a body past the web server's limit is a JSON-RPC error too"
 mcp '1'
 is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "a bare number is valid JSON, but no message: an invalid request"
+mcp 'null'
+is "$status/$(jq_ 'j["error"]["code"]')" "400/-32600" "and so is null"
 mcp '{"jsonrpc": "2.0", "id": 2, "method": "resources/list"}'
 is "$status/$(jq_ 'j["error"]["code"]')" "200/-32601" "an unknown method is method-not-found"
 mcp '{"jsonrpc": "2.0", "id": 2, "method": "x-card 4111111111111111"}'

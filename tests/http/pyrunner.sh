@@ -110,6 +110,7 @@ check_422 '{"code": "print(1)", "timeout": 0}' greater_than_equal '["body", "tim
 check_422 '{"code": "print(1)", "timeout": 301}' less_than_equal '["body", "timeout"]' 'less than or equal to 300$'
 check_422 '{"code": "print(1)", "timeout": 2.5}' int_from_float '["body", "timeout"]' 'fractional part'
 check_422 '{"code": "print(1)", "timeout": "soon"}' int_parsing '["body", "timeout"]' 'unable to parse string'
+check_422 '{"code": "print(1)", "timeout": "5\u0000x"}' int_parsing '["body", "timeout"]' 'unable to parse string'
 check_422 '{"code": "print(1)", "timeout": true}' int_type '["body", "timeout"]' 'valid integer'
 check_422 '{"code": "print(1)", "memory_limit": 63}' greater_than_equal '["body", "memory_limit"]' 'greater than or equal to 64$'
 check_422 '{"code": "print(1)", "memory_limit": 2049}' less_than_equal '["body", "memory_limit"]' 'less than or equal to 2048$'
