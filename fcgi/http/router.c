@@ -63,7 +63,7 @@ static bool allowed(struct request_ctx *ctx)
 		if (mcp)
 			mcp_error(ctx, 403, NULL, -32000, msg);
 		else
-			response_error(&ctx->rsp, 403, msg, NULL);
+			response_error_at(&ctx->rsp, ctx->path, 403, msg);
 		log_note(&ctx->log, msg);
 		return false;
 	}
@@ -75,7 +75,7 @@ static bool allowed(struct request_ctx *ctx)
 		if (mcp)
 			mcp_error(ctx, 401, NULL, -32001, no_key);
 		else
-			response_error(&ctx->rsp, 401, no_key, NULL);
+			response_error_at(&ctx->rsp, ctx->path, 401, no_key);
 		log_note(&ctx->log, "unauthorized");
 		return false;
 	}
@@ -110,7 +110,7 @@ void route(struct request_ctx *ctx)
 	if (*allow) {
 		snprintf(ctx->rsp.extra_headers, sizeof ctx->rsp.extra_headers, "Allow: %s\r\n", allow);
 		snprintf(msg, sizeof msg, "method %.16s is not allowed here; use %s", method, allow);
-		response_error(&ctx->rsp, 405, msg, NULL);
+		response_error_at(&ctx->rsp, path, 405, msg);
 		log_note(&ctx->log, "method not allowed");
 		return;
 	}

@@ -277,7 +277,19 @@ for refused in "405/-X TRACE" "400/-H X-Big:$(head -c 9000 /dev/zero | tr '\0' b
 	is "$status/$(jq_ 'j["exit_code"]')" "${refused%%/*}/-1" "nginx's own ${refused%%/*} (${refused:4:22}) is a JSON error"
 	like "$headers" '^X-Request-Id: [0-9a-f]{32}' "with the request's id"
 done
-like "$(get /health -X TRACE; echo "$headers")" '^Allow: GET, HEAD, POST' "TRACE's 405 names the methods the endpoints take"
+get /health -X TRACE
+is "$(grep -i '^allow:' <<<"$headers")" "Allow: GET, HEAD" "TRACE's 405 names the methods the path takes: GET and HEAD on /health"
+get /api/run -X TRACE
+is "$(grep -i '^allow:' <<<"$headers")" "Allow: POST" "POST on /api/run"
+get /no/such/path -X TRACE
+is "$(grep -i '^allow:' <<<"$headers")" "Allow: GET, HEAD, POST" "all three on a path the service does not know"
+# The service's own 405, for a method nginx lets through, in /run's and /mcp's shapes too.
+get /run
+is "$status/$(jq_ '[sorted(j), type(j["detail"]).__name__]')/$(grep -i '^allow:' <<<"$headers")" \
+	'405/[["detail"], "str"]/Allow: POST' "GET /run is a 405 in /run's shape, naming POST"
+get /mcp
+is "$status/$(jq_ '[j["jsonrpc"], j["id"], type(j["error"]["message"]).__name__]')/$(grep -i '^allow:' <<<"$headers")" \
+	'405/["2.0", null, "str"]/Allow: POST' "GET /mcp is a 405 JSON-RPC error, naming POST"
 # On /mcp and /run, in their shapes: a JSON-RPC error, and PyRunner's detail.
 for refused in "405/-X TRACE" "400/-H X-Big:$(head -c 9000 /dev/zero | tr '\0' b)" "501/-H Transfer-Encoding:gzip -d x"; do
 	get /mcp ${refused#*/}
