@@ -8,6 +8,21 @@
 
 #include "fcgi/fcgi.h"
 
+/* The most of s's len bytes, up to max, that cuts no character in two: a
+ * message cut to a size ends with its last whole character, not with the
+ * U+FFFD the encoder would make of half of one. */
+size_t utf8_prefix(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t n = max;
+	/* Back from the cut over the continuation bytes (10xxxxxx) of the
+	 * character it falls in, to that character's first byte. */
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return max - n >= 4 ? max : n;	/* no character is that long: not UTF-8 */
+}
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes at s do
  * not start one; *bad is then how many bytes form the invalid subsequence. */
 static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)

@@ -128,8 +128,9 @@ static void answer(struct request_ctx *ctx, const struct config *c, const struct
 		buf_puts(b, "}\n");
 	} else if (!returned && head && json_object_object_get_ex(head, "error", &v) &&
 		   json_object_is_type(v, json_type_string)) {
-		size_t len = (size_t)json_object_get_string_len(v);
-		answer_error_len(ctx, 400, json_object_get_string(v), len < sizeof msg ? len : sizeof msg - 1, res);
+		const char *error = json_object_get_string(v);
+		answer_error_len(ctx, 400, error,
+				 utf8_prefix(error, (size_t)json_object_get_string_len(v), sizeof msg - 1), res);
 	} else if (head_len || returned) {
 		answer_error(ctx, 400, "the answer of main() could not be read: did the script write on fd 4?", res);
 	} else if (res->signal) {

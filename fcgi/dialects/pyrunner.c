@@ -140,8 +140,10 @@ static void runner_report(const struct run_result *res, char *exception, size_t 
 		return;
 	json_object *o = json_tokener_parse(res->channel.data), *v;
 	if (o && json_object_is_type(o, json_type_object)) {
-		if (json_object_object_get_ex(o, "exception", &v) && json_object_is_type(v, json_type_string))
-			snprintf(exception, len, "%s", json_object_get_string(v));
+		if (json_object_object_get_ex(o, "exception", &v) && json_object_is_type(v, json_type_string)) {
+			const char *name = json_object_get_string(v);
+			snprintf(exception, len, "%.*s", (int)utf8_prefix(name, strlen(name), len - 1), name);
+		}
 		if (json_object_object_get_ex(o, "line", &v) && json_object_is_type(v, json_type_int))
 			*line = json_object_get_int(v);
 	}

@@ -103,7 +103,7 @@ bool request_valid_file_path(const char *path, size_t len)
  * care of anything that is not printable. */
 static const char *shown(const char *s, size_t len, char *out, size_t outlen)
 {
-	size_t n = len < outlen - 4 ? len : outlen - 4;
+	size_t n = utf8_prefix(s, len, outlen - 4);
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++)
 		out[o++] = (unsigned char)s[i] < 0x20 ? '?' : s[i];

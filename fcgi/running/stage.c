@@ -72,13 +72,15 @@ static int write_file_at(int dirfd, const char *path, const unsigned char *data,
 			return host_fail(e, errno, "create a directory");
 		struct stat st;
 		if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-			return http_fail(e, 400, "\"%.100s\" is both a file and a directory in files", tmp);
+			return http_fail(e, 400, "\"%.*s\" is both a file and a directory in files",
+					 (int)utf8_prefix(tmp, strlen(tmp), 100), tmp);
 		*slash = '/';
 	}
 	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		if (errno == EEXIST)
-			return http_fail(e, 400, "\"%.100s\" is both a file and a directory in files", path);
+			return http_fail(e, 400, "\"%.*s\" is both a file and a directory in files",
+					 (int)utf8_prefix(path, strlen(path), 100), path);
 		return host_fail(e, errno, "create a file");
 	}
 	if (write_all(fd, data, len) < 0) {

@@ -218,6 +218,10 @@ run_json '{"script": '
 is "$status" 400 "truncated JSON is a 400"
 run_json '["print(1)"]'
 is "$status" 400 "a JSON array is a 400"
+long=a$(printf 'é%.0s' $(seq 60))
+run_json "{\"files\": {\"main.py\": \"1\", \"$long\": \"1\", \"$long/x\": \"2\"}, \"entry_point\": \"main.py\"}"
+like "$status/$(jq_ 'j["error"]')" '^400/"aé{49}" is both a file and a directory in files$' \
+	"a long name in an error is cut after a whole character, not in one"
 run_json 'null'
 is "$status/$(jq_ 'j["error"]')" '400/the body must be a JSON object such as {"script": "print(1)"}' \
 	"and null is a 400 that asks for an object, as for any value that is no object"

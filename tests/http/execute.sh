@@ -117,6 +117,10 @@ execute $'def main():\n    x = [0] * 100_000_000\n    return len(x)'
 is "$status/$(jq_ 'j["error"]')" "400/Script exceeded the memory limit (300 MB)" "an 800 MB list under the 300 MB default is a 400 naming the limit"
 execute $'import numpy as np\ndef main():\n    return np.ones((1024, 1024, 1024)).size'
 is "$status/$(jq_ 'j["error"]')" "400/Script exceeded the memory limit (300 MB)" "so is an 8 GiB numpy array"
+# A long message is cut, not a character of it, and the line still comes.
+execute $'def main():\n    raise ValueError("\u00e9" * 400)'
+like "$status/$(jq_ 'j["error"]')" '^400/main\(\) raised ValueError: é{200}\.\.\. \(line 2\)$' \
+	"a long exception's text is cut at 400 bytes, after a whole character, and the error still names its line"
 execute $'def main():\n    x = []\n    x.append(x)\n    return x'
 is "$status/$(jq_ 'j["error"]')" "400/main() returned a value that contains itself, which has no JSON form" \
 	"a result that contains itself is a 400 that says so"

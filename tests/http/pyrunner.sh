@@ -53,6 +53,10 @@ like "$(jq_ 'j["error"]')" 'timed out after 1 seconds' "error says so"
 run_code 'x = [0]*100_000_000; print("NOT KILLED")' '{"memory_limit": 64}'
 is "$(jq_ 'j["status"]')" memory_exceeded "[0]*100_000_000 with memory_limit 64 is memory_exceeded"
 unlike "$(jq_ 'j["stdout"]')" 'NOT KILLED' "the script never got the memory"
+run_code "class AB$(printf 'é%.0s' $(seq 60))(Exception): pass
+raise AB$(printf 'é%.0s' $(seq 60))()"
+like "$(jq_ 'j["status"] + " " + j["error"]')" '^error ABé{48} on line 2$' \
+	"an exception's long name is cut after a whole character, not in one"
 run_code 'import numpy as np
 np.ones((1024, 1024, 1024))' '{"memory_limit": 256}'
 is "$(jq_ 'j["status"], j["error"]')" '["memory_exceeded", "Memory limit of 256 MB exceeded"]' \

@@ -47,6 +47,11 @@ def describe(what, exc):
         if frame.filename == path:
             line = frame.lineno
     text = str(exc)
+    # At most 400 bytes of it, cut after a whole character: the line after
+    # it must fit in the answer's error (600 bytes).
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) > 400:
+        text = data[:400].decode("utf-8", "ignore") + "..."
     return "%s %s%s%s" % (what, type(exc).__name__, ": " + text if text else "",
                            " (line %d)" % line if line else "")
 
