@@ -291,6 +291,11 @@ static int parse_files(const struct config *c, struct run_request *r, json_objec
 		if (!request_valid_file_path(name, n))
 			return http_fail(e, 400, "file path \"%s\" is not allowed: use relative paths whose parts "
 					 "are not empty and do not start with \".\", without \"\\\"", shown(name, n, nm, sizeof nm));
+		/* Two directories of the work dir are the service's: a file
+		 * may go in them, but not be one. */
+		if (!strcmp(name, "input") || !strcmp(name, "output"))
+			return http_fail(e, 400, "file path \"%s\" is taken: ./%s is the directory of the run's %s",
+					 name, name, name[0] == 'i' ? "context" : "artifacts");
 		/* The sandbox copies the work directory in no deeper than it
 		 * copies ./output out (sandbox/workdir.c): a file below would
 		 * be staged, then be missing from the run without a word. */

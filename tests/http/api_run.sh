@@ -218,6 +218,11 @@ run_json '{"script": '
 is "$status" 400 "truncated JSON is a 400"
 run_json '["print(1)"]'
 is "$status" 400 "a JSON array is a 400"
+for taken in "input/context" "output/artifacts"; do
+	run_json "{\"files\": {\"main.py\": \"1\", \"${taken%/*}\": \"x\"}, \"entry_point\": \"main.py\"}"
+	is "$status/$(jq_ 'j["error"]')" "400/file path \"${taken%/*}\" is taken: ./${taken%/*} is the directory of the run's ${taken#*/}" \
+		"a file named ${taken%/*} is a 400 that says the name is the service's"
+done
 long=a$(printf 'é%.0s' $(seq 60))
 run_json "{\"files\": {\"main.py\": \"1\", \"$long\": \"1\", \"$long/x\": \"2\"}, \"entry_point\": \"main.py\"}"
 like "$status/$(jq_ 'j["error"]')" '^400/"aé{49}" is both a file and a directory in files$' \
