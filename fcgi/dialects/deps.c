@@ -252,8 +252,9 @@ bool deps_parse(const char *req, struct requirement *out)
  * (a, b, rc) before the release itself, a post-release after it, and a
  * development release before all of those. Local labels ("+...") and what
  * does not parse compare as nothing. */
+#define MAX_RELEASE 32	/* as many as a version string of fewer than 64 bytes holds */
 struct version {
-	long epoch, release[8];
+	long epoch, release[MAX_RELEASE];
 	int n_release;
 	int pre_kind;		/* 1 a, 2 b, 3 rc, 4 none (0: a development release of a final one) */
 	long pre, post, dev;	/* post -1: none; dev LONG_MAX: none */
@@ -270,7 +271,7 @@ static void parse_version(const char *s, struct version *v)
 		v->epoch = strtol(s, NULL, 10);
 		s = bang + 1;
 	}
-	while (isdigit((unsigned char)*s) && v->n_release < 8) {
+	while (isdigit((unsigned char)*s) && v->n_release < MAX_RELEASE) {
 		char *end;
 		v->release[v->n_release++] = strtol(s, &end, 10);
 		s = end;

@@ -178,6 +178,11 @@ is "$status" 400 "numpy==0.1, which the installed numpy does not satisfy, is a 4
 is "$(jq_ 'j["error"]')" "dependencies[0] \"numpy==0.1\": numpy $numpy_version is installed, which does not satisfy ==0.1, and this service installs no other versions (its operator can turn installs on with package_index_url or package_find_links)" \
 	"saying what is installed"
 is "$(jq_ 'j["exit_code"], j["stdout"]')" '[-1, ""]' "and the script did not run"
+# Every release number counts, the ninth too (1.2.3.0.0.0.0.0.1 is above 1.2.3).
+run_json "{\"script\": \"print(1)\", \"dependencies\": [\"numpy==$numpy_version.0.0.0.0.0.0.0.1\"]}"
+is "$status" 400 "numpy==$numpy_version.0.0.0.0.0.0.0.1 is not the installed $numpy_version: a 400"
+run_json "{\"script\": \"print(1)\", \"dependencies\": [\"numpy<$numpy_version.0.0.0.0.0.0.0.1\"]}"
+is "$status/$(jq_ 'j["stdout"].strip()')" "200/1" "and numpy<$numpy_version.0.0.0.0.0.0.0.1 is satisfied by it"
 for bad in 'numpy; rm -rf /' 'numpy[extra]' 'numpy >=1.0' 'numpy>=1.0,<2' 'git+https://example.org/x.git' \
 	'./pkg' '--index-url=http://127.0.0.1:1/' 'numpy @ https://example.org/numpy.whl' 'numpy=1.0'; do
 	run_json "$($PY -c 'import json, sys; print(json.dumps({"script": "1", "dependencies": ["numpy", sys.argv[1]]}))' "$bad")"
