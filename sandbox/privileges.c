@@ -9,11 +9,14 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <stdint.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -123,13 +126,21 @@ void privileges_limit_memory(const struct sandbox_options *o, bool cgroup)
 
 /* CAP in the effective set, where it is permitted (a command forked from
  * coderunner-template holds its capabilities raised only as it needs them);
- * false where it is not. privileges_drop() drops it with the rest. */
+ * false where it is not. privileges_drop() drops it with the rest. With
+ * the system calls themselves: libcap-ng would read /proc for the bounding
+ * set, on every run's path. */
 bool privileges_raise(unsigned cap)
 {
-	if (capng_get_caps_process() < 0 || !capng_have_capability(CAPNG_PERMITTED, cap))
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	if (cap > CAP_LAST_CAP || syscall(SYS_capget, &h, d) < 0)
+		die_errno("capget");
+	uint32_t bit = 1u << (cap % 32);
+	if (!(d[cap / 32].permitted & bit))
 		return false;
-	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE, cap) < 0 || capng_apply(CAPNG_SELECT_CAPS) < 0)
-		die("raise capability %u (libcap-ng)", cap);
+	d[cap / 32].effective |= bit;
+	if (syscall(SYS_capset, &h, d) < 0)
+		die_errno("capset");
 	return true;
 }
 
