@@ -80,6 +80,7 @@ void buf_free(struct buf *b);
 /* ---- utf8.c ------------------------------------------------------------ */
 bool utf8_valid(const unsigned char *s, size_t n);
 size_t utf8_prefix(const char *s, size_t len, size_t max);
+size_t utf8_whole(const char *s, size_t len);
 /* Append s as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
 void json_put_string(struct buf *b, const void *s, size_t n);
 /* The bytes json_put_string() writes for valid UTF-8, quotes left out. */

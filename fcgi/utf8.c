@@ -23,6 +23,20 @@ size_t utf8_prefix(const char *s, size_t len, size_t max)
 	return max - n >= 4 ? max : n;	/* no character is that long: not UTF-8 */
 }
 
+/* len, less a character s ends in the middle of: what a stream cut to a
+ * size keeps whole. */
+size_t utf8_whole(const char *s, size_t len)
+{
+	size_t i = len;
+	while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return len;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC2 ? 1 : 0;
+	return need && len - i < need ? i - 1 : len;
+}
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes at s do
  * not start one; *bad is then how many bytes form the invalid subsequence. */
 static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)

@@ -125,12 +125,21 @@ static bool drain(struct stream *s)
 			return true;
 		if (n <= 0)
 			return false;
+		if (s->truncated && *s->truncated)
+			continue;	/* cut already: the rest is read, not kept */
 		size_t room = s->buf->len < s->cap ? s->cap - s->buf->len : 0;
 		size_t keep = (size_t)n < room ? (size_t)n : room;
 		if (keep)
 			buf_put(s->buf, chunk, keep);
-		if ((size_t)n > keep && s->truncated)
+		if ((size_t)n > keep && s->truncated) {
 			*s->truncated = true;
+			/* Cut after a whole character: half of one would come
+			 * out as U+FFFD (utf8.c). */
+			if (s->buf->data) {
+				s->buf->len = utf8_whole(s->buf->data, s->buf->len);
+				s->buf->data[s->buf->len] = '\0';
+			}
+		}
 	}
 }
 

@@ -157,6 +157,9 @@ is "$status/$(jq_ 'j["exit_code"], len(j["stdout"]), j["stdout_truncated"], j["s
 run_json '{"script": "import sys\nfor i in range(200): sys.stdout.write(\"x\" * 65536); sys.stderr.write(\"y\" * 65536)"}'
 is "$(jq_ 'j["exit_code"], len(j["stdout"]), len(j["stderr"]), j["stdout_truncated"], j["stderr_truncated"]')" '[0, 1048576, 1048576, true, true]' \
 	"an output flood is read to the end and capped at 1 MiB each"
+run_json '{"script": "print(\"o\" * (1024 * 1024 - 1) + \"\u00e9\")"}'
+is "$(jq_ 'len(j["stdout"]), j["stdout"][-3:], j["stdout_truncated"]')" '[1048575, "ooo", true]' \
+	"output cut at the cap in the middle of a character ends before it, with no U+FFFD"
 run_json '{"script": "import sys; sys.stdout.buffer.write(b\"ok \\xff\\xfe end\")"}'
 is "$(jq_ 'j["stdout"]')" "ok �� end" "invalid UTF-8 in stdout becomes U+FFFD"
 

@@ -55,6 +55,17 @@ int main(void)
 	ok(!utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4), "above U+10FFFF is invalid");
 	ok(!utf8_valid((const unsigned char *)"\xe2\x82", 2), "a truncated sequence is invalid");
 	ok(!utf8_valid((const unsigned char *)"\xff", 1), "0xFF is invalid");
+	/* Cutting to a size: never in the middle of a character. */
+	is_int((long)utf8_prefix("h\xc3\xa9llo", 6, 2), 1, "a cut inside a 2-byte character falls before it");
+	is_int((long)utf8_prefix("h\xc3\xa9llo", 6, 3), 3, "a cut after it keeps it");
+	is_int((long)utf8_prefix("\xf0\x9f\x98\x80x", 5, 3), 0, "a cut inside a 4-byte character falls before it");
+	is_int((long)utf8_prefix("abc", 3, 10), 3, "a string within the size is whole");
+	is_int((long)utf8_prefix("a\x80\x80\x80\x80\x80", 6, 5), 5, "bytes that are no UTF-8 are cut where asked");
+	is_int((long)utf8_whole("ab\xe2\x82", 4), 2, "a stream ending in half a 3-byte character loses that half");
+	is_int((long)utf8_whole("ab\xe2\x82\xac", 5), 5, "and keeps a whole one");
+	is_int((long)utf8_whole("ab\xf0", 3), 2, "a lone lead byte goes");
+	is_int((long)utf8_whole("ab\x80", 3), 3, "a stray continuation byte, no character's, stays (the encoder marks it)");
+	is_int((long)utf8_whole("", 0), 0, "nothing stays nothing");
 
 	is_str(enc("a\"b\\c\n\t\r", 8), "\"a\\\"b\\\\c\\n\\t\\r\"", "quotes, backslashes and controls are escaped");
 	is_str(enc("\x01\x1f", 2), "\"\\u0001\\u001f\"", "other control characters become \\u00XX");
