@@ -655,12 +655,19 @@ int request_parse_raw(const struct config *c, const char *query, const char *bod
 			char v[64], *end;
 			if (!eq || !url_decode(eq + 1, n - kn - 1, v, sizeof v) || !*v)
 				return http_fail(e, 400, "timeout_s must be a number of seconds above 0");
+			/* A decimal number, as JSON writes one: strtod() would
+			 * also take " 5", "0x10" and "inf". */
 			errno = 0;
 			double t = strtod(v, &end);
-			if (*end || errno == ERANGE)
+			if (*end || errno == ERANGE || !(isdigit((unsigned char)v[0]) || v[0] == '.') ||
+			    strspn(v, "0123456789.eE+-") != strlen(v))
 				return http_fail(e, 400, "timeout_s must be a number of seconds above 0, not \"%.20s\"", v);
 			if (parse_timeout(c, r, t, "timeout_s", e))
 				return -1;
+		} else if (n) {
+			char nm[48];
+			warn(r, "the query parameter \"%s\" is not one this endpoint takes (only timeout_s); it was ignored",
+			     shown(p, kn, nm, sizeof nm));
 		}
 		p += n + (amp ? 1 : 0);
 	}

@@ -28,10 +28,14 @@ post '/api/run?timeout_s=1' 'import time; time.sleep(5)' -H 'Content-Type: text/
 is "$status/$(jq_ 'j["exit_code"]')" "200/124" "raw mode honours ?timeout_s"
 post '/api/run?timeout_s=0.0001' 'import time; time.sleep(5)' -H 'Content-Type: text/plain'
 is "$status/$(jq_ 'j["exit_code"]')" "200/124" "a timeout below a millisecond is one millisecond, not an error"
-for bad in 0 -1 abc '' 1e999 5%00junk; do
+for bad in 0 -1 abc '' 1e999 5%00junk 0x10 %205 inf; do
 	post "/api/run?timeout_s=$bad" 'print(1)' -H 'Content-Type: text/plain'
 	is "$status" 400 "raw mode with timeout_s=$bad is a 400"
 done
+post '/api/run?timeout_s=5&timeout=9' 'print(1)' -H 'Content-Type: text/plain'
+is "$status/$(jq_ 'j["stdout"], j["warnings"]')" \
+	'200/["1\n", ["the query parameter \"timeout\" is not one this endpoint takes (only timeout_s); it was ignored"]]' \
+	"an unknown query parameter is named in warnings, as an unknown field of JSON mode is"
 post /api/run $'print("\xff")' -H 'Content-Type: text/plain'
 is "$status" 400 "raw mode with invalid UTF-8 is a 400"
 post /api/run 'print(1)' -H 'Content-Type: application/xml'
