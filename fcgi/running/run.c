@@ -59,18 +59,20 @@ enum run_outcome run_outcome(const struct run_result *res)
 	return res->exit_code == 0 ? RUN_OK : RUN_ERROR;
 }
 
-/* Where limits fall back to rlimits, the kernel kills no run for memory:
- * Python meets RLIMIT_AS as a MemoryError, or a subclass of it (numpy's
- * _ArrayMemoryError), and exits 1. That is the limit all the same. A
- * runner says so on its channel's first line ("memory": true); a script
- * run as it is ends stderr with its traceback's last line, which names
+/* A run that ended on a MemoryError met its memory limit. Where limits
+ * fall back to rlimits, the kernel kills no run for memory: Python meets
+ * RLIMIT_AS as a MemoryError, or as numpy's subclass of it, and exits 1.
+ * The runners of /run and /execute say so on their channel's first line
+ * ("memory": true, from isinstance()), under a cgroup too, where a
+ * MemoryError is an allocation the kernel refused outright. A script run
+ * as it is only ends stderr with its traceback's last line, which names
  * the exception, qualified by its module for all but the builtins
- * ("numpy.core._exceptions._ArrayMemoryError: Unable to allocate ..."). */
+ * ("numpy.core._exceptions._ArrayMemoryError: Unable to allocate ..."):
+ * taken for the limit only where limits are rlimits, and only for those
+ * two names, not for any class a script names so. */
 static bool memory_error(const struct run_request *r, const struct run_result *res)
 {
-	static const char name[] = "MemoryError";
-	const size_t k = sizeof name - 1;
-	if (service.cgroup_dir[0] || res->exit_code != 1)
+	if (res->exit_code != 1)
 		return false;
 	if (r->runner) {
 		const char *nl = res->channel.len ? memchr(res->channel.data, '\n', res->channel.len) : NULL;
@@ -86,7 +88,7 @@ static bool memory_error(const struct run_request *r, const struct run_result *r
 		json_object_put(head);
 		return met;
 	}
-	if (res->err_truncated || !res->err.len)
+	if (service.cgroup_dir[0] || res->err_truncated || !res->err.len)
 		return false;
 	size_t end = res->err.len;	/* the last line, after the traceback */
 	while (end && res->err.data[end - 1] == '\n')
@@ -98,12 +100,11 @@ static bool memory_error(const struct run_request *r, const struct run_result *r
 	size_t named = 0;		/* the exception's name: up to ": ", or the line */
 	while (start + named < end && line[named] != ':' && line[named] != ' ')
 		named++;
-	if (start == 0 || named < k || (start + named < end && memcmp(line + named, ": ", 2) != 0))
+	if (start == 0 || (start + named < end && memcmp(line + named, ": ", 2) != 0))
 		return false;
-	const char *dot = memrchr(line, '.', named);
-	const char *cls = dot ? dot + 1 : line;
-	size_t cls_len = (size_t)(line + named - cls);
-	return cls_len >= k && memcmp(cls + cls_len - k, name, k) == 0;
+	static const char builtin[] = "MemoryError", numpy[] = "numpy.core._exceptions._ArrayMemoryError";
+	return (named == sizeof builtin - 1 && !memcmp(line, builtin, named)) ||
+	       (named == sizeof numpy - 1 && !memcmp(line, numpy, named));
 }
 
 struct stream {
