@@ -8,6 +8,14 @@
 
 #include "fcgi/fcgi.h"
 
+/* How many bytes the character a byte starts has (2..4), or 0 for a
+ * byte that starts none of more than one (ASCII, a continuation byte, a
+ * byte UTF-8 never uses). */
+static size_t utf8_lead_length(unsigned char c)
+{
+	return c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+}
+
 /* The most of s's len bytes, up to max, that cuts no character in two: a
  * message cut to a size ends with its last whole character, not with the
  * U+FFFD the encoder would make of half of one. */
@@ -15,12 +23,12 @@ size_t utf8_prefix(const char *s, size_t len, size_t max)
 {
 	if (len <= max)
 		return len;
+	/* Back from the cut over at most 3 continuation bytes (10xxxxxx), to
+	 * the first byte of the character the cut falls in, if it is one. */
 	size_t n = max;
-	/* Back from the cut over the continuation bytes (10xxxxxx) of the
-	 * character it falls in, to that character's first byte. */
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+	while (n > 0 && max - n < 3 && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
-	return max - n >= 4 ? max : n;	/* no character is that long: not UTF-8 */
+	return n + utf8_lead_length((unsigned char)s[n]) > max ? n : max;
 }
 
 /* len, less a character s ends in the middle of: what a stream cut to a
@@ -28,13 +36,9 @@ size_t utf8_prefix(const char *s, size_t len, size_t max)
 size_t utf8_whole(const char *s, size_t len)
 {
 	size_t i = len;
-	while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+	while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
 		i--;
-	if (i == 0)
-		return len;
-	unsigned char lead = (unsigned char)s[i - 1];
-	size_t need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC2 ? 1 : 0;
-	return need && len - i < need ? i - 1 : len;
+	return i > 0 && i - 1 + utf8_lead_length((unsigned char)s[i - 1]) > len ? i - 1 : len;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes at s do

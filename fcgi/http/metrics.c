@@ -138,7 +138,7 @@ void api_metrics(struct request_ctx *ctx)
 
 	family(b, "coderunner_runs_total", "counter",
 	       "Sandboxed runs by how they ended: ok (exit 0), error (another exit status or signal), "
-	       "timeout, oom (past its memory limit: killed by the kernel, or a MemoryError where limits are rlimits), internal (the sandbox itself failed), "
+	       "timeout, oom (past its memory limit: killed by the kernel, or ended by a MemoryError), internal (the sandbox itself failed), "
 	       "stopped (its client hung up).");
 	for (int o = 0; o < N_RUN_OUTCOMES; o++)
 		buf_printf(b, "coderunner_runs_total{outcome=\"%s\"} %llu\n", outcomes[o], get(&m->runs[o]));

@@ -66,6 +66,8 @@ int main(void)
 	is_int((long)utf8_whole("ab\xf0", 3), 2, "a lone lead byte goes");
 	is_int((long)utf8_whole("ab\x80", 3), 3, "a stray continuation byte, no character's, stays (the encoder marks it)");
 	is_int((long)utf8_whole("", 0), 0, "nothing stays nothing");
+	is_int((long)utf8_prefix("ab\x80\x80xyz", 7, 3), 3, "stray continuation bytes at a cut take no character before them");
+	is_int((long)utf8_whole("ab\xff", 3), 3, "a byte UTF-8 never uses is no character's start: it stays");
 
 	is_str(enc("a\"b\\c\n\t\r", 8), "\"a\\\"b\\\\c\\n\\t\\r\"", "quotes, backslashes and controls are escaped");
 	is_str(enc("\x01\x1f", 2), "\"\\u0001\\u001f\"", "other control characters become \\u00XX");
