@@ -422,19 +422,25 @@ int config_check_run_uids(const struct config *c, char *err, size_t errlen)
 	return -1;
 }
 
+/* Whether coderunner-sandbox will hold CAP_SYS_RESOURCE: as root, what the
+ * bounding set allows; otherwise only what the ambient set carries across
+ * its execve (coderunner.service grants it). */
+bool config_sandbox_has_sys_resource(void)
+{
+	return getuid() == 0 ? prctl(PR_CAPBSET_READ, CAP_SYS_RESOURCE) == 1
+			     : prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_RESOURCE, 0, 0) == 1;
+}
+
 /* coderunner-sandbox sets each run's open files and file size as both soft
  * and hard limit; above the hard limit it inherits from us (the unit's
- * LimitNOFILE=) that takes CAP_SYS_RESOURCE, which the unit keeps out of
- * the bounding set. A value past it would fail every run and every health
- * check with "setrlimit: Operation not permitted": refuse it here. */
+ * LimitNOFILE=) that takes CAP_SYS_RESOURCE. Where the sandbox has none,
+ * a value past it would fail every run and every health check with
+ * "setrlimit: Operation not permitted": refuse it here. (So --check-config
+ * in a root shell checks nothing here; the service, under its unit, does
+ * where a drop-in took the capability away.) */
 int config_check_limits(const struct config *c, char *err, size_t errlen)
 {
-	/* Whether the sandbox will hold CAP_SYS_RESOURCE: as root, what the
-	 * bounding set allows; otherwise only what the ambient set carries
-	 * across its execve. (So --check-config in a root shell checks
-	 * nothing here; the service, under its unit, does.) */
-	if (getuid() == 0 ? prctl(PR_CAPBSET_READ, CAP_SYS_RESOURCE) == 1
-			  : prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_RESOURCE, 0, 0) == 1)
+	if (config_sandbox_has_sys_resource())
 		return 0;	/* the sandbox may raise its limits */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && c->nofile > rl.rlim_max) {

@@ -133,6 +133,7 @@ bool config_template(const struct config *c);
 /* 0, or -1 with err naming the account or group that holds a uid of run_uids. */
 int config_check_run_uids(const struct config *c, char *err, size_t errlen);
 /* 0, or -1 with err naming a per-run limit above what this process may pass on. */
+bool config_sandbox_has_sys_resource(void);
 int config_check_limits(const struct config *c, char *err, size_t errlen);
 /* 0, or -1 with err saying which timeout a request may outlast (a warning). */
 int config_check_timeouts(const struct config *c, char *err, size_t errlen);

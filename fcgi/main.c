@@ -66,6 +66,23 @@ static int check_programs(const struct config *c)
 	return rc;
 }
 
+/* A script's OOM score of 1000 is a floor it cannot lower only where the
+ * sandbox writes it with CAP_SYS_RESOURCE (sandbox/init.c). Without it the
+ * floor is ours, which a script may lower its score back to: said once,
+ * where ours is below 1000 (under coderunner.service, -1000). */
+static void say_oom_floor(void)
+{
+	FILE *f = fopen("/proc/self/oom_score_adj", "re");
+	int ours = 1000;
+	if (f && fscanf(f, "%d", &ours) != 1)
+		ours = 1000;
+	if (f)
+		fclose(f);
+	if (ours < 1000 && !config_sandbox_has_sys_resource())
+		log_msg("warning: the sandbox has no CAP_SYS_RESOURCE, so a script may lower its OOM score "
+			"from 1000 to this service's %d and outlive other processes when memory runs out", ours);
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_PRINT, OPT_HELP_CONFIG, OPT_VERSION, OPT_HELP };
@@ -162,6 +179,7 @@ int main(int argc, char **argv)
 		log_msg("runs will fail (or, without a template, start cold) until what is above is mended");
 	if (config_check_timeouts(&service.cfg, err, sizeof err) < 0)
 		log_msg("warning: %s", err);
+	say_oom_floor();
 	slots_init();
 	metrics_init();
 	health_init();

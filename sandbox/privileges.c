@@ -124,10 +124,12 @@ void privileges_limit_memory(const struct sandbox_options *o, bool cgroup)
 	set_limit(RLIMIT_AS, "AS", memory + address_space);
 }
 
-/* CAP in the effective set, where it is permitted (a command forked from
- * coderunner-template holds its capabilities raised only as it needs them);
- * false where it is not. privileges_drop() drops it with the rest. With
- * the system calls themselves: libcap-ng would read /proc for the bounding
+/* CAP in the effective set, where it is permitted; false where it is not.
+ * Every command has its capabilities effective today (a cold sandbox from
+ * the ambient set, a warm command from the helper that raised them to
+ * enter the sandbox, fork.c): this keeps a write that needs one from
+ * depending on that. privileges_drop() drops it with the rest. With the
+ * system calls themselves: libcap-ng would read /proc for the bounding
  * set, on every run's path. */
 bool privileges_raise(unsigned cap)
 {

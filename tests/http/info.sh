@@ -25,6 +25,15 @@ PY
 }
 
 http_start health_interval_s=2 execute_timeout_s=1
+# Where the sandbox will not hold CAP_SYS_RESOURCE (root: the bounding set),
+# a script's OOM score of 1000 is no floor: the log says so at start-up.
+adj=$(cat /proc/self/oom_score_adj)
+if (( 0x$(awk '$1 == "CapBnd:" { print $2 }' /proc/self/status) >> 24 & 1 )) || [ "$adj" -ge 1000 ]; then
+	unlike "$(cat "$fcgi_log")" "may lower its OOM score" "the sandbox holds CAP_SYS_RESOURCE: no word of the OOM score"
+else
+	like "$(cat "$fcgi_log")" "warning: the sandbox has no CAP_SYS_RESOURCE, so a script may lower its OOM score from 1000 to this service's $adj " \
+		"without CAP_SYS_RESOURCE for the sandbox, the log says a script may lower its OOM score"
+fi
 
 # ---- GET /
 get /

@@ -261,7 +261,7 @@ like "$OUT" "Groups $" "no supplementary groups"
 # under coderunner.service, whose -1000 would otherwise be the floor; the
 # guest's system test tries it there). Without the capability, the floor is
 # whoever started the sandbox's.
-if (( 0x$(awk '$1 == "CapBnd:" { print $2 }' /proc/self/status) >> 24 & 1 )); then
+if (( 0x$(awk '$1 == "CapEff:" { print $2 }' /proc/self/status) >> 24 & 1 )); then
 	sb <<'EOF_PY'
 import os
 def write(value):
