@@ -642,9 +642,14 @@ static bool url_decode(const char *s, size_t n, char *out, size_t outlen)
 	return true;
 }
 
+/* Named one by one up to here: a query of "a&a&a..." is not to make an
+ * answer of warnings. */
+#define MAX_QUERY_WARNINGS 8
+
 int request_parse_raw(const struct config *c, const char *query, const char *body, size_t len,
 		      struct run_request *r, struct http_error *e)
 {
+	unsigned unknown = 0;
 	defaults(c, r);
 	for (const char *p = query ? query : ""; *p;) {
 		const char *amp = strchr(p, '&');
@@ -655,7 +660,7 @@ int request_parse_raw(const struct config *c, const char *query, const char *bod
 			char v[64], *end;
 			if (!eq || !url_decode(eq + 1, n - kn - 1, v, sizeof v) || !*v)
 				return http_fail(e, 400, "timeout_s must be a number of seconds above 0");
-			/* A decimal number, as JSON writes one: strtod() would
+			/* Digits, a point and an exponent only: strtod() would
 			 * also take " 5", "0x10" and "inf". */
 			errno = 0;
 			double t = strtod(v, &end);
@@ -664,13 +669,15 @@ int request_parse_raw(const struct config *c, const char *query, const char *bod
 				return http_fail(e, 400, "timeout_s must be a number of seconds above 0, not \"%.20s\"", v);
 			if (parse_timeout(c, r, t, "timeout_s", e))
 				return -1;
-		} else if (n) {
+		} else if (n && ++unknown <= MAX_QUERY_WARNINGS) {
 			char nm[48];
 			warn(r, "the query parameter \"%s\" is not one this endpoint takes (only timeout_s); it was ignored",
 			     shown(p, kn, nm, sizeof nm));
 		}
 		p += n + (amp ? 1 : 0);
 	}
+	if (unknown > MAX_QUERY_WARNINGS)
+		warn(r, "and %u more query parameters were ignored", unknown - MAX_QUERY_WARNINGS);
 	if (len == 0)
 		return http_fail(e, 400, "the body is empty; send the Python script as the body");
 	if (len > (size_t)c->max_script_kib * KIB)

@@ -36,6 +36,9 @@ post '/api/run?timeout_s=5&timeout=9' 'print(1)' -H 'Content-Type: text/plain'
 is "$status/$(jq_ 'j["stdout"], j["warnings"]')" \
 	'200/["1\n", ["the query parameter \"timeout\" is not one this endpoint takes (only timeout_s); it was ignored"]]' \
 	"an unknown query parameter is named in warnings, as an unknown field of JSON mode is"
+post "/api/run?$(printf 'a&%.0s' $(seq 500))" 'print(1)' -H 'Content-Type: text/plain'
+is "$status/$(jq_ 'len(j["warnings"]), j["warnings"][-1]')" '200/[9, "and 492 more query parameters were ignored"]' \
+	"past eight, they are counted, not each named"
 post /api/run $'print("\xff")' -H 'Content-Type: text/plain'
 is "$status" 400 "raw mode with invalid UTF-8 is a 400"
 post /api/run 'print(1)' -H 'Content-Type: application/xml'
