@@ -398,7 +398,7 @@ __attribute__((noinline)) static int template_main(int argc, char **argv)
 	set_effective(false);	/* the file is read as the user we run as */
 	char *cached = cache_path ? cache_read(cache_path) : NULL;
 	set_effective(true);
-	python_enter_private_tmp();
+	python_enter_namespaces();
 	set_effective(false);
 	python_start(&o);
 	python_preload(list, cached);

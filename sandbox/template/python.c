@@ -30,7 +30,8 @@ extern char **environ;
 static PyObject *warm_globals;	/* warm.py's: BASE, CLOSURES, run() */
 static char imported[IMPORTED_MAX];	/* the top-level modules the imports brought in */
 
-/* The imports run with a private /tmp, in a mount namespace of our own:
+/* The imports run in namespaces of our own: a mount namespace with a
+ * private /tmp, and a UTS namespace named as every sandbox is. The /tmp:
  * what one writes there (matplotlib's font cache) is nobody else's, and no
  * file another user planted in the host's /tmp is read or written. The
  * namespace is a copy of the host's that host mounts still propagate into
@@ -39,15 +40,14 @@ static char imported[IMPORTED_MAX];	/* the top-level modules the imports brought
  * from the host's file system. (Going back with setns() would want a
  * handle on the host's namespace kept open all the while, for nothing: the
  * detached /tmp is all there is to undo.) */
-void python_enter_private_tmp(void)
+void python_enter_namespaces(void)
 {
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
 	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
 		fail("a private /tmp for the imports: %s", strerror(errno));
-	/* And the host name every sandbox has (init.c), in a UTS namespace of
-	 * our own, for good: what an import keeps of uname() (platform's
-	 * cache, filled by Debian's pandas as it is imported) is then what a
-	 * run would find, not the host's name. */
+	/* The host name every sandbox has (init.c), for good: what an import
+	 * keeps of uname() (platform's cache, filled by Debian's pandas as it
+	 * is imported) is then what a run would find, not the host's name. */
 	if (unshare(CLONE_NEWUTS) < 0 || sethostname("sandbox", strlen("sandbox")) < 0 ||
 	    setdomainname("sandbox", strlen("sandbox")) < 0)
 		fail("the sandboxes' host name for the imports: %s", strerror(errno));

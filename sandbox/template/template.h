@@ -13,7 +13,7 @@ void set_effective(bool raised);
 
 /* python.c: the interpreter and its imports */
 #define IMPORTED_MAX 8000	/* the top-level modules' names, space-separated */
-void python_enter_private_tmp(void);
+void python_enter_namespaces(void);
 void python_leave_private_tmp(void);
 void python_open_fds(bool set[1024]);
 void python_check_no_fds_left(const bool before[1024]);

@@ -97,7 +97,7 @@ is "$(( $(starts warm) - warm0 ))" 4 "each of them was a warm start"
 # start its own).
 for _ in $(seq 100); do [ "$(pool_sandboxes | wc -l)" -ge 2 ] && break; sleep 0.1; done
 waiting=$(pool_sandboxes)
-still() { comm -12 <(echo "$waiting") <(pool_sandboxes) | wc -l; }
+still() { comm -12 <(echo "$waiting" | sort) <(pool_sandboxes | sort) | wc -l; }
 get /health
 for _ in $(seq 50); do [ "$(still)" -lt "$(echo "$waiting" | wc -l)" ] && break; sleep 0.1; done
 is "$status/$(still)" "200/$(( $(echo "$waiting" | wc -l) - 1 ))" \

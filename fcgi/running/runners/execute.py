@@ -52,7 +52,7 @@ def describe(what, exc):
     data = text.encode("utf-8", "surrogatepass")
     if len(data) > 400:
         text = data[:400].decode("utf-8", "ignore") + "..."
-    return "%s %s%s%s" % (what, type(exc).__name__, ": " + text if text else "",
+    return "%s %s%s%s" % (what, type(exc).__name__[:100], ": " + text if text else "",
                            " (line %d)" % line if line else "")
 
 

@@ -4,7 +4,8 @@
 # traceback (without this runner's frame) and writes on fd 4, a channel of its
 # own, which exception it was and on which line of the script:
 #   {"exception": "NameError", "line": 1, "memory": false}
-# ("memory": a MemoryError, or a subclass such as numpy's), so the service never has to guess that from stderr, which the script owns.
+# ("memory": a MemoryError, or a subclass such as numpy's), so the
+# service never has to guess that from stderr, which the script owns.
 import os, sys
 
 path = os.path.abspath(sys.argv[1])
