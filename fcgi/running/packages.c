@@ -422,6 +422,14 @@ static int publish(const struct config *c, const char *staging, const char *req,
 		http_fail(e, 500, "the package installer gave no result");
 		goto done;
 	}
+	/* A file the sandbox could not copy out of the installer's work dir
+	 * (package_cache's file system full) would be missing from the set,
+	 * for every run that asks for it after: nothing is kept. */
+	if (res->left_behind.len || res->left_behind_unnamed) {
+		http_fail(e, 507, "the installed packages could not all be copied into package_cache "
+			  "(is its file system full?); nothing was kept");
+		goto done;
+	}
 	if ((out = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    (site = openat(out, "site", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		http_fail(e, 500, "the package installer left no packages");

@@ -311,6 +311,19 @@ is "$(($(grep -c 'package install failed' "$fcgi_log") - tried))" 2 "with an ins
 http_stop
 index_stop
 
+# ---- a cache whose file system is full: an install the sandbox cannot copy
+# out whole keeps nothing, rather than a set without some of its files for
+# every run that asks for it after (big-a holds a 0.7 MB file).
+small=$http_tmp/small-fs
+mkdir -p "$small" && mount -t tmpfs -o size=512k tmpfs "$small"
+http_start "package_find_links = $http_tmp/wheels/links" "package_cache = $small/cache" preload=none
+deps_run 'import big_a; print("ran")' big-a
+like "$status/$(jq_ 'j["error"]')" '^507/the installed packages could not all be copied into package_cache' \
+	"an install that fills package_cache's file system is a 507"
+is "$(ls -A "$small/cache/sets" "$small/cache/requests" | grep -vc ':$\|^$')" 0 "and neither a set nor a request for one is kept"
+http_stop
+umount "$small"
+
 # ---- from a directory of wheels, cold runs, a small cache
 # (its parents do not exist yet: the service makes them.)
 cache=$http_tmp/made/by/service/cache2
