@@ -306,6 +306,10 @@ struct run_request {
 	char package_conflict[1024];	/* one the set's version does not satisfy, or "" */
 	char package_path[160];		/* "/packages/KEY/site", or "": put on sys.path */
 	char package_modules[4096];	/* its top-level modules, space-separated */
+	/* The set provides a module an interpreter imports as it starts
+	 * (install.py): only a run whose interpreter starts with the set on
+	 * PYTHONPATH, in a sandbox of its own, imports the set's. */
+	bool package_at_start;
 	int package_lock;		/* held while the run uses the set, or -1 */
 	/* The package installer's own run: a sandbox of its own, never
 	 * pre-started or warm, with these options besides the service's. */

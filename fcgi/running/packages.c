@@ -208,7 +208,7 @@ static int use_set(const struct config *c, const char *key, struct run_request *
 		;
 	/* Evicted between the open and the lock: renamed away, then removed. */
 	struct stat held, now;
-	json_object *info = NULL, *packages, *modules;
+	json_object *info = NULL, *packages, *modules, *at_start;
 	if (rc < 0 || fstat(fd, &held) < 0 || stat(path, &now) < 0 || held.st_ino != now.st_ino ||
 	    !(info = read_json_at(fd, "info.json")) ||
 	    !json_object_object_get_ex(info, "packages", &packages) ||
@@ -218,6 +218,11 @@ static int use_set(const struct config *c, const char *key, struct run_request *
 		close(fd);
 		return -1;
 	}
+	/* A set installed before at_start was kept may provide such a module
+	 * as well as not. */
+	r->package_at_start = !json_object_object_get_ex(info, "at_start", &at_start) ||
+			      !json_object_is_type(at_start, json_type_array) ||
+			      json_object_array_length(at_start) > 0;
 	futimens(fd, NULL);	/* the least recently used go first */
 	r->package_lock = fd;
 	snprintf(r->package_path, sizeof r->package_path, "/packages/%s/site", key);

@@ -245,11 +245,14 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 	 * run a sandbox at all (a wrong path), and fail saying why; and so
 	 * do those of a worker a reload retired: the pool's sandboxes have
 	 * the new configuration's limits, not those the run was checked
-	 * against; and so do runs with more stdin than a claim may bring. */
+	 * against; and so do runs with more stdin than a claim may bring, and
+	 * runs of a package set that provides a module an interpreter imports
+	 * as it starts (only an interpreter started with the set on PYTHONPATH
+	 * imports the set's). */
 	int fds[3] = { -1, -1, -1 };
 	pid_t own = -1;
 	int sock;
-	bool ours = !r->install && r->stdin_len <= PRESTART_STDIN_MAX && pool_ours();
+	bool ours = !r->install && !r->package_at_start && r->stdin_len <= PRESTART_STDIN_MAX && pool_ours();
 	pid_t template = ours ? pool_template() : 0;
 	bool warm = template &&
 		    !(r->package_modules[0] && pool_imports_any(r->package_modules)) &&

@@ -65,6 +65,27 @@ evicted='coderunner_package_sets_total{event="evicted"}'
 warm='coderunner_run_starts_total{start="warm"}'
 cold='coderunner_run_starts_total{start="cold"}'
 
+# starts_with_set warm|pre-started: a set that provides a module the
+# interpreter imports as it starts. The run imports the set's, from its
+# start, as a python3 started with the set on PYTHONPATH does, not the copy
+# the template or a pre-started interpreter imported before the run. Each
+# name counts where this host's interpreter looks for it as it starts.
+startup=$(/usr/bin/python3 -s -vv -c pass 2>&1)
+starts_with_set() {
+	local hook c
+	for hook in "_distutils_hack SHIM" "apport_python_hook APPORT"; do
+		if ! grep -q "^# trying /.*/${hook% *}[./]" <<<"$startup" && ! grep -q "^import '${hook% *}'" <<<"$startup"; then
+			skip "this interpreter does not look for ${hook% *} as it starts" "$1: a set's ${hook% *}"
+			[ "$1" = warm ] && skip "this interpreter does not look for ${hook% *} as it starts" "cold"
+			continue
+		fi
+		c=$(metric "$cold")
+		deps_run "import builtins, ${hook% *}, sys; print(getattr(builtins, '${hook#* }', None), ${hook% *}.__file__.startswith(sys.path[1]))" starter==1.0
+		is "$status/$(jq_ 'j["stdout"]')" '200/1 True' "$1: a set's ${hook% *} is the one the run imports, run as the interpreter starts"
+		[ "$1" = warm ] && is "$(metric "$cold")" $((c + 1)) "cold: its sandbox's interpreter starts with the set on PYTHONPATH"
+	done
+}
+
 # ---- from an index, warm runs
 index_start
 http_start "package_index_url = http://127.0.0.1:$iport/simple" "package_cache = $cache"
@@ -112,6 +133,7 @@ c=$(metric "$cold")
 deps_run 'import cycler; print(cycler.NAME)' shadow==1.0
 is "$status/$(jq_ 'j["stdout"]')" '200/shadow' "a set's sourceless cycler.pyc is the run's cycler, not the template's"
 is "$(metric "$cold")" $((c + 1)) "cold: the template had imported cycler"
+starts_with_set warm
 c=$(metric "$cold")
 deps_run 'import numpy; print(numpy.__version__)' crowd==1.0
 is "$status/$(jq_ 'j["stdout"]')" '200/crowd' \
@@ -376,6 +398,7 @@ is "$(ls "$cache/sets" | wc -l)" 1 "the older sets made room for it"
 i0=$(metric "$installed")
 deps_run 'import big_a; print("a")' big-a
 is "$status/$(jq_ 'j["stdout"]')/$(metric "$installed")" "200/a/$((i0 + 1))" "an evicted set is installed again when asked for"
+starts_with_set pre-started
 cache_whole "$cache" "after evictions"
 log_clean
 http_stop

@@ -69,6 +69,12 @@ wheel("shadow", "1.0", {"cycler.pyc": importlib.util.MAGIC_NUMBER + bytes(12) +
 # with the set on PYTHONPATH, and a standard library module.
 wheel("sitehook", "1.0", {"sitecustomize.py": b"import builtins; builtins.HOOKED = 1\n"})
 wheel("stdlib-twin", "1.0", {"stdlib_twin.py": b"", "reprlib.py": b"raise SystemExit('twin')\n"})
+# Modules an interpreter imports, or looks for, as it starts: setuptools'
+# .pth imports _distutils_hack and calls its add_shim(); Debian's
+# sitecustomize imports apport_python_hook if it can, and calls its install().
+wheel("starter", "1.0", {"starter.py": b"",
+                         "_distutils_hack/__init__.py": b"def add_shim():\n    import builtins; builtins.SHIM = 1\n",
+                         "apport_python_hook.py": b"def install():\n    import builtins; builtins.APPORT = 1\n"})
 # Big and incompressible: for package_max_mb and the cache's size.
 for n in ("big-a", "big-b", "big-c"):
     wheel(n, "1.0", {f"{n.replace('-', '_')}/__init__.py": b"", f"{n.replace('-', '_')}/blob.bin": os.urandom(700 << 10)})

@@ -5,7 +5,8 @@
 #   {"requirements": ["name==1.0", ...], "index_url": URL or null,
 #    "find_links": "/links" or null, "max_mb": N}
 # puts the packages into ./output/site and answers on fd 4 with one of
-#   {"ok": true, "packages": {name: version}, "top_level": [...], "size": bytes}
+#   {"ok": true, "packages": {name: version}, "top_level": [...],
+#    "at_start": [...], "size": bytes}
 #   {"error": "not_found" | "unreachable" | "too_big" | "unsafe" | "failed",
 #    "name": NAME or null, "detail": TEXT}
 # Only binary wheels from the index are taken, so no package's build code
@@ -168,4 +169,28 @@ shadows = sorted(top_level & (set(sys.stdlib_module_names) | {"sitecustomize", "
 if shadows:
     answer(error="unsafe", name=None,
            detail=f"the packages provide {shadows[0]}, the name of a module of Python's own")
-answer(ok=True, packages=packages, top_level=sorted(top_level), size=size)
+
+# The names an interpreter imports, or looks for, as it starts, before any
+# script: what site's .pth files import (_distutils_hack, mpl_toolkits),
+# and what sitecustomize tries (Debian's, apport_python_hook). A cold run,
+# its set on PYTHONPATH from its start, takes the set's copy of each; a
+# warm or pre-started one, whose set goes on sys.path later, would hold the
+# system's. Runs of a set that provides one of them start a sandbox of their
+# own (run.c), as do runs of a set installed before this list was kept.
+# -vv names each file looked for ("# trying DIR/NAME.EXT"): of those in a
+# directory on sys.path, NAME is a top-level module.
+probe = subprocess.run([sys.executable, "-s", "-vv", "-c",
+                        "import sys; print(*sys.modules); print(*sys.path, sep='\\0')"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+started = probe.stdout.split("\n")
+if probe.returncode or len(started) < 2:
+    answer(error="failed", name=None, detail="the interpreter cannot be asked what it imports as it starts")
+at_start = {m.partition(".")[0] for m in started[0].split()}
+paths = set(started[1].split("\0"))
+for line in probe.stderr.splitlines():
+    if line.startswith("# trying "):
+        directory, file = os.path.split(line[len("# trying "):])
+        if directory in paths:
+            at_start.add(file.partition(".")[0])
+answer(ok=True, packages=packages, top_level=sorted(top_level), at_start=sorted(top_level & at_start),
+       size=size)
