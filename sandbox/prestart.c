@@ -97,7 +97,7 @@ static int move_high(int fd)
 
 void prestart_open_fds(struct command_fds *cmd)
 {
-	int memfd = memfd_create("stdin", MFD_CLOEXEC);
+	int memfd = memfd_create("stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0)
 		die_errno("memfd_create");
 	cmd->mine[CMD_STDIN] = move_high(memfd);
@@ -227,6 +227,11 @@ int prestart_receive(int client, int stdin_memfd, struct sandbox_options *o, str
 		}
 		off += (off_t)want;
 	}
+	/* Read-only from here, and its size fixed: the command's fd 0 is this
+	 * file, opened for writing, and what a script wrote to it would be
+	 * memory outside RLIMIT_AS, the rlimit fallback's only memory limit. */
+	if (fcntl(stdin_memfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		die_errno("seal stdin");
 	receive_all(client, go->args, req.args_len, "arguments");
 	go->args_len = req.args_len;
 	go->timeout_ms = req.timeout_ms;

@@ -55,6 +55,20 @@ for way in warm "cold, prestarted = 1" "cold, prestarted = 4"; do
 		forkers="$forkers $!"
 	done
 	wait $forkers
+	# stdin, a memfd the script holds open for writing, is sealed: written
+	# to, it would hold memory outside RLIMIT_AS. (With prestarted = 1 and
+	# the bomb under way, this run too is in a sandbox of its own.)
+	run_json "$(json_with script 'import errno, mmap, os, sys
+def tried(f):
+    try:
+        f()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print(sys.stdin.read(), tried(lambda: os.pwrite(0, b"x", 0)), tried(lambda: os.ftruncate(0, 4096)),
+      tried(lambda: os.ftruncate(0, 0)), tried(lambda: mmap.mmap(0, 5)))' '{"stdin": "hello"}')"
+	is "$status/$(jq_ 'j["stdout"]')" "200/hello EPERM EPERM EPERM EPERM" \
+		"$pre: stdin cannot be written, grown, shrunk or mapped for writing"
 	# (else the neighbours had the processes the bomb let go)
 	held=$(uid_procs "$bomb_uid")
 	[ "$held" -ge 60 ]

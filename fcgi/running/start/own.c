@@ -32,15 +32,16 @@ static int move_above(int *fd)
 	return 0;
 }
 
-/* The script's stdin: a memfd holding the request's "stdin", as in a
- * pre-started sandbox. */
+/* The script's stdin: a memfd holding the request's "stdin", sealed as in
+ * a pre-started sandbox (prestart.c says why). */
 static int stdin_memfd(const struct run_request *r)
 {
-	int fd = memfd_create("stdin", MFD_CLOEXEC);
+	int fd = memfd_create("stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -1;
 	/* write_all: one write() moves at most 2 GiB. */
-	if (write_all(fd, r->stdin_data, r->stdin_len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+	if (write_all(fd, r->stdin_data, r->stdin_len) < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
 		int saved = errno;
 		close(fd);
 		errno = saved;
