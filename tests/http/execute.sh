@@ -124,6 +124,12 @@ like "$status/$(jq_ 'j["error"]')" '^400/main\(\) raised ValueError: é{200}\.\.
 execute $'def main():\n    x = []\n    x.append(x)\n    return x'
 is "$status/$(jq_ 'j["error"]')" "400/main() returned a value that contains itself, which has no JSON form" \
 	"a result that contains itself is a 400 that says so"
+execute $'def main():\n    return [{"a": 1}, {1: "x", True: "y", "1": "z"}]'
+is "$status/$(jq_ 'j["error"]')" "400/main() returned a dict with two keys that are both \"1\" in JSON (as 1 and '1' are): keys become strings" \
+	"a dict whose keys are one string in JSON is a 400 that says so, not an object with a key twice"
+execute $'def main():\n    return {1: "x", 2.5: "y", None: "z", False: 0, "a": {"b": [1, {"c": 2}]}}'
+is "$status/$(result)" '200/{"1": "x", "2.5": "y", "null": "z", "false": 0, "a": {"b": [1, {"c": 2}]}}' \
+	"keys that stay apart as strings are kept, in their order"
 execute $'import os\ndef main():\n    return [os.getuid() != 0, len(os.listdir("/"))> 0]'
 is "$status/$(result)" "200/[true, true]" "import os works: there is no allow-list, the kernel isolates"
 

@@ -124,6 +124,22 @@ except ValueError as e:
            "(NaN and Infinity have no JSON form)" % e, e)
 except (TypeError, RecursionError) as e:
     finish("main() returned a value that is not JSON-serialisable: %s" % e, e)
+# Keys become strings: {1: "a", "1": "b"} would be an object with "1"
+# twice, which parsers read as one key or refuse. Read back to find such a
+# pair (the result as a whole once more, within the run's memory).
+
+
+def unique(pairs):
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            finish("main() returned a dict with two keys that are both %s in JSON (as 1 and '1' "
+                   "are): keys become strings" % json.dumps(key)[:200])
+        seen.add(key)
+
+
+if not isinstance(result, (str, int, float, type(None))):
+    json.loads(encoded, object_pairs_hook=unique)
 # A lone surrogate (as bytes decoded with surrogateescape hold) is no
 # character: json.dumps writes it as an escape, which strict parsers refuse,
 # and the service passes no such text on. Looked for only when the text has
