@@ -63,8 +63,9 @@ void response_detail(struct http_response *rsp, int status, const char *message)
 
 /* The error of a request no dialect has read (the master's, as it stops)
  * in the shape its endpoint's clients read, as nginx's own errors are
- * (coderunner.conf): FastAPI's on /run, JSON-RPC's on /mcp (a server
- * error, to no id: none was read), /api/run's everywhere else. */
+ * (coderunner.conf): FastAPI's on /run, JSON-RPC's on /mcp (to no id: none
+ * was read; an invalid request for a 4xx, as nginx's, else a server
+ * error), /api/run's everywhere else. */
 void response_error_at(struct http_response *rsp, const char *path, int status, const char *message)
 {
 	if (path && !strcmp(path, "/run")) {
@@ -72,7 +73,8 @@ void response_error_at(struct http_response *rsp, const char *path, int status, 
 	} else if (path && !strcmp(path, "/mcp")) {
 		rsp->status = status;
 		buf_reset(&rsp->body);
-		buf_puts(&rsp->body, "{\"jsonrpc\": \"2.0\", \"id\": null, \"error\": {\"code\": -32000, \"message\": ");
+		buf_printf(&rsp->body, "{\"jsonrpc\": \"2.0\", \"id\": null, \"error\": {\"code\": %d, \"message\": ",
+			   status < 500 ? -32600 : -32000);
 		json_put_cstring(&rsp->body, message);
 		buf_puts(&rsp->body, "}}\n");
 	} else {

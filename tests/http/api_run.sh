@@ -312,8 +312,8 @@ get /run
 is "$status/$(jq_ '[sorted(j), type(j["detail"]).__name__]')/$(grep -i '^allow:' <<<"$headers")" \
 	'405/[["detail"], "str"]/Allow: POST' "GET /run is a 405 in /run's shape, naming POST"
 get /mcp
-is "$status/$(jq_ '[j["jsonrpc"], j["id"], type(j["error"]["message"]).__name__]')/$(grep -i '^allow:' <<<"$headers")" \
-	'405/["2.0", null, "str"]/Allow: POST' "GET /mcp is a 405 JSON-RPC error, naming POST"
+is "$status/$(jq_ '[j["jsonrpc"], j["id"], j["error"]["code"], type(j["error"]["message"]).__name__]')/$(grep -i '^allow:' <<<"$headers")" \
+	'405/["2.0", null, -32600, "str"]/Allow: POST' "GET /mcp is a 405 JSON-RPC error, an invalid request as nginx's 405, naming POST"
 # On /mcp and /run, in their shapes: a JSON-RPC error, and PyRunner's detail.
 for refused in "405/-X TRACE" "400/-H X-Big:$(head -c 9000 /dev/zero | tr '\0' b)" "501/-H Transfer-Encoding:gzip -d x"; do
 	get /mcp ${refused#*/}
