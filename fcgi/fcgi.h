@@ -167,6 +167,8 @@ struct requirement {
 	char version[64];
 };
 /* A name with at most one version clause, nothing else; false if malformed. */
+/* A name in PEP 503 normal form: "Scikit_Learn" -> "scikit-learn". */
+void deps_normalise(const char *in, size_t n, char *out, size_t outlen);
 bool deps_parse(const char *req, struct requirement *out);
 bool deps_satisfies(const char *installed, const struct requirement *r);
 int deps_version_compare(const char *a, const char *b);	/* PEP 440 order: <0, 0, >0 */

@@ -56,7 +56,7 @@ static const char list_script[] =
 	"        pass\n"
 	"sys.stdout.write('\\n'.join(k + '\\t' + v for k, v in sorted(out.items())))\n";
 
-static void normalise(const char *in, size_t n, char *out, size_t outlen)
+void deps_normalise(const char *in, size_t n, char *out, size_t outlen)
 {
 	size_t o = 0;
 	bool sep = false;
@@ -145,7 +145,7 @@ int deps_load(const struct config *c, char *err, size_t errlen)
 		const char *tab = memchr(line, '\t', n);
 		size_t name_len = tab ? (size_t)(tab - line) : n;
 		char norm[256], version[64] = "";
-		normalise(line, name_len, norm, sizeof norm);
+		deps_normalise(line, name_len, norm, sizeof norm);
 		if (tab)
 			snprintf(version, sizeof version, "%.*s", (int)(n - name_len - 1), tab + 1);
 		if (!*norm)
@@ -199,7 +199,7 @@ bool deps_parse(const char *req, struct requirement *out)
 	size_t n = name_length(req);
 	if (!n)
 		return false;
-	normalise(req, n, out->name, sizeof out->name);
+	deps_normalise(req, n, out->name, sizeof out->name);
 	out->op[0] = out->version[0] = '\0';
 	const char *rest = req + n;
 	if (!*rest)
@@ -373,7 +373,7 @@ bool deps_satisfies(const char *installed, const struct requirement *r)
 const char *deps_installed_version(const char *name)
 {
 	char norm[256];
-	normalise(name, strlen(name), norm, sizeof norm);
+	deps_normalise(name, strlen(name), norm, sizeof norm);
 	struct package key = { norm, NULL };
 	const struct package *p = n_names ? bsearch(&key, names, n_names, sizeof *names, cmp) : NULL;
 	return p ? p->version : NULL;

@@ -193,6 +193,35 @@ static json_object *read_json_at(int dirfd, const char *name)
 	return o;
 }
 
+/* The version of the set's wheel that brings a top-level module named as
+ * NAME, a pre-installed distribution the set does not name (another
+ * wheel's numpy/): the run imports that module instead. *wheel names the
+ * wheel. NULL where the set has no such module, or cannot say whose it is
+ * (installed before it kept its providers). */
+static const char *stand_in(json_object *info, json_object *modules, json_object *packages, const char *name,
+			    const char **wheel)
+{
+	json_object *providers, *by, *v;
+	if (!json_object_object_get_ex(info, "providers", &providers))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(modules); i++) {
+		const char *m = json_object_get_string(json_object_array_get_idx(modules, i));
+		char norm[256];
+		deps_normalise(m ? m : "", m ? strlen(m) : 0, norm, sizeof norm);
+		if (strcmp(norm, name) || !json_object_object_get_ex(providers, m, &by) ||
+		    !json_object_is_type(by, json_type_array))
+			continue;
+		for (size_t j = 0; j < json_object_array_length(by); j++) {
+			const char *d = json_object_get_string(json_object_array_get_idx(by, j));
+			if (d && json_object_object_get_ex(packages, d, &v) && json_object_is_type(v, json_type_string)) {
+				*wheel = d;
+				return json_object_get_string(v);
+			}
+		}
+	}
+	return NULL;
+}
+
 /* The run takes set KEY: a shared lock on it, its path and modules, and
  * the version each missing requirement got. -1 if the set is not there
  * (never installed, or evicted). */
@@ -240,19 +269,25 @@ static int use_set(const struct config *c, const char *key, struct run_request *
 		used += (size_t)n;
 	}
 	/* What the run imports: a pre-installed package the set brings again
-	 * (another's dependency) comes from the set, ahead on sys.path. */
+	 * (another's dependency), or a module of its name another of the set's
+	 * wheels brings, comes from the set, ahead on sys.path. */
 	r->packages.len = 0;
 	r->package_conflict[0] = '\0';
 	for (size_t i = 0; i < r->n_satisfied; i++) {
 		const struct requirement *s = &r->satisfied[i];
-		const char *have = deps_installed_version(s->name);
+		const char *have = deps_installed_version(s->name), *wheel = s->name, *brought;
 		json_object *v = NULL;
-		if (json_object_object_get_ex(packages, s->name, &v) && json_object_is_type(v, json_type_string)) {
-			have = json_object_get_string(v);
+		if (json_object_object_get_ex(packages, s->name, &v) && json_object_is_type(v, json_type_string))
+			brought = json_object_get_string(v);
+		else
+			brought = stand_in(info, modules, packages, s->name, &wheel);
+		if (brought) {
+			have = brought;
 			if (!deps_satisfies(have, s) && !r->package_conflict[0])
 				snprintf(r->package_conflict, sizeof r->package_conflict,
-					 "%s%s%s: the packages installed for the other dependencies bring %s %.100s, "
-					 "which does not satisfy it", s->name, s->op, s->version, s->name, have);
+					 "%s%s%s: the packages installed for the other dependencies bring %.100s %.100s%s%.100s, "
+					 "which does not satisfy it", s->name, s->op, s->version, wheel, have,
+					 wheel == s->name ? "" : ", whose module the run would import as ", wheel == s->name ? "" : s->name);
 		}
 		if (r->packages.len)
 			buf_puts(&r->packages, ", ");

@@ -122,6 +122,7 @@ ok $? "in a set of its own, though \"greet\" resolved to the same wheel"
 deps_run 'import needs_greet; print(needs_greet.GREETING)' needs-greet pandas
 is "$status/$(jq_ 'j["stdout"]')" "200/hello 2.0" "a package's own dependencies come with it"
 pandas_version=$(/usr/bin/python3 -c 'import pandas; print(pandas.__version__)')
+numpy_version=$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
 is "$(jq_ 'j["packages"]')" "{\"pandas\": \"$pandas_version\", \"needs-greet\": \"1.0\"}" \
 	"every entry is named, the pre-installed one with its version"
 c=$(metric "$cold")
@@ -142,6 +143,12 @@ is "$(metric "$cold")" $((c + 1)) "cold: the set's modules could not be checked 
 deps_run 'import numpy; print(numpy.__version__)' numpy needs-oldnumpy
 is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/0.1/{"numpy": "0.1", "needs-oldnumpy": "1.0"}' \
 	"a pre-installed package that a set brings again: the response names the version the run imports"
+deps_run 'import numpy; print(numpy.__version__)' "numpy==$numpy_version" impostor
+is "$status/$(jq_ 'j["error"]')" "400/dependencies: numpy==$numpy_version: the packages installed for the other dependencies bring impostor 1.0, whose module the run would import as numpy, which does not satisfy it" \
+	"a 400 when another of the set's wheels brings a module named as a pre-installed package the entry pins"
+deps_run 'import numpy; print(numpy.__version__)' numpy impostor
+is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/impostor/{"numpy": "1.0", "impostor": "1.0"}' \
+	"where the entry allows it, the response names the version of the wheel whose numpy the run imports"
 deps_run 'import numpy; print(numpy.__version__)' 'numpy>=1.20' needs-oldnumpy
 is "$status/$(jq_ 'j["error"]')" "400/dependencies: numpy>=1.20: the packages installed for the other dependencies bring numpy 0.1, which does not satisfy it" \
 	"a 400 when the set's version does not satisfy the entry the pre-installed one did"

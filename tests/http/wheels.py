@@ -57,6 +57,8 @@ wheel("numpy", "0.1", {"numpy/__init__.py": b"__version__ = '0.1'\n"})
 # A package whose dependency the pre-installed numpy does not satisfy: the
 # set brings a numpy of its own, which a run imports ahead of it.
 wheel("needs-oldnumpy", "1.0", {"needs_oldnumpy.py": b""}, requires=["numpy<1"])
+# A numpy/ shipped by a wheel of another name.
+wheel("impostor", "1.0", {"numpy/__init__.py": b"__version__ = 'impostor'\n"})
 # A numpy of its own among more top-level modules than a run's record of
 # them holds (4 KiB): such a set can never run warm.
 wheel("crowd", "1.0", {"numpy/__init__.py": b"__version__ = 'crowd'\n",

@@ -6,7 +6,7 @@
 #    "find_links": "/links" or null, "max_mb": N}
 # puts the packages into ./output/site and answers on fd 4 with one of
 #   {"ok": true, "packages": {name: version}, "top_level": [...],
-#    "at_start": [...], "size": bytes}
+#    "at_start": [...], "providers": {module: [name, ...]}, "size": bytes}
 #   {"error": "not_found" | "unreachable" | "too_big" | "unsafe" | "failed",
 #    "name": NAME or null, "detail": TEXT}
 # Only binary wheels from the index are taken, so no package's build code
@@ -21,7 +21,7 @@
 # dependency named by URL before it is fetched, takes from the index's
 # pages only links to where the source keeps its wheels (http(s), or
 # /links), and never prepares a source distribution.
-import importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.request
+import importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.request, zipfile
 
 request = json.load(sys.stdin)
 requirements = request["requirements"]
@@ -159,6 +159,20 @@ for n in os.listdir(site):
         top_level.add(n)
     elif n.endswith(tuple(importlib.machinery.all_suffixes())):    # .py, .pyc, .so ...
         top_level.add(n.split(".")[0])
+# Which wheels brought each top-level module, from the wheels' own lists of
+# files (a .data directory's purelib and platlib go to the top too): a
+# set's module can stand in for a pre-installed distribution's, as a
+# numpy/ that another wheel ships would, and the run imports the set's.
+providers = {}
+for f in wheels:
+    with zipfile.ZipFile(os.path.join("/work/wheels", f)) as z:
+        for entry in z.namelist():
+            parts = entry.split("/")
+            if len(parts) > 2 and parts[0].endswith(".data") and parts[1] in ("purelib", "platlib"):
+                parts = parts[2:]
+            module = parts[0] if len(parts) > 1 else parts[0].partition(".")[0]
+            if module in top_level:
+                providers.setdefault(module, set()).add(normalise(f.split("-")[0]))
 # A module named as one of Python's own, or as site's hooks, would stand in
 # for it: where the interpreter starts with the set on PYTHONPATH (a run
 # with a sandbox of its own), from its start, before the script (site runs
@@ -193,4 +207,4 @@ for line in probe.stderr.splitlines():
         if directory in paths:
             at_start.add(file.partition(".")[0])
 answer(ok=True, packages=packages, top_level=sorted(top_level), at_start=sorted(top_level & at_start),
-       size=size)
+       providers={m: sorted(d) for m, d in sorted(providers.items())}, size=size)
