@@ -166,11 +166,13 @@ struct requirement {
 	char op[3];		/* "", "==", "!=", "<=", ">=", "~=", "<", ">" */
 	char version[64];
 };
-/* A name with at most one version clause, nothing else; false if malformed. */
 /* A name in PEP 503 normal form: "Scikit_Learn" -> "scikit-learn". */
 void deps_normalise(const char *in, size_t n, char *out, size_t outlen);
+/* A name with at most one version clause, nothing else; false if malformed. */
 bool deps_parse(const char *req, struct requirement *out);
 bool deps_satisfies(const char *installed, const struct requirement *r);
+/* Its spelling as PEP 440 compares it: "numpy==01.0" -> "numpy==1". */
+void deps_canonical(const struct requirement *r, char *out, size_t outlen);
 int deps_version_compare(const char *a, const char *b);	/* PEP 440 order: <0, 0, >0 */
 
 /* ---- slots.c: the shared page of run slots ---------------------------- */

@@ -300,10 +300,48 @@ static void parse_version(const char *s, struct version *v)
 		long *slot = words[i].kind == POST ? &v->post : words[i].kind == DEV ? &v->dev : &v->pre;
 		if (words[i].kind < POST)
 			v->pre_kind = words[i].kind;
+		/* "1.0alpha.1" is 1.0a1: a separator may come before the number. */
+		if ((*s == '.' || *s == '-' || *s == '_') && isdigit((unsigned char)s[1]))
+			s++;
 		char *end = (char *)s;
 		*slot = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : 0;
 		s = end;
 	}
+}
+
+/* The requirement as PEP 440 compares it, so that two spellings of one
+ * ask for one install: "numpy==01.0.0", "numpy==1.0" and "NumPy==1" are all
+ * "numpy==1", "x>=1.0alpha1" is "x>=1a1". Release numbers keep their count
+ * where it counts: in ~= and in a prefix ("==1.0.*"). */
+void deps_canonical(const struct requirement *r, char *out, size_t outlen)
+{
+	size_t vlen = strlen(r->version), o = 0;
+	bool wildcard = vlen > 2 && !strcmp(r->version + vlen - 2, ".*");
+	char bare[sizeof r->version];
+	snprintf(bare, sizeof bare, "%.*s", (int)(vlen - (wildcard ? 2 : 0)), r->version);
+	struct version v;
+	parse_version(bare, &v);
+	int n = v.n_release;
+	if (!wildcard && strcmp(r->op, "~="))
+		while (n > 1 && v.release[n - 1] == 0)
+			n--;
+#define PUT(...) (o += (size_t)snprintf(out + o, o < outlen ? outlen - o : 0, __VA_ARGS__))
+	PUT("%s%s", r->name, r->op);
+	if (r->op[0]) {
+		if (v.epoch)
+			PUT("%ld!", v.epoch);
+		for (int i = 0; i < n; i++)
+			PUT("%s%ld", i ? "." : "", v.release[i]);
+		if (v.pre_kind < 4)
+			PUT("%s%ld", v.pre_kind == 1 ? "a" : v.pre_kind == 2 ? "b" : "rc", v.pre);
+		if (v.post >= 0)
+			PUT(".post%ld", v.post);
+		if (v.dev != LONG_MAX)
+			PUT(".dev%ld", v.dev);
+		if (wildcard)
+			PUT(".*");
+	}
+#undef PUT
 }
 
 static int sign(long a, long b)

@@ -154,19 +154,29 @@ static int cache_lock(const struct config *c, int how)
 }
 
 /* REQ: what the requirements, the source of packages and the interpreter
- * hash to. The requirements come sorted, so their order does not count. */
+ * hash to. The requirements count as PEP 440 compares them, sorted, so
+ * neither their spelling nor their order makes another set. */
 static int by_string(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp((const char *)a, (const char *)b);
 }
 
 static void request_key(const struct config *c, struct run_request *r, char out[KEY_HEX + 1])
 {
-	qsort(r->missing, r->n_missing, sizeof *r->missing, by_string);
+	char (*canonical)[512] = xmalloc((r->n_missing ? r->n_missing : 1) * sizeof *canonical);
+	for (size_t i = 0; i < r->n_missing; i++) {
+		struct requirement q;
+		if (deps_parse(r->missing[i], &q))
+			deps_canonical(&q, canonical[i], sizeof canonical[i]);
+		else
+			snprintf(canonical[i], sizeof canonical[i], "%s", r->missing[i]);
+	}
+	qsort(canonical, r->n_missing, sizeof *canonical, by_string);
 	struct buf b = { 0 };
 	buf_printf(&b, "index %s\nlinks %s\npython %s\n", c->package_index_url, c->package_find_links, c->python);
 	for (size_t i = 0; i < r->n_missing; i++)
-		buf_printf(&b, "%s\n", r->missing[i]);
+		buf_printf(&b, "%s\n", canonical[i]);
+	free(canonical);
 	unsigned char digest[32];
 	sha256(b.data, b.len, digest);
 	buf_free(&b);

@@ -109,6 +109,9 @@ is "$status/$(jq_ 'j["stdout"]')" "200/hello 1.0" "the same set again (any spell
 is "$(index_gets)" "$gets" "without asking the index"
 is "$(metric "$cached")/$(metric "$installed")" 1/1 "a cache hit, not an install"
 is "$(metric "$warm")" $((w + 1)) "and the run was warm: no pre-imported module conflicts with the set"
+deps_run 'import greet; print(greet.hello())' Greet==01.0.0
+is "$status/$(jq_ 'j["stdout"]')/$(metric "$cached")/$(metric "$installed")" "200/hello 1.0/2/1" \
+	"a version spelled otherwise that PEP 440 holds equal is the same set, not another install"
 deps_run 'import greet; print(greet.hello())' greet
 is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/hello 2.0/{"greet": "2.0"}' "no clause: the index's latest version"
 # Another list that resolves to the same wheel gets a set of its own: what

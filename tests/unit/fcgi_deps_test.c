@@ -54,6 +54,8 @@ int main(void)
 	for (size_t i = 0; i + 1 < sizeof order / sizeof *order; i++)
 		ok(deps_version_compare(order[i], order[i + 1]) < 0, "%s < %s", order[i], order[i + 1]);
 	ok(deps_version_compare("1.0", "1.0.0") == 0, "1.0 == 1.0.0");
+	ok(deps_version_compare("1.0alpha.2", "1.0a2") == 0 && deps_version_compare("1.0a.2", "1.0a1") > 0,
+	   "1.0alpha.2 == 1.0a2: a separator before the number");
 	/* Every spelling PEP 440 allows, as its normal form */
 	static const char *const same[][2] = {
 		{ "1.0pre1", "1.0rc1" }, { "1.0preview1", "1.0rc1" }, { "1.0c1", "1.0rc1" }, { "1.0c", "1.0rc0" },
@@ -82,5 +84,20 @@ int main(void)
 	ok(satisfies("2.0", "numpy<=2") && satisfies("2.0", "numpy!=1.0"), "<= and !=");
 	ok(!satisfies("", "json>=1"), "no known version satisfies no clause");
 	ok(satisfies("", "json"), "but is installed");
+
+	/* one spelling for each requirement, which keys its install */
+	static const char *const spelled[][2] = {
+		{ "NumPy==01.0.0", "numpy==1" }, { "numpy>=1.20", "numpy>=1.20" }, { "numpy<2.0", "numpy<2" },
+		{ "numpy~=1.0.0", "numpy~=1.0.0" }, { "numpy~=1.0", "numpy~=1.0" }, { "numpy==1.0.*", "numpy==1.0.*" },
+		{ "numpy==0!1.0alpha.1", "numpy==1a1" }, { "numpy==1!2.0RC1", "numpy==1!2rc1" },
+		{ "numpy==1.0pre2", "numpy==1rc2" }, { "numpy==1.0.r", "numpy==1.post0" },
+		{ "numpy==1.0.post1.dev2", "numpy==1.post1.dev2" }, { "numpy!=0.0", "numpy!=0" }, { "numpy", "numpy" },
+	};
+	for (size_t i = 0; i < sizeof spelled / sizeof *spelled; i++) {
+		char out[512] = "";
+		if (parses(spelled[i][0]))
+			deps_canonical(&req, out, sizeof out);
+		ok(!strcmp(out, spelled[i][1]), "%s is spelled %s (got %s)", spelled[i][0], spelled[i][1], out);
+	}
 	return done_testing();
 }
