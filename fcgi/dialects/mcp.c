@@ -317,6 +317,21 @@ static void add_summary(json_object *content, const char *tool, int status, json
 			}
 		}
 	}
+	/* Files the script wrote that did not fit in the answer: otherwise the
+	 * agent would take the files it got for all there were. */
+	if (json_object_object_get_ex(answer, "artifacts_omitted", &v) && json_object_is_type(v, json_type_array) &&
+	    json_object_array_length(v)) {
+		buf_puts(&t, "\nfiles written but left out of this answer (too large for it):\n");
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *f = json_object_array_get_idx(v, i);
+			if (json_object_is_type(f, json_type_string)) {
+				buf_put(&t, json_object_get_string(f), (size_t)json_object_get_string_len(f));
+				buf_putc(&t, '\n');
+			}
+		}
+		if (json_object_object_get_ex(answer, "artifacts_omitted_unnamed", &v) && json_object_get_int64(v) > 0)
+			buf_printf(&t, "and %lld more\n", (long long)json_object_get_int64(v));
+	}
 	add_text(content, t.data ? t.data : "", t.len);
 	buf_free(&t);
 }
@@ -497,6 +512,10 @@ void api_mcp(struct request_ctx *ctx)
 		send_result(ctx, id, initialize(params));
 	else if (!strcmp(method, "ping"))
 		send_result(ctx, id, json_object_new_object());
+	else if (!strcmp(method, "tools/list") && params && json_object_object_get_ex(params, "cursor", &v) && v)
+		/* All tools come on the first page: no cursor was ever given. */
+		mcp_error(ctx, 200, id, RPC_INVALID_PARAMS, "invalid cursor: tools/list has one page, "
+			  "and gives no nextCursor");
 	else if (!strcmp(method, "tools/list"))
 		send_result(ctx, id, tool_list(c));
 	else if (!strcmp(method, "tools/call")) {

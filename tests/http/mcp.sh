@@ -118,6 +118,14 @@ is "$(jq_ 'j["result"]["isError"], j["result"]["content"][0]["text"]')" \
 mcp '{"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "print(\"x\" * 2000000)"}}}'
 is "$(jq_ 'j["result"]["content"][0]["text"].startswith("exit code 0\nstdout (truncated: the script wrote more than the service keeps):\nxxx")')" true \
 	"stdout the service cut is told as cut"
+# Files left out of the answer (10 MiB of artifacts in all) are named there too.
+mcp '{"jsonrpc": "2.0", "id": 12, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "import os\nfor i in range(4):\n    open(f\"output/big{i}.bin\", \"wb\").write(os.urandom(4 << 20))\nprint(\"done\")"}}}'
+is "$(jq_ 'j["result"]["structuredContent"]["artifacts_omitted"] == [l for l in j["result"]["content"][0]["text"].split("(too large for it):\n")[1].split("\n") if l]')" true \
+	"files left out of the answer are named in the text an agent reads"
+mcp '{"jsonrpc": "2.0", "id": 13, "method": "tools/list", "params": {"cursor": "bogus"}}'
+is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "200/[13, -32602]" "a tools/list cursor it never gave is invalid params"
+mcp '{"jsonrpc": "2.0", "id": 14, "method": "tools/list", "params": {"cursor": null}}'
+is "$status/$(jq_ 'len(j["result"]["tools"])')" "200/2" "and a null one is none"
 get /mcp
 is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
 
