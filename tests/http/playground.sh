@@ -19,6 +19,7 @@ http_start execute_timeout_s=3
 get /playground -H 'Host: coderunner.example:8443'
 is "$status/$(sed -n 's/^Location: //Ip' <<<"$headers")" "301//playground/" \
 	"/playground redirects to /playground/ on the scheme, name and port the client used"
+like "$headers" 'X-Request-Id: [0-9a-f]{32}' "with the request's id"
 get /playground/
 is "$status" 200 "/playground/ is served by nginx"
 like "$headers" 'Content-Security-Policy: default-src .none.' "with a content security policy"

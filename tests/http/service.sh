@@ -204,15 +204,19 @@ is "$(sandboxes)" 0 "no sandbox process is left"
 is "$(ls -A "$work_root" | wc -l)" 0 "no work directory is left"
 # nginx still up, the service gone: nothing can have run, a 503 to retry.
 post /api/run 'print(1)' -H 'Content-Type: text/plain'
-is "$status/$(jq_ 'j["error"][:36]')" "503/the coderunner service is restarting" "with the service stopped, nginx answers 503"
+is "$status/$(jq_ 'j["error"][:40]')" "503/the coderunner service cannot be reached" "with the service stopped, nginx answers 503"
 like "$headers" '^Retry-After: [0-9]' "with Retry-After"
 post /run '{"code": "print(1)"}' -H 'Content-Type: application/json'
-is "$status/$(jq_ 'j["detail"][:36]')" "503/the coderunner service is restarting" "and in FastAPI's shape to /run"
+is "$status/$(jq_ 'j["detail"][:40]')" "503/the coderunner service cannot be reached" "and in FastAPI's shape to /run"
 like "$headers" '^Retry-After: [0-9]' "with Retry-After"
 post /mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Content-Type: application/json' \
 	-H 'Accept: application/json, text/event-stream'
-is "$status/$(jq_ '[j["jsonrpc"], j["id"], j["error"]["code"], j["error"]["message"][:36]]')" \
-	'503/["2.0", null, -32000, "the coderunner service is restarting"]' "and as a JSON-RPC error to /mcp"
+is "$status/$(jq_ '[j["jsonrpc"], j["id"], j["error"]["code"], j["error"]["message"][:40]]')" \
+	'503/["2.0", null, -32000, "the coderunner service cannot be reached"]' "and as a JSON-RPC error to /mcp"
+get /health
+is "$status/$(jq_ 'sorted(j.items())')" \
+	'503/[["reason", "the coderunner service cannot be reached (restarting, or stopped)"], ["status", "unhealthy"]]' \
+	"and to /health as an unhealthy service, in its own shape"
 
 # ---- a SIGHUP while the service starts (systemd sends one as soon as it
 # has exec'd us) is a reload once it has started, not the end of it
