@@ -378,9 +378,17 @@ struct run_result {
 	int fault_errno;		/* when it could not even start: why */
 	bool client_gone;		/* stopped: client_fd was hung up */
 };
-/* client_fd: the request's connection, whose hang-up stops the run; or -1. */
+/* What a caller that tells its client how a long run goes (MCP's progress
+ * notifications) is called with, about every interval_ms of the run. */
+struct run_progress {
+	void (*tick)(void *arg, long long elapsed_ms);
+	void *arg;
+	int interval_ms;
+};
+/* client_fd: the request's connection, whose hang-up stops the run; or -1.
+ * progress: NULL, or ticked while the run goes on. */
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
-		 struct run_result *res, int client_fd);
+		 struct run_result *res, int client_fd, const struct run_progress *progress);
 void run_result_free(struct run_result *res);
 unsigned run_memory_mb(unsigned asked);	/* asked, or the ceiling if lower */
 enum run_outcome run_outcome(const struct run_result *res);
@@ -486,6 +494,7 @@ struct http_response {
 	const char *content_type;	/* NULL: application/json */
 	char extra_headers[4096];	/* "Name: value\r\n"..., or "" */
 	struct buf body;
+	bool streamed;			/* its head is sent: body is its last part */
 };
 const char *http_reason(int status);
 /* {"error": ..., "exit_code": -1, "stdout": "", "stderr": ..., "artifacts": {}[, "warnings": [...]]} */
@@ -494,6 +503,12 @@ void response_error(struct http_response *rsp, int status, const char *message, 
 void response_detail(struct http_response *rsp, int status, const char *message);
 /* An error in the shape of the endpoint at PATH (/run's, /mcp's, or the above). */
 void response_error_at(struct http_response *rsp, const char *path, int status, const char *message);
+/* An answer sent in parts as it is made (an event stream): a 200's head
+ * now, without Content-Length, then each part at once; what is in the
+ * body when the handler returns is the last. */
+struct request_ctx;
+void response_stream_start(struct request_ctx *ctx, const char *content_type);
+void response_stream_put(struct request_ctx *ctx, const char *data, size_t len);
 struct FCGX_Stream;
 /* Writes status, headers and body; returns the bytes written. */
 size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp);
@@ -505,8 +520,10 @@ struct request_ctx {
 	const char *mcp_version;	/* MCP-Protocol-Version, or NULL */
 	const char *authorization, *api_key;	/* Authorization, X-API-Key, or NULL */
 	long long content_length;	/* -1 when not given */
-	struct FCGX_Stream *in;
+	const char *accept;		/* the Accept header, or NULL */
+	struct FCGX_Stream *in, *out;
 	int client_fd;			/* the request's connection from nginx */
+	const struct run_progress *progress;	/* set by a dialect that streams it, or NULL */
 	char *body;			/* read by the handler that wants it */
 	size_t body_len;
 	int endpoint;			/* route_endpoint(path), for metrics */

@@ -72,7 +72,7 @@ static bool self_check(const struct config *c, char *reason, size_t len)
 		return false;
 	}
 	struct run_result res;
-	run_sandbox(c, dir, &r, &res, -1);
+	run_sandbox(c, dir, &r, &res, -1, NULL);
 	stage_remove(dir);
 	char said[210];
 	first_line(&res.err, said, sizeof said);

@@ -51,13 +51,19 @@ bool mcp_version_supported(const char *v)
 	return spoken(v) || (v && strcmp(v, "2025-03-26") == 0);
 }
 
+/* The answer: a JSON body, or the last event of a stream the answer has
+ * turned into (progress, below), whose 200 is sent already. */
 static void send_message(struct request_ctx *ctx, int status, json_object *msg)
 {
-	ctx->rsp.status = status;
 	buf_reset(&ctx->rsp.body);
+	if (ctx->rsp.streamed)
+		buf_puts(&ctx->rsp.body, "event: message\ndata: ");
+	else
+		ctx->rsp.status = status;
+	/* One line: json-c escapes every newline in a string. */
 	buf_puts(&ctx->rsp.body, json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
-	buf_putc(&ctx->rsp.body, '\n');
+	buf_puts(&ctx->rsp.body, ctx->rsp.streamed ? "\n\n" : "\n");
 	json_object_put(msg);
 }
 
@@ -397,6 +403,58 @@ static json_object *tool_result(const char *tool, int status, const struct buf *
 	return r;
 }
 
+/* ---- progress: a long tools/call as an event stream ------------------ */
+
+/* A client that sends a progressToken and takes an event stream hears every
+ * PROGRESS_INTERVAL_MS that its run goes on (notifications/progress, the
+ * seconds so far), so that its request timeout, which such a client may
+ * reset on progress, need not outlast the run (the TypeScript SDK's is 60 s;
+ * a run may take 300). The answer turns into an event stream at the first
+ * of them, and the response is its last event; a shorter run gets the
+ * plain JSON answer. */
+#define PROGRESS_INTERVAL_MS 5000
+
+struct progress_stream {
+	struct request_ctx *ctx;
+	json_object *token;
+};
+
+static void progress_tick(void *arg, long long elapsed_ms)
+{
+	struct progress_stream *p = arg;
+	if (!p->ctx->rsp.streamed)
+		response_stream_start(p->ctx, "text/event-stream");
+	char text[64];
+	snprintf(text, sizeof text, "the script has run for %lld s", elapsed_ms / 1000);
+	json_object *m = json_object_new_object(), *params = json_object_new_object();
+	json_object_object_add(m, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(m, "method", json_object_new_string("notifications/progress"));
+	json_object_object_add(params, "progressToken", json_object_get(p->token));
+	json_object_object_add(params, "progress", json_object_new_int64(elapsed_ms / 1000));
+	json_object_object_add(params, "message", json_object_new_string(text));
+	json_object_object_add(m, "params", params);
+	struct buf b = { 0 };
+	buf_puts(&b, "event: message\ndata: ");
+	buf_puts(&b, json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	buf_puts(&b, "\n\n");
+	response_stream_put(p->ctx, b.data, b.len);
+	buf_free(&b);
+	json_object_put(m);
+}
+
+/* The call's progressToken (a string or an integer), if the client takes
+ * an event stream. */
+static json_object *progress_token(const struct request_ctx *ctx, json_object *params)
+{
+	json_object *meta, *token;
+	if (!ctx->accept || !strstr(ctx->accept, "text/event-stream") || !ctx->out ||
+	    !json_object_object_get_ex(params, "_meta", &meta) || !json_object_is_type(meta, json_type_object) ||
+	    !json_object_object_get_ex(meta, "progressToken", &token) ||
+	    !(json_object_is_type(token, json_type_string) || json_object_is_type(token, json_type_int)))
+		return NULL;
+	return token;
+}
+
 /* Runs a tool through its dialect's own handler; NULL with *message set
  * when the call itself is wrong (a protocol error, not a failed script). */
 static json_object *call_tool(struct request_ctx *ctx, json_object *params, const char **message)
@@ -420,10 +478,13 @@ static json_object *call_tool(struct request_ctx *ctx, json_object *params, cons
 		return NULL;
 	}
 	const char *body = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : "{}";
+	struct progress_stream stream = { ctx, progress_token(ctx, params) };
+	struct run_progress progress = { progress_tick, &stream, PROGRESS_INTERVAL_MS };
 	struct request_ctx sub = {
 		.method = "POST", .path = ctx->path, .content_type = "application/json",
 		.request_id = ctx->request_id, .content_length = (long long)strlen(body), .client_fd = ctx->client_fd,
 		.body = xstrdup(body), .body_len = strlen(body), .endpoint = ctx->endpoint, .log = ctx->log,
+		.progress = stream.token ? &progress : NULL,
 	};
 	handler(&sub);
 	json_object *r = tool_result(tool, sub.rsp.status, &sub.rsp.body);

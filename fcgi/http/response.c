@@ -82,8 +82,51 @@ void response_error_at(struct http_response *rsp, const char *path, int status, 
 	}
 }
 
+/* A body past 2 GiB (limits raised that far) goes in pieces: FCGX_PutStr()
+ * takes an int. A client that went away makes it fail; nothing to do about
+ * it. */
+static void put_all(struct FCGX_Stream *out, const char *data, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		int piece = len - off > (1u << 30) ? 1 << 30 : (int)(len - off);
+		if (FCGX_PutStr(data + off, piece, out) != piece)
+			break;
+		off += (size_t)piece;
+	}
+}
+
+void response_stream_start(struct request_ctx *ctx, const char *content_type)
+{
+	char head[512];
+	/* X-Accel-Buffering: nginx passes each part on as it comes, instead
+	 * of holding the answer until its end. */
+	int n = snprintf(head, sizeof head,
+			 "Status: 200 OK\r\n"
+			 "Content-Type: %s\r\n"
+			 "Cache-Control: no-store\r\n"
+			 "X-Accel-Buffering: no\r\n"
+			 "X-Request-Id: %s\r\n"
+			 "\r\n", content_type, ctx->request_id);
+	if (n < 0 || (size_t)n >= sizeof head)
+		die("response header too long");
+	FCGX_PutStr(head, n, ctx->out);
+	FCGX_FFlush(ctx->out);
+	ctx->rsp.status = 200;
+	ctx->rsp.streamed = true;
+}
+
+void response_stream_put(struct request_ctx *ctx, const char *data, size_t len)
+{
+	put_all(ctx->out, data, len);
+	FCGX_FFlush(ctx->out);
+}
+
 size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp)
 {
+	if (rsp->streamed) {
+		put_all(out, rsp->body.data, rsp->body.len);
+		return rsp->body.len;
+	}
 	char head[5120];
 	int n = snprintf(head, sizeof head,
 			 "Status: %d %s\r\n"
@@ -97,15 +140,7 @@ size_t response_send(struct FCGX_Stream *out, const char *request_id, const stru
 			 rsp->body.len, request_id, rsp->extra_headers);
 	if (n < 0 || (size_t)n >= sizeof head)
 		die("response header too long");
-	/* A client that went away makes these fail; nothing to do about it. */
 	FCGX_PutStr(head, n, out);
-	/* FCGX_PutStr() takes an int: a body past 2 GiB (limits raised that
-	 * far) goes in pieces. */
-	for (size_t off = 0; off < rsp->body.len;) {
-		int piece = rsp->body.len - off > (1u << 30) ? 1 << 30 : (int)(rsp->body.len - off);
-		if (FCGX_PutStr(rsp->body.data + off, piece, out) != piece)
-			break;
-		off += (size_t)piece;
-	}
+	put_all(out, rsp->body.data, rsp->body.len);
 	return rsp->body.len;
 }

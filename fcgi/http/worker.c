@@ -259,7 +259,9 @@ static void handle(FCGX_Request *req)
 	ctx.content_length = cl && *cl ? strtoll(cl, &end, 10) : -1;
 	if (cl && *cl && (*end || ctx.content_length < 0))
 		ctx.content_length = -1;
+	ctx.accept = FCGX_GetParam("HTTP_ACCEPT", req->envp);
 	ctx.in = req->in;
+	ctx.out = req->out;
 	ctx.client_fd = req->ipcFd;
 	ctx.log = (struct request_log){
 		.request_id = ctx.request_id, .method = ctx.method, .path = ctx.path,

@@ -588,7 +588,7 @@ static int install(struct request_ctx *ctx, const struct config *c, const char *
 	int rc = -1, slot = run_slot_take(ctx, e);
 	if (slot >= 0) {
 		struct run_result res;
-		run_sandbox(c, staging, &ir, &res, -1);
+		run_sandbox(c, staging, &ir, &res, -1, ctx->progress);
 		slots_release(slot);
 		if (res.fault[0])
 			rc = http_fail(e, 500, "the package installer could not run: %s", res.fault);

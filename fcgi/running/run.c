@@ -223,7 +223,7 @@ static bool shadows_template(const struct run_request *r)
 }
 
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
-		 struct run_result *res, int client_fd)
+		 struct run_result *res, int client_fd, const struct run_progress *progress)
 {
 	memset(res, 0, sizeof *res);
 	res->exit_code = -1;
@@ -293,6 +293,7 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 			die_errno("fcntl O_NONBLOCK");
 	}
 	long long deadline = now_ms() + (long long)(r->timeout_s * 1000) + BACKSTOP_GRACE_MS;
+	long long next_tick = progress ? now_ms() + progress->interval_ms : 0;
 
 	/* The report's end-of-file means the sandbox is done; the pipes'
 	 * end-of-file came before it (init closes them first), or will not
@@ -325,7 +326,17 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 				kill(own, SIGTERM);
 			break;
 		}
-		int rc = poll(pfd, (nfds_t)n + watch_client, (int)left);
+		long long wait = left;
+		if (progress && !res->client_gone) {
+			if (next_tick <= now_ms()) {
+				progress->tick(progress->arg, now_ms() - started);
+				next_tick = now_ms() + progress->interval_ms;
+				continue;
+			}
+			if (next_tick - now_ms() < wait)
+				wait = next_tick - now_ms();
+		}
+		int rc = poll(pfd, (nfds_t)n + watch_client, (int)wait);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)

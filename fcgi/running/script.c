@@ -85,7 +85,7 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 		slots_release(slot);
 		goto host;
 	}
-	run_sandbox(c, dir, r, res, ctx->client_fd);
+	run_sandbox(c, dir, r, res, ctx->client_fd, ctx->progress);
 	slots_release(slot);
 	if (res->client_gone) {
 		/* Every run counted as started is counted as ended, in one

@@ -126,6 +126,29 @@ mcp '{"jsonrpc": "2.0", "id": 13, "method": "tools/list", "params": {"cursor": "
 is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "200/[13, -32602]" "a tools/list cursor it never gave is invalid params"
 mcp '{"jsonrpc": "2.0", "id": 14, "method": "tools/list", "params": {"cursor": null}}'
 is "$status/$(jq_ 'len(j["result"]["tools"])')" "200/2" "and a null one is none"
+# A run past 5 s, with a progressToken: the answer turns into an event
+# stream of progress notifications, with the response as its last event.
+call_sleeping() {	# call_sleeping SECONDS META [ACCEPT]
+	post /mcp '{"jsonrpc": "2.0", "id": 15, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "import time\ntime.sleep('$1')\nprint(\"woke\")"}'"$2"'}}' \
+		-H 'Content-Type: application/json' -H "Accept: ${3:-application/json, text/event-stream}"
+}
+events() {	# the data of each event of the body, as a JSON list
+	$PY -c 'import json, sys
+body = sys.stdin.read()
+print(json.dumps([json.loads(e.split("data: ", 1)[1]) for e in body.split("\n\n") if e.startswith("event: message\ndata: ")]))' <<<"$body"
+}
+call_sleeping 6 ', "_meta": {"progressToken": "p1"}'
+is "$status/$(grep -i '^content-type:' <<<"$headers" | tr -d '\r')" "200/Content-Type: text/event-stream" \
+	"a tools/call with a progressToken that runs past 5 s is answered as an event stream"
+is "$(events | $PY -c 'import json, sys; e = json.load(sys.stdin); print(json.dumps([e[0]["method"], e[0]["params"]["progressToken"], e[0]["params"]["progress"], len(e), e[-1]["id"], e[-1]["result"]["structuredContent"]["stdout"]]))')" \
+	'["notifications/progress", "p1", 5, 2, 15, "woke\n"]' \
+	"a progress notification at 5 s, then the response as the last event"
+call_sleeping 1 ', "_meta": {"progressToken": 7}'
+is "$status/$(jq_ 'j["result"]["structuredContent"]["stdout"]')" "200/woke" "a shorter run with a progressToken gets the plain JSON answer"
+call_sleeping 6 ''
+is "$status/$(jq_ 'j["result"]["structuredContent"]["stdout"]')" "200/woke" "and so does a longer one without"
+call_sleeping 6 ', "_meta": {"progressToken": "p2"}' application/json
+is "$status/$(jq_ 'j["result"]["structuredContent"]["stdout"]')" "200/woke" "and one whose client takes no event stream"
 get /mcp
 is "$status/$(grep -i '^allow:' <<<"$headers" | tr -d '\r')" "405/Allow: POST" "GET /mcp is a 405: no server-sent stream is offered"
 

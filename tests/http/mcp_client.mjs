@@ -122,4 +122,30 @@ await step("execute_main", async () => {
         JSON.stringify(r.structuredContent.result) === '{"a":[1,2]}' && /main\(\) returned/.test(text(r)), text(r));
 });
 
+await step("a run longer than the client's request timeout", async () => {
+  // The SDK waits 60 s by default; with resetTimeoutOnProgress each
+  // progress notification starts the wait again. Here the wait is 6 s and
+  // the run 7 s: the notification at 5 s keeps the call alive.
+  const seen = [];
+  const r = await client.callTool({ name: "run_python",
+                                    arguments: { script: "import time\ntime.sleep(7)\nprint('slow')", timeout_s: 30 } },
+                                  undefined,
+                                  { timeout: 6000, resetTimeoutOnProgress: true, onprogress: (p) => seen.push(p) });
+  check("outlives its request timeout, kept alive by progress notifications",
+        !r.isError && /slow/.test(text(r)) && seen.length >= 1 && seen[0].progress === 5,
+        JSON.stringify(seen) + " " + text(r));
+});
+
+await step("without progress, the request timeout holds", async () => {
+  let err = null;
+  try {
+    await client.callTool({ name: "run_python", arguments: { script: "import time\ntime.sleep(7)", timeout_s: 30 } },
+                          undefined, { timeout: 6000 });
+  } catch (e) {
+    err = e;
+  }
+  check("a client that does not reset its timeout on progress gives up at it (the check above is no accident)",
+        err && err.code === -32001, err && err.message);
+});
+
 await client.close();
