@@ -156,14 +156,19 @@ host_stop_service() {
 
 # front_start I...: the shipped front end, with these hosts.
 front_start() {
-	local d=$fleet_tmp/front servers=
-	for i in "$@"; do servers="$servers	server $(host_ip "$i"):80 max_fails=2 fail_timeout=10s;\n"; done
-	# The shipped file: only the hosts' addresses and the port change.
-	$PY - "$top/nginx/coderunner-fleet.conf" "$d/fleet.conf" "$(printf "$servers")" <<'PYEOF'
+	local d=$fleet_tmp/front ips=
+	for i in "$@"; do ips="$ips $(host_ip "$i")"; done
+	# The shipped file: only the hosts' addresses (in each upstream, with
+	# its own parameters) and the port change.
+	$PY - "$top/nginx/coderunner-fleet.conf" "$d/fleet.conf" $ips <<'PYEOF'
 import re, sys
-src, dst, servers = sys.argv[1:4]
+src, dst, ips = sys.argv[1], sys.argv[2], sys.argv[3:]
 text = open(src).read()
-text = re.sub(r"(\tserver [0-9.]+:80 [^\n]*\n)+", servers + "\n", text, count=1)
+def hosts(block):
+    params = re.match(r"\tserver [0-9.]+:80 ([^;]*);", block.group(0)).group(1)
+    return "".join(f"\tserver {ip}:80 {params};\n" for ip in ips)
+text, n = re.subn(r"(\tserver [0-9.]+:80 [^\n]*\n)+", hosts, text)
+assert n == 2, n
 text = text.replace("\tlisten 80;", "\tlisten 127.0.0.1:8080;")
 open(dst, "w").write(text)
 PYEOF
@@ -183,7 +188,11 @@ front() { echo "http://127.0.0.1:8080$1"; }
 in_front() { ip netns exec "$(ns front)" "$@"; }
 
 # host_runs I: the runs host I's log has answered so far.
-host_runs() { grep -c 'path=/api/run ' "$fleet_tmp/h$1/fcgi.log" 2>/dev/null || echo 0; }
+host_runs() {
+	local n
+	n=$(grep -c 'path=/api/run ' "$fleet_tmp/h$1/fcgi.log" 2>/dev/null)
+	echo "${n:-0}"
+}
 
 fleet_teardown() {
 	for i in $(seq "$n_hosts") front; do
