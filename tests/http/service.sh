@@ -10,6 +10,16 @@ sandboxes() { pgrep -f "^$sandbox_bin " | wc -l; }
 
 # ---- 8 parallel runs, each in its own sandbox
 http_start max_runs=4 queue_size=8
+
+# The snippet in a server block that sets, at its own level, what the
+# snippet sets for its locations: nginx takes both (the server's for the
+# server's own locations).
+sed 's|^\(\t*\)include \(.*coderunner-snippet.conf\);|\1client_max_body_size 100m;\n\1client_body_buffer_size 64k;\n\1fastcgi_read_timeout 60s;\n\1fastcgi_send_timeout 60s;\n\1fastcgi_buffers 8 8k;\n\1fastcgi_buffer_size 4k;\n\1fastcgi_busy_buffers_size 16k;\n\1limit_req_status 503;\n\1include \2;|' \
+	"$http_tmp/nginx.conf" >"$http_tmp/nginx-own.conf"
+grep -q 'client_max_body_size 100m' "$http_tmp/nginx-own.conf" &&
+	nginx -t -q -c "$http_tmp/nginx-own.conf" -e "$http_tmp/nginx-own-error.log" 2>"$http_tmp/nginx-own.err"
+ok $? "nginx -t takes the snippet in a server block that sets its own body size, buffers, timeouts and limit_req_status" ||
+	diag "$(cat "$http_tmp/nginx-own.err")"
 w=$(fcgi_workers | head -1)
 is "$(sed -n 's/^CapEff:\t//p' "/proc/$w/status")" 0000000000000000 "a worker's effective capability set is empty"
 master_fds=$(fd_count "$fcgi_pid")
