@@ -77,7 +77,7 @@ function setStatus(kind, text) {
 }
 
 function clear() {
-  for (const id of ["value", "stdout", "stderr"]) show(id, "");
+  for (const id of ["value", "stdout", "stderr", "warnings", "omitted"]) show(id, "");
   $("artifacts").replaceChildren();
   for (const url of downloads) URL.revokeObjectURL(url);
   downloads = [];
@@ -91,8 +91,30 @@ function bytesOf(artifact) {
   return new TextEncoder().encode(artifact.content);
 }
 
-const IMAGE_TYPES = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif",
-                      webp: "image/webp", svg: "image/svg+xml" };
+// An image is shown as one when its name says so and, but for SVG (text),
+// its first bytes do too: a text file named x.png would be a broken image.
+const IMAGE_TYPES = new Map([["png", "image/png"], ["jpg", "image/jpeg"], ["jpeg", "image/jpeg"],
+                             ["gif", "image/gif"], ["webp", "image/webp"], ["svg", "image/svg+xml"]]);
+const MAGIC = { "image/png": [[0, "\x89PNG\r\n\x1a\n"]], "image/jpeg": [[0, "\xff\xd8\xff"]],
+                "image/gif": [[0, "GIF8"]], "image/webp": [[0, "RIFF"], [8, "WEBP"]] };
+
+function imageType(name, bytes) {
+  const type = IMAGE_TYPES.get(name.split(".").pop().toLowerCase());
+  if (!type || type === "image/svg+xml") return type;
+  const starts = (at, text) => [...text].every((c, i) => bytes[at + i] === c.charCodeAt(0));
+  return MAGIC[type].every(([at, text]) => starts(at, text)) ? type : undefined;
+}
+
+// Integers as main() returned them: JSON.parse would make 2**64 + 1 a float
+// and print 18446744073709552000. Where the browser gives a number's own
+// text to a reviver and can print it back (JSON.rawJSON), an integer past
+// what a float holds exactly keeps its text.
+function exactly(key, value, context) {
+  if (typeof value === "number" && !Number.isSafeInteger(value) && context &&
+      /^-?[0-9]+$/.test(context.source ?? "") && JSON.rawJSON)
+    return JSON.rawJSON(context.source);
+  return value;
+}
 
 function base64Of(bytes) {
   let s = "";
@@ -109,8 +131,8 @@ function showArtifacts(artifacts) {
   const names = Object.keys(artifacts || {});
   $("artifacts-h").hidden = names.length === 0;
   for (const name of names) {
-    const ext = name.split(".").pop().toLowerCase();
     const bytes = bytesOf(artifacts[name]);
+    const type = imageType(name, bytes);
     const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
     downloads.push(url);
     const box = document.createElement("div");
@@ -120,9 +142,9 @@ function showArtifacts(artifacts) {
     link.download = name.split("/").pop();
     link.textContent = `download ${name}`;
     box.append(link);
-    if (IMAGE_TYPES[ext]) {
+    if (type) {
       const img = document.createElement("img");
-      img.src = `data:${IMAGE_TYPES[ext]};base64,${base64Of(bytes)}`;
+      img.src = `data:${type};base64,${base64Of(bytes)}`;
       img.alt = name;
       box.append(img);
     }
@@ -130,7 +152,12 @@ function showArtifacts(artifacts) {
   }
 }
 
+// The attached files, read as they are chosen: a run waits for the reading.
+let reading = Promise.resolve();
+
 async function run() {
+  $("run").disabled = true;
+  await reading.catch(() => {});
   const mode = $("mode").value;
   const code = $("code").value;
   const body = mode === "main" ? { script: code } : { script: code, timeout_s: Number($("timeout").value) || 30 };
@@ -141,7 +168,6 @@ async function run() {
   const headers = { "Content-Type": "application/json" };
   if ($("key").value) headers.Authorization = "Bearer " + $("key").value;
   clear();
-  $("run").disabled = true;
   setStatus("running", "running…");
   const started = performance.now();
   try {
@@ -149,7 +175,7 @@ async function run() {
                           { method: "POST", headers, body: JSON.stringify(body) });
     const text = await r.text();
     let j;
-    try { j = JSON.parse(text); } catch { j = { error: text || r.statusText }; }
+    try { j = JSON.parse(text, exactly); } catch { j = { error: text || r.statusText }; }
     const wall = Math.round(performance.now() - started);
     if (mode === "main") {
       if (r.ok) {
@@ -174,7 +200,10 @@ async function run() {
     show("stdout", j.stdout, j.stdout_truncated);
     show("stderr", j.stderr, j.stderr_truncated);
     showArtifacts(j.artifacts);
-    for (const w of j.warnings || []) console.warn(w);
+    const omitted = j.artifacts_omitted || [];
+    show("omitted", omitted.join("\n") +
+         (j.artifacts_omitted_unnamed ? `\nand ${j.artifacts_omitted_unnamed} more` : ""));
+    show("warnings", (j.warnings || []).join("\n"));
   } catch (e) {
     setStatus("error", `the service could not be reached: ${e.message}`);
   } finally {
@@ -187,19 +216,29 @@ $("example").addEventListener("change", () => {
   if (!ex) return;
   $("code").value = ex.code;
   $("mode").value = ex.mode;
+  modeChanged();
 });
 
-$("files").addEventListener("change", async () => {
-  attached = {};
-  for (const f of $("files").files) {
-    const bytes = new Uint8Array(await f.arrayBuffer());
-    let bin = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    attached[f.name] = btoa(bin);
-  }
-  const names = Object.keys(attached);
-  $("attached").textContent = names.length ? `in ./input: ${names.join(", ")}` : "";
+$("files").addEventListener("change", () => {
+  reading = (async () => {
+    attached = {};
+    for (const f of $("files").files) attached[f.name] = base64Of(new Uint8Array(await f.arrayBuffer()));
+    const names = Object.keys(attached);
+    $("attached").textContent = names.length ? `in ./input: ${names.join(", ")}` : "";
+  })();
 });
+
+// main() takes neither a timeout (the service's execute_timeout_s) nor
+// files: their fields are off while it is chosen, not silently ignored.
+function modeChanged() {
+  const main = $("mode").value === "main";
+  for (const id of ["timeout", "files"]) {
+    $(id).disabled = main;
+    $(id).title = main ? "POST /execute takes only the script: main() runs with the service's own time limit" : "";
+  }
+}
+$("mode").addEventListener("change", modeChanged);
+modeChanged();
 
 $("run").addEventListener("click", run);
 document.addEventListener("keydown", (e) => {

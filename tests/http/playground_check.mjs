@@ -96,6 +96,19 @@ await step("main()", async () => {
         JSON.parse(r.value).count === 17 && /computing/.test(r.stdout), JSON.stringify(r));
 });
 
+await step("main()'s big numbers", async () => {
+  await page.select("#mode", "main");
+  const off = await page.evaluate(() => [document.querySelector("#timeout").disabled,
+                                          document.querySelector("#files").disabled]);
+  await page.$eval("#code", (t) => { t.value = "def main():\n    return {'big': 2**64 + 1, 'f': 10**30, 'x': 0.1}"; });
+  const r = await runExample(null);
+  check("main() mode turns off the timeout and files fields, which /execute does not take",
+        off[0] === true && off[1] === true, JSON.stringify(off));
+  check("what main() returned keeps every digit of a big integer", r.status === "ok" &&
+        r.value.includes("18446744073709551617") && r.value.includes("1000000000000000000000000000000") &&
+        r.value.includes("0.1"), r.value);
+});
+
 await step("a main() past the timeout", async () => {
   // /execute answers a timeout with 408, which browsers take on a
   // connection they had used before for the server closing it while idle,
@@ -134,6 +147,33 @@ await step("output past the limit", async () => {
   const whole = await page.$eval("#stdout-h", (h) => h.textContent);
   check("stdout the service cut is shown as cut, and the next run's as whole",
         r.status === "ok" && /^stdout \(truncated/.test(cut) && whole === "stdout", JSON.stringify({ cut, whole }));
+});
+
+await step("files named as images, warnings, files left out", async () => {
+  await page.select("#mode", "script");
+  const off = await page.evaluate(() => document.querySelector("#timeout").disabled);
+  await page.$eval("#timeout", (t) => { t.value = "1000"; });
+  await page.$eval("#code", (t) => { t.value = [
+    "import os",
+    "open('output/a.constructor', 'w').write('text')",
+    "open('output/notes.png', 'w').write('not a picture')",
+    "for i in range(4):",
+    "    open(f'output/big{i}.bin', 'wb').write(os.urandom(4 << 20))",
+  ].join("\n"); });
+  const r = await runExample(null);
+  const seen = await page.evaluate(() => ({
+    imgs: document.querySelectorAll(".artifact img").length,
+    warnings: document.querySelector("#warnings").textContent,
+    omitted: document.querySelector("#omitted").textContent,
+    omittedShown: !document.querySelector("#omitted").hidden,
+  }));
+  await page.$eval("#timeout", (t) => { t.value = "30"; });
+  check("a script run turns them on again", off === false, off);
+  check("a file whose name or bytes are no image's is not shown as one", r.status === "ok" && seen.imgs === 0,
+        JSON.stringify(seen));
+  check("warnings are shown in the page", /clamped/.test(seen.warnings), seen.warnings);
+  check("and the files left out of the answer, by name", seen.omittedShown && /big\d\.bin/.test(seen.omitted),
+        seen.omitted);
 });
 
 await step("a hostile SVG", async () => {
