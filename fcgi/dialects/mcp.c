@@ -204,6 +204,25 @@ static const char *image_type(const char *name, const unsigned char *head, size_
 	return NULL;
 }
 
+/* The type of a text file, by its name: a client shows a CSV, JSON or
+ * HTML resource as what it is, not as plain text. */
+static const char *text_type(const char *name)
+{
+	static const struct { const char *ext, *type; } texts[] = {
+		{ ".csv", "text/csv" }, { ".tsv", "text/tab-separated-values" }, { ".json", "application/json" },
+		{ ".html", "text/html" }, { ".htm", "text/html" }, { ".md", "text/markdown" },
+		{ ".xml", "application/xml" }, { ".yaml", "application/yaml" }, { ".yml", "application/yaml" },
+		{ ".py", "text/x-python" }, { ".js", "text/javascript" }, { ".css", "text/css" },
+	};
+	size_t len = strlen(name);
+	for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+		size_t e = strlen(texts[i].ext);
+		if (len > e && strcasecmp(name + len - e, texts[i].ext) == 0)
+			return texts[i].type;
+	}
+	return "text/plain";
+}
+
 static void add_text(json_object *content, const char *text, size_t len)
 {
 	json_object *t = json_object_new_object();
@@ -248,7 +267,7 @@ static void add_artifact(json_object *content, const char *name, json_object *va
 			else
 				buf_printf(&uri, "%%%02X", *p);
 		json_object_object_add(res, "uri", json_object_new_string(uri.data));
-		json_object_object_add(res, "mimeType", json_object_new_string(text ? "text/plain" :
+		json_object_object_add(res, "mimeType", json_object_new_string(text ? text_type(name) :
 									      "application/octet-stream"));
 		json_object_object_add(res, text ? "text" : "blob", json_object_new_string_len(s, (int)len));
 		json_object_object_add(item, "type", json_object_new_string("resource"));

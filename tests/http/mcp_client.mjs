@@ -63,9 +63,9 @@ await step("a chart comes back as an image", async () => {
         Buffer.from(img.data, "base64").subarray(1, 4).toString() === "PNG",
         JSON.stringify(r.content.map((c) => [c.type, c.mimeType || (c.resource || {}).mimeType])));
   const res = r.content.find((c) => c.type === "resource");
-  check("and another file as an embedded resource",
-        res && res.resource.uri.endsWith("table.csv") && res.resource.text === "a,b\n1,2\n",
-        JSON.stringify(res));
+  check("and another file as an embedded resource, of its type",
+        res && res.resource.uri.endsWith("table.csv") && res.resource.text === "a,b\n1,2\n" &&
+        res.resource.mimeType === "text/csv", JSON.stringify(res));
 });
 
 await step("a file named as an image that is none", async () => {
