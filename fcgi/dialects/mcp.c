@@ -303,6 +303,25 @@ static void put_output(struct buf *t, json_object *o, const char *key, const cha
 	put_field(t, o, key);
 }
 
+/* "\nLABEL:\n" and each string of the array field KEY on a line, when it
+ * has any; whether it had. */
+static bool put_lines(struct buf *t, json_object *o, const char *key, const char *label)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array) ||
+	    !json_object_array_length(v))
+		return false;
+	buf_printf(t, "\n%s:\n", label);
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		json_object *s = json_object_array_get_idx(v, i);
+		if (json_object_is_type(s, json_type_string)) {
+			buf_put(t, json_object_get_string(s), (size_t)json_object_get_string_len(s));
+			buf_putc(t, '\n');
+		}
+	}
+	return true;
+}
+
 /* The text an agent reads first: how the run ended, then its output.
  * /execute answers a main() that raised, timed out or gave back what JSON
  * cannot hold with a 4xx, and with "stdout" only when the script ran: that
@@ -330,33 +349,13 @@ static void add_summary(json_object *content, const char *tool, int status, json
 		put_output(&t, answer, "stderr", "stderr");
 	}
 	/* An argument the dialect ignored or lowered (a misspelt timeout_s,
-	 * say) is named where the agent reads, not only in structuredContent. */
-	if (json_object_object_get_ex(answer, "warnings", &v) && json_object_is_type(v, json_type_array) &&
-	    json_object_array_length(v)) {
-		buf_puts(&t, "\nwarnings:\n");
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			json_object *w = json_object_array_get_idx(v, i);
-			if (json_object_is_type(w, json_type_string)) {
-				buf_put(&t, json_object_get_string(w), (size_t)json_object_get_string_len(w));
-				buf_putc(&t, '\n');
-			}
-		}
-	}
-	/* Files the script wrote that did not fit in the answer: otherwise the
-	 * agent would take the files it got for all there were. */
-	if (json_object_object_get_ex(answer, "artifacts_omitted", &v) && json_object_is_type(v, json_type_array) &&
-	    json_object_array_length(v)) {
-		buf_puts(&t, "\nfiles written but left out of this answer (too large for it):\n");
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			json_object *f = json_object_array_get_idx(v, i);
-			if (json_object_is_type(f, json_type_string)) {
-				buf_put(&t, json_object_get_string(f), (size_t)json_object_get_string_len(f));
-				buf_putc(&t, '\n');
-			}
-		}
-		if (json_object_object_get_ex(answer, "artifacts_omitted_unnamed", &v) && json_object_get_int64(v) > 0)
-			buf_printf(&t, "and %lld more\n", (long long)json_object_get_int64(v));
-	}
+	 * say) is named where the agent reads, not only in structuredContent;
+	 * and so are the files the script wrote that did not fit in the
+	 * answer, or the agent would take the files it got for all there were. */
+	put_lines(&t, answer, "warnings", "warnings");
+	if (put_lines(&t, answer, "artifacts_omitted", "files written but left out of this answer (too large for it)") &&
+	    json_object_object_get_ex(answer, "artifacts_omitted_unnamed", &v) && json_object_get_int64(v) > 0)
+		buf_printf(&t, "and %lld more\n", (long long)json_object_get_int64(v));
 	add_text(content, t.data ? t.data : "", t.len);
 	buf_free(&t);
 }
