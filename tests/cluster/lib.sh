@@ -96,7 +96,7 @@ host_start() {
 	} >"$d/coderunner.conf"
 	sed -e "s|/run/coderunner/fcgi.sock|$d/fcgi.sock|g" \
 		-e "s|/usr/share/coderunner/playground/|$top/playground/|" \
-		-e "s|/etc/coderunner/metrics-allow|$d/metrics-allow|" \
+		-e "s|/etc/coderunner/|$d/|g" \
 		"$top/nginx/coderunner.conf" >"$d/snippet.conf"
 	# The front may read this host's /metrics, as Prometheus would.
 	echo "allow $(front_ip "$i");" >"$d/metrics-allow.conf"

@@ -95,8 +95,12 @@ is "$status" 401 "and a key is still wanted"
 http_stop
 
 # --- the rate limit of the nginx snippet, turned on -----------------------------
-nginx_extra="include $top_srcdir/nginx/coderunner-limits.conf;" snippet_sed='s|#limit_req |limit_req |' http_start preload=none
-grep -q '^	limit_req zone=coderunner' "$http_tmp/coderunner-snippet.conf"; ok $? "the snippet's limit_req line, uncommented"
+# As the operator turns it on: the line in nginx-limit.conf, no edit of
+# the snippet.
+echo 'limit_req zone=coderunner burst=40 nodelay;' >"$http_tmp/nginx-limit.conf"
+nginx_extra="include $top_srcdir/nginx/coderunner-limits.conf;" http_start preload=none
+is "$(grep -c "include $http_tmp/nginx-limit\*.conf;" "$http_tmp/coderunner-snippet.conf")" 3 \
+	"the snippet includes the operator's nginx-limit.conf where requests run"
 # At once: one curl, all 120 transfers in parallel, so that no time to spawn
 # a client between them lets the bucket refill (20 a second).
 burst=()
@@ -129,6 +133,7 @@ sleep 2
 get /health
 is "$status" 200 "and the client is served again a moment later"
 http_stop
+rm "$http_tmp/nginx-limit.conf"
 
 "$fcgi_bin" --check-config --config <(printf 'api_keys_file = /nonexistent/keys\n') >/dev/null 2>"$http_tmp/check.err"
 is "$?/$(grep -c 'api_keys_file /nonexistent/keys' "$http_tmp/check.err")" "1/1" "--check-config fails on a keys file that cannot be read"

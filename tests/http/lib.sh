@@ -42,7 +42,7 @@ http_start() {
 	# The shipped snippet, with only the socket path changed.
 	# snippet_sed: a further edit, such as turning the rate limit on.
 	sed -e "s|/run/coderunner/fcgi.sock|$sock|g" -e "s|/usr/share/coderunner/playground/|$top_srcdir/playground/|" \
-		-e "s|/etc/coderunner/metrics-allow|$http_tmp/metrics-allow|" \
+		-e "s|/etc/coderunner/|$http_tmp/|g" \
 		${snippet_sed:+-e "$snippet_sed"} \
 		"$top_srcdir/nginx/coderunner.conf" >"$http_tmp/coderunner-snippet.conf"
 	mkdir -p "$http_tmp/nginx"
