@@ -109,16 +109,18 @@ void response_stream_start(struct request_ctx *ctx, const char *content_type)
 			 "\r\n", content_type, ctx->request_id);
 	if (n < 0 || (size_t)n >= sizeof head)
 		die("response header too long");
-	FCGX_PutStr(head, n, ctx->out);
-	FCGX_FFlush(ctx->out);
+	response_stream_put(ctx, head, (size_t)n);
 	ctx->rsp.status = 200;
 	ctx->rsp.streamed = true;
 }
 
+/* A part goes out whole, the stop signals held off (worker.c says why). */
 void response_stream_put(struct request_ctx *ctx, const char *data, size_t len)
 {
+	worker_hold_stop_signals(true);
 	put_all(ctx->out, data, len);
 	FCGX_FFlush(ctx->out);
+	worker_hold_stop_signals(false);
 }
 
 size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp)

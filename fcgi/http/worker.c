@@ -53,7 +53,7 @@ static sigset_t stop_signals;
  * handler interrupted, SA_RESTART or not, and libfcgi takes an EINTR for
  * an error: a reload would cut a body or an answer short. The flag the
  * handler sets is seen once they are let through. */
-static void hold_stop_signals(bool hold)
+void worker_hold_stop_signals(bool hold)
 {
 	if (sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &stop_signals, NULL) < 0)
 		die_errno("sigprocmask");
@@ -223,7 +223,7 @@ int request_body(struct request_ctx *ctx, size_t max, struct http_error *e)
 	size_t n = (size_t)ctx->content_length;
 	ctx->body = xmalloc(n + 1);
 	size_t got = 0;
-	hold_stop_signals(true);
+	worker_hold_stop_signals(true);
 	while (got < n) {
 		int chunk = n - got > (1 << 30) ? 1 << 30 : (int)(n - got);
 		int r = FCGX_GetStr(ctx->body + got, chunk, ctx->in);
@@ -231,7 +231,7 @@ int request_body(struct request_ctx *ctx, size_t max, struct http_error *e)
 			break;
 		got += (size_t)r;
 	}
-	hold_stop_signals(false);
+	worker_hold_stop_signals(false);
 	ctx->body[got] = '\0';
 	ctx->body_len = got;
 	if (got != n)
@@ -272,7 +272,7 @@ static void handle(FCGX_Request *req)
 
 	ctx.log.status = ctx.rsp.status;
 	ctx.log.request_bytes = ctx.body_len;
-	hold_stop_signals(true);	/* until FCGX_Finish_r() has sent the end */
+	worker_hold_stop_signals(true);	/* until FCGX_Finish_r() has sent the end */
 	ctx.log.response_bytes = response_send(req->out, ctx.request_id, &ctx.rsp);
 	ctx.log.duration_ms = (long)(now_ms() - start);
 	log_request(&ctx.log);
@@ -312,7 +312,7 @@ void worker_main(int listen_fd, pid_t master)
 
 	/* SA_RESTART for the calls that are restarted; a busy worker's reads
 	 * and writes of its connection, which has a timeout and so are not,
-	 * have the stop signals held off instead (hold_stop_signals). An idle
+	 * have the stop signals held off instead (worker_hold_stop_signals). An idle
 	 * one never comes back to its wait: the handler ends it there. */
 	struct sigaction sa = { .sa_handler = on_term, .sa_flags = SA_RESTART };
 	sigemptyset(&sa.sa_mask);
@@ -372,9 +372,9 @@ void worker_main(int listen_fd, pid_t master)
 			die_errno("wait for a request");
 		if (ready <= 0 || stopping)
 			continue;
-		hold_stop_signals(true);
+		worker_hold_stop_signals(true);
 		int rc = fcgi_accept(&req, listen_fd, service.cfg.fcgi_timeout_s);
-		hold_stop_signals(false);
+		worker_hold_stop_signals(false);
 		if (rc < 0) {
 			if (stopping)
 				break;
@@ -386,7 +386,7 @@ void worker_main(int listen_fd, pid_t master)
 		}
 		handle(&req);
 		FCGX_Finish_r(&req);
-		hold_stop_signals(false);
+		worker_hold_stop_signals(false);
 		stage_retry_removals();
 	}
 	exit(0);

@@ -143,6 +143,16 @@ is "$status/$(grep -i '^content-type:' <<<"$headers" | tr -d '\r')" "200/Content
 is "$(events | $PY -c 'import json, sys; e = json.load(sys.stdin); print(json.dumps([e[0]["method"], e[0]["params"]["progressToken"], e[0]["params"]["progress"], len(e), e[-1]["id"], e[-1]["result"]["structuredContent"]["stdout"]]))')" \
 	'["notifications/progress", "p1", 5, 2, 15, "woke\n"]' \
 	"a progress notification at 5 s, then the response as the last event"
+# A reload while the stream goes on: the worker finishes its request, the
+# stream included.
+call_sleeping 8 ', "_meta": {"progressToken": "p3"}' &
+streaming=$!
+sleep 6
+kill -HUP "$fcgi_pid"
+wait $streaming
+body=$(cat "$http_tmp/resp")	# (post ran in the background: its file, not its variables)
+is "$(events | $PY -c 'import json, sys; e = json.load(sys.stdin); print(json.dumps([e[0]["params"]["progressToken"], e[0]["params"]["progress"], e[-1]["result"]["structuredContent"]["stdout"]]))')" \
+	'["p3", 5, "woke\n"]' "a reload during the stream lets it end with its response"
 call_sleeping 1 ', "_meta": {"progressToken": 7}'
 is "$status/$(jq_ 'j["result"]["structuredContent"]["stdout"]')" "200/woke" "a shorter run with a progressToken gets the plain JSON answer"
 call_sleeping 6 ''
