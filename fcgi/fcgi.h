@@ -495,6 +495,7 @@ struct http_response {
 	char extra_headers[4096];	/* "Name: value\r\n"..., or "" */
 	struct buf body;
 	bool streamed;			/* its head is sent: body is its last part */
+	size_t streamed_bytes;		/* and the parts before it, for the log */
 };
 const char *http_reason(int status);
 /* {"error": ..., "exit_code": -1, "stdout": "", "stderr": ..., "artifacts": {}[, "warnings": [...]]} */

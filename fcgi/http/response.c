@@ -112,6 +112,7 @@ void response_stream_start(struct request_ctx *ctx, const char *content_type)
 	response_stream_put(ctx, head, (size_t)n);
 	ctx->rsp.status = 200;
 	ctx->rsp.streamed = true;
+	ctx->rsp.streamed_bytes = 0;	/* the body's, as for an answer sent whole */
 }
 
 /* A part goes out whole, the stop signals held off (worker.c says why). */
@@ -121,13 +122,14 @@ void response_stream_put(struct request_ctx *ctx, const char *data, size_t len)
 	put_all(ctx->out, data, len);
 	FCGX_FFlush(ctx->out);
 	worker_hold_stop_signals(false);
+	ctx->rsp.streamed_bytes += len;
 }
 
 size_t response_send(struct FCGX_Stream *out, const char *request_id, const struct http_response *rsp)
 {
 	if (rsp->streamed) {
 		put_all(out, rsp->body.data, rsp->body.len);
-		return rsp->body.len;
+		return rsp->streamed_bytes + rsp->body.len;
 	}
 	char head[5120];
 	int n = snprintf(head, sizeof head,
