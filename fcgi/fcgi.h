@@ -381,7 +381,7 @@ struct run_result {
 /* What a caller that tells its client how a long run goes (MCP's progress
  * notifications) is called with, about every interval_ms of the run. */
 struct run_progress {
-	void (*tick)(void *arg, long long elapsed_ms);
+	void (*tick)(void *arg);
 	void *arg;
 	int interval_ms;
 };

@@ -425,7 +425,7 @@ static json_object *tool_result(const char *tool, int status, const struct buf *
 
 /* A client that sends a progressToken and takes an event stream hears every
  * PROGRESS_INTERVAL_MS that its run goes on (notifications/progress, the
- * seconds so far), so that its request timeout, which such a client may
+ * call's seconds so far), so that its request timeout, which such a client may
  * reset on progress, need not outlast the run (the TypeScript SDK's is 60 s;
  * a run may take 300). The answer turns into an event stream at the first
  * of them, and the response is its last event; a shorter run gets the
@@ -435,20 +435,26 @@ static json_object *tool_result(const char *tool, int status, const struct buf *
 struct progress_stream {
 	struct request_ctx *ctx;
 	json_object *token;
+	long long started, last;	/* the call's start (ms); the last progress sent */
 };
 
-static void progress_tick(void *arg, long long elapsed_ms)
+/* progress: the call's seconds so far, its install of dependencies
+ * included (a run of its own, with ticks of its own), and more each time,
+ * as the protocol wants. */
+static void progress_tick(void *arg)
 {
 	struct progress_stream *p = arg;
 	if (!p->ctx->rsp.streamed)
 		response_stream_start(p->ctx, "text/event-stream");
+	long long seconds = (now_ms() - p->started) / 1000;
+	p->last = seconds > p->last ? seconds : p->last + 1;
 	char text[64];
-	snprintf(text, sizeof text, "the script has run for %lld s", elapsed_ms / 1000);
+	snprintf(text, sizeof text, "%lld s so far", p->last);
 	json_object *m = json_object_new_object(), *params = json_object_new_object();
 	json_object_object_add(m, "jsonrpc", json_object_new_string("2.0"));
 	json_object_object_add(m, "method", json_object_new_string("notifications/progress"));
 	json_object_object_add(params, "progressToken", json_object_get(p->token));
-	json_object_object_add(params, "progress", json_object_new_int64(elapsed_ms / 1000));
+	json_object_object_add(params, "progress", json_object_new_int64(p->last));
 	json_object_object_add(params, "message", json_object_new_string(text));
 	json_object_object_add(m, "params", params);
 	struct buf b = { 0 };
@@ -496,7 +502,7 @@ static json_object *call_tool(struct request_ctx *ctx, json_object *params, cons
 		return NULL;
 	}
 	const char *body = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : "{}";
-	struct progress_stream stream = { ctx, progress_token(ctx, params) };
+	struct progress_stream stream = { ctx, progress_token(ctx, params), now_ms(), 0 };
 	struct run_progress progress = { progress_tick, &stream, PROGRESS_INTERVAL_MS };
 	struct request_ctx sub = {
 		.method = "POST", .path = ctx->path, .content_type = "application/json",

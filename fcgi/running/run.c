@@ -329,7 +329,7 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 		long long wait = left;
 		if (progress && !res->client_gone) {
 			if (next_tick <= now_ms()) {
-				progress->tick(progress->arg, now_ms() - started);
+				progress->tick(progress->arg);
 				next_tick = now_ms() + progress->interval_ms;
 				continue;
 			}
