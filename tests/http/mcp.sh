@@ -153,6 +153,14 @@ wait $streaming
 body=$(cat "$http_tmp/resp")	# (post ran in the background: its file, not its variables)
 is "$(events | $PY -c 'import json, sys; e = json.load(sys.stdin); print(json.dumps([e[0]["params"]["progressToken"], e[0]["params"]["progress"], e[-1]["result"]["structuredContent"]["stdout"]]))')" \
 	'["p3", 5, "woke\n"]' "a reload during the stream lets it end with its response"
+# A client that hangs up once the stream has begun: its run is stopped, and
+# the log says 499 (the 200 sent was read by no one).
+curl -s -m 7 -o /dev/null -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+	--data-binary '{"jsonrpc": "2.0", "id": 16, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "import time\ntime.sleep(100)", "timeout": 120}, "_meta": {"progressToken": "p4"}}}' \
+	"$base/mcp"
+for _ in $(seq 100); do grep -q "path=/mcp status=499" "$fcgi_log" && break; sleep 0.1; done
+like "$(grep "path=/mcp status=499" "$fcgi_log" | tail -1)" "client gone" \
+	"a streamed call whose client hung up is stopped, and logged as a 499"
 call_sleeping 1 ', "_meta": {"progressToken": 7}'
 is "$status/$(jq_ 'j["result"]["structuredContent"]["stdout"]')" "200/woke" "a shorter run with a progressToken gets the plain JSON answer"
 call_sleeping 6 ''
