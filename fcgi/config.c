@@ -3,7 +3,9 @@
  * Every key has a default (the table below is the single source of keys,
  * defaults and meanings: --help-config prints it and the README copies it).
  * A bad value stops start-up with a message naming the file, line and key,
- * so a typo never silently becomes a default.
+ * so a typo never silently becomes a default. A key given twice takes its
+ * last value: `echo key = value >> file` is how operators (and the tests)
+ * override one.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -42,6 +42,8 @@ int main(void)
 	ok(cfg.uid_first == 70000 && cfg.uid_last == 70099, "run_uids FIRST-LAST");
 	ok(cfg.cgroup == CGROUP_OFF, "cgroup = off");
 	is_int(load("max_runs = auto\n"), 0, "auto is a value");
+	is_int(load("max_runs = 3\nmax_runs = 5\n"), 0, "a key given twice loads");
+	is_int(cfg.max_runs, 5, "and takes its last value, so a line added at the end overrides");
 
 	is_int(load("max_runz = 3\n"), -1, "an unknown key is an error");
 	ok(strstr(err, "unknown key \"max_runz\"") && strstr(err, ":1:"), "naming the key and the line");
