@@ -293,11 +293,12 @@ static int use_set(const struct config *c, const char *key, struct run_request *
 			brought = stand_in(info, modules, packages, s->name, &wheel);
 		if (brought) {
 			have = brought;
+			bool other = wheel != s->name;	/* a wheel of another name brings it */
 			if (!deps_satisfies(have, s) && !r->package_conflict[0])
 				snprintf(r->package_conflict, sizeof r->package_conflict,
 					 "%s%s%s: the packages installed for the other dependencies bring %.100s %.100s%s%.100s, "
 					 "which does not satisfy it", s->name, s->op, s->version, wheel, have,
-					 wheel == s->name ? "" : ", whose module the run would import as ", wheel == s->name ? "" : s->name);
+					 other ? ", whose module the run would import as " : "", other ? s->name : "");
 		}
 		if (r->packages.len)
 			buf_puts(&r->packages, ", ");
@@ -333,12 +334,17 @@ static int lookup(const struct config *c, const char *req, struct run_request *r
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	struct stat read_st, now_st;
 	ssize_t n = read(fd, key, KEY_HEX + 1);
+	bool have_st = fstat(fd, &read_st) == 0;
 	close(fd);
 	key[n > 0 ? n : 0] = '\0';
 	if (is_key(key) && use_set(c, key, r) == 0)
 		return 0;
-	unlink(path);	/* its set was evicted: install again */
+	/* Its set was evicted: install again. Not if another worker has put
+	 * a new entry in its place meanwhile (a rename: another inode). */
+	if (have_st && stat(path, &now_st) == 0 && now_st.st_ino == read_st.st_ino && now_st.st_dev == read_st.st_dev)
+		unlink(path);
 	return -1;
 }
 
