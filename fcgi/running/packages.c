@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,8 +173,13 @@ static void request_key(const struct config *c, struct run_request *r, char out[
 			snprintf(canonical[i], sizeof canonical[i], "%s", r->missing[i]);
 	}
 	qsort(canonical, r->n_missing, sizeof *canonical, by_string);
+	/* The interpreter by the file it resolves to (python3 -> python3.11):
+	 * an upgrade to another version, whose wheels differ, installs anew. */
+	char real[PATH_MAX];
+	if (!realpath(c->python, real))
+		snprintf(real, sizeof real, "%s", c->python);
 	struct buf b = { 0 };
-	buf_printf(&b, "index %s\nlinks %s\npython %s\n", c->package_index_url, c->package_find_links, c->python);
+	buf_printf(&b, "index %s\nlinks %s\npython %s\n", c->package_index_url, c->package_find_links, real);
 	for (size_t i = 0; i < r->n_missing; i++)
 		buf_printf(&b, "%s\n", canonical[i]);
 	free(canonical);

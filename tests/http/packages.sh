@@ -102,6 +102,10 @@ path=$(jq_ 'j["stdout"].split("\n")[1]')
 like "$path" '^/packages/[0-9a-f]{64}/site$' "the set is on sys.path, right after the script's directory"
 is "$(jq_ 'j["stdout"].split("\n")[2]')" "$path" "and in PYTHONPATH, for the script's own interpreters"
 is "$(metric "$installed")" 1 "/metrics counts the install"
+key=$($PY -c 'import hashlib, os, sys
+print(hashlib.sha256(("index %s\nlinks none\npython %s\ngreet==1\n" % (sys.argv[1], os.path.realpath("/usr/bin/python3"))).encode()).hexdigest())' \
+	"http://127.0.0.1:$iport/simple")
+is "$(ls "$cache/requests")" "$key" "its requirements are keyed with the interpreter it resolves to (another Python installs anew)"
 gets=$(index_gets)
 w=$(metric "$warm")
 deps_run 'import greet; print(greet.hello())' GREET==1.0
