@@ -68,6 +68,10 @@ static const char *const denied[] = {
 	/* Asynchronous I/O contexts count against fs.aio-max-nr, one limit
 	 * for the whole host: a run could take them all. */
 	"io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents",
+	/* Its pages leave the kernel's direct map, which splits it for the
+	 * whole host; and a file of it holds memory outside any mapping, as
+	 * a memfd does. */
+	"memfd_secret",
 };
 
 /* The address families a script may open sockets of: local, IP (which
@@ -93,8 +97,11 @@ static const unsigned long namespace_flags[] = {
  * run, it cannot make them. So for memfd_create(): a memfd written to
  * rather than mapped holds up to RLIMIT_FSIZE each, as many as the run has
  * fds, in no address space and on no capped file system. (Python's
- * multiprocessing uses the POSIX ones, in /dev/shm, the run's capped /tmp.) */
-static const char *const uncharged[] = { "shmget", "msgget", "semget", "memfd_create" };
+ * multiprocessing uses the POSIX ones, in /dev/shm, the run's capped /tmp.)
+ * And for vmsplice(): a pipe keeps the pages given to it, whole huge pages
+ * of 2 MiB for a 4 KiB slot, after the run has unmapped them. (Python has
+ * no call for it.) */
+static const char *const uncharged[] = { "shmget", "msgget", "semget", "memfd_create", "vmsplice" };
 
 /* The compiled filters, under a cgroup and without one: what seccomp_load()
  * would load, exported once. */

@@ -290,7 +290,7 @@ def call(name, *args):
 NR = {"ptrace": 101, "bpf": 321, "clone": 56, "clone3": 435, "setns": 308, "keyctl": 250,
       "perf_event_open": 298, "userfaultfd": 323, "init_module": 175, "kexec_load": 246,
       "umount2": 166, "pivot_root": 155, "io_uring_setup": 425, "open_by_handle_at": 304,
-      "inotify_init": 253, "io_setup": 206}
+      "inotify_init": 253, "io_setup": 206, "memfd_secret": 447}
 def sys(name, *args):
     r = libc.syscall(NR[name], *args)
     print(name, "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()])
@@ -317,6 +317,8 @@ sys("inotify_init")
 call("inotify_init1", 0)
 # AIO contexts come from one pool for the whole host (fs.aio-max-nr).
 sys("io_setup", 128, ctypes.byref(ctypes.c_ulong(0)))
+# Its pages leave the host kernel's direct map, and hold memory no limit sees.
+sys("memfd_secret", 0)
 pid = os.fork()
 if pid == 0:
     os._exit(7)
@@ -325,7 +327,7 @@ import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()
 EOF_PY
 for call in "mount" "unshare" "clone" "ptrace" "bpf" "setns" "keyctl" "perf_event_open" \
 	    "userfaultfd" "init_module" "kexec_load" "umount2" "pivot_root" "io_uring_setup" \
-	    "open_by_handle_at" "inotify_init" "inotify_init1" "io_setup"; do
+	    "open_by_handle_at" "inotify_init" "inotify_init1" "io_setup" "memfd_secret"; do
 	unlike "$OUT" "^$call ok" "$call is refused"
 done
 is "$(printf '%s\n' "$OUT" | grep -c '^unshare EPERM')" 3 "unshare of user, mount and network namespaces fails with EPERM"

@@ -205,21 +205,27 @@ try:
     os.write(fd, bytes(1 << 20))
     print("memfd ok")
 except OSError as e:
-    print("memfd", errno.errorcode[e.errno])'
+    print("memfd", errno.errorcode[e.errno])
+r, w = os.pipe()
+page = ctypes.create_string_buffer(4096)
+iov = (ctypes.c_void_p * 2)(ctypes.cast(page, ctypes.c_void_p), 4096)
+print("vmsplice", "ok" if libc.vmsplice(w, iov, 1, 0) == 4096 else errno.errorcode[ctypes.get_errno()])'
 sb --memory 64 <<<"$sysv_probe"
 is "$(report limits.memory)" rlimit "(a run without --cgroup has rlimits)"
 like "$OUT" "shm held MB 0" "without a cgroup, no SysV shared memory segment can be made (it would hold memory past RLIMIT_AS)"
 like "$OUT" "msgget EPERM" "nor a SysV message queue"
 like "$OUT" "semget EPERM" "nor a SysV semaphore set"
 like "$OUT" "memfd EPERM" "nor a memfd (written to, it holds memory past RLIMIT_AS)"
+like "$OUT" "vmsplice EPERM" "nor a vmsplice (a pipe would keep whole huge pages the run unmapped)"
 if dir=$(cgroup_v2_dir); then
 	sb --memory 64 --cgroup "$dir" <<<"$sysv_probe"
 	is "$OUT" "shm held MB 1024
 msgget ok
 semget ok
-memfd ok" "with a cgroup, which charges them to the run, SysV IPC and memfds work"
+memfd ok
+vmsplice ok" "with a cgroup, which charges them to the run, SysV IPC, memfds and vmsplice work"
 else
-	skip "no delegated cgroup v2 here (tested in tests/system)" "with a cgroup, SysV IPC and memfds work"
+	skip "no delegated cgroup v2 here (tested in tests/system)" "with a cgroup, SysV IPC, memfds and vmsplice work"
 fi
 
 # --- exit statuses ------------------------------------------------------------------
