@@ -215,9 +215,11 @@ int pool_notify_fd(void);			/* readable: runs claimed sandboxes */
 bool pool_ours(void);
 bool pool_warm(void);				/* a template's sandboxes are waiting */
 pid_t pool_template(void);			/* its pid, 0 when there is none */
-void pool_taken(void);				/* a sandbox of it took a run */
-/* A claim on it, made at since, that no sandbox read: true when no
- * sandbox of it took any run since either, and it is to be replaced. */
+void pool_taken(void);				/* a sandbox of the pool took a run */
+/* A claim on the pool (template: the one it went to, or 0 for the
+ * pre-started sandboxes), made at since, that no sandbox read: true when
+ * no sandbox of the pool took any run since either, and its sandboxes, or
+ * the template, are to be replaced. */
 bool pool_stuck(pid_t template, long long since);
 bool pool_can_start(void);			/* false: its last sandbox could not even be run */
 /* Whether the template imported any of these space-separated top-level

@@ -8,7 +8,8 @@
  * sandboxes takes it, tells the master so (its pid, as a datagram on its
  * stdout), runs it and exits. The master starts another at once, so that
  * `prestarted` are always built or being built while runs go on. No sandbox
- * serves two runs.
+ * serves two runs. When none takes a run in time (stopped, or hung), each
+ * waiting one is killed and so replaced (pool_stuck()).
  *
  * With a preload list (the default), the pool is one coderunner-template
  * instead: it imports the list once and keeps `prestarted` sandboxes forked
@@ -55,7 +56,8 @@ struct pool_shared {
 	char imported[8192];	/* " name name ... ": the top-level modules it imported */
 	_Atomic bool cannot_start;	/* the last sandbox could not even be run */
 	_Atomic unsigned generation;	/* of the configuration the pool's sandboxes have */
-	_Atomic pid_t stuck;	/* a template a worker found took no run: to be killed */
+	_Atomic pid_t stuck;	/* a template a worker found took no run: to be killed
+				 * (-1: the pre-started sandboxes) */
 	_Atomic long long taken_ms;	/* when a sandbox of the template last took a run */
 };
 static struct pool_shared *shared;
@@ -348,12 +350,19 @@ void pool_taken(void)
  * to replace its sandboxes in a burst, and would hold every later warm
  * run for the same wait. From now on runs start cold, and the master
  * kills it (pool_fill()), after which it is replaced as after any end.
- * Nothing is done if another template has taken its place since. */
+ * Nothing is done if another template has taken its place since.
+ * So too for the pre-started sandboxes (template 0): each waiting one is
+ * killed, and replaced as after any end. */
 bool pool_stuck(pid_t template, long long since)
 {
 	pid_t expect = template;
-	if (template <= 0 || atomic_load(&shared->taken_ms) >= since ||
-	    !atomic_compare_exchange_strong(&shared->template, &expect, 0))
+	if (atomic_load(&shared->taken_ms) >= since)
+		return false;
+	if (template == 0) {
+		expect = 0;
+		return atomic_compare_exchange_strong(&shared->stuck, &expect, -1);
+	}
+	if (template < 0 || !atomic_compare_exchange_strong(&shared->template, &expect, 0))
 		return false;
 	atomic_store(&shared->stuck, template);
 	return true;
@@ -388,12 +397,16 @@ void pool_fill(const struct config *c)
 {
 	/* Still a member, the stuck template is not reaped: the pid is its. */
 	pid_t stuck = atomic_exchange(&shared->stuck, 0);
-	for (unsigned i = 0; stuck && i < n_members; i++)
-		if (members[i].pid == stuck && members[i].is_template) {
-			log_msg("template %d took no run in time: killed, to be replaced", (int)stuck);
-			if (kill(stuck, SIGKILL) < 0)
-				log_msg("kill template %d: %s", (int)stuck, strerror(errno));
+	for (unsigned i = 0; stuck && i < n_members; i++) {
+		struct member *m = &members[i];
+		if (stuck > 0 ? m->pid == stuck && m->is_template :
+		    !m->is_template && !m->claimed && m->generation == generation) {
+			log_msg("%s %d took no run in time: killed, to be replaced",
+				m->is_template ? "template" : "pre-started sandbox", (int)m->pid);
+			if (kill(m->pid, SIGKILL) < 0)
+				log_msg("kill %d: %s", (int)m->pid, strerror(errno));
 		}
+	}
 	unsigned current = 0;
 	for (unsigned i = 0; i < n_members; i++)
 		current += members[i].generation == generation && !members[i].claimed;

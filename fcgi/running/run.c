@@ -261,14 +261,15 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 			       slots_running() < c->prestarted);
 	long long claimed_at = now_ms();
 	sock = pooled ? start_claimed(dir, r, warm, fds, res) : -1;
-	if (warm && sock >= 0)
+	if (pooled && sock >= 0)
 		pool_taken();
 	if (sock == START_UNTAKEN || sock == START_UNREAD) {
 		bool alive = warm && pool_template() == template;
-		bool stuck = alive && sock == START_UNREAD && pool_stuck(template, claimed_at);
-		log_msg(stuck ? "the template's sandboxes took no run in time (is it stuck?): it starts cold, and the template is to be killed" :
+		bool stuck = (alive || (!warm && pool_can_start())) && sock == START_UNREAD && pool_stuck(warm ? template : 0, claimed_at);
+		log_msg(stuck && warm ? "the template's sandboxes took no run in time (is it stuck?): it starts cold, and the template is to be killed" :
 			alive ? "the template's sandboxes took no run in time: it starts cold" :
 			warm ? "template gone before a sandbox took a run: it starts cold" :
+			stuck ? "no pre-started sandbox took a run in time (are they stuck?): it starts its own, and they are to be killed" :
 			pool_can_start() ? "no pre-started sandbox took a run in time (are they stuck?): it starts its own" :
 			"no pre-started sandbox took a run, and none can start: it starts its own");
 		warm = pooled = false;

@@ -342,7 +342,8 @@ done
 http_stop
 
 # ---- pre-started sandboxes that take no connection (stopped): a run waits
-# for one a short while, then starts its own, rather than fail at 30 s
+# for one a short while, then starts its own, rather than fail at 30 s;
+# and they are killed and replaced, so that no run after it waits so again
 http_start preload=none prestarted=2
 for _ in $(seq 100); do [ "$(pool_sandboxes | wc -l)" = 2 ] && break; sleep 0.1; done
 stuck=$(pool_sandboxes)
@@ -353,9 +354,22 @@ run_json '{"script": "print(1)"}'
 took=$(( $(date +%s) - t0 ))
 is "$status/$(jq_ 'j["stdout"]')" "200/1" "with the pre-started sandboxes stopped, a run succeeds"
 [ "$took" -lt 10 ]; ok $? "in a sandbox of its own, after a short wait ($took s)"
-like "$(cat "$fcgi_log")" "no pre-started sandbox took a run in time \\(are they stuck\\?\\): it starts its own" \
+like "$(cat "$fcgi_log")" "no pre-started sandbox took a run in time \\(are they stuck\\?\\): it starts its own, and they are to be killed" \
 	"and the log says why"
-kill -CONT $stuck
+for _ in $(seq 100); do [ "$(grep -c "pre-started sandbox [0-9]* took no run in time: killed" "$fcgi_log")" = 2 ] && break; sleep 0.1; done
+is "$(grep -c "pre-started sandbox [0-9]* took no run in time: killed" "$fcgi_log")" 2 "both stopped sandboxes are killed"
+for _ in $(seq 100); do
+	fresh=$(pool_sandboxes)
+	[ "$(wc -w <<<"$fresh")" = 2 ] && [ -z "$(comm -12 <(tr ' ' '\n' <<<"$stuck" | sort) <(sort <<<"$fresh"))" ] && break
+	sleep 0.1
+done
+is "$(comm -12 <(tr ' ' '\n' <<<"$stuck" | sort) <(sort <<<"$fresh"))/$(wc -w <<<"$fresh")" "/2" "and two new ones wait in their place"
+t0=$(date +%s%N)
+run_json '{"script": "print(2)"}'
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+is "$status/$(jq_ 'j["stdout"]')/$(grep -c "are they stuck" "$fcgi_log")" "200/2/1" \
+	"the next run is taken by one of them, without a wait ($took ms)"
+kill -CONT $stuck 2>/dev/null
 http_stop
 
 # ---- the master killed with -9 while a run is under way
