@@ -53,7 +53,7 @@ static const struct key keys[] = {
 	U(drain_timeout_s, 1, 3600, "480",
 	  "on SIGTERM, how long in-flight runs may take before they are killed (past 480, raise the unit's TimeoutStopSec too)"),
 	U(fcgi_timeout_s, 1, 3600, "30",
-	  "how long a FastCGI connection may send nothing while its request is read, or take nothing of its answer"),
+	  "how long a FastCGI connection may send nothing while its request is read, or take to read its answer (each part of a streamed one)"),
 	S(sandbox, BINDIR "/coderunner-sandbox", "the coderunner-sandbox binary"),
 	S(python, "/usr/bin/python3", "the interpreter run in the sandbox"),
 	{ "template", STRING, offsetof(struct config, template_bin), sizeof(((struct config *)0)->template_bin),

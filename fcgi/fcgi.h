@@ -580,6 +580,9 @@ _Noreturn void worker_main(int listen_fd, pid_t master);
 /* Holds a worker's stop signals off (or lets them through again) while it
  * reads or writes its connection, which a signal would cut short. */
 void worker_hold_stop_signals(bool hold);
+/* fd: the connection an answer is written to, shut if the answer is not
+ * taken within fcgi_timeout_s; -1: written. */
+void worker_answer_deadline(int fd);
 /* FCGX_Accept_r() on req (made with no socket of its own) for the kept
  * connection, or one accepted from listen_fd: every read and write of it
  * waits at most timeout_s. 0, -errno of accept (-EAGAIN: none waiting), or

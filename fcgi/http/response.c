@@ -115,12 +115,15 @@ void response_stream_start(struct request_ctx *ctx, const char *content_type)
 	ctx->rsp.streamed_bytes = 0;	/* the body's, as for an answer sent whole */
 }
 
-/* A part goes out whole, the stop signals held off (worker.c says why). */
+/* A part goes out whole, the stop signals held off, and within
+ * fcgi_timeout_s (worker.c says why). */
 void response_stream_put(struct request_ctx *ctx, const char *data, size_t len)
 {
 	worker_hold_stop_signals(true);
+	worker_answer_deadline(ctx->client_fd);
 	put_all(ctx->out, data, len);
 	FCGX_FFlush(ctx->out);
+	worker_answer_deadline(-1);
 	worker_hold_stop_signals(false);
 	ctx->rsp.streamed_bytes += len;
 }

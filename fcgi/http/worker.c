@@ -47,6 +47,29 @@
 
 static volatile sig_atomic_t stopping, service_stopping, idle;
 static sigset_t stop_signals;
+static volatile sig_atomic_t answer_fd = -1;
+
+/* An answer, or a part of one, that the web server has not taken whole
+ * within fcgi_timeout_s: no one reads it (nginx passes a stream on as the
+ * client takes it, and a client may take a byte now and then, each of
+ * which starts the socket's send timeout anew). The connection is shut,
+ * so that the write fails at once, and the run of a stream's progress
+ * part is stopped as for a client gone. */
+static void on_answer_overdue(int sig)
+{
+	(void)sig;
+	if (answer_fd >= 0)
+		shutdown(answer_fd, SHUT_RDWR);
+}
+
+void worker_answer_deadline(int fd)
+{
+	struct itimerval t = { .it_value = { .tv_sec = fd >= 0 ? (time_t)service.cfg.fcgi_timeout_s : 0 } };
+	answer_fd = -1;
+	if (setitimer(ITIMER_REAL, &t, NULL) < 0)
+		die_errno("setitimer");
+	answer_fd = fd;
+}
 
 /* The stop signals are held off while the connection is read or written:
  * with a timeout on the socket, the kernel restarts no read or write a
@@ -273,7 +296,13 @@ static void handle(FCGX_Request *req)
 	ctx.log.status = ctx.rsp.status;
 	ctx.log.request_bytes = ctx.body_len;
 	worker_hold_stop_signals(true);	/* until FCGX_Finish_r() has sent the end */
+	worker_answer_deadline(req->ipcFd);	/* and taken back once it has */
 	ctx.log.response_bytes = response_send(req->out, ctx.request_id, &ctx.rsp);
+	/* An answer that could not be written whole was read by no one. */
+	if (FCGX_FFlush(req->out) < 0 || FCGX_GetError(req->out)) {
+		ctx.rsp.status = ctx.log.status = 499;
+		log_note(&ctx.log, "client gone");
+	}
 	ctx.log.duration_ms = (long)(now_ms() - start);
 	log_request(&ctx.log);
 	metrics_request(ctx.endpoint, ctx.rsp.status);
@@ -323,6 +352,10 @@ void worker_main(int listen_fd, pid_t master)
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGUSR1);
+	struct sigaction overdue = { .sa_handler = on_answer_overdue };
+	sigemptyset(&overdue.sa_mask);
+	if (sigaction(SIGALRM, &overdue, NULL) < 0)
+		die_errno("sigaction");
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	if (sigaction(SIGPIPE, &ign, NULL) < 0 || sigaction(SIGHUP, &ign, NULL) < 0)
 		die_errno("sigaction");
@@ -386,6 +419,7 @@ void worker_main(int listen_fd, pid_t master)
 		}
 		handle(&req);
 		FCGX_Finish_r(&req);
+		worker_answer_deadline(-1);
 		worker_hold_stop_signals(false);
 		stage_retry_removals();
 	}

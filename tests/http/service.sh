@@ -306,6 +306,36 @@ is "$((stopped_s < 10))" 1 \
 wait "$quiet3"
 http_stop
 
+# ---- a streamed answer (/mcp's progress) that its client takes a little at a
+# time: nginx passes a stream on as the client takes it, so the worker's
+# writes wait on the client, each byte taken starting the socket's timeout
+# anew, so that a byte taken now and then held it for good. A part not
+# taken whole in fcgi_timeout_s ends the request, logged as a 499 (it was
+# a 200, for an answer no one had).
+http_start max_runs=1 queue_size=0 workers=2 fcgi_timeout_s=2 preload=none
+$PY - "$port" >/dev/null <<'EOF_PY' &
+import json, socket, sys, time
+script = 'import os, time\ntime.sleep(6)\nfor i in range(2): open(f"output/f{i}.bin", "wb").write(os.urandom(3 << 20))'
+body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    "name": "run_python", "arguments": {"script": script}, "_meta": {"progressToken": "t"}}}).encode()
+s = socket.socket()
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+          b"Accept: application/json, text/event-stream\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+for _ in range(900):
+    time.sleep(0.1)
+    if not s.recv(16384):
+        break
+EOF_PY
+trickle=$!
+for _ in $(seq 200); do grep -q "path=/mcp status=" "$fcgi_log" && break; sleep 0.1; done
+line=$(grep "path=/mcp status=" "$fcgi_log")
+like "$line" "status=499 .*client gone" "a stream its client takes slowly ends after fcgi_timeout_s, logged as a 499" ||
+	diag "${line:-no log line after 20 s}"
+like "$(curl -s "$base/health")" '"healthy"' "and the worker answers again"
+kill "$trickle" 2>/dev/null; wait "$trickle" 2>/dev/null
+http_stop
+
 # ---- a TCP listener (spawn-fcgi -p): only the web servers named in
 # FCGI_WEB_SERVER_ADDRS may connect, as libfcgi's accept allowed, since any
 # process that reaches the port would otherwise run scripts past nginx. The
