@@ -45,8 +45,16 @@ get /playground/playground.js -H 'If-Match: "another"'
 is "$status/$(ctype)/$(jq_ 'j["exit_code"]')" "412/application/json/-1" "an If-Match the file does not meet is a JSON 412"
 # This location's error_page lines replace the server's: those that can
 # come from it are JSON too.
+post /playground '{}'
+is "$status/$(ctype)/$(jq_ 'j["error"]')/$(grep -i '^allow:' <<<"$headers")" \
+	"405/application/json/the playground is read with GET/Allow: GET, HEAD" "and so is a POST to /playground, not a redirect"
+head -c $((2 << 20)) /dev/zero >"$http_tmp/big"
+for path in /playground /playground/ /metrics; do
+	status=$(curl -s -o "$http_tmp/resp" -w '%{http_code}' --data-binary "@$http_tmp/big" "$base$path")
+	is "$status" 405 "a POST of 2 MiB to $path is a 405 too, not a 413 naming a limit it is under"
+done
 head -c $((17 << 20)) /dev/zero >"$http_tmp/huge"
-for path in /playground/ /playground/index.html; do
+for path in /playground /playground/ /playground/index.html; do
 	status=$(curl -s -o "$http_tmp/resp" -D "$http_tmp/resp-headers" -w '%{http_code}' --data-binary "@$http_tmp/huge" "$base$path")
 	headers=$(tr -d '\r' <"$http_tmp/resp-headers")
 	is "$status/$(ctype)/$(jq_ 'j["error"]')" "413/application/json/the request body is larger than the 16 MiB limit" \
