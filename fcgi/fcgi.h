@@ -477,8 +477,9 @@ bool json_check(const char *s, size_t n, unsigned max_depth);
 /* The same, and *key_nul set if an object key holds \u0000 (json-c cuts
  * keys there: "a\u0000b" would pass for "a"). */
 bool json_check_keys(const char *s, size_t n, unsigned max_depth, bool *key_nul);
-/* At least as many as the values in the text s of n bytes, valid JSON or not. */
-size_t json_count_values(const char *s, size_t n);
+/* At least as many as the values in the text s of n bytes, valid JSON or
+ * not; *depth: the deepest nesting of its objects and arrays (as JSON). */
+size_t json_count_values(const char *s, size_t n, unsigned *depth);
 /* How many bytes of s[0..n) the JSON value at its start takes, white space
  * after it included; 0 if none is there. UTF-8 is not checked. */
 size_t json_value_length(const char *s, size_t n, unsigned max_depth);

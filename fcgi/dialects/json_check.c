@@ -203,11 +203,15 @@ size_t json_value_length(const char *s, size_t n, unsigned max_depth)
  * builds every value before anything else can look at them, some 800 bytes
  * for a "{}" of three bytes on the wire, so a 16 MiB body of them took a
  * worker to 4 GB; this is counted before json-c sees the body, whatever else
- * is wrong with it. */
-size_t json_count_values(const char *s, size_t n)
+ * is wrong with it. And the deepest nesting of objects and arrays, which
+ * json-c's own limit does not give: it counts a number or string inside
+ * the deepest one as a level more, an empty one not. */
+size_t json_count_values(const char *s, size_t n, unsigned *depth)
 {
 	size_t count = 1;
+	unsigned open = 0;
 	bool in_string = false;
+	*depth = 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (in_string) {
@@ -215,10 +219,17 @@ size_t json_count_values(const char *s, size_t n)
 				i++;
 			else if (ch == '"')
 				in_string = false;
-		} else if (ch == '"')
+		} else if (ch == '"') {
 			in_string = true;
-		else if (ch == ',' || ch == ':' || ch == '[')
+		} else if (ch == ',' || ch == ':') {
 			count++;
+		} else if (ch == '[' || ch == '{') {
+			count += ch == '[';
+			open++;
+			*depth = open > *depth ? open : *depth;
+		} else if ((ch == ']' || ch == '}') && open) {
+			open--;
+		}
 	}
 	return count;
 }

@@ -435,12 +435,19 @@ int request_json_value(const struct config *c, const char *body, size_t len, jso
 		http_fail(e, 400, "the body is not valid JSON: it contains a NUL byte");
 		return -1;
 	}
-	if (json_count_values(body, len) > c->max_json_values) {
+	unsigned depth;
+	if (json_count_values(body, len, &depth) > c->max_json_values) {
 		http_fail(e, 413, "the JSON holds more than %u values (objects, arrays, strings, numbers), "
 			  "the most a request may", c->max_json_values);
 		return -1;
 	}
-	json_tokener *tok = json_tokener_new_ex((int)c->max_json_depth);
+	if (depth > c->max_json_depth) {
+		http_fail(e, 400, "the JSON is nested deeper than %u levels", c->max_json_depth);
+		return -1;
+	}
+	/* json-c's levels: a number or string inside the deepest container
+	 * is one more. */
+	json_tokener *tok = json_tokener_new_ex((int)c->max_json_depth + 1);
 	if (!tok)
 		die("out of memory creating a JSON parser");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);

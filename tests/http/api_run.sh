@@ -273,6 +273,12 @@ deep=$($PY -c 'print("{\"script\": \"1\", \"x\": " + "[" * 9000 + "]" * 9000 + "
 run_json "$deep"
 is "$status" 400 "JSON nested 9000 deep is a 400"
 like "$(jq_ 'j["error"]')" 'nested deeper' "and says why"
+for inner in "" 1 '"s"'; do	# 64 levels (max_json_depth), whatever the deepest holds
+	run_json "$($PY -c 'import sys; print("{\"script\": \"1\", \"x\": " + "[" * 63 + sys.argv[1] + "]" * 63 + "}")' "$inner")"
+	is "$status" 200 "JSON nested 64 deep, holding '$inner' innermost, is taken"
+	run_json "$($PY -c 'import sys; print("{\"script\": \"1\", \"x\": " + "[" * 64 + sys.argv[1] + "]" * 64 + "}")' "$inner")"
+	is "$status/$(jq_ 'j["error"]')" "400/the JSON is nested deeper than 64 levels" "and 65 deep is a 400"
+done
 # Each value costs json-c some 800 bytes: 16 MiB of "{}," took a worker to 4 GB.
 wide=$($PY -c 'print("{\"script\": \"print(1)\", \"x\": [" + "{}," * 10000 + "{}]}")')
 run_json "$wide"

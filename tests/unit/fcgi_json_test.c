@@ -53,9 +53,16 @@ int main(void)
 	is_int(value_length("[1, {\"a\": 2}] , \"x\""), 14, "the length of the value at the start, with its space");
 	is_int(value_length("[1, "), 0, "0 for a value cut short");
 
-	is_int((int)json_count_values("{\"a\": [1, {}, \"x\"]}", 19), 5, "five values counted");
-	is_int((int)json_count_values("[\"[,{\\\"[,\"]", 11), 2, "brackets, commas and escaped quotes in a string are not values");
-	is_int((int)json_count_values("{}, {}, {", 9), 3, "counted in what is no JSON too");
+	unsigned depth;
+	is_int((int)json_count_values("{\"a\": [1, {}, \"x\"]}", 19, &depth), 5, "five values counted");
+	is_int((int)depth, 3, "nested three deep");
+	is_int((int)json_count_values("[\"[,{\\\"[,\"]", 11, &depth), 2, "brackets, commas and escaped quotes in a string are not values");
+	is_int((int)depth, 1, "nor levels");
+	is_int((int)json_count_values("{}, {}, {", 9, &depth), 3, "counted in what is no JSON too");
+	json_count_values("[[[1]]]", 7, &depth);
+	is_int((int)depth, 3, "a number inside the deepest array is no level");
+	json_count_values("[[[]]]", 6, &depth);
+	is_int((int)depth, 3, "nor is an empty array's inside");
 	ok(check("[[[[[[[[1]]]]]]]]"), "8 levels deep is within a depth of 8");
 	ok(!check("[[[[[[[[[1]]]]]]]]]"), "9 levels deep is refused");
 	ok(!check("{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}}"), "objects count as levels too");
