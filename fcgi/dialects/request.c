@@ -399,7 +399,7 @@ static int parse_timeout(const struct config *c, struct run_request *r, double t
 	if (!isfinite(t) || t <= 0)
 		return http_fail(e, 400, "%s must be a number of seconds above 0", src);
 	if (t > c->timeout_max_s) {
-		warn(r, "timeout_s %g is above the %u s maximum and was clamped to it", t, c->timeout_max_s);
+		warn(r, "timeout_s %.15g is above the %u s maximum and was clamped to it", t, c->timeout_max_s);
 		t = c->timeout_max_s;
 	}
 	/* Runs are timed in milliseconds: less than one is one. */
@@ -427,6 +427,12 @@ int request_json_value(const struct config *c, const char *body, size_t len, jso
 		       const char *example, struct http_error *e)
 {
 	*value = NULL;
+	/* A byte order mark, which some clients (Windows PowerShell's) put
+	 * first; RFC 8259 lets a parser ignore it. */
+	if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
+		body += 3;
+		len -= 3;
+	}
 	if (len == 0) {
 		http_fail(e, 400, "the body is empty; send a JSON object such as %s", example);
 		return -1;

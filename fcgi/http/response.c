@@ -134,16 +134,20 @@ size_t response_send(struct FCGX_Stream *out, const char *request_id, const stru
 		put_all(out, rsp->body.data, rsp->body.len);
 		return rsp->streamed_bytes + rsp->body.len;
 	}
+	/* An answer with no body (/mcp's 202) has no type either. */
+	char type[128] = "";
+	if (rsp->body.len || rsp->status != 202)
+		snprintf(type, sizeof type, "Content-Type: %s\r\n",
+			 rsp->content_type ? rsp->content_type : "application/json");
 	char head[5120];
 	int n = snprintf(head, sizeof head,
 			 "Status: %d %s\r\n"
-			 "Content-Type: %s\r\n"
+			 "%s"
 			 "Content-Length: %zu\r\n"
 			 "Cache-Control: no-store\r\n"
 			 "X-Request-Id: %s\r\n"
 			 "%s\r\n",
-			 rsp->status, http_reason(rsp->status),
-			 rsp->content_type ? rsp->content_type : "application/json",
+			 rsp->status, http_reason(rsp->status), type,
 			 rsp->body.len, request_id, rsp->extra_headers);
 	if (n < 0 || (size_t)n >= sizeof head)
 		die("response header too long");

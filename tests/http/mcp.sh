@@ -40,6 +40,7 @@ is "$(jq_ 'j["result"]["protocolVersion"]')" "2025-11-25" \
 	"and for 2025-03-26, whose batches it does not take (the header alone is taken)"
 mcp '{"jsonrpc": "2.0", "method": "notifications/initialized"}'
 is "$status/${#body}" "202/0" "a notification is taken with 202 and no body"
+is "$(grep -ic '^content-type:' <<<"$headers")" 0 "and no Content-Type"
 mcp '{"jsonrpc": "2.0", "id": 7, "method": "ping"}' -H 'MCP-Protocol-Version: 2025-11-25'
 is "$status/$(jq_ 'j["id"], j["result"]')" '200/[7, {}]' "ping, with MCP-Protocol-Version 2025-11-25"
 mcp '{"jsonrpc": "2.0", "id": 7, "method": "ping"}' -H 'MCP-Protocol-Version: 2024-01-01'

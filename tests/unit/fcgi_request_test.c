@@ -151,6 +151,11 @@ int main(void)
 	ok(req.timeout_s == 300 && req.warnings.len == 0, "without a warning");
 	is_int(json("{\"script\": \"1\", \"timeout_s\": 301}"), 0, "timeout_s 301 is accepted");
 	ok(req.timeout_s == 300 && strstr(req.warnings.data, "clamped"), "clamped to 300 with a warning");
+	is_int(json("{\"script\": \"1\", \"timeout_s\": 300.0001}"), 0, "timeout_s 300.0001 is accepted");
+	ok(req.timeout_s == 300 && strstr(req.warnings.data, "timeout_s 300.0001 is above"),
+	   "and the warning names it as sent, not rounded to 300");
+	is_int(json("\xef\xbb\xbf{\"script\": \"print(1)\"}"), 0, "a byte order mark before the JSON is ignored");
+	is_int(json("\xef\xbb\xbf"), 400, "and a body of only one is empty");
 	is_int(json("{\"script\": \"1\", \"memory_mb\": 64}"), 0, "memory_mb 64 is fine");
 	is_int(json("{\"script\": \"1\", \"memory_mb\": 63}"), 400, "memory_mb 63 is a 400");
 	is_int(json("{\"script\": \"1\", \"memory_mb\": 4096}"), 0, "memory_mb at the maximum is fine");
