@@ -396,7 +396,9 @@ static int parse_dependencies(const struct config *c, struct run_request *r, jso
 static int parse_timeout(const struct config *c, struct run_request *r, double t, const char *src,
 			 struct http_error *e)
 {
-	if (!isfinite(t) || t <= 0)
+	/* One too large for a double (1e309) is clamped as any past the
+	 * maximum. */
+	if (isnan(t) || t <= 0)
 		return http_fail(e, 400, "%s must be a number of seconds above 0", src);
 	if (t > c->timeout_max_s) {
 		warn(r, "timeout_s %.15g is above the %u s maximum and was clamped to it", t, c->timeout_max_s);
@@ -670,14 +672,14 @@ int request_parse_raw(const struct config *c, const char *query, const char *bod
 		const char *eq = memchr(p, '=', n);
 		size_t kn = eq ? (size_t)(eq - p) : n;
 		if (kn == 9 && strncmp(p, "timeout_s", 9) == 0) {
-			char v[64], *end;
+			char v[512], *end;
 			if (!eq || !url_decode(eq + 1, n - kn - 1, v, sizeof v) || !*v)
 				return http_fail(e, 400, "timeout_s must be a number of seconds above 0");
 			/* Digits, a point and an exponent only: strtod() would
 			 * also take " 5", "0x10" and "inf". */
 			errno = 0;
 			double t = strtod(v, &end);
-			if (*end || errno == ERANGE || !(isdigit((unsigned char)v[0]) || v[0] == '.') ||
+			if (*end || (errno == ERANGE && t != HUGE_VAL) || !(isdigit((unsigned char)v[0]) || v[0] == '.') ||
 			    strspn(v, "0123456789.eE+-") != strlen(v))
 				return http_fail(e, 400, "timeout_s must be a number of seconds above 0, not \"%.20s\"", v);
 			if (parse_timeout(c, r, t, "timeout_s", e))

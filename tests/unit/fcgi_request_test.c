@@ -154,6 +154,15 @@ int main(void)
 	is_int(json("{\"script\": \"1\", \"timeout_s\": 300.0001}"), 0, "timeout_s 300.0001 is accepted");
 	ok(req.timeout_s == 300 && strstr(req.warnings.data, "timeout_s 300.0001 is above"),
 	   "and the warning names it as sent, not rounded to 300");
+	is_int(json("{\"script\": \"1\", \"timeout_s\": 1e309}"), 0, "a timeout_s too large for a double is accepted");
+	ok(req.timeout_s == 300 && strstr(req.warnings.data, "clamped"), "and clamped too");
+	is_int(raw("text/plain", "timeout_s=1e309", "print(1)"), 0, "so in the query");
+	ok(req.timeout_s == 300 && strstr(req.warnings.data, "clamped"), "clamped");
+	char query[128] = "timeout_s=1";
+	memset(query + strlen(query), '0', 80);
+	is_int(raw("text/plain", query, "print(1)"), 0, "and one of 81 digits");
+	ok(req.timeout_s == 300 && strstr(req.warnings.data, "clamped"), "clamped as well");
+	is_int(raw("text/plain", "timeout_s=1e-400", "print(1)"), 400, "one too small for a double is not above 0");
 	is_int(json("\xef\xbb\xbf{\"script\": \"print(1)\"}"), 0, "a byte order mark before the JSON is ignored");
 	is_int(json("\xef\xbb\xbf"), 400, "and a body of only one is empty");
 	is_int(json("{\"script\": \"1\", \"memory_mb\": 64}"), 0, "memory_mb 64 is fine");
