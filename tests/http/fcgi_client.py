@@ -11,6 +11,8 @@
 #           for 10 s: its worker waits on it and takes nothing else
 #   quiet   the first record, then nothing: the service must drop it
 #   quiet-body  the parameters and 5 bytes of the body, then nothing
+#   trickle one request whose answer is 8 MB, read 16 KiB every quarter of a
+#           second for up to 60 s; prints also how long it read
 #   flood   16 clients, each one request after another on a connection of
 #           its own, for 12 s; prints how many answers had each status
 #           (503-stopping: the master's, as the service stops)
@@ -32,8 +34,8 @@ def pair(name, value):
     return length(len(name)) + length(len(value)) + name + value
 
 
-def rest(rid, n):
-    body = ('{"script": "print(6 * %d)"}' % n).encode()
+def rest(rid, n, script=None):
+    body = ('{"script": "print(6 * %d)"}' % n).encode() if script is None else script
     params = b"".join(pair(k, v) for k, v in {
         "REQUEST_METHOD": "POST", "DOCUMENT_URI": "/api/run", "SCRIPT_NAME": "/api/run",
         "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
@@ -112,6 +114,19 @@ try:
         time.sleep(0.8)         # the master retires every worker
         s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1) + rest(1, 7))
         answer(s)
+    elif mode == "trickle":
+        script = b'{"script": "import os\\nopen(\\"output/big\\", \\"wb\\").write(os.urandom(6 << 20))"}'
+        s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1) + rest(1, 0, script))
+        start, data = time.time(), b""
+        while time.time() - start < 60:
+            time.sleep(0.25)
+            chunk = s.recv(16384)
+            if not chunk:
+                break
+            data += chunk
+        ended = struct.pack("!BB", 1, END_REQUEST) in data[-16:]
+        print("%s after %.0f s, %d bytes" % ("end of request" if ended else "no end of request",
+                                            time.time() - start, len(data)))
     elif mode == "reload":
         s.sendall(record(BEGIN_REQUEST, struct.pack("!HB5x", 1, 0), 1))
         time.sleep(0.5)         # a worker accepts and waits for the parameters

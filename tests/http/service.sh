@@ -322,9 +322,9 @@ s = socket.socket()
 s.connect(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
           b"Accept: application/json, text/event-stream\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-for _ in range(900):
-    time.sleep(0.1)
-    if not s.recv(16384):
+for _ in range(1200):
+    time.sleep(0.25)
+    if not s.recv(65536):
         break
 EOF_PY
 trickle=$!
@@ -334,6 +334,12 @@ like "$line" "status=499 .*client gone" "a stream its client takes slowly ends a
 	diag "${line:-no log line after 20 s}"
 like "$(curl -s "$base/health")" '"healthy"' "and the worker answers again"
 kill "$trickle" 2>/dev/null; wait "$trickle" 2>/dev/null
+# The same for any answer, read by a FastCGI client straight from the socket
+# at 64 KiB a second: every write goes on within the socket's timeout, and
+# the 8 MB would take two minutes.
+out=$($PY "$top_srcdir/tests/http/fcgi_client.py" "$sock" "$fcgi_pid" trickle)
+like "$out" '^no end of request after [0-9] s' "an answer read slower than fcgi_timeout_s allows is cut off ($out)"
+like "$(grep "path=/api/run" "$fcgi_log" | tail -1)" "status=499 .*client gone" "and logged as a 499"
 http_stop
 
 # ---- a TCP listener (spawn-fcgi -p): only the web servers named in
