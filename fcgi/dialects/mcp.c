@@ -480,10 +480,8 @@ static json_object *progress_token(const struct request_ctx *ctx, json_object *p
 }
 
 /* Runs a tool through its dialect's own handler; NULL with *message set
- * when the call itself is wrong (a protocol error, not a failed script).
- * *client_gone: the client hung up, and the run was stopped. */
-static json_object *call_tool(struct request_ctx *ctx, json_object *params, const char **message,
-			       bool *client_gone)
+ * when the call itself is wrong (a protocol error, not a failed script). */
+static json_object *call_tool(struct request_ctx *ctx, json_object *params, const char **message)
 {
 	json_object *name, *args = NULL;
 	if (!params || !json_object_object_get_ex(params, "name", &name) ||
@@ -515,9 +513,6 @@ static json_object *call_tool(struct request_ctx *ctx, json_object *params, cons
 	handler(&sub);
 	json_object *r = tool_result(tool, sub.rsp.status, &sub.rsp.body);
 	ctx->log = sub.log;
-	/* A client that hung up (its run stopped) reads no answer: the log
-	 * and the counts say 499, as nginx's log does, whatever was sent. */
-	*client_gone = sub.rsp.status == 499;
 	free(sub.body);
 	buf_free(&sub.rsp.body);
 	return r;
@@ -610,14 +605,11 @@ void api_mcp(struct request_ctx *ctx)
 		send_result(ctx, id, tool_list(c));
 	else if (!strcmp(method, "tools/call")) {
 		const char *why = NULL;
-		bool gone = false;
-		json_object *r = call_tool(ctx, params, &why, &gone);
-		if (!r)
-			mcp_error(ctx, 200, id, RPC_INVALID_PARAMS, why);
-		else
+		json_object *r = call_tool(ctx, params, &why);
+		if (r)
 			send_result(ctx, id, r);
-		if (gone)
-			ctx->rsp.status = 499;
+		else
+			mcp_error(ctx, 200, id, RPC_INVALID_PARAMS, why);
 	} else {
 		/* Any other name is the client's text, which the log never
 		 * holds (log.c): not the note above. */
