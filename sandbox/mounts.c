@@ -7,7 +7,8 @@
  *   /etc — only the entries Python, numpy (BLAS via /etc/alternatives) and
  *          matplotlib (/etc/matplotlibrc, /etc/fonts) need, read-only, plus a
  *          generated passwd/group/hosts naming nobody but the run's user;
- *   /proc  — a fresh procfs of the new PID namespace: no host process shows;
+ *   /proc  — a fresh procfs of the new PID namespace: no host process shows,
+ *            and /proc/locks (the host's OFD locks) masked;
  *   /dev   — null zero full random urandom, bound from the host, and links;
  *   /tmp   — a tmpfs of --tmp-size, also seen as /dev/shm;
  *   /work  — a tmpfs of --work-size, the cwd, which init fills with a copy
@@ -184,12 +185,19 @@ static void mount_etc(const struct sandbox_options *o)
 	make_file(NEWROOT "/etc/hostname", "sandbox\n");
 }
 
-/* A procfs shows the PID namespace of whoever mounts it: ours. */
+/* A procfs shows the PID namespace of whoever mounts it: ours. But
+ * /proc/locks lists, with its inode, every lock of an open file description
+ * on the host (F_OFD_SETLK: such a lock has no process to hide), so a run
+ * would count the runs under way by the service's per-uid locks. The host's
+ * /dev/null stands over it, as container runtimes mask such files; the run
+ * can neither unmount it nor write anything through it. */
 static void mount_proc(void)
 {
 	make_dir(NEWROOT "/proc", 0555);
 	if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die_errno("mount /proc");
+	if (mount("/dev/null", NEWROOT "/proc/locks", NULL, MS_BIND, NULL) < 0)
+		die_errno("mask /proc/locks");
 }
 
 static void mount_dev(void)

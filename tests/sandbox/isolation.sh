@@ -204,6 +204,29 @@ kill -0 "$victim" 2>/dev/null
 ok $? "kill(-1) and kill(host pid) from the script leave a host process of the same uid alive"
 kill "$victim"; wait "$victim" 2>/dev/null
 
+# /proc/locks lists file locks: those of processes outside the PID namespace
+# are left out, but an open file description's lock (F_OFD_SETLK, as the
+# service holds one per run's uid) belongs to no process and shows with its
+# inode, so a run could count the runs under way. One is held on the host
+# while the script looks, so the check cannot pass on an empty host.
+lockfile=$(mktemp "$tmp_root/lock.XXXXXX")
+/usr/bin/python3 -c '
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+time.sleep(600)' "$lockfile" &
+locker=$!
+lock_ino=$(stat -c %i "$lockfile")
+for _ in $(seq 50); do grep -q "OFDLCK.*:$lock_ino " /proc/locks && break; sleep 0.1; done
+grep -q "OFDLCK.*:$lock_ino " /proc/locks
+ok $? "the host's /proc/locks shows an OFD lock held on the host"
+sb <<EOF_PY
+data = open("/proc/locks").read()
+print("locks", len(data.splitlines()), ":$lock_ino " in data)
+EOF_PY
+is "$OUT" "locks 0 False" "/proc/locks in the sandbox shows none of the host's locks"
+kill "$locker"; wait "$locker" 2>/dev/null; rm -f "$lockfile"
+
 # init's command line, which /proc/1/cmdline shows any process, is the
 # supervisor's: the host's work dir, the uid range, the cgroup.
 sb <<'EOF_PY'
