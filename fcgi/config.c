@@ -89,7 +89,7 @@ static const struct key keys[] = {
 	U(max_input_mib, 1, 4096, "10", "all decoded files/context together (413 above)"),
 	U(max_body_mib, 1, 4096, "16", "largest request body (413 above); keep nginx's client_max_body_size equal"),
 	U(max_artifacts_mib, 0, 4096, "10", "artifacts returned in all; the rest are named in artifacts_omitted"),
-	U(max_output_kib, 1, 1048576, "1024", "stdout and stderr captured, each; the rest is dropped"),
+	U(max_output_kib, 1, 1048576, "1024", "stdout and stderr captured, each; the rest is dropped (a package installer's answer too)"),
 	U(max_dependencies, 0, 1000, "15", "most entries in dependencies (400 above)"),
 	S(package_index_url, "none",
 	  "a PEP 503 simple index (a PyPI mirror, devpi) that dependencies not installed come from; none: not from an index"),

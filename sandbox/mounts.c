@@ -228,12 +228,17 @@ static void mount_dev(void)
 	make_dir(NEWROOT "/dev/shm", 0755);
 }
 
+/* Files cost the kernel an inode and a directory entry each, which the size
+ * does not count: a tmpfs holds one file per 4 KiB of its size, and at
+ * least 16384 (a small one's files would be few otherwise). A package
+ * installer's /work, made for hundreds of MB, holds as many as it has room. */
 static void mount_scratch(const char *path, uint64_t size_mb, const char *owner)
 {
 	char opts[128];
+	uint64_t inodes = size_mb * 256 > 16384 ? size_mb * 256 : 16384;
 	make_dir(path, 0755);
-	snprintf(opts, sizeof opts, "size=%llum,nr_inodes=16384,%s",
-		 (unsigned long long)size_mb, owner);
+	snprintf(opts, sizeof opts, "size=%llum,nr_inodes=%llu,%s",
+		 (unsigned long long)size_mb, (unsigned long long)inodes, owner);
 	if (mount("coderunner", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
 		die_errno("mount tmpfs on %s", path);
 }

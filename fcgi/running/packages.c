@@ -602,9 +602,17 @@ static int install(struct request_ctx *ctx, const struct config *c, const char *
 		struct run_result res;
 		run_sandbox(c, staging, &ir, &res, -1, ctx->progress);
 		slots_release(slot);
-		if (res.fault[0])
+		if (res.fault[0]) {
 			rc = http_fail(e, 500, "the package installer could not run: %s", res.fault);
-		else if (res.timed_out || res.oom_killed || res.exit_code != 0 ||
+		} else if (res.channel_truncated) {
+			/* Its answer names each top-level module the wheels bring,
+			 * as many as they choose: one cut at the cap cannot be
+			 * read, and the same wheels would be cut again. */
+			metrics_package(PACKAGES_FAILED);
+			rc = http_fail(e, 413, "dependencies: the packages bring more modules than their installer's "
+				       "answer may name (max_output_kib); nothing was kept");
+			*verdict = true;
+		} else if (res.timed_out || res.oom_killed || res.exit_code != 0 ||
 			 !strstr(res.channel.data ? res.channel.data : "", "\"ok\"")) {
 			rc = install_failed(&res, c, e);
 			*verdict = !res.oom_killed && e->status != 500;
@@ -634,6 +642,36 @@ static int by_use(const void *a, const void *b)
 {
 	const struct set_entry *x = a, *y = b;
 	return x->used < y->used ? -1 : x->used > y->used;
+}
+
+/* Removes the requests/ entries whose set is gone. A request only finds
+ * that out when it comes again, and one spelled once never does: without
+ * this, each install would leave a file behind for good. Called with
+ * cache.lock held exclusively, so no entry is being written (publish()
+ * writes under it, shared, after its set). */
+static void forget_requests(const struct config *c, int sets)
+{
+	char path[4300], key[KEY_HEX + 2];
+	snprintf(path, sizeof path, "%s/requests", c->package_cache);
+	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dir >= 0 ? fdopendir(dup(dir)) : NULL;
+	for (struct dirent *de; d && (de = readdir(d));) {
+		if (!is_key(de->d_name))
+			continue;
+		int fd = openat(dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ssize_t len = fd >= 0 ? read(fd, key, KEY_HEX + 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		key[len > 0 ? len : 0] = '\0';
+		struct stat st;
+		if (fd >= 0 && (!is_key(key) || fstatat(sets, key, &st, AT_SYMLINK_NOFOLLOW) < 0) &&
+		    unlinkat(dir, de->d_name, 0) < 0 && errno != ENOENT)
+			log_msg("cannot remove %s/%s: %s", path, de->d_name, strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	if (dir >= 0)
+		close(dir);
 }
 
 static void evict(const struct config *c)
@@ -669,6 +707,7 @@ static void evict(const struct config *c)
 	if (n)
 		qsort(all, n, sizeof *all, by_use);
 	long long max = (long long)c->package_cache_max_mb << 20;
+	bool evicted = false;
 	for (size_t i = 0; i < n && total > max; i++) {
 		int fd = openat(sets, all[i].key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
@@ -681,6 +720,7 @@ static void evict(const struct config *c)
 			snprintf(path, sizeof path, "%s/sets/%s", c->package_cache, all[i].key);
 			if (rename(path, gone) == 0) {
 				stage_remove(gone);
+				evicted = true;
 				total -= all[i].size;
 				metrics_package(PACKAGES_EVICTED);
 				log_msg("package set %.12s evicted (%lld MB)", all[i].key, all[i].size >> 20);
@@ -689,6 +729,8 @@ static void evict(const struct config *c)
 		close(fd);
 	}
 	free(all);
+	if (evicted && sets >= 0)
+		forget_requests(c, sets);
 	if (sets >= 0)
 		close(sets);
 	close(lock);

@@ -199,6 +199,17 @@ is "$status/$(jq_ 'j["error"]')" "400/dependencies: no binary wheel of offsite f
 deps_run 'import os, roomy; d = os.path.dirname(roomy.__file__); print(sum(os.path.getsize(f"{d}/part{i}.bin") for i in range(5)))' roomy
 is "$status/$(jq_ 'j["stdout"]')" "200/$((5 * 17 << 20))" \
 	"a set of files larger than a run may write, more than a run's /tmp holds, installs"
+deps_run 'import os, manyfiles; d = os.path.dirname(manyfiles.__file__); print(sum(f.startswith("f") for _, _, fs in os.walk(d) for f in fs))' manyfiles
+is "$status/$(jq_ 'j["stdout"]')" "200/18000" \
+	"a set of more files than a run's /work has inodes for installs"
+deps_run 1 crowded
+is "$status/$(jq_ 'j["error"]')" \
+	"413/dependencies: the packages bring more modules than their installer's answer may name (max_output_kib); nothing was kept" \
+	"a set of more modules than the installer's answer may name is a 413 saying so"
+deps_run 1 greet==1.0 needs-greet
+is "$status/$(jq_ 'j["error"]')" \
+	"400/dependencies cannot be installed: greet==1.0 and needs-greet==1.0 conflict: The user requested greet==1.0; needs-greet 1.0 depends on greet>=2.0" \
+	"requirements that conflict are a 400 naming what each asks for"
 for bad in 'greet; rm -rf /' 'greet[extra]' 'greet @ http://x/greet.whl' '--index-url=http://evil' 'greet>=1,<2' \
 	'greet==1.0; python_version>"3"' '../greet' 'greet ==1.0' 'https://x/y.whl' 'greet==1.0.zip' 'greet>=1.tar.gz'; do
 	deps_run 1 "$bad"
@@ -409,6 +420,9 @@ is "$(metric "$evicted")" $((e0 + 1)) "only the set nobody used was evicted"
 deps_run 'import big_c; print("c")' big-c
 is "$status/$(jq_ 'j["stdout"]')" "200/c" "a third big set installs"
 is "$(ls "$cache/sets" | wc -l)" 1 "the older sets made room for it"
+dangling=0
+for f in "$cache"/requests/*; do [ -d "$cache/sets/$(cat "$f")" ] || dangling=$((dangling + 1)); done
+is "$dangling/$(ls "$cache/requests" | wc -l)" 0/1 "and the requests that pointed at them are gone with them"
 i0=$(metric "$installed")
 deps_run 'import big_a; print("a")' big-a
 is "$status/$(jq_ 'j["stdout"]')/$(metric "$installed")" "200/a/$((i0 + 1))" "an evicted set is installed again when asked for"

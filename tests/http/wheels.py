@@ -85,6 +85,14 @@ wheel("huge", "1.0", {"huge/__init__.py": b"", "huge/blob.bin": os.urandom(3 << 
 # each on disk, some 8 MB.
 wheel("smallfiles", "1.0", {"smallfiles/__init__.py": b"",
                             **{f"smallfiles/d{i // 500}/f{i}": b"x" for i in range(2000)}})
+# More files than a run's /work has inodes for (16384), of a byte each:
+# some 72 MB on disk, which the installer's /work, made for package_max_mb,
+# holds.
+wheel("manyfiles", "1.0", {"manyfiles/__init__.py": b"",
+                           **{f"manyfiles/d{i // 1000}/f{i}": b"x" for i in range(18000)}})
+# More top-level modules, and longer names, than the installer's answer may
+# name in max_output_kib (1 MiB): 2400 of 240 bytes, twice each.
+wheel("crowded", "1.0", {f"m{i:04d}_{'x' * 230}.py": b"" for i in range(2400)})
 # Files larger than a run may write, more of them than a run's /tmp holds:
 # a set of the size of scipy's.
 wheel("roomy", "1.0", {"roomy/__init__.py": b"", **{f"roomy/part{i}.bin": bytes(17 << 20) for i in range(5)}},

@@ -93,16 +93,33 @@ from pip._internal.cli.main import main
 sys.exit(main())
 """
 pip = [sys.executable, "-P", "-c", GUARD]    # -P: nothing in /work on sys.path
-options = ["--isolated", "--no-input", "--disable-pip-version-check", "--no-cache-dir", "--quiet"]
+options = ["--isolated", "--no-input", "--disable-pip-version-check", "--no-cache-dir"]
 source = ["--index-url", index_url] if index_url else ["--no-index", "--find-links", find_links]
 
 
+def pip_output(args, guard, quiet=True):
+    p = subprocess.run(pip + list(guard) + options + (["--quiet"] if quiet else []) + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    return p.returncode, p.stdout
+
+
+# What conflicts, when no set of versions meets the requirements: pip says
+# it only above --quiet's level ("The conflict is caused by:" and a line for
+# each requirement), so the resolution is asked for again to say it. Its
+# other lines are not parsed: a package's name could read as anything.
+def conflict(args, guard):
+    out = pip_output(args, guard, quiet=False)[1]
+    which = re.search(r"ERROR: Cannot install (.+?) because", out)
+    causes = re.search(r"The conflict is caused by:\n((?:[ \t]+\S.*\n)+)", out)
+    if not which or not causes:
+        return None
+    return f"{which.group(1)} conflict: " + "; ".join(l.strip() for l in causes.group(1).splitlines())
+
+
 def run_pip(args, guard=()):
-    p = subprocess.run(pip + list(guard) + options + args, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, errors="replace")
-    if p.returncode == 0:
+    rc, out = pip_output(args, guard)
+    if rc == 0:
         return
-    out = p.stdout
     m = re.search(re.escape(REFUSED) + r"(\S+)", out)
     if m:
         answer(error="unsafe", name=None,
@@ -118,7 +135,8 @@ def run_pip(args, guard=()):
     if re.search(r"(?i)connection|timed out|temporary failure in name resolution", out):
         answer(error="unreachable", name=None, detail="the package index cannot be reached")
     lines = [l for l in out.splitlines() if l.strip()]
-    answer(error="failed", name=None, detail=(lines[-1] if lines else "pip failed")[:300])
+    why = conflict(args, guard) if "ResolutionImpossible" in out else None
+    answer(error="failed", name=None, detail=why[:1000] if why else (lines[-1] if lines else "pip failed")[:300])
 
 
 # Resolve and fetch (dependencies included), then unpack what was fetched
