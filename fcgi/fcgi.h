@@ -252,6 +252,11 @@ int sandbox_spawn(const char *path, const posix_spawn_file_actions_t *fa, char *
  * we are root), or "" for the rlimit fallback. */
 void cgroup_setup(enum cgroup_mode mode, char *dir, size_t dirlen);
 void cgroup_teardown(void);		/* master exit: remove our own subtree */
+/* Master: a child that a signal ended, perhaps a sandbox's supervisor,
+ * whose run cgroup is then removed here (now, or by cgroup_remove_killed()
+ * once the processes left in it are gone). */
+void cgroup_killed(pid_t pid);
+void cgroup_remove_killed(void);
 /* The most memory a run can have (MB): the RAM and the memory.max of dir
  * and its ancestors, less what the service itself (and its template, if
  * there is one) needs under them. */

@@ -5,7 +5,8 @@
  * word that a run took one, which then is replaced at once (pool.c):
  *   SIGCHLD  reap; free what a dead worker held (run slot, queue place,
  *            staged directories, a health check in progress); count and
- *            respawn it unless stopping or it was retiring;
+ *            respawn it unless stopping or it was retiring; remove the run
+ *            cgroup of a sandbox that was killed (cgroup.c);
  *   SIGHUP   re-read the config; if it is valid, replace the workers one by
  *            one (each finishes its request first) so they pick it up;
  *   SIGTERM, SIGINT  stop: the socket's path goes first, so that nginx
@@ -79,6 +80,8 @@ static void reap(bool stopping)
 	 * since: read what it said first. */
 	pool_read_claims();
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (WIFSIGNALED(status))
+			cgroup_killed(pid);
 		if (pool_reaped(pid, status, stopping))
 			continue;
 		unsigned i;
@@ -345,6 +348,7 @@ int master_main(int fd)
 			break;
 		}
 		reap(stopping);
+		cgroup_remove_killed();
 		if (stopping && deadline && now_ms() > deadline) {
 			log_msg("drain_timeout_s passed: killing %u workers and what is left of the sandboxes' pool",
 				n_pool);

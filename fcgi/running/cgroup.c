@@ -204,6 +204,61 @@ void cgroup_teardown(void)
 	own_subtree_origin[0] = '\0';
 }
 
+/* A sandbox's supervisor removes its run's cgroup as it exits, but a signal
+ * that ends it runs no atexit: SIGKILL, which the pool sends to pre-started
+ * sandboxes that took no run in time, even stopped ones. Their cgroups are
+ * removed here once their processes are gone too: init follows its
+ * supervisor at once (PR_SET_PDEATHSIG), and the command with it, but
+ * until then rmdir says EBUSY, and it is tried again on the next pass. A
+ * pid is not taken again for millions of processes, so no later sandbox
+ * makes a cgroup of the same name meanwhile. */
+#define KILLED_MAX 256
+#define KILLED_GIVE_UP_MS 60000
+static struct { pid_t pid; long long since; } killed[KILLED_MAX];
+static unsigned n_killed;
+
+/* Whether run-PID is gone (or not ours to wait for any more). */
+static bool remove_run_cgroup(pid_t pid)
+{
+	char path[4096 + 32];
+	snprintf(path, sizeof path, "%s/run-%d", service.cgroup_dir, (int)pid);
+	if (rmdir(path) == 0 || errno == ENOENT)
+		return true;
+	if (errno == EBUSY)
+		return false;
+	log_msg("cannot remove the cgroup %s of a sandbox that was killed: %s", path, strerror(errno));
+	return true;
+}
+
+void cgroup_killed(pid_t pid)
+{
+	if (!service.cgroup_dir[0] || remove_run_cgroup(pid))
+		return;
+	if (n_killed == KILLED_MAX) {
+		log_msg("the cgroup %s/run-%d stays: too many killed sandboxes' cgroups to wait for",
+			service.cgroup_dir, (int)pid);
+		return;
+	}
+	killed[n_killed].pid = pid;
+	killed[n_killed++].since = now_ms();
+}
+
+void cgroup_remove_killed(void)
+{
+	for (unsigned i = 0; i < n_killed;) {
+		bool done = remove_run_cgroup(killed[i].pid);
+		if (!done && now_ms() - killed[i].since > KILLED_GIVE_UP_MS) {
+			log_msg("the cgroup %s/run-%d stays: its processes did not end in %d s",
+				service.cgroup_dir, (int)killed[i].pid, KILLED_GIVE_UP_MS / 1000);
+			done = true;
+		}
+		if (done)
+			killed[i] = killed[--n_killed];
+		else
+			i++;
+	}
+}
+
 /* The smallest memory.max of dir and every cgroup above it. */
 static uint64_t cgroup_limit_bytes(const char *dir)
 {
