@@ -22,6 +22,7 @@
 #ifndef CODERUNNER_FCGI_H
 #define CODERUNNER_FCGI_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -362,6 +363,9 @@ void stage_remove(const char *dir);
 void stage_remove_leftovers(const char *dir, const char *what, pid_t pid);	/* pid 0: all */
 int stage_make_root(const char *root, mode_t mode, char *failed, size_t len);
 void stage_retry_removals(void);	/* after a request: what stage_remove could not */
+/* fdopendir(FD), which then owns FD; NULL for FD < 0, or with FD closed
+ * (where fdopendir leaves it open) and errno saying why. */
+DIR *dir_stream(int fd);
 int write_all(int fd, const void *data, size_t n);	/* 0, or -1 with errno */
 /* write_all() on a non-blocking fd: each time it takes no more, ready(ctx)
  * waits until it does, or fails (false, errno set). */

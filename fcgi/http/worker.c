@@ -58,8 +58,10 @@ static volatile sig_atomic_t answer_fd = -1;
 static void on_answer_overdue(int sig)
 {
 	(void)sig;
+	int saved = errno;	/* of whatever the signal interrupted */
 	if (answer_fd >= 0)
 		shutdown(answer_fd, SHUT_RDWR);
+	errno = saved;
 }
 
 void worker_answer_deadline(int fd)

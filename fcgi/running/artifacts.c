@@ -133,11 +133,9 @@ static void add_file(struct walk *w, int dirfd, const char *name, const char *pa
 
 static void walk_dir(struct walk *w, int fd, const char *prefix, int depth)
 {
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
+	DIR *d = dir_stream(fd);
+	if (!d)
 		return;
-	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;

@@ -112,12 +112,9 @@ int packages_init(const struct config *c, bool at_start, char *err, size_t errle
 		return 0;
 	/* Installs a stopped service left half done. */
 	snprintf(path, sizeof path, "%s/staging", c->package_cache);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_stream(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (!d) {
 		snprintf(err, errlen, "package_cache: %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
 	for (struct dirent *de; (de = readdir(d));)
@@ -369,11 +366,8 @@ static off_t footprint(const struct stat *st)
  * they take on disk. */
 static int check_tree(int dirfd, int depth, off_t *size, char *why, size_t whylen)
 {
-	int fd = dup(dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_stream(dup(dirfd));
 	if (!d) {
-		if (fd >= 0)
-			close(fd);
 		snprintf(why, whylen, "cannot read the installed tree: %s", strerror(errno));
 		return -1;
 	}
@@ -654,7 +648,7 @@ static void forget_requests(const struct config *c, int sets)
 	char path[4300], key[KEY_HEX + 2];
 	snprintf(path, sizeof path, "%s/requests", c->package_cache);
 	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dir >= 0 ? fdopendir(dup(dir)) : NULL;
+	DIR *d = dir >= 0 ? dir_stream(dup(dir)) : NULL;
 	for (struct dirent *de; d && (de = readdir(d));) {
 		if (!is_key(de->d_name))
 			continue;
@@ -682,7 +676,7 @@ static void evict(const struct config *c)
 		return;
 	snprintf(path, sizeof path, "%s/sets", c->package_cache);
 	int sets = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = sets >= 0 ? fdopendir(dup(sets)) : NULL;
+	DIR *d = sets >= 0 ? dir_stream(dup(sets)) : NULL;
 	struct set_entry *all = NULL;
 	size_t n = 0, cap = 0;
 	long long total = 0;

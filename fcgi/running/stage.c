@@ -164,18 +164,26 @@ int stage_make_root(const char *root, mode_t mode, char *failed, size_t len)
 	return mkdir(failed, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+DIR *dir_stream(int fd)
+{
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return d;
+}
+
 /* After a worker died (pid) or at start-up (pid 0): the WHAT.PID.* dirs it
  * made in DIR (run, in work_root; install, in the package cache's staging). */
 void stage_remove_leftovers(const char *dir, const char *what, pid_t pid)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = dir_stream(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!d)
 		return;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	char prefix[64];
 	int plen = pid ? snprintf(prefix, sizeof prefix, "%s.%d.", what, (int)pid) :
 			 snprintf(prefix, sizeof prefix, "%s.", what);

@@ -176,12 +176,15 @@ static int enter_sandbox(void *arg)
  * one thread they find no lock held.) */
 static int32_t fork_command(const struct forkserver_request *req, const int *fds)
 {
+	/* Not counted (no fd left, say): this run is refused, the next asks
+	 * again. A second thread is ours for good: we end, and runs go cold. */
 	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -errno;
 	unsigned threads = 0;
-	for (struct dirent *t; d && (t = readdir(d));)
+	for (struct dirent *t; (t = readdir(d));)
 		threads += t->d_name[0] != '.';
-	if (d)
-		closedir(d);
+	closedir(d);
 	if (threads != 1)
 		fail("%u threads: a fork now could deadlock its child; runs go cold", threads);
 	struct fork_job job = { req, fds, 0, 0, 0 };

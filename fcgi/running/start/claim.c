@@ -148,7 +148,7 @@ int start_claimed(const char *dir, const struct run_request *r, bool warm, int f
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	waiting.sock = sock;
-	const char *step = "open the work directory";
+	const char *step = dfd < 0 ? "open the work directory" : "make a socket";
 	if (dfd < 0 || sock < 0)
 		goto fail;
 	/* SO_SNDTIMEO bounds connect()'s wait while the pool's backlog is
