@@ -65,6 +65,17 @@ evicted='coderunner_package_sets_total{event="evicted"}'
 warm='coderunner_run_starts_total{start="warm"}'
 cold='coderunner_run_starts_total{start="cold"}'
 
+# locks_hidden warm|pre-started: a run with a set sees no lock of the host's
+# in /proc/locks, not even the OFD locks that hold its own sandbox's uid and
+# its neighbours' (tests/sandbox/isolation.sh holds one of the host's).
+locks_hidden() {
+	local w
+	w=$(metric "$warm")
+	deps_run 'print(len(open("/proc/locks").read().splitlines()))' greet==1.0
+	is "$status/$(jq_ 'j["stdout"]')" "200/0" "$1, with a set: /proc/locks shows none of the host's locks"
+	if [ "$1" = warm ]; then is "$(metric "$warm")" $((w + 1)) "$1: the run was warm"; fi
+}
+
 # starts_with_set warm|pre-started: a set that provides a module the
 # interpreter imports as it starts. The run imports the set's, from its
 # start, as a python3 started with the set on PYTHONPATH does, not the copy
@@ -142,6 +153,7 @@ deps_run 'import cycler; print(cycler.NAME)' shadow==1.0
 is "$status/$(jq_ 'j["stdout"]')" '200/shadow' "a set's sourceless cycler.pyc is the run's cycler, not the template's"
 is "$(metric "$cold")" $((c + 1)) "cold: the template had imported cycler"
 starts_with_set warm
+locks_hidden warm
 c=$(metric "$cold")
 deps_run 'import numpy; print(numpy.__version__)' crowd==1.0
 is "$status/$(jq_ 'j["stdout"]')" '200/crowd' \
@@ -378,6 +390,7 @@ http_start "package_find_links = $http_tmp/wheels/links" "package_cache = $cache
 	package_max_mb=2 package_cache_max_mb=1 preload=none
 deps_run 'import greet; print(greet.VERSION)' greet==1.0
 is "$status/$(jq_ 'j["stdout"]')" "200/1.0" "a package from package_find_links is installed"
+locks_hidden pre-started
 deps_run 1 nosuch-package
 is "$status/$(jq_ 'j["error"]')" "400/dependencies: the wheel directory has no package nosuch-package" \
 	"a package the directory does not have is a 400 naming it"
