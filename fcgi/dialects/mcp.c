@@ -340,7 +340,10 @@ static void add_summary(json_object *content, const char *tool, int status, json
 		}
 		put_output(&t, answer, "stdout", "stdout");
 	} else if (status != 200) {
-		buf_printf(&t, "The script did not run (HTTP %d): ", status);
+		/* A 500 or 502 may come after the script started (its sandbox
+		 * failed, or a stop ended it): not "did not run". */
+		buf_printf(&t, "The script %s (HTTP %d): ",
+			   status == 500 || status == 502 ? "did not finish" : "did not run", status);
 		put_field(&t, answer, "error");
 	} else {
 		int code = json_object_object_get_ex(answer, "exit_code", &v) ? json_object_get_int(v) : -1;

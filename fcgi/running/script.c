@@ -97,6 +97,19 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 		run_result_free(res);
 		return -1;
 	}
+	/* A stop (the service's, or its master gone) that ended the sandbox
+	 * under a run: not an internal error, and not a 503 either, which
+	 * says nothing ran and which a front end sends on to another host.
+	 * The script may have run in part, as when nginx loses the service
+	 * mid-run (its 502). */
+	if (res->fault[0] && worker_service_stopping()) {
+		metrics_run(RUN_STOPPED, res->wall_ms);
+		http_fail(e, 502, "the service stopped while the script ran; the script was stopped, and may "
+			  "have run in part");
+		log_note(&ctx->log, res->fault);
+		run_result_free(res);
+		return -1;
+	}
 	/* Out of fds or memory before the sandbox even started: the script
 	 * did not run, and a retry will find them again. */
 	if (res->fault[0] && (res->fault_errno == EMFILE || res->fault_errno == ENFILE ||

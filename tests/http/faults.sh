@@ -67,6 +67,43 @@ is "$(run_uid_procs)" 1 "only the pre-started sandbox's command runs as a run ui
 run_json '{"script": "print(1)"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/1" "the next run works"
 
+# ---- the same as the service stops: its SIGTERM (or the parent-death
+# signal a worker gets when its master dies) comes first, and the sandbox
+# ends under the run. The script was stopped and may have run in part: a
+# 502 that says so, not an internal error, and not the 503 that says
+# nothing ran (a front end sends a 503 on to another host).
+# stop_under_run NAME PATH BODY: a run started, its worker told to stop,
+# then its sandbox's init killed -> $http_tmp/NAME.{status,out}
+stop_under_run() {
+	curl -s -m 120 -o "$http_tmp/$1.out" -w '%{http_code}' "${J[@]}" \
+		-H 'Accept: application/json, text/event-stream' --data-binary "$3" "$base$2" >"$http_tmp/$1.status" &
+	bg_pid=$!
+	for _ in $(seq 100); do
+		init=$(sandbox_init_of_run)
+		worker=$(ps -o ppid= -p "$(ps -o ppid= -p "${init:-0}" | tr -d ' ')" | tr -d ' ')
+		[ -n "$init" ] && [ -n "$worker" ] && break
+		sleep 0.1
+	done
+	test -n "$init" && test -n "$worker"; ok $? "$2: found the init of a running sandbox ($init) and its worker ($worker)"
+	kill -TERM $worker
+	sleep 0.2
+	kill -9 "$init"
+	wait $bg_pid
+}
+SLEEPER='print(\"started\", flush=True)\nimport time; time.sleep(30)'
+stop_under_run stopped /api/run "{\"script\": \"$SLEEPER\"}"
+is "$(cat "$http_tmp/stopped.status")" 502 "a run whose sandbox ended as the service stopped answers 502"
+like "$(cat "$http_tmp/stopped.out")" '"error": "the service stopped while the script ran; the script was stopped, and may have run in part"' \
+	"whose JSON error says the script was stopped and may have run in part"
+settled "$idle"; ok $? "nothing of it is left, and the worker that stopped is replaced"
+stop_under_run stopped_mcp /mcp "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"tools/call\", \"params\": {\"name\": \"run_python\", \"arguments\": {\"script\": \"$SLEEPER\"}}}"
+is "$(cat "$http_tmp/stopped_mcp.status")" 200 "/mcp: the same run is a tool result"
+like "$(cat "$http_tmp/stopped_mcp.out")" '"text":"The script did not finish \(HTTP 502\): the service stopped while the script ran; the script was stopped, and may have run in part' \
+	"/mcp: whose text says the script did not finish, and why"
+settled "$idle"; ok $? "/mcp: nothing of it is left"
+run_json '{"script": "print(1)"}'
+is "$(jq_ 'j["stdout"]')" "1" "the next run works"
+
 # ---- a client that hangs up: no one will read the answer, so the run is
 # stopped (nginx closes our connection) and its slot freed, long before the
 # script's timeout
