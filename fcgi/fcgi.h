@@ -177,13 +177,14 @@ void deps_canonical(const struct requirement *r, char *out, size_t outlen);
 int deps_version_compare(const char *a, const char *b);	/* PEP 440 order: <0, 0, >0 */
 
 /* ---- slots.c: the shared page of run slots ---------------------------- */
+struct run_progress;
 void slots_init(void);			/* master, before the first fork */
 enum slot_wait { SLOT_TAKEN, SLOT_QUEUE_FULL, SLOT_TIMED_OUT, SLOT_STOPPING, SLOT_CLIENT_GONE };
 /* Takes a run slot, waiting in the queue up to timeout_ms, and no longer
  * once client_fd (the request's connection, or -1) is hung up; *slot is
- * its index. */
+ * its index. progress (or NULL) is ticked as it waits. */
 enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int client_fd,
-			     int *slot);
+			     struct run_progress *progress, int *slot);
 void slots_release(int slot);
 /* A place in the queue held while a request waits for another worker's
  * work rather than for a slot: its index, or -1 when the queue is full. */
@@ -389,17 +390,22 @@ struct run_result {
 	int fault_errno;		/* when it could not even start: why */
 	bool client_gone;		/* stopped: client_fd was hung up */
 };
-/* What a caller that tells its client how a long run goes (MCP's progress
- * notifications) is called with, about every interval_ms of the run. */
+/* What a caller that tells its client how a long call goes (MCP's progress
+ * notifications) is called with, about every interval_ms of it: of the
+ * run, and of the waits before it (for a run slot, for another's install
+ * of the same packages), one schedule for them all. */
 struct run_progress {
 	void (*tick)(void *arg);
 	void *arg;
 	int interval_ms;
+	long long next_ms;	/* the next tick's time (now_ms()) */
 };
+/* Ticks P (NULL: none) if its time has come; the ms until it is due. */
+long long run_progress_due(struct run_progress *p);
 /* client_fd: the request's connection, whose hang-up stops the run; or -1.
  * progress: NULL, or ticked while the run goes on. */
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
-		 struct run_result *res, int client_fd, const struct run_progress *progress);
+		 struct run_result *res, int client_fd, struct run_progress *progress);
 void run_result_free(struct run_result *res);
 unsigned run_memory_mb(unsigned asked);	/* asked, or the ceiling if lower */
 enum run_outcome run_outcome(const struct run_result *res);
@@ -536,7 +542,7 @@ struct request_ctx {
 	const char *accept;		/* the Accept header, or NULL */
 	struct FCGX_Stream *in, *out;
 	int client_fd;			/* the request's connection from nginx */
-	const struct run_progress *progress;	/* set by a dialect that streams it, or NULL */
+	struct run_progress *progress;	/* set by a dialect that streams it, or NULL */
 	char *body;			/* read by the handler that wants it */
 	size_t body_len;
 	int endpoint;			/* route_endpoint(path), for metrics */

@@ -506,7 +506,8 @@ static json_object *call_tool(struct request_ctx *ctx, json_object *params, cons
 	}
 	const char *body = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : "{}";
 	struct progress_stream stream = { ctx, progress_token(ctx, params), now_ms(), 0 };
-	struct run_progress progress = { progress_tick, &stream, PROGRESS_INTERVAL_MS };
+	struct run_progress progress = { progress_tick, &stream, PROGRESS_INTERVAL_MS,
+					 stream.started + PROGRESS_INTERVAL_MS };
 	struct request_ctx sub = {
 		.method = "POST", .path = ctx->path, .content_type = "application/json",
 		.request_id = ctx->request_id, .content_length = (long long)strlen(body), .client_fd = ctx->client_fd,

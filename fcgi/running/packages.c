@@ -803,6 +803,7 @@ static int prepare(struct request_ctx *ctx, const struct config *c, struct run_r
 				slots_queue_leave(place);
 				return -1;
 			}
+			run_progress_due(ctx->progress);
 			nanosleep(&pause, NULL);
 		}
 		/* The holder before us removes the file as it lets go (or the

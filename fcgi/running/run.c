@@ -223,7 +223,7 @@ static bool shadows_template(const struct run_request *r)
 }
 
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,
-		 struct run_result *res, int client_fd, const struct run_progress *progress)
+		 struct run_result *res, int client_fd, struct run_progress *progress)
 {
 	memset(res, 0, sizeof *res);
 	res->exit_code = -1;
@@ -294,7 +294,6 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 			die_errno("fcntl O_NONBLOCK");
 	}
 	long long deadline = now_ms() + (long long)(r->timeout_s * 1000) + BACKSTOP_GRACE_MS;
-	long long next_tick = progress ? now_ms() + progress->interval_ms : 0;
 
 	/* The report's end-of-file means the sandbox is done; the pipes'
 	 * end-of-file came before it (init closes them first), or will not
@@ -328,15 +327,8 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 			break;
 		}
 		long long wait = left;
-		if (progress && !res->client_gone) {
-			if (next_tick <= now_ms()) {
-				progress->tick(progress->arg);
-				next_tick = now_ms() + progress->interval_ms;
-				continue;
-			}
-			if (next_tick - now_ms() < wait)
-				wait = next_tick - now_ms();
-		}
+		if (!res->client_gone && run_progress_due(progress) < wait)
+			wait = run_progress_due(progress);
 		int rc = poll(pfd, (nfds_t)n + watch_client, (int)wait);
 		if (rc < 0 && errno == EINTR)
 			continue;

@@ -6,6 +6,7 @@
  * them. What the result becomes is the dialect's business.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,11 +21,24 @@ static int busy(struct request_ctx *ctx)
 	return -1;
 }
 
+long long run_progress_due(struct run_progress *p)
+{
+	if (!p)
+		return LLONG_MAX;
+	long long now = now_ms();
+	if (now >= p->next_ms) {
+		p->tick(p->arg);
+		p->next_ms = (now = now_ms()) + p->interval_ms;
+	}
+	return p->next_ms - now;
+}
+
 int run_slot_take(struct request_ctx *ctx, struct http_error *e)
 {
 	const struct config *c = &service.cfg;
 	int slot;
-	switch (slots_acquire(c->max_runs, c->queue_size, c->queue_timeout_s * 1000u, ctx->client_fd, &slot)) {
+	switch (slots_acquire(c->max_runs, c->queue_size, c->queue_timeout_s * 1000u, ctx->client_fd,
+			      ctx->progress, &slot)) {
 	case SLOT_TAKEN:
 		return slot;
 	case SLOT_CLIENT_GONE:

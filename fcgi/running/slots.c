@@ -64,7 +64,7 @@ bool slots_client_gone(int fd)
 }
 
 enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned timeout_ms, int client_fd,
-			     int *slot)
+			     struct run_progress *progress, int *slot)
 {
 	pid_t self = getpid();
 	if (max_runs > MAX_RUN_SLOTS)
@@ -100,6 +100,8 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 			break;
 		if (left > CLIENT_CHECK_MS)
 			left = CLIENT_CHECK_MS;
+		if (run_progress_due(progress) < left)
+			left = run_progress_due(progress);
 		struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
 		/* Sleeps only if no release happened since seq was read. */
 		if (syscall(SYS_futex, &shm->released, FUTEX_WAIT, seq, &ts, NULL, 0) < 0 &&

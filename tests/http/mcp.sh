@@ -162,6 +162,21 @@ curl -s -m 7 -o /dev/null -H 'Content-Type: application/json' -H 'Accept: applic
 for _ in $(seq 100); do grep -q "path=/mcp status=499" "$fcgi_log" && break; sleep 0.1; done
 like "$(grep "path=/mcp status=499" "$fcgi_log" | tail -1)" "client gone" \
 	"a streamed call whose client hung up is stopped, and logged as a 499"
+# A call that waits for a run slot is told so too: a client that keeps its
+# timeout alive on progress must not give up on a busy service.
+slots=$((2 * $(getconf _NPROCESSORS_ONLN))) sleepers=()
+for _ in $(seq $slots); do
+	curl -s -o /dev/null -H 'Content-Type: application/json' --data-binary '{"script": "import time\ntime.sleep(9)"}' "$base/api/run" &
+	sleepers+=($!)
+done
+for _ in $(seq 100); do
+	[ "$(curl -s "$base/metrics" | sed -n 's/^coderunner_runs_in_flight //p')" = $slots ] && break
+	sleep 0.1
+done
+call_sleeping 0 ', "_meta": {"progressToken": "q1"}'
+wait "${sleepers[@]}"
+is "$(events | $PY -c 'import json, sys; e = json.load(sys.stdin); print(json.dumps([e[0]["params"]["progressToken"], e[0]["params"]["progress"], e[-1]["result"]["structuredContent"]["stdout"]]))')" \
+	'["q1", 5, "woke\n"]' "a call waiting for a run slot gets a progress notification at 5 s, then its response"
 call_sleeping 1 ', "_meta": {"progressToken": 7}'
 is "$status/$(jq_ 'j["result"]["structuredContent"]["stdout"]')" "200/woke" "a shorter run with a progressToken gets the plain JSON answer"
 call_sleeping 6 ''
