@@ -129,6 +129,23 @@ status=none
 [ -n "$n" ] && { status=429; cp "$http_tmp/limited.$n" "$http_tmp/resp"; headers=$(tr -d '\r' <"$http_tmp/limited.$n.h"); }
 is "$status/$(jq_ 'j["error"]')" "429/too many requests from this client; retry in a second" "a 429 is JSON that says what to do"
 like "$headers" '^Retry-After: 1' "with Retry-After"
+# /mcp's and /run's in their own shapes, as every other error there.
+for path in /mcp /run; do
+	sleep 2.2
+	burst=()
+	for i in $(seq 120); do burst+=(-o "$http_tmp/shape.$i" "$base$path"); done
+	curl -s -Z --parallel-immediate --parallel-max 120 -H 'Content-Type: application/json' \
+		--data-binary '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -w '%{http_code} %{filename_effective}\n' \
+		"${burst[@]}" >"$http_tmp/codes"
+	f=$(awk '$1 == 429 { print $2; exit }' "$http_tmp/codes")
+	[ -n "$f" ] && cp "$f" "$http_tmp/resp" || echo '{}' >"$http_tmp/resp"
+	case $path in
+	/mcp) is "$(jq_ '[j.get("jsonrpc"), j.get("id", "none"), j.get("error", {}).get("message")]')" \
+		'["2.0", null, "too many requests from this client; retry in a second"]' "a 429 on /mcp is a JSON-RPC error" ;;
+	/run) is "$(jq_ 'j')" '{"detail": "too many requests from this client; retry in a second"}' \
+		"a 429 on /run is in /run's shape" ;;
+	esac
+done
 sleep 2
 get /health
 is "$status" 200 "and the client is served again a moment later"
