@@ -356,7 +356,8 @@ static void add_summary(json_object *content, const char *tool, int status, json
 	 * and so are the files the script wrote that did not fit in the
 	 * answer, or the agent would take the files it got for all there were. */
 	put_lines(&t, answer, "warnings", "warnings");
-	if (put_lines(&t, answer, "artifacts_omitted", "files written but left out of this answer (too large for it)") &&
+	if (put_lines(&t, answer, "artifacts_omitted", "files written but left out of this answer "
+		      "(too large in all, past 1000 files, too deep, or not named in UTF-8)") &&
 	    json_object_object_get_ex(answer, "artifacts_omitted_unnamed", &v) && json_object_get_int64(v) > 0)
 		buf_printf(&t, "and %lld more\n", (long long)json_object_get_int64(v));
 	add_text(content, t.data ? t.data : "", t.len);

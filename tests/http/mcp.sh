@@ -121,7 +121,7 @@ is "$(jq_ 'j["result"]["content"][0]["text"].startswith("exit code 0\nstdout (tr
 	"stdout the service cut is told as cut"
 # Files left out of the answer (10 MiB of artifacts in all) are named there too.
 mcp '{"jsonrpc": "2.0", "id": 12, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": "import os\nfor i in range(4):\n    open(f\"output/big{i}.bin\", \"wb\").write(os.urandom(4 << 20))\nprint(\"done\")"}}}'
-is "$(jq_ 'j["result"]["structuredContent"]["artifacts_omitted"] == [l for l in j["result"]["content"][0]["text"].split("(too large for it):\n")[1].split("\n") if l]')" true \
+is "$(jq_ 'j["result"]["structuredContent"]["artifacts_omitted"] == [l for l in j["result"]["content"][0]["text"].split("not named in UTF-8):\n")[1].split("\n") if l]')" true \
 	"files left out of the answer are named in the text an agent reads"
 mcp '{"jsonrpc": "2.0", "id": 13, "method": "tools/list", "params": {"cursor": "bogus"}}'
 is "$status/$(jq_ 'j["id"], j["error"]["code"]')" "200/[13, -32602]" "a tools/list cursor it never gave is invalid params"
