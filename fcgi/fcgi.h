@@ -192,7 +192,9 @@ int slots_queue_enter(unsigned queue_size);
 void slots_queue_leave(int place);
 /* Whether the request's connection (or -1: none) is hung up. */
 bool slots_client_gone(int fd);
-void slots_release_pid(pid_t pid);	/* master: what a dead worker held */
+/* What PID holds: the master's for a dead worker, a worker's own once a
+ * streamed answer is sent (script.c). */
+void slots_release_pid(pid_t pid);
 unsigned slots_running(void);
 unsigned slots_waiting(void);
 

@@ -305,6 +305,7 @@ static void handle(FCGX_Request *req)
 		ctx.rsp.status = ctx.log.status = 499;
 		log_note(&ctx.log, "client gone");
 	}
+	slots_release_pid(getpid());	/* a run slot a streamed answer kept (script.c) */
 	ctx.log.duration_ms = (long)(now_ms() - start);
 	log_request(&ctx.log);
 	metrics_request(ctx.endpoint, ctx.rsp.status);

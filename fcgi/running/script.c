@@ -100,7 +100,13 @@ int run_script(struct request_ctx *ctx, const struct run_request *r, struct run_
 		goto host;
 	}
 	run_sandbox(c, dir, r, res, ctx->client_fd, ctx->progress);
-	slots_release(slot);
+	/* An answer that may be streamed (MCP's progress) goes to the client
+	 * at its pace, nginx buffering none of it: its slot is kept until it
+	 * is sent (worker.c), so that clients slow to read hold run slots,
+	 * never the workers past max_runs + queue_size that health checks
+	 * are answered by. */
+	if (!ctx->progress)
+		slots_release(slot);
 	if (res->client_gone) {
 		/* Every run counted as started is counted as ended, in one
 		 * outcome: this one as stopped, one that could not start as

@@ -220,4 +220,42 @@ is "$status" 200 "allowed_hosts lets the operator's name in"
 mcp '{"jsonrpc": "2.0", "id": 1, "method": "ping"}' -H 'Host: localhost'
 is "$status" 403 "and only it"
 http_stop
+
+# --- streamed answers from clients that do not read them -------------------------
+# A streamed answer passes through nginx at the client's pace, and its run
+# slot is kept until it is sent: clients that never read theirs hold run
+# slots, and the workers past max_runs + queue_size stay free for /health.
+http_start max_runs=2 queue_size=2 prestarted=1
+health_after=$($PY - "$base" <<'PYEOF'
+import json, socket, sys, time, urllib.parse, urllib.request
+base = sys.argv[1]
+u = urllib.parse.urlsplit(base)
+script = 'import os, time\ntime.sleep(5.5)\nopen("output/a.bin", "wb").write(os.urandom(8 << 20))'
+body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    "name": "run_python", "arguments": {"script": script}, "_meta": {"progressToken": "t"}}}).encode()
+head = ("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Accept: application/json, text/event-stream\r\nContent-Length: %d\r\n\r\n" % len(body)).encode()
+held = []
+for _ in range(3):
+    for _ in range(6):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((u.hostname, u.port))
+        s.sendall(head + body)
+        held.append(s)
+    time.sleep(6.5)
+t = time.monotonic()
+try:
+    urllib.request.urlopen(base + "/health", timeout=25).read()
+    print("%.1f" % (time.monotonic() - t))
+except Exception as e:
+    print("failed: %r" % e)
+for s in held:
+    s.close()
+PYEOF
+)
+like "$health_after" '^[0-4]\.[0-9]$' "with 18 streamed calls whose clients read nothing, /health answers at once (${health_after} s)"
+for _ in $(seq 100); do [ "$(curl -s "$base/metrics" | sed -n 's/^coderunner_runs_in_flight //p')" = 0 ] && break; sleep 0.3; done
+is "$(curl -s "$base/metrics" | sed -n 's/^coderunner_runs_in_flight //p')" 0 "and once they hang up, every run slot is free again"
+http_stop
 done_testing
