@@ -143,16 +143,20 @@ void slots_release(int slot)
 	wake_all();
 }
 
+/* A look before each exchange: every worker calls this once a request,
+ * and a locked write to every slot would bounce the page between CPUs. */
 void slots_release_pid(pid_t pid)
 {
 	bool any = false;
 	for (unsigned i = 0; i < MAX_RUN_SLOTS; i++) {
 		pid_t expect = pid;
-		any |= atomic_compare_exchange_strong(&shm->run[i], &expect, 0);
+		if (atomic_load_explicit(&shm->run[i], memory_order_relaxed) == pid)
+			any |= atomic_compare_exchange_strong(&shm->run[i], &expect, 0);
 	}
 	for (unsigned i = 0; i < MAX_QUEUE_SLOTS; i++) {
 		pid_t expect = pid;
-		atomic_compare_exchange_strong(&shm->queue[i], &expect, 0);
+		if (atomic_load_explicit(&shm->queue[i], memory_order_relaxed) == pid)
+			atomic_compare_exchange_strong(&shm->queue[i], &expect, 0);
 	}
 	if (any)
 		wake_all();
