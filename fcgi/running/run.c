@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -220,6 +221,18 @@ static bool shadows_template(const struct run_request *r)
 		}
 	}
 	return false;
+}
+
+long long run_progress_due(struct run_progress *p)
+{
+	if (!p)
+		return LLONG_MAX;
+	long long now = now_ms();
+	if (now >= p->next_ms) {
+		p->tick(p->arg);
+		p->next_ms = (now = now_ms()) + p->interval_ms;
+	}
+	return p->next_ms - now;
 }
 
 void run_sandbox(const struct config *c, const char *dir, const struct run_request *r,

@@ -6,7 +6,6 @@
  * them. What the result becomes is the dialect's business.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,18 +18,6 @@ static int busy(struct request_ctx *ctx)
 		 service.cfg.retry_after_s);
 	log_note(&ctx->log, "busy");
 	return -1;
-}
-
-long long run_progress_due(struct run_progress *p)
-{
-	if (!p)
-		return LLONG_MAX;
-	long long now = now_ms();
-	if (now >= p->next_ms) {
-		p->tick(p->arg);
-		p->next_ms = (now = now_ms()) + p->interval_ms;
-	}
-	return p->next_ms - now;
 }
 
 int run_slot_take(struct request_ctx *ctx, struct http_error *e)
