@@ -339,9 +339,9 @@ void run_sandbox(const struct config *c, const char *dir, const struct run_reque
 				kill(own, SIGTERM);
 			break;
 		}
-		long long wait = left;
-		if (!res->client_gone && run_progress_due(progress) < wait)
-			wait = run_progress_due(progress);
+		long long wait = left, tick = res->client_gone ? LLONG_MAX : run_progress_due(progress);
+		if (tick < wait)
+			wait = tick;
 		int rc = poll(pfd, (nfds_t)n + watch_client, (int)wait);
 		if (rc < 0 && errno == EINTR)
 			continue;

@@ -100,8 +100,9 @@ enum slot_wait slots_acquire(unsigned max_runs, unsigned queue_size, unsigned ti
 			break;
 		if (left > CLIENT_CHECK_MS)
 			left = CLIENT_CHECK_MS;
-		if (run_progress_due(progress) < left)
-			left = run_progress_due(progress);
+		long long tick = run_progress_due(progress);
+		if (tick < left)
+			left = tick;
 		struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
 		/* Sleeps only if no release happened since seq was read. */
 		if (syscall(SYS_futex, &shm->released, FUTEX_WAIT, seq, &ts, NULL, 0) < 0 &&
