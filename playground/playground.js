@@ -166,7 +166,12 @@ async function run() {
     for (const [name, b64] of Object.entries(attached)) body.context[name] = { content: b64, encoding: "base64" };
   }
   const headers = { "Content-Type": "application/json" };
-  if ($("key").value) headers.Authorization = "Bearer " + $("key").value;
+  // A header carries bytes, and the service compares the key's bytes with
+  // the file's: sent as its UTF-8, as curl sends a key pasted into a
+  // terminal. (fetch refuses a character past U+00FF, and sends those up to
+  // it as one byte each.)
+  if ($("key").value)
+    headers.Authorization = "Bearer " + String.fromCharCode(...new TextEncoder().encode($("key").value));
   clear();
   setStatus("running", "running…");
   const started = performance.now();

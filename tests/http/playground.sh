@@ -97,4 +97,16 @@ node_checks "Chromium: " <<<"$out"
 [ $checks -ge 12 ]; ok $? "every check in Chromium ran ($checks)" || diag "$out"
 [ -s "$shot" ] && [ "$(head -c 4 "$shot" | tail -c 3)" = PNG ]; ok $? "the screenshot is kept: $shot"
 http_stop
+
+# An API key typed into the page goes as its UTF-8, as curl sends it: a key
+# past Latin-1 (which fetch would refuse) runs, from the page as from curl.
+key='ключ-к-песочнице-2026'
+printf '%s\n' "$key" >"$http_tmp/keys"
+http_start preload=none "api_keys_file = $http_tmp/keys"
+post /api/run 'print(6 * 7)' -H 'Content-Type: text/plain' -H "Authorization: Bearer $key"
+is "$status/$(jq_ 'j["stdout"]')" "200/42" "curl runs with a key in UTF-8"
+out=$(cd "$node_dir" && KEY=$key timeout 120 node playground_check.mjs "$base" "$shot.key.png" "$http_tmp/data.csv" 2>&1)
+node_checks "Chromium, with an API key: " <<<"$out"
+[ $checks -eq 6 ]; ok $? "every check with an API key ran ($checks)" || diag "$out"
+http_stop
 done_testing

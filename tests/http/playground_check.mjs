@@ -57,6 +57,27 @@ await step("the page loads", async () => {
   check("under a policy that lets it talk to its own origin only", /connect-src 'self'/.test(csp), csp);
 });
 
+// With KEY set, the service wants that API key (playground.sh): only the
+// key's steps run.
+if (process.env.KEY) {
+  await step("an API key", async () => {
+    await page.select("#mode", "script");
+    await page.$eval("#code", (t) => { t.value = "print(6 * 7)"; });
+    let r = await runExample(null);
+    check("without the API key, the 401 is shown", r.status === "error" && /error 401/.test(r.text), r.text);
+    await page.$eval("#key", (k, v) => { k.value = v; }, process.env.KEY);
+    r = await runExample(null);
+    check("with it, a key in UTF-8 past Latin-1 runs the script", r.status === "ok" && r.stdout === "42\n",
+          JSON.stringify(r));
+    await page.$eval("#key", (k, v) => { k.value = v; }, process.env.KEY.slice(0, -1));
+    r = await runExample(null);
+    check("and a key that is not one is refused with 401", r.status === "error" && /error 401/.test(r.text), r.text);
+  });
+  check("no script error or policy violation in the page", problems.length === 0, problems.join(" | "));
+  await browser.close();
+  process.exit(0);
+}
+
 await step("the chart example", async () => {
   const r = await runExample("chart");
   const img = await page.$eval(".artifact img", (i) => ({ w: i.naturalWidth, h: i.naturalHeight }));
