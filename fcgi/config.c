@@ -433,6 +433,39 @@ bool config_sandbox_has_sys_resource(void)
 			     : prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_RESOURCE, 0, 0) == 1;
 }
 
+/* Whether a path lies in what a sandbox's root holds of the host: /usr and
+ * the top-level entries beside it (sandbox/mounts.c). */
+static bool in_sandbox_root(const char *path)
+{
+	static const char *const tops[] = { "/usr/", "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/" };
+	for (size_t i = 0; i < sizeof tops / sizeof *tops; i++)
+		if (strncmp(path, tops[i], strlen(tops[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The programs the config names must exist, and the interpreter, which
+ * runs inside the sandbox, must be found there. Every problem is said, in
+ * one pass, "; " between them. */
+int config_check_programs(const struct config *c, char *err, size_t errlen)
+{
+	size_t len = 0;
+	err[0] = '\0';
+	const char *progs[] = { c->sandbox, c->python, c->template_bin };
+	const char *keys[] = { "sandbox", "python", "template" };
+	for (int i = 0; i < (config_template(c) ? 3 : 2); i++)
+		if (access(progs[i], X_OK) < 0 && len < errlen)
+			len += (size_t)snprintf(err + len, errlen - len, "%s%s: %s: %s", len ? "; " : "",
+						keys[i], progs[i], strerror(errno));
+	char *real = realpath(c->python, NULL);
+	if (real && (!in_sandbox_root(c->python) || !in_sandbox_root(real)) && len < errlen)
+		len += (size_t)snprintf(err + len, errlen - len, "%spython: %s -> %s: a sandbox sees only /usr, "
+					"/bin, /sbin and /lib* of the host, so no run could start it",
+					len ? "; " : "", c->python, real);
+	free(real);
+	return len ? -1 : 0;
+}
+
 /* coderunner-sandbox sets each run's open files and file size as both soft
  * and hard limit; above the hard limit it inherits from us (the unit's
  * LimitNOFILE=) that takes CAP_SYS_RESOURCE. Where the sandbox has none,

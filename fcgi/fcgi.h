@@ -136,6 +136,9 @@ int config_check_run_uids(const struct config *c, char *err, size_t errlen);
 /* 0, or -1 with err naming a per-run limit above what this process may pass on. */
 bool config_sandbox_has_sys_resource(void);
 int config_check_limits(const struct config *c, char *err, size_t errlen);
+/* 0, or -1 with err naming each program of the config that is missing (the
+ * template only with a preload list), and a python no sandbox can see. */
+int config_check_programs(const struct config *c, char *err, size_t errlen);
 /* 0, or -1 with err saying which timeout a request may outlast (a warning). */
 int config_check_timeouts(const struct config *c, char *err, size_t errlen);
 

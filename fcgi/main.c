@@ -32,40 +32,6 @@ static void usage(FILE *out)
 		"  --version        print the version and exit\n");
 }
 
-/* Whether a path lies in what a sandbox's root holds of the host: /usr and
- * the top-level entries beside it (sandbox/mounts.c). */
-static bool in_sandbox_root(const char *path)
-{
-	static const char *const tops[] = { "/usr/", "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/" };
-	for (size_t i = 0; i < sizeof tops / sizeof *tops; i++)
-		if (strncmp(path, tops[i], strlen(tops[i])) == 0)
-			return true;
-	return false;
-}
-
-/* What --check-config adds to parsing: the programs it names must exist,
- * and the interpreter, which runs inside the sandbox, must be found there. */
-static int check_programs(const struct config *c)
-{
-	int rc = 0;
-	const char *progs[] = { c->sandbox, c->python, c->template_bin };
-	const char *keys[] = { "sandbox", "python", "template" };
-	for (int i = 0; i < (config_template(c) ? 3 : 2); i++)
-		if (access(progs[i], X_OK) < 0) {
-			fprintf(stderr, "coderunner-fcgi: %s: %s: %s\n", keys[i], progs[i], strerror(errno));
-			rc = 1;
-		}
-	/* Whatever else is wrong: one pass of --check-config says all of it. */
-	char *real = realpath(c->python, NULL);
-	if (real && (!in_sandbox_root(c->python) || !in_sandbox_root(real))) {
-		fprintf(stderr, "coderunner-fcgi: python: %s -> %s: a sandbox sees only /usr, /bin, /sbin and /lib* "
-			"of the host, so no run could start it\n", c->python, real);
-		rc = 1;
-	}
-	free(real);
-	return rc;
-}
-
 /* A script's OOM score of 1000 is a floor it cannot lower only where the
  * sandbox writes it with CAP_SYS_RESOURCE (sandbox/init.c). Without it the
  * floor is ours, which a script may lower its score back to: said once,
@@ -127,7 +93,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (check) {
-		int rc = check_programs(&service.cfg);
+		int rc = 0;
+		if (config_check_programs(&service.cfg, err, sizeof err) < 0) {
+			fprintf(stderr, "coderunner-fcgi: %s\n", err);
+			rc = 1;
+		}
 		if (config_check_run_uids(&service.cfg, err, sizeof err) < 0) {
 			fprintf(stderr, "coderunner-fcgi: %s\n", err);
 			rc = 1;
@@ -175,8 +145,8 @@ int main(int argc, char **argv)
 	pool_start(&service.cfg);
 	if (deps_load(&service.cfg, err, sizeof err) < 0)
 		log_msg("%s; requests naming dependencies will be refused", err);
-	if (check_programs(&service.cfg))
-		log_msg("runs will fail (or, without a template, start cold) until what is above is mended");
+	if (config_check_programs(&service.cfg, err, sizeof err) < 0)
+		log_msg("%s: runs will fail (or, without a template, start cold) until it is mended", err);
 	if (config_check_timeouts(&service.cfg, err, sizeof err) < 0)
 		log_msg("warning: %s", err);
 	say_oom_floor();

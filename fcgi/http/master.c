@@ -45,6 +45,12 @@ struct worker {
 
 static struct worker pool[MAX_WORKERS];
 static unsigned n_pool;
+/* Workers that ended unasked, counted until a second passes without one:
+ * a config or library that kills each at once must not become a fork
+ * storm. Those a reload retires are not counted, so reloads in quick
+ * succession are each replaced in full. */
+static unsigned recent_deaths;
+static long long last_death;
 static int listen_fd, sigfd = -1;
 static sigset_t handled;
 
@@ -95,8 +101,14 @@ static void reap(bool stopping)
 		health_release_pid(pid);
 		stage_remove_leftovers(service.cfg.work_root, "run", pid);
 		packages_remove_leftovers(&service.cfg, pid);
-		if (!retiring && !stopping)
+		if (!retiring && !stopping) {
 			metrics_worker_restart();
+			long long now = now_ms();
+			if (now - last_death > 1000)
+				recent_deaths = 0;
+			recent_deaths++;
+			last_death = now;
+		}
 		if (WIFSIGNALED(status))
 			log_msg("worker %d killed by signal %d%s", (int)pid, WTERMSIG(status),
 				stopping ? "" : "; starting another");
@@ -137,7 +149,8 @@ static void reload(void)
 	 * the built-in defaults, which drop api_keys_file and every limit. */
 	if (config_load(&next, service.config_path, service.config_must_exist, err, sizeof err) < 0 ||
 	    config_check_run_uids(&next, err, sizeof err) < 0 ||
-	    config_check_limits(&next, err, sizeof err) < 0) {
+	    config_check_limits(&next, err, sizeof err) < 0 ||
+	    config_check_programs(&next, err, sizeof err) < 0) {
 		log_msg("SIGHUP: keeping the running configuration: %s", err);
 		return;
 	}
@@ -281,21 +294,15 @@ int master_main(int fd)
 	sigaction(SIGPIPE, &ign, NULL);
 
 	bool stopping = false, backlog_empty = true, overdue = false;
-	long long deadline = 0, last_spawn = 0, workers_gone = 0;
-	unsigned recent_spawns = 0;
+	long long deadline = 0, workers_gone = 0;
 	for (;;) {
 		/* Keep the pool full, but a worker that dies at once (a broken
 		 * config, a missing library) must not become a fork storm. */
-		while (!stopping && active() < service.cfg.workers && n_pool < MAX_WORKERS) {
-			long long now = now_ms();
-			if (now - last_spawn > 1000)
-				recent_spawns = 0;
-			if (recent_spawns >= 2 * service.cfg.workers + 10)
-				break;
-			recent_spawns++;
-			last_spawn = now;
+		if (now_ms() - last_death > 1000)
+			recent_deaths = 0;
+		while (!stopping && active() < service.cfg.workers && n_pool < MAX_WORKERS &&
+		       recent_deaths < 2 * service.cfg.workers + 10)
 			spawn();
-		}
 		if (!stopping)
 			pool_fill(&service.cfg);
 		/* The workers are gone, and with them every client of a sandbox:

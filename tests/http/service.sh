@@ -195,6 +195,27 @@ like "$(cat "$fcgi_log")" 'keeping the running configuration: work_root cannot c
 post /health '' -X GET
 is "$status" 200 "and the service keeps running"
 sed -i '/afile/d' "$conf"
+# Reloads in quick succession: each replaces every worker, the last ones
+# too (a guard against workers that die at once took the replacements for
+# a fork storm, and left none taking requests for a second).
+before=$(grep -c 'SIGHUP: configuration .* reloaded' "$fcgi_log")
+for _ in $(seq 8); do kill -HUP "$fcgi_pid"; sleep 0.15; done
+sleep 0.3
+replaced=$(grep -o 'reloaded; replacing [0-9]* workers' "$fcgi_log" | tail -n +$((before + 1)) | awk '{print $3}' | sort -u)
+like "$(wc -l <<<"$replaced")/$replaced" '^1/[1-9][0-9]*$' \
+	"eight reloads 0.15 s apart each replace every worker ($(tr '\n' ' ' <<<"$replaced"))"
+post /health '' -X GET
+is "$status" 200 "and the service answers after them"
+# A program the file names that is not there: refused as systemctl reload
+# refuses it (its --check-config), not taken for every run to fail.
+echo "python = /usr/bin/python3-nowhere" >>"$conf"
+kill -HUP "$fcgi_pid"
+sleep 0.5
+like "$(tail -n 3 "$fcgi_log")" 'keeping the running configuration: python: /usr/bin/python3-nowhere: No such file' \
+	"a reload naming a python that is not there is refused"
+run_json '{"script": "print(7)"}'
+is "$status/$(jq_ 'j["stdout"]')" "200/7" "and runs go on with the running one"
+sed -i '/python3-nowhere/d' "$conf"
 
 # ---- SIGTERM lets a run in flight finish, then exits
 curl -s -o "$http_tmp/drain.out" -H 'Content-Type: application/json' \
