@@ -251,30 +251,45 @@ bool deps_parse(const char *req, struct requirement *out)
 /* A version as PEP 440 orders it: epoch, release numbers, then a pre-release
  * (a, b, rc) before the release itself, a post-release after it, and a
  * development release before all of those. Local labels ("+...") and what
- * does not parse compare as nothing. */
+ * does not parse compare as nothing. Each number is its digits, without
+ * leading zeros (none: 0), in the string parsed: PEP 440 bounds no number,
+ * and two that a long could not tell apart ("==99999999999999999998" and
+ * "==99999999999999999999") must not be taken for one. */
 #define MAX_RELEASE 32	/* as many as a version string of fewer than 64 bytes holds */
+struct number {
+	const char *digits;
+	int len;
+};
 struct version {
-	long epoch, release[MAX_RELEASE];
+	struct number epoch, release[MAX_RELEASE];
 	int n_release;
 	int pre_kind;		/* 1 a, 2 b, 3 rc, 4 none (0: a development release of a final one) */
-	long pre, post, dev;	/* post -1: none; dev LONG_MAX: none */
+	struct number pre, post, dev;
+	bool has_post, has_dev;
 };
+
+/* S starts with a digit; returns what follows the number. */
+static const char *parse_number(const char *s, struct number *n)
+{
+	while (*s == '0')
+		s++;
+	n->digits = s;
+	n->len = (int)strspn(s, "0123456789");
+	return s + n->len;
+}
 
 static void parse_version(const char *s, struct version *v)
 {
 	memset(v, 0, sizeof *v);
 	v->pre_kind = 4;
-	v->post = -1;
-	v->dev = LONG_MAX;
 	const char *bang = strchr(s, '!');
 	if (bang) {
-		v->epoch = strtol(s, NULL, 10);
+		if (isdigit((unsigned char)*s))
+			parse_number(s, &v->epoch);
 		s = bang + 1;
 	}
 	while (isdigit((unsigned char)*s) && v->n_release < MAX_RELEASE) {
-		char *end;
-		v->release[v->n_release++] = strtol(s, &end, 10);
-		s = end;
+		s = parse_number(s, &v->release[v->n_release++]);
 		if (*s == '.' && isdigit((unsigned char)s[1]))
 			s++;
 		else
@@ -297,15 +312,19 @@ static void parse_version(const char *s, struct version *v)
 		if (i == n)
 			break;
 		s += strlen(words[i].word);
-		long *slot = words[i].kind == POST ? &v->post : words[i].kind == DEV ? &v->dev : &v->pre;
+		struct number *slot = words[i].kind == POST ? &v->post : words[i].kind == DEV ? &v->dev : &v->pre;
 		if (words[i].kind < POST)
 			v->pre_kind = words[i].kind;
+		else if (words[i].kind == POST)
+			v->has_post = true;
+		else
+			v->has_dev = true;
 		/* "1.0alpha.1" is 1.0a1: a separator may come before the number. */
 		if ((*s == '.' || *s == '-' || *s == '_') && isdigit((unsigned char)s[1]))
 			s++;
-		char *end = (char *)s;
-		*slot = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : 0;
-		s = end;
+		*slot = (struct number){ s, 0 };
+		if (isdigit((unsigned char)*s))
+			s = parse_number(s, slot);
 	}
 }
 
@@ -323,24 +342,26 @@ void deps_canonical(const struct requirement *r, char *out, size_t outlen)
 	parse_version(bare, &v);
 	int n = v.n_release;
 	if (!wildcard && strcmp(r->op, "~="))
-		while (n > 1 && v.release[n - 1] == 0)
+		while (n > 1 && v.release[n - 1].len == 0)
 			n--;
 #define PUT(...) (o += (size_t)snprintf(out + o, o < outlen ? outlen - o : 0, __VA_ARGS__))
+#define NUMBER(x) (x).len ? (x).len : 1, (x).len ? (x).digits : "0"
 	PUT("%s%s", r->name, r->op);
 	if (r->op[0]) {
-		if (v.epoch)
-			PUT("%ld!", v.epoch);
+		if (v.epoch.len)
+			PUT("%.*s!", NUMBER(v.epoch));
 		for (int i = 0; i < n; i++)
-			PUT("%s%ld", i ? "." : "", v.release[i]);
+			PUT("%s%.*s", i ? "." : "", NUMBER(v.release[i]));
 		if (v.pre_kind < 4)
-			PUT("%s%ld", v.pre_kind == 1 ? "a" : v.pre_kind == 2 ? "b" : "rc", v.pre);
-		if (v.post >= 0)
-			PUT(".post%ld", v.post);
-		if (v.dev != LONG_MAX)
-			PUT(".dev%ld", v.dev);
+			PUT("%s%.*s", v.pre_kind == 1 ? "a" : v.pre_kind == 2 ? "b" : "rc", NUMBER(v.pre));
+		if (v.has_post)
+			PUT(".post%.*s", NUMBER(v.post));
+		if (v.has_dev)
+			PUT(".dev%.*s", NUMBER(v.dev));
 		if (wildcard)
 			PUT(".*");
 	}
+#undef NUMBER
 #undef PUT
 }
 
@@ -349,21 +370,36 @@ static int sign(long a, long b)
 	return a < b ? -1 : a > b;
 }
 
+static int number_compare(const struct number *a, const struct number *b)
+{
+	if (a->len != b->len)
+		return sign(a->len, b->len);
+	int c = a->len ? memcmp(a->digits, b->digits, (size_t)a->len) : 0;
+	return sign(c, 0);
+}
+
 /* Compares the first n release numbers only when n > 0 (for prefixes). */
 static int compare(const struct version *a, const struct version *b, int prefix)
 {
-	int c = sign(a->epoch, b->epoch);
+	static const struct number zero;
+	int c = number_compare(&a->epoch, &b->epoch);
 	int n = prefix ? prefix : (a->n_release > b->n_release ? a->n_release : b->n_release);
 	for (int i = 0; !c && i < n; i++)
-		c = sign(i < a->n_release ? a->release[i] : 0, i < b->n_release ? b->release[i] : 0);
+		c = number_compare(i < a->n_release ? &a->release[i] : &zero,
+				   i < b->n_release ? &b->release[i] : &zero);
 	if (c || prefix)
 		return c;
 	/* A development release of a final release sorts before its pre-releases. */
-	int ak = a->pre_kind == 4 && a->post < 0 && a->dev != LONG_MAX ? 0 : a->pre_kind;
-	int bk = b->pre_kind == 4 && b->post < 0 && b->dev != LONG_MAX ? 0 : b->pre_kind;
-	if ((c = sign(ak, bk)) || (c = sign(a->pre, b->pre)) || (c = sign(a->post, b->post)))
+	int ak = a->pre_kind == 4 && !a->has_post && a->has_dev ? 0 : a->pre_kind;
+	int bk = b->pre_kind == 4 && !b->has_post && b->has_dev ? 0 : b->pre_kind;
+	if ((c = sign(ak, bk)) || (c = number_compare(&a->pre, &b->pre)))
 		return c;
-	return sign(a->dev, b->dev);
+	/* No post-release sorts before any; no development release after any. */
+	if ((c = sign(a->has_post, b->has_post)) || (a->has_post && (c = number_compare(&a->post, &b->post))))
+		return c;
+	if ((c = sign(b->has_dev, a->has_dev)) || (a->has_dev && (c = number_compare(&a->dev, &b->dev))))
+		return c;
+	return 0;
 }
 
 int deps_version_compare(const char *a, const char *b)

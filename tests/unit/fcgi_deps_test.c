@@ -49,7 +49,9 @@ int main(void)
 	/* PEP 440's order */
 	static const char *const order[] = {
 		"0.9", "1.0.dev1", "1.0a1.dev1", "1.0a1", "1.0a2", "1.0b1", "1.0rc1", "1.0", "1.0.post1.dev1",
-		"1.0.post1", "1.0.1", "1.1", "1.10", "2", "1!0.1",
+		"1.0.post1", "1.0.1", "1.1", "1.10", "2", "9223372036854775807", "99999999999999999998",
+		"99999999999999999999", "100000000000000000000.0.dev1", "100000000000000000000",
+		"1!0.1", "1!0.1.post99999999999999999999", "99999999999999999999!0",
 	};
 	for (size_t i = 0; i + 1 < sizeof order / sizeof *order; i++)
 		ok(deps_version_compare(order[i], order[i + 1]) < 0, "%s < %s", order[i], order[i + 1]);
@@ -66,6 +68,8 @@ int main(void)
 		ok(deps_version_compare(same[i][0], same[i][1]) == 0, "%s == %s", same[i][0], same[i][1]);
 	ok(!satisfies("1.24.2", "numpy<=1.24.2pre1"), "1.24.2 is not <= 1.24.2pre1, a release candidate");
 	ok(deps_version_compare("1.24.2+dfsg", "1.24.2") == 0, "a local label does not count");
+	ok(satisfies("99999999999999999999", "hv>99999999999999999998") &&
+	   !satisfies("99999999999999999998", "hv==99999999999999999999"), "numbers past a long's compare as numbers");
 
 	/* clauses against an installed version */
 	ok(satisfies("1.24.2", "numpy"), "no clause: any version");
@@ -92,6 +96,10 @@ int main(void)
 		{ "numpy==0!1.0alpha.1", "numpy==1a1" }, { "numpy==1!2.0RC1", "numpy==1!2rc1" },
 		{ "numpy==1.0pre2", "numpy==1rc2" }, { "numpy==1.0.r", "numpy==1.post0" },
 		{ "numpy==1.0.post1.dev2", "numpy==1.post1.dev2" }, { "numpy!=0.0", "numpy!=0" }, { "numpy", "numpy" },
+		/* numbers past a long's stay what they are, each its own install */
+		{ "hv==99999999999999999998", "hv==99999999999999999998" },
+		{ "hv==099999999999999999999.0", "hv==99999999999999999999" },
+		{ "hv>=1.0rc00000000000000000000000001", "hv>=1rc1" },
 	};
 	for (size_t i = 0; i < sizeof spelled / sizeof *spelled; i++) {
 		char out[512] = "";
