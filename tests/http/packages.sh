@@ -165,6 +165,9 @@ is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/0.1/{"numpy": "0.1
 deps_run 'import numpy; print(numpy.__version__)' "numpy==$numpy_version" impostor
 is "$status/$(jq_ 'j["error"]')" "400/dependencies: numpy==$numpy_version: the packages installed for the other dependencies bring impostor 1.0, whose module the run would import as numpy, which does not satisfy it" \
 	"a 400 when another of the set's wheels brings a module named as a pre-installed package the entry pins"
+deps_run 'import numpy; print(numpy.__version__)' "numpy==$numpy_version" data-impostor
+is "$status/$(jq_ 'j["error"]')" "400/dependencies: numpy==$numpy_version: the packages installed for the other dependencies bring data-impostor 1.0, whose module the run would import as numpy, which does not satisfy it" \
+	"and when the wheel brings it as a data file, which pip puts at the top too"
 deps_run 'import numpy; print(numpy.__version__)' numpy impostor
 is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/impostor/{"numpy": "1.0", "impostor": "1.0"}' \
 	"where the entry allows it, the response names the version of the wheel whose numpy the run imports"
@@ -443,6 +446,45 @@ starts_with_set pre-started
 cache_whole "$cache" "after evictions"
 log_clean
 http_stop
+
+# ---- an index behind a login, named in its URL as pip takes it: the
+# install works, and no answer names the password.
+aport=$(free_port)
+$PY - "$http_tmp/wheels/index" "$aport" <<'EOF_PY' &
+import base64, functools, http.server, sys
+class Login(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"agent:s3cr%t").decode():
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="index"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])),
+                                functools.partial(Login, directory=sys.argv[1])).serve_forever()
+EOF_PY
+login_pid=$!
+for _ in $(seq 100); do
+	$PY -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$aport" 2>/dev/null && break
+	sleep 0.1
+done
+http_start "package_index_url = http://agent:s3cr%25t@127.0.0.1:$aport/simple" "package_cache = $http_tmp/cache-login" preload=none
+deps_run 'import greet; print(greet.VERSION)' greet==1.0
+is "$status/$(jq_ 'j["stdout"]')" "200/1.0" "an index whose URL holds a login: the install works"
+get /
+unlike "$body" 's3cr' "GET / does not show the login"
+http_stop
+http_start "package_index_url = http://agent:wrong@127.0.0.1:$aport/simple" "package_cache = $http_tmp/cache-login" preload=none
+deps_run 'import greet; print(greet.VERSION)' greet==2.0
+like "$status/$(jq_ 'j["error"]')" "^502/dependencies: the package index answered 401 for http://127.0.0.1:$aport/simple/greet/" \
+	"a login the index refuses: its 401, said without the login"
+unlike "$body$headers" 'wrong' "and no answer names the password"
+http_stop
+kill "$login_pid"
+wait "$login_pid" 2>/dev/null
 
 # ---- configuration
 for bad in "package_index_url = ftp://mirror/simple" "package_index_url = http://a b/" "package_find_links = wheels" \

@@ -21,7 +21,7 @@
 # dependency named by URL before it is fetched, takes from the index's
 # pages only links to where the source keeps its wheels (http(s), or
 # /links), and never prepares a source distribution.
-import importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.request, zipfile
+import base64, importlib.machinery, json, os, re, subprocess, sys, urllib.error, urllib.parse, urllib.request, zipfile
 
 request = json.load(sys.stdin)
 requirements = request["requirements"]
@@ -48,11 +48,23 @@ names = [normalise(re.match(r"[A-Za-z0-9._-]+", r).group(0)) for r in requiremen
 # Whether the index (or the directory) has each package at all: pip says
 # "no matching distribution" both for a name it lacks and for an index it
 # cannot reach, which an agent must tell apart.
+# An index behind a login names it in its URL (https://user:token@host/...),
+# which pip takes from there; urllib would look "user:token@host" up as a
+# host. So the index is asked without it, the login in a header that no
+# redirect carries on, and no message names it.
 if index_url:
+    split = urllib.parse.urlsplit(index_url)
+    login, at, host = split.netloc.rpartition("@")
+    public = urllib.parse.urlunsplit(split._replace(netloc=host)).rstrip("/")
+    user, _, password = login.partition(":")
+    basic = base64.b64encode(f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()).decode()
     for name in names:
-        url = index_url.rstrip("/") + "/" + name + "/"
+        url = public + "/" + name + "/"
+        asked = urllib.request.Request(url)
+        if at:
+            asked.add_unredirected_header("Authorization", "Basic " + basic)
         try:
-            with urllib.request.urlopen(url, timeout=15) as r:
+            with urllib.request.urlopen(asked, timeout=15) as r:
                 r.read(1 << 20)
         except urllib.error.HTTPError as e:
             if e.code == 404:
@@ -178,16 +190,19 @@ for n in os.listdir(site):
     elif n.endswith(tuple(importlib.machinery.all_suffixes())):    # .py, .pyc, .so ...
         top_level.add(n.split(".")[0])
 # Which wheels brought each top-level module, from the wheels' own lists of
-# files (a .data directory's purelib and platlib go to the top too): a
-# set's module can stand in for a pre-installed distribution's, as a
-# numpy/ that another wheel ships would, and the run imports the set's.
+# files (pip --target puts a .data directory's purelib, platlib and data at
+# the top too, and its headers under include/): a set's module can stand in
+# for a pre-installed distribution's, as a numpy/ that another wheel ships
+# would, and the run imports the set's.
 providers = {}
 for f in wheels:
     with zipfile.ZipFile(os.path.join("/work/wheels", f)) as z:
         for entry in z.namelist():
             parts = entry.split("/")
-            if len(parts) > 2 and parts[0].endswith(".data") and parts[1] in ("purelib", "platlib"):
+            if len(parts) > 2 and parts[0].endswith(".data") and parts[1] in ("purelib", "platlib", "data"):
                 parts = parts[2:]
+            elif len(parts) > 2 and parts[0].endswith(".data") and parts[1] == "headers":
+                parts = ["include"] + parts[2:]
             module = parts[0] if len(parts) > 1 else parts[0].partition(".")[0]
             if module in top_level:
                 providers.setdefault(module, set()).add(normalise(f.split("-")[0]))
