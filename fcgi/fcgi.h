@@ -165,6 +165,9 @@ int deps_load(const struct config *c, char *err, size_t errlen);
 bool deps_installed(const char *name);	/* name in any spelling: "PIL", "scikit_learn" */
 /* The installed version of name ("" when none is known), or NULL if it is not installed. */
 const char *deps_installed_version(const char *name);
+/* The names the pre-installed distribution NAME's modules are imported by
+ * ("PIL" for pillow), space-separated; NULL if not known. */
+const char *deps_installed_modules(const char *name);
 struct requirement {
 	char name[256];		/* PEP 503 normal form */
 	char op[3];		/* "", "==", "!=", "<=", ">=", "~=", "<", ">" */

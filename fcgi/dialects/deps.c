@@ -34,9 +34,10 @@ extern char **environ;
 
 /* A name a request may give, normalised, and the version of the
  * distribution that provides it ("" for a module of no distribution, such
- * as the standard library's). */
+ * as the standard library's); for a distribution's own name, the names its
+ * modules are imported by ("" if not known), space-separated. */
 struct package {
-	char *name, *version;
+	char *name, *version, *modules;
 };
 static struct package *names;
 static size_t n_names;
@@ -46,15 +47,19 @@ static const char list_script[] =
 	"import importlib.metadata as md\n"
 	"out = dict.fromkeys(sys.builtin_module_names, '')\n"
 	"out.update((m.name, '') for m in pkgutil.iter_modules())\n"
+	"mods = {}\n"
 	"for d in md.distributions():\n"
 	"    try:\n"
 	"        n, v = d.metadata['Name'], d.version or ''\n"
-	"        tl = (d.read_text('top_level.txt') or '').split()\n"
+	"        tl = (d.read_text('top_level.txt') or '').split() or \\\n"
+	"             {f.parts[0].partition('.')[0] for f in d.files or () if len(f.parts) > 1 or f.suffix in ('.py', '.so')}\n"
+	"        tl = sorted(m for m in tl if m.isidentifier() and m != '__pycache__')\n"
+	"        mods.setdefault(n, tl)\n"
 	"        for k in [n] + tl:\n"
 	"            if k and not out.get(k): out[k] = v\n"
 	"    except Exception:\n"
 	"        pass\n"
-	"sys.stdout.write('\\n'.join(k + '\\t' + v for k, v in sorted(out.items())))\n";
+	"sys.stdout.write('\\n'.join(k + '\\t' + v + '\\t' + ' '.join(mods.get(k, ())) for k, v in sorted(out.items())))\n";
 
 void deps_normalise(const char *in, size_t n, char *out, size_t outlen)
 {
@@ -132,6 +137,7 @@ int deps_load(const struct config *c, char *err, size_t errlen)
 	for (size_t i = 0; i < n_names; i++) {
 		free(names[i].name);
 		free(names[i].version);
+		free(names[i].modules);
 	}
 	free(names);
 	names = NULL;
@@ -142,19 +148,26 @@ int deps_load(const struct config *c, char *err, size_t errlen)
 		size_t n = next ? (size_t)(next - line) : strlen(line);
 		if (next)
 			next++;
+		/* NAME TAB VERSION TAB MODULES */
 		const char *tab = memchr(line, '\t', n);
 		size_t name_len = tab ? (size_t)(tab - line) : n;
+		const char *tab2 = tab ? memchr(tab + 1, '\t', n - name_len - 1) : NULL;
+		size_t version_len = tab ? (size_t)((tab2 ? tab2 : line + n) - tab - 1) : 0;
 		char norm[256], version[64] = "";
 		deps_normalise(line, name_len, norm, sizeof norm);
 		if (tab)
-			snprintf(version, sizeof version, "%.*s", (int)(n - name_len - 1), tab + 1);
+			snprintf(version, sizeof version, "%.*s", (int)version_len, tab + 1);
 		if (!*norm)
 			continue;
 		if (n_names == cap) {
 			cap = cap ? cap * 2 : 1024;
 			names = xrealloc(names, cap * sizeof *names);
 		}
-		names[n_names++] = (struct package){ xstrdup(norm), xstrdup(version) };
+		size_t modules_len = tab2 ? (size_t)(line + n - tab2 - 1) : 0;
+		char *modules = xmalloc(modules_len + 1);
+		memcpy(modules, tab2 ? tab2 + 1 : "", modules_len);
+		modules[modules_len] = '\0';
+		names[n_names++] = (struct package){ xstrdup(norm), xstrdup(version), modules };
 	}
 	buf_free(&out);
 	if (n_names)
@@ -448,9 +461,18 @@ const char *deps_installed_version(const char *name)
 {
 	char norm[256];
 	deps_normalise(name, strlen(name), norm, sizeof norm);
-	struct package key = { norm, NULL };
+	struct package key = { norm, NULL, NULL };
 	const struct package *p = n_names ? bsearch(&key, names, n_names, sizeof *names, cmp) : NULL;
 	return p ? p->version : NULL;
+}
+
+const char *deps_installed_modules(const char *name)
+{
+	char norm[256];
+	deps_normalise(name, strlen(name), norm, sizeof norm);
+	struct package key = { norm, NULL, NULL };
+	const struct package *p = n_names ? bsearch(&key, names, n_names, sizeof *names, cmp) : NULL;
+	return p && *p->modules ? p->modules : NULL;
 }
 
 bool deps_installed(const char *name)

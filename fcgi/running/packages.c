@@ -206,28 +206,42 @@ static json_object *read_json_at(int dirfd, const char *name)
 	return o;
 }
 
-/* The version of the set's wheel that brings a top-level module named as
- * NAME, a pre-installed distribution the set does not name (another
- * wheel's numpy/): the run imports that module instead. *wheel names the
- * wheel. NULL where the set has no such module, or cannot say whose it is
- * (installed before it kept its providers). */
+/* Whether WORD is one of the space-separated LIST. */
+static bool listed(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; n && (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* The version of the set's wheel that brings a top-level module imported
+ * as one of NAME's, a pre-installed distribution the set does not name
+ * (another wheel's numpy/, or PIL/ for pillow): the run imports that module
+ * instead. *wheel names the wheel, *module the module. A distribution
+ * whose modules are not known is taken to be imported by its own name. NULL
+ * where the set has no such module, or cannot say whose it is (installed
+ * before it kept its providers). */
 static const char *stand_in(json_object *info, json_object *modules, json_object *packages, const char *name,
-			    const char **wheel)
+			    const char **wheel, const char **module)
 {
 	json_object *providers, *by, *v;
 	if (!json_object_object_get_ex(info, "providers", &providers))
 		return NULL;
+	const char *own = deps_installed_modules(name);
 	for (size_t i = 0; i < json_object_array_length(modules); i++) {
 		const char *m = json_object_get_string(json_object_array_get_idx(modules, i));
 		char norm[256];
 		deps_normalise(m ? m : "", m ? strlen(m) : 0, norm, sizeof norm);
-		if (strcmp(norm, name) || !json_object_object_get_ex(providers, m, &by) ||
+		if (!m || (own ? !listed(own, m) : strcmp(norm, name)) || !json_object_object_get_ex(providers, m, &by) ||
 		    !json_object_is_type(by, json_type_array))
 			continue;
 		for (size_t j = 0; j < json_object_array_length(by); j++) {
 			const char *d = json_object_get_string(json_object_array_get_idx(by, j));
 			if (d && json_object_object_get_ex(packages, d, &v) && json_object_is_type(v, json_type_string)) {
 				*wheel = d;
+				*module = m;
 				return json_object_get_string(v);
 			}
 		}
@@ -288,12 +302,12 @@ static int use_set(const struct config *c, const char *key, struct run_request *
 	r->package_conflict[0] = '\0';
 	for (size_t i = 0; i < r->n_satisfied; i++) {
 		const struct requirement *s = &r->satisfied[i];
-		const char *have = deps_installed_version(s->name), *wheel = s->name, *brought;
+		const char *have = deps_installed_version(s->name), *wheel = s->name, *module = s->name, *brought;
 		json_object *v = NULL;
 		if (json_object_object_get_ex(packages, s->name, &v) && json_object_is_type(v, json_type_string))
 			brought = json_object_get_string(v);
 		else
-			brought = stand_in(info, modules, packages, s->name, &wheel);
+			brought = stand_in(info, modules, packages, s->name, &wheel, &module);
 		if (brought) {
 			have = brought;
 			bool other = wheel != s->name;	/* a wheel of another name brings it */
@@ -301,7 +315,7 @@ static int use_set(const struct config *c, const char *key, struct run_request *
 				snprintf(r->package_conflict, sizeof r->package_conflict,
 					 "%s%s%s: the packages installed for the other dependencies bring %.100s %.100s%s%.100s, "
 					 "which does not satisfy it", s->name, s->op, s->version, wheel, have,
-					 other ? ", whose module the run would import as " : "", other ? s->name : "");
+					 other ? ", whose module the run would import as " : "", other ? module : "");
 		}
 		if (r->packages.len)
 			buf_puts(&r->packages, ", ");

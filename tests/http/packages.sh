@@ -168,6 +168,13 @@ is "$status/$(jq_ 'j["error"]')" "400/dependencies: numpy==$numpy_version: the p
 deps_run 'import numpy; print(numpy.__version__)' "numpy==$numpy_version" data-impostor
 is "$status/$(jq_ 'j["error"]')" "400/dependencies: numpy==$numpy_version: the packages installed for the other dependencies bring data-impostor 1.0, whose module the run would import as numpy, which does not satisfy it" \
 	"and when the wheel brings it as a data file, which pip puts at the top too"
+pillow_version=$(/usr/bin/python3 -c 'import PIL; print(PIL.__version__)')
+deps_run 'import PIL; print(PIL.__version__)' "pillow==$pillow_version" fakepil
+is "$status/$(jq_ 'j["error"]')" "400/dependencies: pillow==$pillow_version: the packages installed for the other dependencies bring fakepil 1.0, whose module the run would import as PIL, which does not satisfy it" \
+	"and for a distribution imported by another name: pillow's PIL"
+deps_run 'import numpy; print(numpy.__version__)' "numpy==$numpy_version" upper
+is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" "200/$numpy_version/{\"numpy\": \"$numpy_version\", \"upper\": \"1.0\"}" \
+	"but a NumPy/, which the import does not find, stands in for nothing"
 deps_run 'import numpy; print(numpy.__version__)' numpy impostor
 is "$status/$(jq_ 'j["stdout"]')/$(jq_ 'j["packages"]')" '200/impostor/{"numpy": "1.0", "impostor": "1.0"}' \
 	"where the entry allows it, the response names the version of the wheel whose numpy the run imports"

@@ -59,6 +59,10 @@ wheel("numpy", "0.1", {"numpy/__init__.py": b"__version__ = '0.1'\n"})
 wheel("needs-oldnumpy", "1.0", {"needs_oldnumpy.py": b""}, requires=["numpy<1"])
 # A numpy/ shipped by a wheel of another name.
 wheel("impostor", "1.0", {"numpy/__init__.py": b"__version__ = 'impostor'\n"})
+# A PIL/, which pillow's modules are imported as; and a NumPy/, which
+# `import numpy` never finds.
+wheel("fakepil", "1.0", {"PIL/__init__.py": b"__version__ = 'fakepil'\n"})
+wheel("upper", "1.0", {"NumPy/__init__.py": b"__version__ = 'upper'\n"})
 # The same numpy/, as a data file: pip --target puts .data/data at the top.
 wheel("data-impostor", "1.0", {"data_impostor-1.0.data/data/numpy/__init__.py": b"__version__ = 'data-impostor'\n"})
 # A numpy of its own among more top-level modules than a run's record of
