@@ -186,6 +186,9 @@ static void request_key(const struct config *c, struct run_request *r, char out[
 	hex(digest, out);
 }
 
+/* The most a set's info.json may hold: what reads it reads no more. */
+#define INFO_MAX (1u << 20)
+
 static json_object *read_json_at(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -194,7 +197,7 @@ static json_object *read_json_at(int dirfd, const char *name)
 	struct buf b = { 0 };
 	char chunk[16384];
 	ssize_t n;
-	while ((n = read(fd, chunk, sizeof chunk)) > 0 && b.len < (1u << 20))
+	while ((n = read(fd, chunk, sizeof chunk)) > 0 && b.len < INFO_MAX)
 		buf_put(&b, chunk, (size_t)n);
 	close(fd);
 	json_object *o = b.len ? json_tokener_parse(b.data) : NULL;
@@ -521,6 +524,15 @@ static int publish(const struct config *c, const char *staging, const char *req,
 	json_object_object_add(o, "size", json_object_new_int64(size));
 	json_object_object_del(o, "ok");
 	const char *info = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	/* Its modules as many as max_output_kib let the installer name: past
+	 * INFO_MAX no run could read the set, nor an eviction count it. */
+	if (strlen(info) > INFO_MAX) {
+		*verdict = true;
+		metrics_package(PACKAGES_FAILED);
+		rc = http_fail(e, 413, "dependencies: the packages bring more modules than a set's record may "
+			       "name (%u KiB); nothing was kept", INFO_MAX >> 10);
+		goto done;
+	}
 	char set[4300];
 	snprintf(set, sizeof set, "%s/sets/%s", c->package_cache, key);
 	/* The lock keeps an eviction from taking the set before its use. */

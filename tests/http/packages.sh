@@ -454,6 +454,19 @@ cache_whole "$cache" "after evictions"
 log_clean
 http_stop
 
+# ---- a set whose record would be too large to read: with max_output_kib
+# raised, the installer may name more modules than a set's info.json may
+# hold (1 MiB); refused, and nothing is kept (a set no run could read, nor
+# an eviction count, was left for each such request).
+http_start "package_find_links = $http_tmp/wheels/links" "package_cache = $http_tmp/cache-record" \
+	max_output_kib=4096 preload=none
+deps_run 1 crowded
+is "$status/$(jq_ 'j["error"]')" \
+	"413/dependencies: the packages bring more modules than a set's record may name (1024 KiB); nothing was kept" \
+	"a set of more modules than its record may name is a 413 saying so"
+is "$(ls -A "$http_tmp/cache-record/sets")" "" "and leaves no set"
+http_stop
+
 # ---- an index behind a login, named in its URL as pip takes it: the
 # install works, and no answer names the password.
 aport=$(free_port)
