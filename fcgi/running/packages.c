@@ -464,6 +464,8 @@ static int install_failed(const struct run_result *res, const struct config *c, 
 		http_fail(e, 400, "dependencies: %s", detail);
 	} else if (!strcmp(kind, "unreachable")) {
 		http_fail(e, 502, "dependencies: %s; retry later", detail);
+	} else if (!strcmp(kind, "refused")) {
+		http_fail(e, 502, "dependencies: %s", detail);	/* the operator's to mend: no retry */
 	} else if (!strcmp(kind, "too_big")) {
 		http_fail(e, 413, "dependencies: %s (package_max_mb)", detail);
 	} else {

@@ -497,11 +497,11 @@ is "$status/$(jq_ 'j["stdout"]')" "200/1.0" "an index whose URL holds a login: t
 get /
 unlike "$body" 's3cr' "GET / does not show the login"
 http_stop
-http_start "package_index_url = http://agent:wrong@127.0.0.1:$aport/simple" "package_cache = $http_tmp/cache-login" preload=none
+http_start "package_index_url = http://agent:n0pe-pw@127.0.0.1:$aport/simple" "package_cache = $http_tmp/cache-login" preload=none
 deps_run 'import greet; print(greet.VERSION)' greet==2.0
-like "$status/$(jq_ 'j["error"]')" "^502/dependencies: the package index answered 401 for http://127.0.0.1:$aport/simple/greet/" \
-	"a login the index refuses: its 401, said without the login"
-unlike "$body$headers" 'wrong' "and no answer names the password"
+is "$status/$(jq_ 'j["error"]')" "502/dependencies: the package index answered 401 for http://127.0.0.1:$aport/simple/greet/: the login in package_index_url is missing or wrong" \
+	"a login the index refuses: its 401, said without the login, and not as one to retry"
+unlike "$body$headers" 'n0pe-pw' "and no answer names the password"
 http_stop
 kill "$login_pid"
 wait "$login_pid" 2>/dev/null

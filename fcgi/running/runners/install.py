@@ -7,7 +7,7 @@
 # puts the packages into ./output/site and answers on fd 4 with one of
 #   {"ok": true, "packages": {name: version}, "top_level": [...],
 #    "at_start": [...], "providers": {module: [name, ...]}, "size": bytes}
-#   {"error": "not_found" | "unreachable" | "too_big" | "unsafe" | "failed",
+#   {"error": "not_found" | "unreachable" | "refused" | "too_big" | "unsafe" | "failed",
 #    "name": NAME or null, "detail": TEXT}
 # Only binary wheels from the index are taken, so no package's build code
 # runs; a wheel is only unpacked, never executed, and its .pth files are
@@ -69,6 +69,9 @@ if index_url:
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 answer(error="not_found", name=name, detail=f"the package index has no package {name}")
+            if e.code in (401, 403):
+                answer(error="refused", name=None, detail=f"the package index answered {e.code} for {url}: "
+                       "the login in package_index_url is missing or wrong")
             answer(error="unreachable", name=None, detail=f"the package index answered {e.code} for {url}")
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
