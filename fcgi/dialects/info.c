@@ -223,14 +223,16 @@ void api_info(struct request_ctx *ctx)
 		buf_puts(b, "null");
 	buf_printf(b, ", \"max_mb\": %u, \"install_timeout_s\": %u}, ", c->package_max_mb,
 		   c->package_install_timeout_s);
+	bool warm = pool_warm();
 	buf_printf(b, "\"sandbox\": {\"namespaces\": [\"mount\", \"pid\", \"network\", \"ipc\", \"uts\", \"cgroup\"], "
 		   "\"seccomp\": true, \"capabilities\": [], \"memory_limit\": \"%s\", \"process_limit\": \"%s\", "
 		   "\"memory_per_run_mb\": %u, \"run_uids\": \"%u-%u\", \"warm\": %s, \"preload\": [",
-		   limits, limits, service.memory_ceiling_mb, c->uid_first, c->uid_last,
-		   pool_warm() ? "true" : "false");
-	/* What a warm run finds already imported (once the script imports it). */
+		   limits, limits, service.memory_ceiling_mb, c->uid_first, c->uid_last, warm ? "true" : "false");
+	/* What a warm run finds already imported (once the script imports it):
+	 * nothing while no template has imported the list (starting, or one
+	 * that cannot import it). */
 	char list[sizeof c->preload], *save = NULL;
-	snprintf(list, sizeof list, "%s", config_template(c) ? c->preload : "");
+	snprintf(list, sizeof list, "%s", config_template(c) && warm ? c->preload : "");
 	sep = "";
 	for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
 		buf_printf(b, "%s", sep);

@@ -116,10 +116,10 @@ host_start_service() {
 # Waits until host I answers a run through its own nginx (warm, if it has
 # a template to wait for).
 host_wait() {
-	local i=$1
+	local i=$1 want='"warm": true'
+	grep -Eq '^preload ?= ?none' "$fleet_tmp/h$i/coderunner.conf" && want='"warm": false'
 	for _ in $(seq 600); do
-		if ip netns exec "$(ns front)" curl -s -m 5 "http://$(host_ip "$i")/" 2>/dev/null |
-			grep -q '"warm": true\|"preload": \[\]'; then
+		if ip netns exec "$(ns front)" curl -s -m 5 "http://$(host_ip "$i")/" 2>/dev/null | grep -q "$want"; then
 			return 0
 		fi
 		sleep 0.1

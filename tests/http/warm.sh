@@ -314,6 +314,15 @@ is "$warm_host" "$status/$(jq_ 'j["stdout"]')" \
 	"a warm run's host name (platform's cache too) and main thread's native id are a cold run's, not the template's"
 http_stop
 
+# A preload list the template cannot import: runs are cold, and GET / names
+# nothing as pre-imported (it named the list, as if imported).
+warm_wait=0 http_start "preload = numpy, no_such_module_here"
+for _ in $(seq 150); do grep -q 'cannot import the preload list' "$fcgi_log" && break; sleep 0.1; done
+get /
+is "$(jq_ 'j["capabilities"]["sandbox"]["warm"], j["capabilities"]["sandbox"]["preload"]')" '[false, []]' \
+	"a preload list that cannot be imported: GET / says runs are cold, and names nothing pre-imported"
+http_stop
+
 # One that cannot even be run is tried again after 10 s, not on every turn
 # of the master's loop.
 warm_wait=0 http_start "template = /nonexistent/coderunner-template"
