@@ -209,9 +209,11 @@ is "$status" 200 "and the service answers after them"
 # A program the file names that is not there: refused as systemctl reload
 # refuses it (its --check-config), not taken for every run to fail.
 echo "python = /usr/bin/python3-nowhere" >>"$conf"
+lines=$(wc -l <"$fcgi_log")
 kill -HUP "$fcgi_pid"
-sleep 0.5
-like "$(tail -n 3 "$fcgi_log")" 'keeping the running configuration: python: /usr/bin/python3-nowhere: No such file' \
+for _ in $(seq 50); do tail -n +$((lines + 1)) "$fcgi_log" | grep -q 'SIGHUP' && break; sleep 0.1; done
+like "$(tail -n +$((lines + 1)) "$fcgi_log" | grep 'SIGHUP')" \
+	'keeping the running configuration: python: /usr/bin/python3-nowhere: No such file' \
 	"a reload naming a python that is not there is refused"
 run_json '{"script": "print(7)"}'
 is "$status/$(jq_ 'j["stdout"]')" "200/7" "and runs go on with the running one"
