@@ -457,21 +457,24 @@ bool deps_satisfies(const char *installed, const struct requirement *r)
 	return c >= 0 && compare(&have, &want, want.n_release - 1) == 0;
 }
 
-const char *deps_installed_version(const char *name)
+/* The entry of NAME, in any spelling, or NULL. */
+static const struct package *lookup(const char *name)
 {
 	char norm[256];
 	deps_normalise(name, strlen(name), norm, sizeof norm);
 	struct package key = { norm, NULL, NULL };
-	const struct package *p = n_names ? bsearch(&key, names, n_names, sizeof *names, cmp) : NULL;
+	return n_names ? bsearch(&key, names, n_names, sizeof *names, cmp) : NULL;
+}
+
+const char *deps_installed_version(const char *name)
+{
+	const struct package *p = lookup(name);
 	return p ? p->version : NULL;
 }
 
 const char *deps_installed_modules(const char *name)
 {
-	char norm[256];
-	deps_normalise(name, strlen(name), norm, sizeof norm);
-	struct package key = { norm, NULL, NULL };
-	const struct package *p = n_names ? bsearch(&key, names, n_names, sizeof *names, cmp) : NULL;
+	const struct package *p = lookup(name);
 	return p && *p->modules ? p->modules : NULL;
 }
 

@@ -194,7 +194,7 @@ for n in os.listdir(site):
         top_level.add(n.split(".")[0])
 # Which wheels brought each top-level module, from the wheels' own lists of
 # files (pip --target puts a .data directory's purelib, platlib and data at
-# the top too, and its headers under include/): a set's module can stand in
+# the top too): a set's module can stand in
 # for a pre-installed distribution's, as a numpy/ that another wheel ships
 # would, and the run imports the set's.
 providers = {}
@@ -204,8 +204,6 @@ for f in wheels:
             parts = entry.split("/")
             if len(parts) > 2 and parts[0].endswith(".data") and parts[1] in ("purelib", "platlib", "data"):
                 parts = parts[2:]
-            elif len(parts) > 2 and parts[0].endswith(".data") and parts[1] == "headers":
-                parts = ["include"] + parts[2:]
             module = parts[0] if len(parts) > 1 else parts[0].partition(".")[0]
             if module in top_level:
                 providers.setdefault(module, set()).add(normalise(f.split("-")[0]))
